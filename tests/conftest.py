@@ -1,0 +1,106 @@
+"""Shared test set-up: a hermetic seal against the machine, and real repositories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from fixtures.recipes import make_repo  # noqa: E402
+from wtpar.cli import cli  # noqa: E402
+
+FIXED_DATE = "2026-01-01T12:00:00+00:00"
+
+
+@pytest.fixture(autouse=True)
+def hermetic_seal(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Tests never see the developer's HOME, git config or clock-dependent commit ids."""
+    home = tmp_path_factory.mktemp("home")
+    for key in list(os.environ):
+        if key.startswith("GIT_") or key.startswith("WTPAR_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Committer")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "committer@example.com")
+    monkeypatch.setenv("GIT_AUTHOR_DATE", FIXED_DATE)
+    monkeypatch.setenv("GIT_COMMITTER_DATE", FIXED_DATE)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("TERM", "dumb")
+    (home / ".gitconfig").write_text(
+        "[init]\n\tdefaultBranch = main\n"
+        '[protocol "file"]\n\tallow = always\n'
+        "[advice]\n\tdetachedHead = false\n"
+    )
+    yield
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh repository (fixtures/trees/basic, one commit on main); the cwd is its root."""
+    path = make_repo(tmp_path / "proj")
+    monkeypatch.chdir(path)
+    return path
+
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def wtpar(repo: Path) -> Invoke:
+    """Run the wtpar CLI in-process (click's CliRunner) from the test repository."""
+
+    def invoke(*args: str, cwd: Path | None = None, input: str | None = None) -> Result:
+        runner = CliRunner()
+        old = os.getcwd()
+        os.chdir(cwd or repo)
+        try:
+            return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+        finally:
+            os.chdir(old)
+
+    return invoke
+
+
+def run_wtpar_process(
+    *args: str, cwd: Path, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m wtpar ARGS` as a real process."""
+    return subprocess.run(
+        [sys.executable, "-m", "wtpar", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    """Wait until `condition()` is true, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(delay)  # wait-ok: polling a condition with a deadline
+        delay = min(delay * 2, 0.1)

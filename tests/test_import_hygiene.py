@@ -1,0 +1,52 @@
+"""The core never imports a UI library, and the fast commands never load the dashboard."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import wtpar
+from tests.conftest import ROOT
+
+UI_MODULES = ("textual", "rich", "click")
+CORE = sorted(
+    f"wtpar.{m.name}"
+    for m in pkgutil.iter_modules(wtpar.__path__)
+    if m.name not in ("cli", "tui", "__main__")
+)
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport json, sys; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    return set(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_core_module_list_is_not_empty() -> None:
+    assert "wtpar.worktrees" in CORE and "wtpar.git" in CORE
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_core_module_imports_no_ui_library(module: str) -> None:
+    loaded = _modules_after(f"import {module}")
+    leaked = [m for m in UI_MODULES if m in loaded]
+    assert leaked == [], f"{module} pulls in {leaked}"
+
+
+@pytest.mark.parametrize("command", ["list", "spawn", "remove", "prune", "path"])
+def test_fast_commands_do_not_import_textual(command: str) -> None:
+    code = (
+        "from wtpar.cli import cli\n"
+        "import click\n"
+        f"cli.get_command(click.Context(cli), {command!r})\n"
+    )
+    assert "textual" not in _modules_after(code)

@@ -1,0 +1,97 @@
+"""The `wtpar` command line: a click group whose subcommands are imported only when used,
+so that `wtpar list` never pays for the dispatcher or the dashboard."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from wtpar import __version__
+
+# name -> (module, attribute, one-line help shown by `wtpar --help`)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "spawn": ("wtpar.cli.worktree_cmds", "spawn", "Create a worktree per branch, in parallel."),
+    "list": ("wtpar.cli.worktree_cmds", "list_cmd", "Show every worktree and its state."),
+    "path": ("wtpar.cli.worktree_cmds", "path", "Print the worktree path of a branch."),
+    "remove": ("wtpar.cli.worktree_cmds", "remove", "Remove worktrees without losing work."),
+    "prune": ("wtpar.cli.worktree_cmds", "prune", "Clean up stale or merged worktrees."),
+}
+
+
+def register(name: str, module: str, attribute: str, short_help: str) -> None:
+    """Add a lazily imported subcommand (used by the command modules' owners)."""
+    _COMMANDS[name] = (module, attribute, short_help)
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module the first time it is needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command = getattr(module, entry[1])
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, _, help_text) in _COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="wtpar")
+@click.option(
+    "-C",
+    "repo_dir",
+    metavar="DIR",
+    default=".",
+    help="Run as if wtpar was started in DIR (any worktree of the repository).",
+)
+@click.pass_context
+def cli(ctx: click.Context, repo_dir: str) -> None:
+    """wtpar: parallel multi-branch development with git worktrees.
+
+    One worktree per branch, one shared process pool for all of them, and a
+    merge-readiness verdict per branch.
+
+    \b
+      wtpar spawn feature-a feature-b     # two worktrees, in parallel
+      wtpar list                          # state of every worktree
+      cd "$(wtpar path feature-a)"        # jump into one
+      wtpar remove feature-a              # refuses if work would be lost
+    """
+    ctx.obj = {"repo_dir": repo_dir}
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: user-facing errors print one message and set the exit code."""
+    from wtpar.errors import WtparError
+
+    try:
+        return cli.main(args=argv, prog_name="wtpar", standalone_mode=False)
+    except WtparError as exc:
+        click.echo(f"wtpar: error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("wtpar: interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("wtpar: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

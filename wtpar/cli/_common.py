@@ -1,0 +1,88 @@
+"""Helpers shared by the command modules: finding the services, JSON, tables, completion."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from click.shell_completion import CompletionItem
+
+from wtpar.services import Services
+
+
+def services_from(ctx: click.Context) -> Services:
+    """The Services for the repository wtpar was started in (cached on the context)."""
+    root = ctx.find_root()
+    obj = root.obj if isinstance(root.obj, dict) else {}
+    svc = obj.get("services")
+    if svc is None:
+        svc = Services.from_cwd(obj.get("repo_dir", "."))
+        obj["services"] = svc
+        root.obj = obj
+    assert isinstance(svc, Services)
+    return svc
+
+
+def echo_json(data: Any) -> None:
+    """Print `data` as JSON on stdout."""
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def use_color() -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set."""
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain aligned table, no wider than the terminal where it can help it."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def terminal_width() -> int:
+    """Columns of the terminal (80 when unknown)."""
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def complete_worktree_branch(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion: branches that have a worktree."""
+    try:
+        svc = services_from(ctx)
+        names = [wt.branch for wt in svc.worktrees.worktrees() if wt.branch and not wt.is_main]
+    except Exception:
+        return []
+    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+def complete_any_branch(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion: local and remote-tracking branch names."""
+    try:
+        svc = services_from(ctx)
+        out = svc.git.run(
+            "for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads", "refs/remotes"
+        ).stdout
+    except Exception:
+        return []
+    names: dict[str, None] = {}
+    for line in out.splitlines():
+        if line.endswith("/HEAD"):
+            continue
+        names[line] = None
+        if "/" in line:
+            names[line.split("/", 1)[1]] = None
+    return [CompletionItem(n) for n in names if n.startswith(incomplete)]

@@ -1,0 +1,306 @@
+"""`wtpar spawn`, `list`, `path`, `remove` and `prune`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from wtpar.cli._common import (
+    complete_any_branch,
+    complete_worktree_branch,
+    echo_json,
+    render_table,
+    services_from,
+)
+from wtpar.model import BranchStatus, SpawnOutcome
+
+JSON_SCHEMA = 1
+
+
+@click.command()
+@click.argument("branches", nargs=-1, required=True, shell_complete=complete_any_branch)
+@click.option(
+    "--from",
+    "from_ref",
+    metavar="REF",
+    help="Start new branches here (default: configured base, else the remote's default "
+    "branch, else the current branch).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was created as JSON.")
+@click.pass_context
+def spawn(
+    ctx: click.Context, branches: tuple[str, ...], from_ref: str | None, as_json: bool
+) -> None:
+    """Create one worktree per BRANCH, in parallel.
+
+    An existing local branch is checked out; a branch that exists only on a remote gets a
+    local tracking branch; any other name becomes a new branch from --from. Branches that
+    already have a worktree are reported and left alone. Exit 1 if any branch failed.
+    """
+    svc = services_from(ctx)
+    results = svc.spawn(branches, from_ref)
+    failed = any(r.outcome is SpawnOutcome.FAILED or r.setup_errors for r in results)
+    if as_json:
+        echo_json(
+            {
+                "schema": JSON_SCHEMA,
+                "worktrees": [
+                    {
+                        "branch": r.branch,
+                        "outcome": r.outcome.value,
+                        "path": r.path,
+                        "how": r.how,
+                        "base": r.base_ref,
+                        "base_sha": r.base_sha,
+                        "error": r.error,
+                        "setup_errors": list(r.setup_errors),
+                    }
+                    for r in results
+                ],
+            }
+        )
+    else:
+        how_words = {
+            "local": "existing branch",
+            "remote": "tracking {base}",
+            "new": "new branch from {base}",
+        }
+        for r in results:
+            if r.outcome is SpawnOutcome.FAILED:
+                click.echo(f"failed   {r.branch}: {r.error}", err=True)
+                continue
+            if r.outcome is SpawnOutcome.EXISTS:
+                click.echo(f"exists   {r.branch}  {r.path}")
+                continue
+            how = how_words.get(r.how or "", "").format(base=r.base_ref)
+            click.echo(f"created  {r.branch}  {r.path}  ({how})")
+            for err in r.setup_errors:
+                click.echo(f"  setup failed: {err}", err=True)
+    if failed:
+        ctx.exit(1)
+
+
+def _status_json(bs: BranchStatus) -> dict[str, Any]:
+    wt, st, rec = bs.worktree, bs.status, bs.record
+    return {
+        "branch": wt.branch,
+        "path": wt.path,
+        "head": wt.head,
+        "is_main": wt.is_main,
+        "detached": wt.detached,
+        "dirty": st.dirty if st else None,
+        "staged": st.staged if st else None,
+        "modified": st.modified if st else None,
+        "untracked": st.untracked if st else None,
+        "conflicted": st.conflicted if st else None,
+        "ahead": bs.ahead,
+        "behind": bs.behind,
+        "upstream": bs.upstream,
+        "upstream_ahead": bs.upstream_ahead,
+        "upstream_behind": bs.upstream_behind,
+        "upstream_gone": bs.upstream_gone,
+        "locked": wt.locked,
+        "locked_reason": wt.locked_reason,
+        "prunable": wt.prunable,
+        "prunable_reason": wt.prunable_reason,
+        "operation": bs.operation,
+        "base": bs.base,
+        "base_sha": rec.base_sha if rec else None,
+        "created": rec.created if rec else None,
+        "last_commit": bs.last_commit_time,
+    }
+
+
+def format_age(seconds: float | None) -> str:
+    """`5m`, `3h`, `2d`, `7w` for an age in seconds; `-` when unknown."""
+    if seconds is None:
+        return "-"
+    seconds = max(0.0, seconds)
+    for size, unit in ((604800, "w"), (86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def _dirty_cell(bs: BranchStatus) -> str:
+    st = bs.status
+    if st is None:
+        return "?"
+    if not st.dirty:
+        return "clean"
+    parts = []
+    for n, mark in (
+        (st.staged, "+"),
+        (st.modified, "~"),
+        (st.untracked, "?"),
+        (st.conflicted, "!"),
+    ):
+        if n:
+            parts.append(f"{mark}{n}")
+    return " ".join(parts)
+
+
+def _ab_cell(ahead: int | None, behind: int | None) -> str:
+    if ahead is None or behind is None:
+        return "-"
+    return f"↑{ahead} ↓{behind}"
+
+
+def _upstream_cell(bs: BranchStatus) -> str:
+    if bs.upstream_gone:
+        return "gone"
+    if not bs.upstream:
+        return "none"
+    return _ab_cell(bs.upstream_ahead, bs.upstream_behind)
+
+
+def _flags(bs: BranchStatus) -> str:
+    wt = bs.worktree
+    flags = []
+    if wt.is_main:
+        flags.append("main")
+    if wt.locked:
+        flags.append("locked")
+    if wt.prunable:
+        flags.append("prunable")
+    if bs.operation:
+        flags.append(bs.operation)
+    return ",".join(flags)
+
+
+def display_path(path: str) -> str:
+    """A path relative to the current folder when that is shorter."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return rel if len(rel) < len(path) else path
+
+
+@click.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print {schema, worktrees: [...]} as JSON.")
+@click.pass_context
+def list_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Show every worktree: branch, path, HEAD, changes, ahead/behind base and upstream.
+
+    \b
+    DIRTY:    +staged ~modified ?untracked !conflicted
+    BASE:     ↑ commits ahead of / ↓ behind the base branch
+    UPSTREAM: the same against the branch's upstream; none, or gone
+    """
+    svc = services_from(ctx)
+    statuses = svc.list_worktrees()
+    if as_json:
+        echo_json({"schema": JSON_SCHEMA, "worktrees": [_status_json(bs) for bs in statuses]})
+        return
+    now = time.time()
+    rows = []
+    for bs in statuses:
+        wt = bs.worktree
+        rows.append(
+            [
+                wt.branch or "(detached)",
+                display_path(wt.path),
+                (wt.head or "")[:8] or "-",
+                _dirty_cell(bs),
+                _ab_cell(bs.ahead, bs.behind),
+                _upstream_cell(bs),
+                format_age(now - bs.last_commit_time if bs.last_commit_time else None),
+                _flags(bs),
+            ]
+        )
+    headers = ["BRANCH", "PATH", "HEAD", "DIRTY", "BASE", "UPSTREAM", "AGE", "FLAGS"]
+    click.echo(render_table(headers, rows))
+
+
+@click.command()
+@click.argument("branch", shell_complete=complete_worktree_branch)
+@click.pass_context
+def path(ctx: click.Context, branch: str) -> None:
+    """Print the worktree path of BRANCH, for `cd "$(wtpar path BRANCH)"`."""
+    click.echo(services_from(ctx).path_of(branch))
+
+
+@click.command()
+@click.argument("branches", nargs=-1, required=True, shell_complete=complete_worktree_branch)
+@click.option("--force", is_flag=True, help="Remove even with uncommitted or unpushed work.")
+@click.option(
+    "--delete-branch",
+    is_flag=True,
+    help="Also delete the branch, only if it is integrated into the base (merged or squashed).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+def remove(
+    ctx: click.Context, branches: tuple[str, ...], force: bool, delete_branch: bool, as_json: bool
+) -> None:
+    """Remove the worktrees of BRANCHES.
+
+    Refuses a worktree with uncommitted or untracked changes, or with commits that are on
+    no other branch or remote, unless --force. Never removes the main worktree or a locked
+    one. The folder is moved aside and deleted in the background, so this returns at once.
+    """
+    svc = services_from(ctx)
+    results = svc.remove(branches, force=force, delete_branch=delete_branch)
+    if as_json:
+        echo_json(
+            {
+                "schema": JSON_SCHEMA,
+                "removed": [
+                    {
+                        "branch": r.branch,
+                        "removed": r.removed,
+                        "path": r.path,
+                        "branch_deleted": r.branch_deleted,
+                        "message": r.message,
+                        "error": r.error,
+                    }
+                    for r in results
+                ],
+            }
+        )
+    else:
+        for r in results:
+            if r.removed:
+                extra = f"; {r.message}" if r.message else ""
+                click.echo(f"removed  {r.branch}  {r.path}{extra}")
+            else:
+                click.echo(f"refused  {r.branch}: {r.error}", err=True)
+    if any(not r.removed for r in results):
+        ctx.exit(1)
+
+
+@click.command()
+@click.option("--merged", is_flag=True, help="Also remove clean worktrees whose branch is merged.")
+@click.option("--dry-run", "-n", is_flag=True, help="Only list what would be removed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def prune(ctx: click.Context, merged: bool, dry_run: bool, as_json: bool) -> None:
+    """Forget worktrees whose folder is gone; with --merged, remove integrated ones too."""
+    svc = services_from(ctx)
+    result = svc.prune(merged=merged, dry_run=dry_run)
+    if as_json:
+        echo_json(
+            {
+                "schema": JSON_SCHEMA,
+                "dry_run": result.dry_run,
+                "stale": list(result.stale),
+                "merged": list(result.merged),
+                "kept": [{"branch": b, "reason": why} for b, why in result.kept],
+            }
+        )
+        return
+    verb = "would prune" if dry_run else "pruned"
+    for p in result.stale:
+        click.echo(f"{verb}  {p}  (folder is gone)")
+    verb = "would remove" if dry_run else "removed"
+    for b in result.merged:
+        click.echo(f"{verb}  {b}  (merged)")
+    for b, why in result.kept:
+        click.echo(f"kept  {b}: {why}", err=True)
+    if not (result.stale or result.merged or result.kept):
+        click.echo("nothing to prune", file=sys.stdout)

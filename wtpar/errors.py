@@ -1,0 +1,59 @@
+"""User-facing errors: the CLI prints the message, no traceback, and exits with `exit_code`."""
+
+from __future__ import annotations
+
+
+class WtparError(Exception):
+    """An error whose message is meant for the user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(WtparError):
+    """Bad input: a wrong argument, an unknown branch, an invalid name."""
+
+    exit_code = 2
+
+
+class NotARepositoryError(UsageError):
+    """wtpar was started outside a git repository, or in a bare one."""
+
+
+class ConfigError(UsageError):
+    """wtpar.toml or [tool.wtpar] cannot be read or is invalid."""
+
+    def __init__(self, path: str, message: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+
+
+class CommandError(WtparError):
+    """A subprocess (usually git) failed; the message shows the command, exit code and output."""
+
+    def __init__(self, args: list[str], returncode: int, output: str) -> None:
+        shown = " ".join(args)
+        body = (
+            "\n".join("    " + line for line in output.rstrip().splitlines()) or "    (no output)"
+        )
+        super().__init__(f"command failed (exit {returncode}): {shown}\n{body}")
+        self.args_list = args
+        self.returncode = returncode
+        self.output = output
+
+
+class GitVersionError(WtparError):
+    """The installed git is too old for the requested operation."""
+
+    exit_code = 2
+
+
+class Interrupted(WtparError):
+    """The user pressed Ctrl-C."""
+
+    exit_code = 130

@@ -1,0 +1,68 @@
+"""Cross-process locks under `<common-dir>/wtpar/locks/`: the repository lock, named
+resources and the shared pool's slots. One FileLock object per path per process."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from filelock import FileLock, Timeout
+
+from wtpar.errors import WtparError
+
+_registry: dict[str, FileLock] = {}
+_registry_guard = threading.Lock()
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def locks_dir(wtpar_dir: str) -> str:
+    """The folder holding every lock file of one repository."""
+    path = os.path.join(wtpar_dir, "locks")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def file_lock(path: str) -> FileLock:
+    """The process-wide FileLock for `path` (reentrant within one thread)."""
+    key = os.path.abspath(path)
+    with _registry_guard:
+        lock = _registry.get(key)
+        if lock is None:
+            lock = FileLock(key, thread_local=False)
+            _registry[key] = lock
+        return lock
+
+
+def lock_file_name(resource: str) -> str:
+    """A file name for a named resource (`db`, `feature/x:build`) that is safe on any filesystem."""
+    safe = _UNSAFE.sub("_", resource).strip("_") or "resource"
+    digest = format(abs(hash_stable(resource)), "x")[:8]
+    return f"res-{safe[:60]}-{digest}.lock"
+
+
+def hash_stable(text: str) -> int:
+    """A hash that is the same in every process (str.__hash__ is randomised)."""
+    value = 2166136261
+    for byte in text.encode("utf-8"):
+        value = ((value ^ byte) * 16777619) & 0xFFFFFFFF
+    return value
+
+
+@contextmanager
+def repo_lock(wtpar_dir: str, timeout: float = 300.0) -> Iterator[None]:
+    """Hold the repository lock: taken by everything that changes git metadata."""
+    lock = file_lock(os.path.join(locks_dir(wtpar_dir), "repo.lock"))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise WtparError(
+            f"another wtpar process has held the repository lock for {timeout:.0f}s "
+            f"({lock.lock_file}); try again when it finishes"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,73 @@
+"""The one wrapper every synchronous subprocess goes through, so a failure always shows
+the command, its exit code and its output, and children never inherit stray GIT_* state."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from wtpar.errors import CommandError
+
+# Variables that would point a child git at another repository or index than the one we chose.
+_GIT_SCRUB = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_PREFIX",
+    "GIT_NAMESPACE",
+    "GIT_CEILING_DIRECTORIES",
+)
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The current environment without repository-selecting GIT_* variables, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_SCRUB}
+    if extra:
+        env.update(extra)
+    return env
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a finished command returned."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(
+    args: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    check: bool = True,
+    ok_codes: tuple[int, ...] = (0,),
+) -> Result:
+    """Run `args`, capture text output, raise CommandError unless the exit code is in `ok_codes`."""
+    argv = [str(a) for a in args]
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=clean_env(env),
+            input=input,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="surrogateescape",
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+    except FileNotFoundError as exc:
+        raise CommandError(argv, 127, str(exc)) from exc
+    result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode not in ok_codes:
+        raise CommandError(argv, proc.returncode, (proc.stderr + proc.stdout).strip())
+    return result
