@@ -108,3 +108,153 @@ class PruneResult:
     merged: tuple[str, ...] = field(default_factory=tuple)
     kept: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     dry_run: bool = False
+
+
+# -- tasks and runs (the dispatcher) -------------------------------------------------------
+
+
+class RunStatus(enum.Enum):
+    """The state of one task in a run."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    TIMED_OUT = "timed out"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True once the task will not change state again."""
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class When(enum.Enum):
+    """Which outcome of the trigger fires a cascade (`after` + `when`)."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    ALWAYS = "always"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A named task (from wtpar.toml) or an ad-hoc command (name `cmd`)."""
+
+    name: str
+    cmd: str
+    depends_on: tuple[str, ...] = ()
+    after: str | None = None
+    when: When = When.SUCCESS
+    locks: tuple[str, ...] = ()
+    retries: int = 0
+    timeout: float | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    branches: tuple[str, ...] | None = None
+    scope: str = "branch"  # "branch": once per worktree; "once": once, in the main worktree
+
+
+@dataclass(frozen=True, order=True)
+class TaskKey:
+    """One task instance: a task in a worktree (branch is the main branch for scope=once)."""
+
+    branch: str
+    task: str
+
+    def __str__(self) -> str:
+        return f"{self.branch}:{self.task}"
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """What happened to one task instance."""
+
+    key: TaskKey
+    command: str
+    worktree: str
+    status: RunStatus
+    exit_code: int | None = None
+    started: float | None = None
+    ended: float | None = None
+    attempts: int = 0
+    log_path: str | None = None
+    reason: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from first start to end."""
+        if self.started is None or self.ended is None:
+            return None
+        return self.ended - self.started
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """A whole run: every task instance, in order."""
+
+    run_id: str
+    started: float
+    ended: float
+    jobs: int
+    tasks: tuple[TaskRun, ...]
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when every task succeeded (skipped-by-design cascades count as success)."""
+        return not self.interrupted and all(
+            t.status in (RunStatus.OK, RunStatus.SKIPPED) and not _skipped_by_failure(t)
+            for t in self.tasks
+        )
+
+
+def _skipped_by_failure(run: TaskRun) -> bool:
+    return run.status is RunStatus.SKIPPED and (run.reason or "").startswith("dependency")
+
+
+# Events the dispatcher emits, in order, to its subscribers (the CLI and the dashboard).
+
+
+@dataclass(frozen=True)
+class TaskQueued:
+    """A task instance joined the run."""
+
+    key: TaskKey
+    command: str
+    worktree: str
+
+
+@dataclass(frozen=True)
+class TaskStarted:
+    """A task instance's process started (attempt counts from 1)."""
+
+    key: TaskKey
+    attempt: int
+    pid: int
+    time: float
+
+
+@dataclass(frozen=True)
+class TaskOutput:
+    """One complete line of a task's output (stdout and stderr merged)."""
+
+    key: TaskKey
+    line: str
+
+
+@dataclass(frozen=True)
+class TaskFinished:
+    """A task instance reached a final state."""
+
+    run: TaskRun
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The run is over."""
+
+    report: RunReport
+
+
+RunEvent = TaskQueued | TaskStarted | TaskOutput | TaskFinished | RunFinished
