@@ -65,16 +65,23 @@ def load_config(root: str) -> Config:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(path, f"cannot read: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
-            m = _TOML_LINE.search(str(exc))
-            raise ConfigError(
-                path, f"invalid TOML: {exc}", int(m.group(1)) if m else None
-            ) from None
+            raise ConfigError(path, f"invalid TOML: {exc}", _toml_error_line(exc, text)) from None
         for key in table_path:
             data = data.get(key) if isinstance(data, dict) else None
         if data is None:
             continue
         return _parse(path, text, data)
     return Config()
+
+
+def _toml_error_line(exc: tomllib.TOMLDecodeError, text: str) -> int | None:
+    # Python 3.11's TOMLDecodeError has no lineno; the message says "line N" or "end of document".
+    m = _TOML_LINE.search(str(exc))
+    if m:
+        return int(m.group(1))
+    if "end of document" in str(exc):
+        return max(1, len(text.splitlines()))
+    return None
 
 
 def _parse(path: str, text: str, data: Any) -> Config:

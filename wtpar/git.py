@@ -199,7 +199,8 @@ class Git:
         """How many commits of `commit` are on no other branch and no remote-tracking ref."""
         args = ["rev-list", "--count", commit, "--not"]
         if branch:
-            args.append(f"--exclude=refs/heads/{branch}")
+            # With --branches, the pattern is matched without the refs/heads/ prefix.
+            args.append(f"--exclude={branch}")
         args += ["--branches", "--remotes"]
         return int(self.run(*args).stdout.strip() or 0)
 

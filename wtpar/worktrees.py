@@ -352,11 +352,19 @@ class WorktreeManager:
             lost.append("uncommitted changes: " + ", ".join(parts))
         if wt.head:
             unique = self.git.unique_commits(wt.head, wt.branch)
-            if unique:
+            if unique and not self._integrated(wt.head):
                 lost.append(f"{unique} commit(s) on no other branch or remote")
         if lost:
             return "would lose " + "; ".join(lost) + " (use --force to remove anyway)"
         return None
+
+    def _integrated(self, commit: str) -> bool:
+        # Squash-merged work has unique commits, yet nothing is lost by removing it.
+        try:
+            base = self.base_ref()
+        except UsageError:
+            return False
+        return self.git.resolve_commit(base) is not None and self.git.is_integrated(commit, base)
 
     def _detach_worktree(self, wt: Worktree) -> None:
         gitdir = worktree_git_dir(wt.path) if os.path.exists(wt.path) else None
@@ -415,7 +423,7 @@ class WorktreeManager:
                 if not self.git.is_integrated(wt.branch, base):
                     continue
                 refusal = self.removal_refusal(wt, force=False)
-                if refusal and "commit(s)" not in refusal:
+                if refusal:
                     kept.append((wt.branch, refusal))
                     continue
                 merged_paths.append(wt.branch)

@@ -41,6 +41,15 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        from wtpar.errors import WtparError
+
+        try:
+            return super().invoke(ctx)
+        except WtparError as exc:
+            click.echo(f"wtpar: error: {exc.message}", err=True)
+            ctx.exit(exc.exit_code)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_text) for name, (_, _, help_text) in _COMMANDS.items()]
         with formatter.section("Commands"):
@@ -48,6 +57,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(
+    name="wtpar",
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
@@ -75,15 +85,12 @@ def cli(ctx: click.Context, repo_dir: str) -> None:
     ctx.obj = {"repo_dir": repo_dir}
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> None:
     """Console entry point: user-facing errors print one message and set the exit code."""
-    from wtpar.errors import WtparError
-
     try:
-        return cli.main(args=argv, prog_name="wtpar", standalone_mode=False)
-    except WtparError as exc:
-        click.echo(f"wtpar: error: {exc.message}", err=True)
-        sys.exit(exc.exit_code)
+        # Without standalone mode, ctx.exit(code) comes back as the return value.
+        code = cli.main(args=argv, prog_name="wtpar", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except click.exceptions.Abort:
         click.echo("wtpar: interrupted", err=True)
         sys.exit(130)

@@ -1,0 +1,96 @@
+"""Bad input gets one clear line and exit 2; `--help` explains; the real entry point works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixtures.recipes import git, make_repo
+from tests.conftest import Invoke, run_wtpar_process
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    result = run_wtpar_process("list", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("wtpar: error: not a git repository")
+    assert "Traceback" not in result.stderr
+
+
+def test_bare_repository(tmp_path: Path) -> None:
+    origin = make_repo(tmp_path / "origin")
+    git(tmp_path, "clone", "-q", "--bare", str(origin), str(tmp_path / "bare.git"))
+    result = run_wtpar_process("list", cwd=tmp_path / "bare.git")
+    assert result.returncode == 2
+    assert "is a bare repository" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('base = "main"\n[worktrees]\ncopy = [".env" oops]\nsubmodules = true\n', 3),
+        ('base = "main"\n[worktrees]\ncopy = [".env"\n', 3),
+    ],
+)
+def test_invalid_toml_names_file_and_line(repo: Path, text: str, line: int) -> None:
+    (repo / "wtpar.toml").write_text(text)
+    result = run_wtpar_process("spawn", "x", cwd=repo)
+    assert result.returncode == 2
+    assert f"{repo / 'wtpar.toml'}:{line}: invalid TOML" in result.stderr
+    assert not (repo.parent / "proj.worktrees").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ('base = "main"\nfrobnicate = 1\n', "unknown setting 'frobnicate'", 2),
+        ('[worktrees]\npath = "/tmp/fixed"\n', "must be a string containing {branch}", 2),
+        ("[worktrees]\ncopy = [1, 2]\n", "worktrees.copy must be a list of strings", 2),
+    ],
+)
+def test_invalid_settings_name_file_and_line(
+    repo: Path, wtpar: Invoke, text: str, message: str, line: int
+) -> None:
+    (repo / "wtpar.toml").write_text(text)
+    result = wtpar("spawn", "x")
+    assert result.exit_code == 2
+    assert f"wtpar.toml:{line}: " in result.stderr
+    assert message in result.stderr
+
+
+def test_unreadable_config(repo: Path, wtpar: Invoke) -> None:
+    (repo / "wtpar.toml").write_bytes(b"base = '\xff\xfe'\n")
+    result = wtpar("list")
+    assert result.exit_code == 2
+    assert "wtpar.toml: cannot read" in result.stderr
+
+
+def test_help_explains_every_command(wtpar: Invoke) -> None:
+    top = wtpar("--help")
+    assert top.exit_code == 0
+    for name in ("spawn", "list", "path", "remove", "prune"):
+        assert name in top.output
+        sub = wtpar(name, "--help")
+        assert sub.exit_code == 0, name
+        assert "Usage: wtpar" in sub.output
+
+
+def test_python_dash_m_and_version(repo: Path) -> None:
+    result = run_wtpar_process("--version", cwd=repo)
+    assert result.returncode == 0
+    assert result.stdout.startswith("wtpar, version ")
+
+
+def test_shell_completion_offers_worktree_branches(repo: Path, wtpar: Invoke) -> None:
+    assert wtpar("spawn", "feature-one", "feature-two", "other").exit_code == 0
+    result = run_wtpar_process(
+        cwd=repo,
+        env={
+            "_WTPAR_COMPLETE": "bash_complete",
+            "COMP_WORDS": "wtpar remove feat",
+            "COMP_CWORD": "2",
+        },
+    )
+    assert result.returncode == 0
+    offered = {line.split(",", 1)[1] for line in result.stdout.splitlines()}
+    assert offered == {"feature-one", "feature-two"}
