@@ -18,6 +18,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "path": ("wtpar.cli.worktree_cmds", "path", "Print the worktree path of a branch."),
     "remove": ("wtpar.cli.worktree_cmds", "remove", "Remove worktrees without losing work."),
     "prune": ("wtpar.cli.worktree_cmds", "prune", "Clean up stale or merged worktrees."),
+    "dash": ("wtpar.cli.dash_cmd", "dash", "Open the live dashboard (Textual)."),
 }
 
 

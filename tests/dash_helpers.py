@@ -1,0 +1,44 @@
+"""Helpers for driving the dashboard with Pilot: wait for conditions, never sleep."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+
+from wtpar.tui.app import WtparApp
+
+# Commits in tests are dated 2026-01-01T12:00:00Z; the dashboard's clock is fixed an hour later.
+FIXED_NOW = 1767268800.0 + 3600
+
+
+async def until(
+    pilot: Pilot[int], condition: Callable[[], object], timeout: float = 15.0, what: str = ""
+) -> None:
+    """Let the app run until `condition()` holds, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.02)
+
+
+def cell(app: WtparApp, branch: str, column: str) -> str:
+    """The text of one cell of the branch table, by branch name and column key."""
+    table = app.table
+    for row_key in table.rows:
+        text = str(table.get_cell(row_key, "branch"))
+        name = text.strip().lstrip("● ").split(" (")[0]
+        if name == branch:
+            return str(table.get_cell(row_key, column))
+    raise AssertionError(f"no row for {branch}")
+
+
+def branches_shown(app: WtparApp) -> list[str]:
+    """Branch names in table order."""
+    names = []
+    for row_key in app.table.rows:
+        text = str(app.table.get_cell(row_key, "branch"))
+        names.append(text.strip().lstrip("● ").split(" (")[0])
+    return names

@@ -1,0 +1,1 @@
+"""The Textual dashboard (`wtpar dash`); imported only by that command."""

@@ -1,0 +1,40 @@
+"""Messages the dashboard's workers post back to the app: small, past-tense dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+from wtpar.model import BranchStatus
+
+
+@dataclass
+class WorktreesRefreshed(Message):
+    """A background refresh read every worktree's status."""
+
+    statuses: list[BranchStatus]
+
+
+@dataclass
+class ReadinessChecked(Message):
+    """A background readiness check finished (report is the core's CheckReport)."""
+
+    report: Any
+
+
+@dataclass
+class ActionFailed(Message):
+    """A background action (spawn, remove, prune, check) failed with a user-facing message."""
+
+    what: str
+    message: str
+
+
+@dataclass
+class ActionDone(Message):
+    """A background action finished; `summary` is shown to the user."""
+
+    what: str
+    summary: str

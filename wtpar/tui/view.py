@@ -1,0 +1,241 @@
+"""The dashboard's view model: plain data turned into the cells the widgets draw.
+
+Kept free of Textual so the formatting rules are easy to test, and deterministic given
+`now`, so snapshots are the same on every run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from wtpar.model import BranchStatus, RunStatus, TaskKey, TaskRun
+
+Clock = Callable[[], float]
+
+STATUS_STYLE = {
+    RunStatus.OK: "green",
+    RunStatus.FAILED: "red",
+    RunStatus.TIMED_OUT: "red",
+    RunStatus.CANCELLED: "yellow",
+    RunStatus.SKIPPED: "dim",
+    RunStatus.QUEUED: "cyan",
+    RunStatus.RUNNING: "bold cyan",
+}
+
+
+@dataclass
+class TaskCell:
+    """The live state of one task instance as the dashboard knows it."""
+
+    status: RunStatus
+    started: float | None = None
+    ended: float | None = None
+    exit_code: int | None = None
+    attempt: int = 0
+    reason: str | None = None
+    log_path: str | None = None
+
+
+@dataclass
+class DashState:
+    """Everything the dashboard shows, updated from refreshes and dispatcher events."""
+
+    statuses: list[BranchStatus] = field(default_factory=list)
+    tasks: dict[TaskKey, TaskCell] = field(default_factory=dict)
+    task_names: list[str] = field(default_factory=list)
+    verdicts: dict[str, str] = field(default_factory=dict)
+    marked: set[str] = field(default_factory=set)
+    jobs: int = 0
+
+    def note_task(self, name: str) -> None:
+        """Remember a task name so it gets a column, in order of first appearance."""
+        if name not in self.task_names:
+            self.task_names.append(name)
+
+    def apply_run(self, run: TaskRun) -> None:
+        """Record a finished (or final) task instance."""
+        self.note_task(run.key.task)
+        self.tasks[run.key] = TaskCell(
+            run.status, run.started, run.ended, run.exit_code, run.attempts, run.reason,
+            run.log_path,
+        )
+
+    def pool_counts(self) -> tuple[int, int]:
+        """(running, queued) task instances."""
+        running = sum(1 for c in self.tasks.values() if c.status is RunStatus.RUNNING)
+        queued = sum(1 for c in self.tasks.values() if c.status is RunStatus.QUEUED)
+        return running, queued
+
+    def outcome_counts(self) -> tuple[int, int]:
+        """(succeeded, failed or timed out) task instances."""
+        ok = sum(1 for c in self.tasks.values() if c.status is RunStatus.OK)
+        bad = sum(
+            1 for c in self.tasks.values() if c.status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
+        )
+        return ok, bad
+
+    def failed_keys(self) -> list[TaskKey]:
+        """Task instances whose last run failed or timed out."""
+        return sorted(
+            k for k, c in self.tasks.items() if c.status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
+        )
+
+    def running_keys(self, branch: str | None = None) -> list[TaskKey]:
+        """Task instances queued or running, optionally on one branch."""
+        return sorted(
+            k
+            for k, c in self.tasks.items()
+            if not c.status.finished and (branch is None or k.branch == branch)
+        )
+
+
+def branch_name(bs: BranchStatus) -> str:
+    """The row's label: the branch, or the short path of a detached worktree."""
+    return bs.worktree.branch or f"({os.path.basename(bs.worktree.path)})"
+
+
+def seconds(value: float) -> str:
+    """`0.4s`, `12s`, `3m05s`, `2h10m`."""
+    if value < 10:
+        return f"{value:.1f}s"
+    if value < 60:
+        return f"{int(value)}s"
+    if value < 3600:
+        return f"{int(value // 60)}m{int(value % 60):02d}s"
+    return f"{int(value // 3600)}h{int(value % 3600 // 60):02d}m"
+
+
+def task_cell_text(cell: TaskCell | None, now: float) -> tuple[str, str]:
+    """(text, style) of one task column."""
+    if cell is None:
+        return "-", "dim"
+    style = STATUS_STYLE[cell.status]
+    if cell.status is RunStatus.RUNNING and cell.started is not None:
+        return f"▶ {seconds(max(0.0, now - cell.started))}", style
+    if cell.status is RunStatus.QUEUED:
+        return "queued", style
+    label = {
+        RunStatus.OK: "ok",
+        RunStatus.FAILED: f"failed {cell.exit_code}" if cell.exit_code is not None else "failed",
+        RunStatus.TIMED_OUT: "timeout",
+        RunStatus.SKIPPED: "skipped",
+        RunStatus.CANCELLED: "cancelled",
+    }[cell.status]
+    if cell.started is not None and cell.ended is not None and cell.status is not RunStatus.SKIPPED:
+        label += f" {seconds(cell.ended - cell.started)}"
+    return label, style
+
+
+def dirty_text(bs: BranchStatus) -> str:
+    """`clean`, or `+staged ~modified ?untracked !conflicted`."""
+    st = bs.status
+    if st is None:
+        return "?"
+    if not st.dirty:
+        return "clean"
+    marks = ((st.staged, "+"), (st.modified, "~"), (st.untracked, "?"), (st.conflicted, "!"))
+    return " ".join(f"{mark}{n}" for n, mark in marks if n)
+
+
+def ahead_behind_text(ahead: int | None, behind: int | None) -> str:
+    """`↑2 ↓1`, or `-` when unknown."""
+    if ahead is None or behind is None:
+        return "-"
+    return f"↑{ahead} ↓{behind}"
+
+
+def upstream_text(bs: BranchStatus) -> str:
+    """Upstream ahead/behind, `none` or `gone`."""
+    if bs.upstream_gone:
+        return "gone"
+    if not bs.upstream:
+        return "none"
+    return ahead_behind_text(bs.upstream_ahead, bs.upstream_behind)
+
+
+def relative_path(path: str, root: str) -> str:
+    """A worktree path relative to the folder holding the repository."""
+    rel = os.path.relpath(path, os.path.dirname(root))
+    return path if rel.startswith("..") else rel
+
+
+FIXED_COLUMNS = ("branch", "path", "head", "dirty", "base", "upstream")
+COLUMN_TITLES = {
+    "branch": "Branch",
+    "path": "Path",
+    "head": "HEAD",
+    "dirty": "Changes",
+    "base": "Base ↑↓",
+    "upstream": "Upstream",
+    "ready": "Ready",
+}
+
+
+def row_cells(
+    bs: BranchStatus, state: DashState, root: str, now: float
+) -> dict[str, tuple[str, str]]:
+    """Every cell of one row as (text, style), keyed by column."""
+    name = branch_name(bs)
+    wt = bs.worktree
+    mark = "● " if name in state.marked else "  "
+    flags = ""
+    if wt.is_main:
+        flags = " (main)"
+    elif wt.prunable:
+        flags = " (gone)"
+    elif wt.locked:
+        flags = " (locked)"
+    elif bs.operation:
+        flags = f" ({bs.operation})"
+    cells: dict[str, tuple[str, str]] = {
+        "branch": (mark + name + flags, "bold" if name in state.marked else ""),
+        "path": (relative_path(wt.path, root), ""),
+        "head": ((wt.head or "")[:8] or "-", "dim"),
+        "dirty": (dirty_text(bs), "yellow" if bs.status and bs.status.dirty else "green"),
+        "base": (ahead_behind_text(bs.ahead, bs.behind), ""),
+        "upstream": (upstream_text(bs), "dim" if not bs.upstream else ""),
+    }
+    for task in state.task_names:
+        cells[f"task:{task}"] = task_cell_text(state.tasks.get(TaskKey(name, task)), now)
+    verdict = state.verdicts.get(name)
+    style = {"ready": "bold green", "blocked": "bold red"}.get(verdict or "", "dim")
+    cells["ready"] = (verdict or "-", style)
+    return cells
+
+
+def sort_key(column: str, bs: BranchStatus, state: DashState) -> tuple[int, str | int | float]:
+    """How rows order by `column` (unknown values last)."""
+    if column == "branch":
+        return (0, branch_name(bs))
+    if column == "dirty":
+        st = bs.status
+        return (0, -(st.staged + st.modified + st.untracked) if st else 1)
+    if column == "base":
+        return (0, -(bs.behind or 0))
+    if column == "ready":
+        return (0, {"blocked": 0, "ready": 1}.get(state.verdicts.get(branch_name(bs), ""), 2))
+    if column.startswith("task:"):
+        cell = state.tasks.get(TaskKey(branch_name(bs), column[5:]))
+        order = [RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.RUNNING, RunStatus.QUEUED]
+        return (0, order.index(cell.status) if cell and cell.status in order else len(order))
+    return (0, str(row_value(column, bs)))
+
+
+def row_value(column: str, bs: BranchStatus) -> str:
+    """A column's raw value for sorting by text."""
+    wt = bs.worktree
+    return {"path": wt.path, "head": wt.head or "", "upstream": bs.upstream or ""}.get(column, "")
+
+
+def visible(statuses: Iterable[BranchStatus], text: str) -> list[BranchStatus]:
+    """Rows whose branch or path contains `text` (case-insensitive)."""
+    needle = text.lower().strip()
+    if not needle:
+        return list(statuses)
+    return [
+        bs
+        for bs in statuses
+        if needle in branch_name(bs).lower() or needle in bs.worktree.path.lower()
+    ]

@@ -1,0 +1,62 @@
+"""The main table: one row per worktree, updated in place cell by cell."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+
+class BranchTable(DataTable[Text]):
+    """Worktrees as rows; `show` rebuilds only what changed."""
+
+    def __init__(self) -> None:
+        super().__init__(id="branches", cursor_type="row", zebra_stripes=True)
+        self._columns: list[str] = []
+        self._rows: list[str] = []
+        self._cells: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def show(
+        self,
+        columns: list[tuple[str, str]],
+        rows: list[tuple[str, dict[str, tuple[str, str]]]],
+    ) -> None:
+        """Draw these rows (key, cells by column) under these columns (key, title)."""
+        column_keys = [key for key, _ in columns]
+        row_keys = [key for key, _ in rows]
+        if column_keys != self._columns or row_keys != self._rows:
+            self._rebuild(columns, rows)
+            return
+        for row_key, cells in rows:
+            for column in column_keys:
+                value = cells.get(column, ("", ""))
+                if self._cells.get((row_key, column)) != value:
+                    self._cells[(row_key, column)] = value
+                    self.update_cell(row_key, column, Text(value[0], style=value[1]))
+
+    def _rebuild(
+        self,
+        columns: list[tuple[str, str]],
+        rows: list[tuple[str, dict[str, tuple[str, str]]]],
+    ) -> None:
+        selected = self.selected_key()
+        self.clear(columns=True)
+        self._cells.clear()
+        for key, title in columns:
+            self.add_column(title, key=key)
+        for row_key, cells in rows:
+            values = []
+            for key, _ in columns:
+                value = cells.get(key, ("", ""))
+                self._cells[(row_key, key)] = value
+                values.append(Text(value[0], style=value[1]))
+            self.add_row(*values, key=row_key)
+        self._columns = [key for key, _ in columns]
+        self._rows = [key for key, _ in rows]
+        if selected in self._rows:
+            self.move_cursor(row=self._rows.index(selected))
+
+    def selected_key(self) -> str | None:
+        """The key of the row under the cursor."""
+        if not self._rows or self.cursor_row < 0 or self.cursor_row >= len(self._rows):
+            return None
+        return self._rows[self.cursor_row]
