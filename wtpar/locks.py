@@ -8,10 +8,12 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING
 
 from wtpar.errors import WtparError
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 _registry: dict[str, FileLock] = {}
 _registry_guard = threading.Lock()
@@ -27,6 +29,8 @@ def locks_dir(wtpar_dir: str) -> str:
 
 def file_lock(path: str) -> FileLock:
     """The process-wide FileLock for `path` (reentrant within one thread)."""
+    from filelock import FileLock  # imported on first use: `wtpar list` takes no lock
+
     key = os.path.abspath(path)
     with _registry_guard:
         lock = _registry.get(key)
@@ -54,6 +58,8 @@ def hash_stable(text: str) -> int:
 @contextmanager
 def repo_lock(wtpar_dir: str, timeout: float = 300.0) -> Iterator[None]:
     """Hold the repository lock: taken by everything that changes git metadata."""
+    from filelock import Timeout
+
     lock = file_lock(os.path.join(locks_dir(wtpar_dir), "repo.lock"))
     try:
         lock.acquire(timeout=timeout)

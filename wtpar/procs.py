@@ -3,7 +3,9 @@ the command, its exit code and its output, and children never inherit stray GIT_
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +24,12 @@ _GIT_SCRUB = (
     "GIT_NAMESPACE",
     "GIT_CEILING_DIRECTORIES",
 )
+
+
+@functools.cache
+def executable(name: str) -> str:
+    """The full path of a program, looked up once (saves a PATH search per git call)."""
+    return shutil.which(name) or name
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -53,6 +61,7 @@ def run(
 ) -> Result:
     """Run `args`, capture text output, raise CommandError unless the exit code is in `ok_codes`."""
     argv = [str(a) for a in args]
+    argv[0] = executable(argv[0])
     try:
         proc = subprocess.run(
             argv,

@@ -104,9 +104,10 @@ class WorktreeManager:
         names = ", ".join(wt.branch or "(detached)" for wt in wts if not wt.is_main) or "none"
         raise UsageError(f"no worktree for branch {branch!r} (worktrees: {names})")
 
-    def base_ref(self) -> str:
+    def base_ref(self, worktrees: list[Worktree] | None = None) -> str:
         """The configured base, else the remote's default branch, else the main worktree's."""
-        return self.git.default_base(self.config.base)
+        main = next((wt.branch for wt in worktrees or [] if wt.is_main), None)
+        return self.git.default_base(self.config.base, main)
 
     # -- spawn ---------------------------------------------------------------------------
 
@@ -259,7 +260,7 @@ class WorktreeManager:
         records = self.state.records()
         tracking = self.git.branch_tracking()
         try:
-            default_base = self.base_ref()
+            default_base = self.base_ref(wts)
         except UsageError:
             default_base = None
 

@@ -22,11 +22,6 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def register(name: str, module: str, attribute: str, short_help: str) -> None:
-    """Add a lazily imported subcommand (used by the command modules' owners)."""
-    _COMMANDS[name] = (module, attribute, short_help)
-
-
 class LazyGroup(click.Group):
     """A group that imports a subcommand's module the first time it is needed."""
 
