@@ -260,7 +260,9 @@ class WtparApp(App[int]):
             self.redraw()
 
         self.push_screen(
-            PromptScreen("Filter rows", "part of a branch name (empty: show all)", self.filter_text),
+            PromptScreen(
+                "Filter rows", "part of a branch name (empty: show all)", self.filter_text
+            ),
             done,
         )
 
@@ -503,8 +505,6 @@ class WtparApp(App[int]):
         branch = self.selected_branch()
         if branch and (following is None or following.branch != branch):
             self._follow_log(0)
-        elif branch and following and following.task not in self.state.task_names:
-            self._follow_log(0)
         self.redraw()
 
     # -- log -----------------------------------------------------------------------------
@@ -518,7 +518,11 @@ class WtparApp(App[int]):
         log = self.query_one(LogPane)
         if branch is None:
             return
-        keys = [TaskKey(branch, t) for t in self.state.task_names if TaskKey(branch, t) in self.state.tasks]
+        keys = [
+            TaskKey(branch, t)
+            for t in self.state.task_names
+            if TaskKey(branch, t) in self.state.tasks
+        ]
         if not keys:
             log.follow(None, f"Log · {branch} · no task yet")
             return

@@ -58,7 +58,12 @@ class DashState:
         """Record a finished (or final) task instance."""
         self.note_task(run.key.task)
         self.tasks[run.key] = TaskCell(
-            run.status, run.started, run.ended, run.exit_code, run.attempts, run.reason,
+            run.status,
+            run.started,
+            run.ended,
+            run.exit_code,
+            run.attempts,
+            run.reason,
             run.log_path,
         )
 
