@@ -81,6 +81,11 @@ async def test_remove_dialog_confirms_then_removes(repo: Path, wtpar: Invoke) ->
         await until(pilot, lambda: app.table.row_count == 2)
         await pilot.press("down", "d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")  # the focused button is No
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert worktree_dir(repo, "gone-soon").exists()
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")
         await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         assert worktree_dir(repo, "gone-soon").exists()

@@ -62,8 +62,12 @@ class ConfirmScreen(ModalScreen[bool]):
             else:
                 yield Label(self.body, classes="dialog-body")
                 with Horizontal(classes="dialog-buttons"):
-                    yield Button("Yes [y]", id="yes", variant="error")
-                    yield Button("No [n]", id="no", variant="primary")
+                    yield Button("Yes (y)", id="yes", variant="error")
+                    yield Button("No (n)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        """The safe answer has the focus, so a stray Enter changes nothing."""
+        self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Yes or no."""
