@@ -70,7 +70,8 @@ def bench_spawn(template: Path, workdir: Path, repeats: int, branches: int) -> t
 LIST_LOOP = r"""
 set -e
 git worktree list --porcelain -z > /dev/null
-git for-each-ref --format='%(refname:short)%00%(upstream:short)%00%(upstream:track,nobracket)%00%(committerdate:unix)' refs/heads > /dev/null
+fmt='%(refname:short)%00%(upstream:short)%00%(upstream:track,nobracket)'
+git for-each-ref --format="$fmt%00%(committerdate:unix)" refs/heads > /dev/null
 git worktree list --porcelain | sed -n 's/^worktree //p' | while read -r wt; do
   git -C "$wt" --no-optional-locks status --porcelain=v2 -z --untracked-files=all > /dev/null
   git -C "$wt" rev-list --left-right --count main...HEAD > /dev/null
@@ -82,7 +83,10 @@ def bench_list(template: Path, workdir: Path, repeats: int, count: int) -> tuple
     repo = fresh_copy(template, workdir, "listrepo")
     subprocess.run(
         [*WTPAR, "spawn", *[f"wt-{i}" for i in range(count - 1)]],
-        cwd=repo, env=ENV, check=True, capture_output=True,
+        cwd=repo,
+        env=ENV,
+        check=True,
+        capture_output=True,
     )
     for i in range(0, count - 1, 3):  # some dirty worktrees, as in real life
         (workdir / "listrepo.worktrees" / f"wt-{i}" / "scratch.txt").write_text("wip\n")
