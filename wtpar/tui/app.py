@@ -493,9 +493,9 @@ class WtparApp(App[int]):
             self.action_refresh()
         if not self._flush_pending:
             self._flush_pending = True
-            self.set_timer(FLUSH_DELAY, self._flush)
+            self.set_timer(FLUSH_DELAY, self._flush_run_events)
 
-    def _flush(self) -> None:
+    def _flush_run_events(self) -> None:
         self._flush_pending = False
         log = self.query_one(LogPane)
         following = log.following
