@@ -31,7 +31,9 @@ class BranchTable(DataTable[Text]):
                 value = cells.get(column, ("", ""))
                 if self._cells.get((row_key, column)) != value:
                     self._cells[(row_key, column)] = value
-                    self.update_cell(row_key, column, Text(value[0], style=value[1]))
+                    self.update_cell(
+                        row_key, column, Text(value[0], style=value[1]), update_width=True
+                    )
 
     def _rebuild(
         self,
@@ -41,8 +43,11 @@ class BranchTable(DataTable[Text]):
         selected = self.selected_key()
         self.clear(columns=True)
         self._cells.clear()
+        # Explicit widths: auto widths are computed on idle, which a screen under a
+        # dialog never gets, so it would be drawn with header-only widths.
         for key, title in columns:
-            self.add_column(title, key=key)
+            width = max([len(title), *(len(cells.get(key, ("", ""))[0]) for _, cells in rows)])
+            self.add_column(title, key=key, width=width)
         for row_key, cells in rows:
             values = []
             for key, _ in columns:
