@@ -4,13 +4,27 @@ reads its configuration once, and hands out the core's operations."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from wtpar.config import Config, load_config
 from wtpar.git import Git, RepoPaths, discover
-from wtpar.model import BranchStatus, PruneResult, RemoveResult, SpawnResult
+from wtpar.model import (
+    BranchStatus,
+    PruneResult,
+    RemoveResult,
+    RunStatus,
+    SpawnResult,
+    TaskKey,
+    TaskRun,
+)
 from wtpar.worktrees import WorktreeManager
+
+if TYPE_CHECKING:
+    from wtpar.dispatch import Dispatcher
+    from wtpar.model import RunEvent, RunReport, TaskSpec
+    from wtpar.tasks import RunPlan, RunRequest, WorktreeInfo
 
 
 class Services:
@@ -63,3 +77,141 @@ class Services:
     def path_of(self, branch: str) -> str:
         """The path of BRANCH's worktree."""
         return self.worktrees.find(branch).path
+
+    # -- runs (the dispatcher); imported lazily so `wtpar list` never loads asyncio ----------
+
+    def load_tasks(self) -> dict[str, TaskSpec]:
+        """The configured `[tasks.*]`, checked (ConfigError with file:line otherwise)."""
+        from wtpar.tasks import parse_tasks
+
+        return parse_tasks(self.config)
+
+    def plan_run(self, request: RunRequest) -> RunPlan:
+        """The task instances `request` would run (UsageError/ConfigError before anything runs).
+
+        Worktrees used by the plan have their HEAD and cleanliness read, so results can be
+        remembered (clean trees only) and `changed` can skip what already passed.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+        from dataclasses import replace
+
+        from wtpar.results import ResultStore
+        from wtpar.tasks import build_plan
+        from wtpar.worktrees import workers
+
+        specs = self.load_tasks() if request.task_names or request.failed_only else {}
+        only = None
+        if request.failed_only:
+            request, only = self._failed_request(request)
+        infos = self._worktree_infos()
+        draft = build_plan(specs, request, infos, only=only)
+        used = sorted({i.worktree.path for i in draft.instances})
+        with ThreadPoolExecutor(workers(len(used))) as pool:
+            clean = dict(zip(used, pool.map(self._is_clean, used), strict=True))
+        infos = [replace(wt, clean=clean.get(wt.path, False)) for wt in infos]
+        store = ResultStore(self.paths.wtpar_dir)
+
+        def lookup(task: str, command: str, head: str) -> tuple[bool, str] | None:
+            found = store.lookup(task, command, head)
+            return None if found is None else (found.passed, f"run {found.run_id}")
+
+        return build_plan(specs, request, infos, lookup=lookup, only=only)
+
+    def make_dispatcher(self, request: RunRequest, run_id: str | None = None) -> Dispatcher:
+        """A Dispatcher for `request`, ready to `await run()` in any event loop.
+
+        The dashboard: `d = services.make_dispatcher(req); d.subscribe(cb); await d.run()`,
+        with `d.cancel(key)` / `d.cancel_all()` from its key bindings.
+        """
+        from wtpar.dispatch import Dispatcher
+        from wtpar.results import ResultStore
+
+        plan = self.plan_run(request)
+        return Dispatcher(
+            plan,
+            self.paths.wtpar_dir,
+            jobs=request.jobs or default_jobs(),
+            stagger=request.stagger,
+            fail_fast=request.fail_fast,
+            run_id=run_id,
+            results=ResultStore(self.paths.wtpar_dir),
+        )
+
+    def run(
+        self, request: RunRequest, on_event: Callable[[RunEvent], None] | None = None
+    ) -> RunReport:
+        """Plan and run `request`, blocking; Ctrl-C handling when called on the main thread.
+
+        `wtpar check` runs its check tasks with
+        `services.run(RunRequest(task_names=(...), branches=(...), changed=True))`.
+        """
+        from wtpar.dispatch import run_sync
+
+        dispatcher = self.make_dispatcher(request)
+        if on_event is not None:
+            dispatcher.subscribe(on_event)
+        return run_sync(dispatcher)
+
+    def last_run_report(self) -> RunReport | None:
+        """The report of the latest run on this repository, if any."""
+        from wtpar.runstore import RunStore
+
+        return RunStore(self.paths.wtpar_dir).last_report()
+
+    def _worktree_infos(self) -> list[WorktreeInfo]:
+        from wtpar.tasks import WorktreeInfo
+
+        return [
+            WorktreeInfo(
+                branch=wt.branch or f"({os.path.basename(wt.path)})",
+                path=wt.path,
+                head=wt.head,
+                is_main=wt.is_main,
+            )
+            for wt in self.worktrees.worktrees()
+            if not wt.bare and not wt.prunable
+        ]
+
+    def _is_clean(self, path: str) -> bool:
+        counts = self.git.status(path)
+        return counts is not None and not counts.dirty
+
+    def _failed_request(self, request: RunRequest) -> tuple[RunRequest, list[TaskKey]]:
+        """The request that re-runs what did not succeed in the last run, and those keys."""
+        from dataclasses import replace
+
+        from wtpar.errors import UsageError
+        from wtpar.tasks import ADHOC_TASK
+
+        last = self.last_run_report()
+        if last is None:
+            raise UsageError("--failed: there is no previous run on this repository")
+        again = [t for t in last.tasks if rerun_wanted(t)]
+        keys = [t.key for t in again]
+        named = tuple(dict.fromkeys(t.key.task for t in again if t.key.task != ADHOC_TASK))
+        adhoc = tuple((t.key.branch, t.command) for t in again if t.key.task == ADHOC_TASK)
+        branches = tuple(dict.fromkeys(t.key.branch for t in again))
+        return (
+            replace(
+                request,
+                task_names=named,
+                command=None,
+                per_branch=adhoc,
+                branches=branches,
+                failed_only=False,
+            ),
+            keys,
+        )
+
+
+def rerun_wanted(run: TaskRun) -> bool:
+    """True for a task instance `--failed` runs again: failed, timed out, cancelled, or
+    skipped because a dependency did not succeed."""
+    if run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED):
+        return True
+    return run.status is RunStatus.SKIPPED and (run.reason or "").startswith("dependency")
+
+
+def default_jobs() -> int:
+    """The number of CPUs this process may use."""
+    return len(os.sched_getaffinity(0))

@@ -1,0 +1,141 @@
+"""The process pool shared by every wtpar process on a repository, and named resource locks.
+
+Slots are lock files `wtpar/locks/slot-<i>.lock`. A process run with `-j N` may use slots
+0..N-1, so processes with the same `-j` share exactly N slots between them. When the `-j`
+values differ, each process stays within its own `-j` and all of them together stay within
+the largest `-j` in use (a process with `-j 2` competes for slots 0 and 1 only).
+
+Named locks are `wtpar/locks/res-*.lock` (see `locks.lock_file_name`). A task takes its named
+locks first, in sorted order (so two tasks can never deadlock), and only then a slot, so a task
+waiting for a resource never keeps a slot idle.
+
+Within one process every wait is an asyncio primitive (a queue of free slots, one
+asyncio.Lock per resource), so there is no polling. Across processes the only primitive is
+flock(2), which cannot be awaited: a blocking flock in a thread could not be cancelled when
+the user presses Ctrl-C or the dashboard cancels a task. So a file lock is tried without
+blocking and, only while another process holds it, re-tried with a short backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from wtpar.locks import file_lock, lock_file_name, locks_dir
+
+_BACKOFF_FIRST = 0.002
+_BACKOFF_MAX = 0.05
+
+
+def slot_file(wtpar_dir: str, index: int) -> str:
+    """The lock file of slot `index`."""
+    return os.path.join(locks_dir(wtpar_dir), f"slot-{index}.lock")
+
+
+def resource_file(wtpar_dir: str, resource: str) -> str:
+    """The lock file of a named resource."""
+    return os.path.join(locks_dir(wtpar_dir), lock_file_name(resource))
+
+
+def _try_lock(path: str) -> bool:
+    from filelock import Timeout
+
+    try:
+        file_lock(path).acquire(blocking=False)
+    except Timeout:
+        return False
+    return True
+
+
+def _unlock(path: str) -> None:
+    file_lock(path).release()
+
+
+class SlotPool:
+    """`jobs` slots, shared with other wtpar processes on the same repository."""
+
+    def __init__(self, wtpar_dir: str, jobs: int) -> None:
+        if jobs < 1:
+            raise ValueError("jobs must be at least 1")
+        self.jobs = jobs
+        self._paths = [slot_file(wtpar_dir, i) for i in range(jobs)]
+        self._free: asyncio.Queue[int] = asyncio.Queue()
+        for index in range(jobs):
+            self._free.put_nowait(index)
+        self.busy = 0
+
+    async def acquire(self) -> int:
+        """Wait for a slot free in this process and in every other one; return its index."""
+        delay = _BACKOFF_FIRST
+        while True:
+            candidates = [await self._free.get()]
+            while not self._free.empty():
+                candidates.append(self._free.get_nowait())
+            taken: int | None = None
+            for index in candidates:
+                if taken is None and _try_lock(self._paths[index]):
+                    taken = index
+                else:
+                    self._free.put_nowait(index)
+            if taken is not None:
+                self.busy += 1
+                return taken
+            # Every slot this process may use is held by another wtpar process (see module doc).
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _BACKOFF_MAX)
+
+    def release(self, index: int) -> None:
+        """Give slot `index` back."""
+        _unlock(self._paths[index])
+        self.busy -= 1
+        self._free.put_nowait(index)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[int]:
+        """Hold one slot for the duration of the block."""
+        index = await self.acquire()
+        try:
+            yield index
+        finally:
+            self.release(index)
+
+
+class ResourceLocks:
+    """Named locks: holders of the same name never overlap, in this process or another."""
+
+    def __init__(self, wtpar_dir: str) -> None:
+        self.wtpar_dir = wtpar_dir
+        self._local: dict[str, asyncio.Lock] = {}
+
+    async def _acquire_one(self, name: str) -> None:
+        local = self._local.setdefault(name, asyncio.Lock())
+        await local.acquire()
+        path = resource_file(self.wtpar_dir, name)
+        delay = _BACKOFF_FIRST
+        try:
+            # Another wtpar process holds it (see module doc for why this is a retry loop).
+            while not _try_lock(path):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX)
+        except BaseException:
+            local.release()
+            raise
+
+    def _release_one(self, name: str) -> None:
+        _unlock(resource_file(self.wtpar_dir, name))
+        self._local[name].release()
+
+    @asynccontextmanager
+    async def hold(self, names: Iterable[str]) -> AsyncIterator[None]:
+        """Hold every named lock (taken in sorted order) for the duration of the block."""
+        held: list[str] = []
+        try:
+            for name in sorted(set(names)):
+                await self._acquire_one(name)
+                held.append(name)
+            yield
+        finally:
+            for name in reversed(held):
+                self._release_one(name)

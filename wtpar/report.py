@@ -1,0 +1,295 @@
+"""A run's results as text: the summary table and statistics, report.json, CSV and JUnit XML.
+
+Pure functions from a RunReport to strings (and back from report.json), so the CLI, the
+dashboard and CI files all show the same numbers. Nothing here prints or touches files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from wtpar.model import RunReport, RunStatus, TaskKey, TaskRun
+
+SCHEMA = 1
+_FAILED = (RunStatus.FAILED, RunStatus.TIMED_OUT)
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """The numbers under the summary table."""
+
+    wall: float
+    task_time: float
+    ran: int
+    speedup: float | None
+    throughput: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """The nearest-rank percentile: the smallest value with at least pct% of values <= it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def run_stats(report: RunReport) -> RunStats:
+    """Wall time, summed task time, speedup, throughput and duration percentiles."""
+    durations = [t.duration for t in report.tasks if t.duration is not None]
+    wall = max(report.ended - report.started, 0.0)
+    total = sum(durations)
+    return RunStats(
+        wall=wall,
+        task_time=total,
+        ran=len(durations),
+        speedup=total / wall if wall > 0 and durations else None,
+        throughput=len(durations) / wall if wall > 0 and durations else None,
+        p50=percentile(durations, 50),
+        p95=percentile(durations, 95),
+        p99=percentile(durations, 99),
+    )
+
+
+def format_seconds(value: float | None) -> str:
+    """`0.012s`, `1.50s`, `42.0s`, `3m05s`; `-` when unknown."""
+    if value is None:
+        return "-"
+    if value < 1:
+        return f"{value:.3f}s"
+    if value < 10:
+        return f"{value:.2f}s"
+    if value < 60:
+        return f"{value:.1f}s"
+    return f"{int(value // 60)}m{int(value % 60):02d}s"
+
+
+def summary(report: RunReport) -> str:
+    """The table (branch x task: status, exit code, duration, attempts, note) and the stats."""
+    headers = ("BRANCH", "TASK", "STATUS", "EXIT", "DURATION", "ATTEMPTS", "NOTE")
+    rows = [
+        (
+            t.key.branch,
+            t.key.task,
+            t.status.value,
+            "-" if t.exit_code is None else str(t.exit_code),
+            format_seconds(t.duration),
+            str(t.attempts),
+            t.reason or "",
+        )
+        for t in report.tasks
+    ]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    lines = [_row(headers, widths)] + [_row(r, widths) for r in rows]
+    stats = run_stats(report)
+    counts = ", ".join(
+        f"{n} {status.value}"
+        for status in RunStatus
+        if (n := sum(1 for t in report.tasks if t.status is status))
+    )
+    lines.append("")
+    lines.append(
+        f"{len(report.tasks)} tasks: {counts or 'none'}"
+        + (" (interrupted)" if report.interrupted else "")
+    )
+    speed = "-" if stats.speedup is None else f"{stats.speedup:.2f}x"
+    rate = "-" if stats.throughput is None else f"{stats.throughput:.2f} tasks/s"
+    lines.append(
+        f"wall {format_seconds(stats.wall)}, task time {format_seconds(stats.task_time)}, "
+        f"speedup {speed} at -j {report.jobs}, throughput {rate}"
+    )
+    lines.append(
+        f"durations (nearest rank, n={stats.ran}): p50 {format_seconds(stats.p50)}, "
+        f"p95 {format_seconds(stats.p95)}, p99 {format_seconds(stats.p99)}"
+    )
+    return "\n".join(lines)
+
+
+def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+
+def _iso(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value, UTC).isoformat(timespec="milliseconds")
+
+
+def report_to_dict(report: RunReport) -> dict[str, Any]:
+    """report.json's content (schema 1): the run and every task instance."""
+    stats = run_stats(report)
+    return {
+        "schema": SCHEMA,
+        "run_id": report.run_id,
+        "started": report.started,
+        "ended": report.ended,
+        "started_at": _iso(report.started),
+        "ended_at": _iso(report.ended),
+        "jobs": report.jobs,
+        "interrupted": report.interrupted,
+        "ok": report.ok,
+        "stats": {
+            "wall": stats.wall,
+            "task_time": stats.task_time,
+            "tasks_run": stats.ran,
+            "speedup": stats.speedup,
+            "throughput": stats.throughput,
+            "p50": stats.p50,
+            "p95": stats.p95,
+            "p99": stats.p99,
+        },
+        "tasks": [
+            {
+                "branch": t.key.branch,
+                "task": t.key.task,
+                "command": t.command,
+                "worktree": t.worktree,
+                "status": t.status.value,
+                "exit_code": t.exit_code,
+                "started": t.started,
+                "ended": t.ended,
+                "duration": t.duration,
+                "attempts": t.attempts,
+                "log": t.log_path,
+                "reason": t.reason,
+            }
+            for t in report.tasks
+        ],
+    }
+
+
+def report_json(report: RunReport) -> str:
+    """report.json as text."""
+    return json.dumps(report_to_dict(report), indent=2) + "\n"
+
+
+def report_from_dict(data: Mapping[str, Any]) -> RunReport:
+    """A RunReport back from report.json's content; ValueError when it is not one."""
+    if data.get("schema") != SCHEMA:
+        raise ValueError(f"unsupported report schema {data.get('schema')!r}")
+    tasks = tuple(
+        TaskRun(
+            key=TaskKey(str(t["branch"]), str(t["task"])),
+            command=str(t["command"]),
+            worktree=str(t["worktree"]),
+            status=RunStatus(t["status"]),
+            exit_code=t.get("exit_code"),
+            started=t.get("started"),
+            ended=t.get("ended"),
+            attempts=int(t.get("attempts", 0)),
+            log_path=t.get("log"),
+            reason=t.get("reason"),
+        )
+        for t in data.get("tasks", [])
+    )
+    return RunReport(
+        run_id=str(data["run_id"]),
+        started=float(data["started"]),
+        ended=float(data["ended"]),
+        jobs=int(data["jobs"]),
+        tasks=tasks,
+        interrupted=bool(data.get("interrupted", False)),
+    )
+
+
+def report_csv(report: RunReport) -> str:
+    """One CSV row per task instance, with a header row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "branch",
+            "task",
+            "status",
+            "exit_code",
+            "duration",
+            "attempts",
+            "started",
+            "ended",
+            "command",
+            "worktree",
+            "log",
+            "reason",
+        ]
+    )
+    for t in report.tasks:
+        writer.writerow(
+            [
+                t.key.branch,
+                t.key.task,
+                t.status.value,
+                "" if t.exit_code is None else t.exit_code,
+                "" if t.duration is None else f"{t.duration:.3f}",
+                t.attempts,
+                _iso(t.started) or "",
+                _iso(t.ended) or "",
+                t.command,
+                t.worktree,
+                t.log_path or "",
+                t.reason or "",
+            ]
+        )
+    return buffer.getvalue()
+
+
+def report_junit(report: RunReport, outputs: Mapping[TaskKey, str] | None = None) -> str:
+    """JUnit XML: one test suite per branch, one test case per task; `outputs` (optional,
+    e.g. the tail of each failed task's log) go into <system-out>."""
+    root = ET.Element("testsuites", name=f"wtpar run {report.run_id}")
+    by_branch: dict[str, list[TaskRun]] = {}
+    for t in report.tasks:
+        by_branch.setdefault(t.key.branch, []).append(t)
+    for branch, runs in by_branch.items():
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=branch,
+            tests=str(len(runs)),
+            failures=str(sum(1 for t in runs if t.status in _FAILED)),
+            errors="0",
+            skipped=str(
+                sum(1 for t in runs if t.status in (RunStatus.SKIPPED, RunStatus.CANCELLED))
+            ),
+            time=f"{sum(t.duration or 0.0 for t in runs):.3f}",
+        )
+        for t in runs:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=branch,
+                name=t.key.task,
+                time=f"{t.duration or 0.0:.3f}",
+            )
+            if t.status in _FAILED:
+                what = (
+                    "timed out" if t.status is RunStatus.TIMED_OUT else f"exit code {t.exit_code}"
+                )
+                failure = ET.SubElement(case, "failure", message=f"{t.command}: {what}")
+                failure.text = f"{what}; log: {t.log_path}"
+            elif t.status in (RunStatus.SKIPPED, RunStatus.CANCELLED):
+                ET.SubElement(
+                    case, "skipped", message=f"{t.status.value}: {t.reason or ''}".strip()
+                )
+            text = (outputs or {}).get(t.key)
+            if text:
+                ET.SubElement(case, "system-out").text = _xml_safe(text)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _xml_safe(text: str) -> str:
+    # XML 1.0 cannot carry most control characters, which test output sometimes contains.
+    return "".join(ch if ch in "\t\n\r" or ord(ch) >= 32 else "\ufffd" for ch in text)

@@ -1,0 +1,503 @@
+"""Tasks from `[tasks.*]` and the instance graph of one run.
+
+Everything here is pure: the configuration and the worktrees come in, a checked plan comes
+out. Unknown names and cycles are refused before anything runs, naming the tasks, so a run
+never stops half-way through on a typo.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from wtpar.config import Config
+from wtpar.errors import UsageError
+from wtpar.model import TaskKey, TaskSpec, When
+
+ADHOC_TASK = "cmd"
+"""The task name of an ad-hoc command (`wtpar run -- CMD`, `-c BRANCH=CMD`, `wtpar exec`)."""
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_KNOWN_KEYS = {
+    "cmd",
+    "depends_on",
+    "after",
+    "when",
+    "locks",
+    "retries",
+    "timeout",
+    "env",
+    "branches",
+    "scope",
+}
+_SCOPES = ("branch", "once")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from `90`, `1.5`, `"30s"`, `"10m"`, `"1h30m"`, `"250ms"`; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        try:
+            seconds = float(text)
+        except ValueError:
+            parts = _DURATION_RE.findall(text)
+            if not parts or "".join(n + u for n, u in parts) != text:
+                raise ValueError(
+                    f"not a duration: {value!r} (use seconds, or e.g. 30s, 10m, 1h30m, 250ms)"
+                ) from None
+            seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    else:
+        raise ValueError(f"not a duration: {value!r}")
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {value!r}")
+    return seconds
+
+
+def parse_tasks(config: Config) -> dict[str, TaskSpec]:
+    """The `[tasks.*]` tables as TaskSpecs, checked (types, names, graph); errors show file:line."""
+    specs: dict[str, TaskSpec] = {}
+    for name, table in config.tasks.items():
+        specs[name] = _parse_one(config, name, table)
+    _check_graph(config, specs)
+    return specs
+
+
+def _parse_one(config: Config, name: str, table: Any) -> TaskSpec:
+    header = f"[tasks.{name}]"
+    if not _NAME_RE.match(name):
+        raise config.error(
+            f"task name {name!r}: use letters, digits, '.', '_' and '-'", header, name
+        )
+    if name == ADHOC_TASK:
+        raise config.error(f"task name {ADHOC_TASK!r} is reserved for ad-hoc commands", header)
+    if not isinstance(table, dict):
+        raise config.error(f"tasks.{name} must be a table", name)
+    unknown = sorted(set(table) - _KNOWN_KEYS)
+    if unknown:
+        raise config.error(
+            f"tasks.{name}: unknown setting {unknown[0]!r}"
+            f" (known: {', '.join(sorted(_KNOWN_KEYS))})",
+            f"{unknown[0]} ",
+            f"{unknown[0]}=",
+            header,
+        )
+
+    def bad(key: str, what: str) -> Exception:
+        return config.error(f"tasks.{name}.{key} {what}", f"{key} ", f"{key}=", header)
+
+    cmd = table.get("cmd")
+    if not isinstance(cmd, str) or not cmd.strip():
+        raise bad("cmd", "is required and must be a non-empty string (a shell command)")
+    depends_on = _names(table.get("depends_on", []), lambda: bad("depends_on", _LIST_MSG))
+    after = table.get("after")
+    if after is not None and not isinstance(after, str):
+        raise bad("after", "must be a task name")
+    when_text = table.get("when", "success")
+    if when_text not in {w.value for w in When}:
+        raise bad("when", "must be one of success, failure, always")
+    if "when" in table and after is None:
+        raise bad("when", "needs 'after' (the task whose outcome triggers this one)")
+    locks = _names(table.get("locks", []), lambda: bad("locks", _LIST_MSG))
+    retries = table.get("retries", 0)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise bad("retries", "must be a whole number, 0 or more")
+    timeout: float | None = None
+    if "timeout" in table:
+        try:
+            timeout = parse_duration(table["timeout"])
+        except ValueError as exc:
+            raise bad("timeout", f"is invalid: {exc}") from None
+        if timeout <= 0:
+            raise bad("timeout", "must be more than zero")
+    env = table.get("env", {})
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in env.items()
+    ):
+        raise bad("env", "must be a table of strings")
+    branches: tuple[str, ...] | None = None
+    if "branches" in table:
+        branches = _names(table["branches"], lambda: bad("branches", _LIST_MSG))
+    scope = table.get("scope", "branch")
+    if scope not in _SCOPES:
+        raise bad("scope", 'must be "branch" (once per worktree) or "once" (main worktree)')
+    if scope == "once" and branches is not None:
+        raise bad("branches", 'has no meaning with scope = "once" (it runs in the main worktree)')
+    return TaskSpec(
+        name=name,
+        cmd=cmd,
+        depends_on=depends_on,
+        after=after,
+        when=When(when_text),
+        locks=locks,
+        retries=retries,
+        timeout=timeout,
+        env=tuple((k, _env_text(v)) for k, v in env.items()),
+        branches=branches,
+        scope=scope,
+    )
+
+
+_LIST_MSG = "must be a string or a list of strings"
+
+
+def _names(value: Any, error: Callable[[], Exception]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise error()
+    return tuple(value)
+
+
+def _env_text(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _check_graph(config: Config, specs: Mapping[str, TaskSpec]) -> None:
+    for spec in specs.values():
+        header = f"[tasks.{spec.name}]"
+        for dep in (*spec.depends_on, *([spec.after] if spec.after else [])):
+            if dep not in specs:
+                raise config.error(
+                    f"task {spec.name!r} refers to unknown task {dep!r}"
+                    f" (tasks: {', '.join(sorted(specs)) or 'none'})",
+                    header,
+                )
+            if dep == spec.name:
+                raise config.error(f"task {spec.name!r} depends on itself", header)
+            if spec.scope == "once" and specs[dep].scope == "branch":
+                raise config.error(
+                    f"task {spec.name!r} runs once, in the main worktree, so it cannot wait for "
+                    f"per-branch task {dep!r}",
+                    header,
+                )
+    cycle = find_cycle(specs)
+    if cycle:
+        raise config.error("tasks form a cycle: " + " -> ".join(cycle), f"[tasks.{cycle[0]}]")
+
+
+def find_cycle(specs: Mapping[str, TaskSpec]) -> list[str] | None:
+    """A dependency cycle (`depends_on` and `after` edges) as a closed path of names, or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        stack.append(name)
+        spec = specs[name]
+        for dep in (*spec.depends_on, *([spec.after] if spec.after else [])):
+            if dep not in specs:
+                continue
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep) :], dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[name] = 2
+        return None
+
+    for name in sorted(specs):
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return None
+
+
+# -- one run ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to run, as the CLI, the dashboard and `wtpar check` ask for it.
+
+    `task_names` are named tasks; `command` an ad-hoc shell command for every selected branch;
+    `per_branch` (branch, command) pairs override it per branch (and select those branches
+    when no `branches` are given). `branches` empty means every worktree but the main one;
+    entries may be glob patterns. `retries` and `timeout`, when set, override every task's own.
+    `changed` skips tasks whose last run at the same commit with a clean tree succeeded;
+    `failed_only` re-runs what did not succeed in the last run. `locks` are extra named locks
+    for ad-hoc commands (`wtpar exec --lock`).
+    """
+
+    task_names: tuple[str, ...] = ()
+    command: str | None = None
+    per_branch: tuple[tuple[str, str], ...] = ()
+    branches: tuple[str, ...] = ()
+    jobs: int | None = None
+    stagger: float = 0.0
+    fail_fast: bool = False
+    retries: int | None = None
+    timeout: float | None = None
+    changed: bool = False
+    failed_only: bool = False
+    locks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorktreeInfo:
+    """A worktree as the planner needs it: where, which commit, and whether it was clean."""
+
+    branch: str
+    path: str
+    head: str | None = None
+    clean: bool = False
+    is_main: bool = False
+
+
+@dataclass(frozen=True)
+class TaskInstance:
+    """One task in one worktree, with its edges resolved to other instances."""
+
+    key: TaskKey
+    spec: TaskSpec
+    worktree: WorktreeInfo
+    deps: tuple[TaskKey, ...] = ()
+    trigger: TaskKey | None = None
+    skip_reason: str | None = None  # decided before the run (unchanged, dependency not here)
+
+    @property
+    def command(self) -> str:
+        """The shell command line."""
+        return self.spec.cmd
+
+    @property
+    def locks(self) -> tuple[str, ...]:
+        """The named locks, with `{branch}` expanded."""
+        return tuple(lock.replace("{branch}", self.worktree.branch) for lock in self.spec.locks)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Every task instance of a run, dependencies before dependents."""
+
+    instances: tuple[TaskInstance, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+
+ResultLookup = Callable[[str, str, str], "tuple[bool, str] | None"]
+"""(task, command, head) -> (succeeded, where it was seen) for `--changed`, or None if unknown."""
+
+
+def select_worktrees(
+    worktrees: Sequence[WorktreeInfo], patterns: Iterable[str]
+) -> list[WorktreeInfo]:
+    """The worktrees named by `patterns` (exact names or globs); all but main when none."""
+    wanted = list(patterns)
+    if not wanted:
+        return [wt for wt in worktrees if not wt.is_main]
+    chosen: dict[str, WorktreeInfo] = {}
+    for pattern in wanted:
+        hits = [
+            wt
+            for wt in worktrees
+            if wt.branch == pattern or fnmatch.fnmatchcase(wt.branch, pattern)
+        ]
+        if not hits:
+            names = ", ".join(wt.branch for wt in worktrees) or "none"
+            raise UsageError(f"no worktree for branch {pattern!r} (worktrees: {names})")
+        for wt in hits:
+            chosen.setdefault(wt.branch, wt)
+    return [wt for wt in worktrees if wt.branch in chosen]
+
+
+def build_plan(
+    specs: Mapping[str, TaskSpec],
+    request: RunRequest,
+    worktrees: Sequence[WorktreeInfo],
+    lookup: ResultLookup | None = None,
+    only: Iterable[TaskKey] | None = None,
+) -> RunPlan:
+    """Resolve a request into task instances; refuses unknown tasks and branches (UsageError).
+
+    Named tasks pull in their `depends_on` (transitively) and the cascades triggered by them.
+    `only`, when given, keeps just those instances; edges to instances left out are treated
+    as already satisfied (they succeeded in the run being repeated).
+    """
+    unknown = [n for n in request.task_names if n not in specs]
+    if unknown:
+        known = ", ".join(sorted(specs)) or "none are configured"
+        raise UsageError(f"unknown task {unknown[0]!r} (tasks: {known})")
+    if not request.task_names and request.command is None and not request.per_branch:
+        raise UsageError("nothing to run: name tasks, or give a command after --, or use -c")
+    main = next((wt for wt in worktrees if wt.is_main), None)
+    branch_patterns = request.branches or tuple(b for b, _ in request.per_branch)
+    selected = select_worktrees(worktrees, branch_patterns)
+    if not selected and (request.command is not None or _needs_branches(specs, request)):
+        raise UsageError(
+            "no worktrees to run in: create some with `wtpar spawn`, or name one with -b"
+        )
+    instances: list[TaskInstance] = []
+    if request.task_names:
+        instances += _named_instances(specs, request, selected, main)
+    instances += _adhoc_instances(request, selected)
+    instances = [_override(i, request) for i in instances]
+    if only is not None:
+        instances = _restrict(instances, set(only))
+    if lookup is not None and request.changed:
+        instances = [_skip_if_unchanged(i, lookup) for i in instances]
+    return RunPlan(tuple(_topological(instances)))
+
+
+def _needs_branches(specs: Mapping[str, TaskSpec], request: RunRequest) -> bool:
+    return any(specs[n].scope == "branch" for n in _closure(specs, request.task_names))
+
+
+def _closure(specs: Mapping[str, TaskSpec], names: Iterable[str]) -> list[str]:
+    """The named tasks, their dependencies, and the cascades they trigger, transitively."""
+    wanted: list[str] = []
+    todo = list(names)
+    while todo:
+        name = todo.pop(0)
+        if name in wanted:
+            continue
+        wanted.append(name)
+        todo += specs[name].depends_on
+        if specs[name].after:
+            todo.append(specs[name].after or "")
+        todo += [s.name for s in specs.values() if s.after == name]
+    return wanted
+
+
+def _named_instances(
+    specs: Mapping[str, TaskSpec],
+    request: RunRequest,
+    selected: Sequence[WorktreeInfo],
+    main: WorktreeInfo | None,
+) -> list[TaskInstance]:
+    names = _closure(specs, request.task_names)
+    where: dict[str, list[WorktreeInfo]] = {}
+    for name in names:
+        spec = specs[name]
+        if spec.scope == "once":
+            if main is None:
+                raise UsageError(f"task {name!r} runs in the main worktree, which was not found")
+            where[name] = [main]
+        else:
+            where[name] = [
+                wt
+                for wt in selected
+                if spec.branches is None
+                or any(fnmatch.fnmatchcase(wt.branch, p) for p in spec.branches)
+            ]
+    result: list[TaskInstance] = []
+    for name in names:
+        spec = specs[name]
+        for wt in where[name]:
+            deps: list[TaskKey] = []
+            missing: list[str] = []
+            for dep in spec.depends_on:
+                target = _instance_key(specs[dep], dep, wt, main, where)
+                if target is None:
+                    missing.append(dep)
+                else:
+                    deps.append(target)
+            trigger = None
+            if spec.after:
+                trigger = _instance_key(specs[spec.after], spec.after, wt, main, where)
+                if trigger is None:
+                    missing.append(spec.after)
+            skip = None
+            if missing:
+                skip = f"dependency {missing[0]!r} does not run on {wt.branch} (see its branches)"
+            result.append(
+                TaskInstance(TaskKey(wt.branch, name), spec, wt, tuple(deps), trigger, skip)
+            )
+    return result
+
+
+def _instance_key(
+    dep_spec: TaskSpec,
+    dep: str,
+    wt: WorktreeInfo,
+    main: WorktreeInfo | None,
+    where: Mapping[str, list[WorktreeInfo]],
+) -> TaskKey | None:
+    if dep_spec.scope == "once":
+        return TaskKey(main.branch, dep) if main else None
+    return TaskKey(wt.branch, dep) if any(w.branch == wt.branch for w in where[dep]) else None
+
+
+def _adhoc_instances(request: RunRequest, selected: Sequence[WorktreeInfo]) -> list[TaskInstance]:
+    per_branch = dict(request.per_branch)
+    known = {wt.branch for wt in selected}
+    for branch in per_branch:
+        if branch not in known:
+            raise UsageError(f"-c {branch}=...: {branch!r} is not among the selected worktrees")
+    result = []
+    for wt in selected:
+        cmd = per_branch.get(wt.branch, request.command)
+        if cmd is None:
+            continue
+        spec = TaskSpec(name=ADHOC_TASK, cmd=cmd, locks=request.locks)
+        result.append(TaskInstance(TaskKey(wt.branch, ADHOC_TASK), spec, wt))
+    return result
+
+
+def _override(instance: TaskInstance, request: RunRequest) -> TaskInstance:
+    spec = instance.spec
+    if request.retries is not None:
+        spec = replace(spec, retries=request.retries)
+    if request.timeout is not None:
+        spec = replace(spec, timeout=request.timeout)
+    return instance if spec is instance.spec else replace(instance, spec=spec)
+
+
+def _restrict(instances: list[TaskInstance], keep: set[TaskKey]) -> list[TaskInstance]:
+    kept = [i for i in instances if i.key in keep]
+    present = {i.key for i in kept}
+    return [
+        replace(
+            i,
+            deps=tuple(d for d in i.deps if d in present),
+            trigger=i.trigger if i.trigger in present else None,
+        )
+        for i in kept
+    ]
+
+
+def _skip_if_unchanged(instance: TaskInstance, lookup: ResultLookup) -> TaskInstance:
+    wt = instance.worktree
+    if instance.skip_reason or not wt.clean or wt.head is None:
+        return instance
+    seen = lookup(instance.key.task, instance.command, wt.head)
+    if seen is None or not seen[0]:
+        return instance
+    return replace(
+        instance,
+        skip_reason=f"unchanged: succeeded at {wt.head[:10]} with a clean tree ({seen[1]})",
+    )
+
+
+def _topological(instances: list[TaskInstance]) -> list[TaskInstance]:
+    by_key = {i.key: i for i in instances}
+    done: set[TaskKey] = set()
+    ordered: list[TaskInstance] = []
+
+    def visit(instance: TaskInstance) -> None:
+        if instance.key in done:
+            return
+        done.add(instance.key)
+        for dep in (*instance.deps, *([instance.trigger] if instance.trigger else [])):
+            if dep in by_key:
+                visit(by_key[dep])
+        ordered.append(instance)
+
+    for instance in instances:
+        visit(instance)
+    return ordered
