@@ -336,7 +336,9 @@ def build_plan(
     if not request.task_names and request.command is None and not request.per_branch:
         raise UsageError("nothing to run: name tasks, or give a command after --, or use -c")
     main = next((wt for wt in worktrees if wt.is_main), None)
-    branch_patterns = request.branches or tuple(b for b, _ in request.per_branch)
+    branch_patterns = request.branches
+    if not branch_patterns and request.command is None and not request.task_names:
+        branch_patterns = tuple(b for b, _ in request.per_branch)
     selected = select_worktrees(worktrees, branch_patterns)
     if not selected and (request.command is not None or _needs_branches(specs, request)):
         raise UsageError(

@@ -19,6 +19,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "remove": ("wtpar.cli.worktree_cmds", "remove", "Remove worktrees without losing work."),
     "prune": ("wtpar.cli.worktree_cmds", "prune", "Clean up stale or merged worktrees."),
     "dash": ("wtpar.cli.dash_cmd", "dash", "Open the live dashboard (Textual)."),
+    "run": ("wtpar.cli.run_cmds", "run", "Run commands or tasks in many worktrees at once."),
+    "exec": ("wtpar.cli.run_cmds", "exec_cmd", "Run one command in one worktree, via the pool."),
 }
 
 

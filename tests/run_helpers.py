@@ -1,0 +1,124 @@
+"""Helpers for the dispatcher tests: configured repositories, runs, and timestamp analysis."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from fixtures.recipes import git
+from wtpar.dispatch import Dispatcher, run_sync
+from wtpar.model import RunEvent, RunReport, TaskKey, TaskRun
+from wtpar.services import Services
+from wtpar.tasks import RunRequest
+
+STAMP = 'echo "{tag} start $(date +%s.%N)" >> {file}'
+STAMP_END = 'echo "{tag} end $(date +%s.%N)" >> {file}'
+
+
+def configure(repo: Path, toml: str, commit: bool = True) -> None:
+    """Write wtpar.toml (committed, so worktrees stay clean)."""
+    (repo / "wtpar.toml").write_text(toml)
+    if commit:
+        git(repo, "add", "wtpar.toml")
+        git(repo, "commit", "-q", "-m", "configure tasks")
+
+
+def spawn(repo: Path, *branches: str) -> dict[str, Path]:
+    """Worktrees for `branches`; their paths by branch."""
+    results = Services.from_cwd(repo).spawn(list(branches))
+    return {r.branch: Path(r.path or "") for r in results}
+
+
+def stamped(cmd: str, tag: str, file: Path) -> str:
+    """`cmd` wrapped so it appends its own start and end times to `file`."""
+    start = STAMP.format(tag=tag, file=file)
+    end = STAMP_END.format(tag=tag, file=file)
+    return f"{start}; {cmd}; rc=$?; {end}; exit $rc"
+
+
+def intervals(file: Path) -> dict[str, tuple[float, float]]:
+    """(start, end) per tag from a stamps file."""
+    starts: dict[str, float] = {}
+    ends: dict[str, float] = {}
+    for line in file.read_text().splitlines():
+        tag, kind, value = line.split()
+        (starts if kind == "start" else ends)[tag] = float(value)
+    return {tag: (starts[tag], ends[tag]) for tag in starts if tag in ends}
+
+
+def max_overlap(spans: Iterable[tuple[float, float]]) -> int:
+    """The largest number of intervals open at one instant."""
+    points = sorted(
+        [(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda p: (p[0], p[1])
+    )
+    current = best = 0
+    for _, delta in points:
+        current += delta
+        best = max(best, current)
+    return best
+
+
+def run_request(
+    repo: Path, request: RunRequest, events: list[RunEvent] | None = None, **options: float
+) -> RunReport:
+    """Plan and run a request with test-friendly timings (short grace and backoff)."""
+    dispatcher = make_dispatcher(repo, request, **options)
+    if events is not None:
+        dispatcher.subscribe(events.append)
+    return run_sync(dispatcher)
+
+
+def make_dispatcher(repo: Path, request: RunRequest, **options: float) -> Dispatcher:
+    """A Dispatcher like Services.make_dispatcher's, with grace/backoff overridable."""
+    svc = Services.from_cwd(repo)
+    dispatcher = svc.make_dispatcher(request)
+    dispatcher.grace = options.get("grace", 0.5)
+    dispatcher.retry_backoff = options.get("retry_backoff", 0.01)
+    return dispatcher
+
+
+def by_key(report: RunReport) -> dict[TaskKey, TaskRun]:
+    """The report's task runs by key."""
+    return {t.key: t for t in report.tasks}
+
+
+def alive(pid: int) -> bool:
+    """True while process `pid` exists (and is not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def read_pids(folder: Path) -> list[int]:
+    """The pids written by test commands into `folder/*.pid`."""
+    return [int(p.read_text().strip()) for p in folder.glob("*.pid") if p.read_text().strip()]
+
+
+def kill_quietly(pids: Sequence[int]) -> None:
+    """Clean up after a test that failed to (SIGKILL, ignoring the gone)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+
+
+def wtpar_popen(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """`python -m wtpar ARGS` started in the background."""
+    import sys
+
+    from tests.conftest import ROOT
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "wtpar", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )

@@ -1,0 +1,455 @@
+"""`wtpar run` and `wtpar exec`: commands in many worktrees through the shared pool."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from typing import IO
+
+import click
+
+from wtpar.cli._common import complete_worktree_branch, services_from
+from wtpar.errors import UsageError
+from wtpar.model import (
+    RunEvent,
+    RunReport,
+    RunStatus,
+    TaskFinished,
+    TaskKey,
+    TaskOutput,
+    TaskQueued,
+    TaskStarted,
+)
+from wtpar.report import format_seconds, report_csv, report_json, report_junit, summary
+from wtpar.services import rerun_wanted
+from wtpar.tasks import RunRequest, parse_duration
+
+OUTPUT_MODES = ("stream", "grouped", "failures", "quiet")
+_BAD = (RunStatus.FAILED, RunStatus.TIMED_OUT)
+_JUNIT_TAIL_LINES = 200
+
+
+class CommandAfterDashes(click.Command):
+    """A command whose arguments after `--` are kept apart, as the command line to run."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            at = args.index("--")
+            ctx.meta["wtpar.argv"] = args[at + 1 :]
+            args = args[:at]
+        return super().parse_args(ctx, args)
+
+
+def command_line(argv: Sequence[str]) -> str | None:
+    """The shell command for the words after `--`: one word is a shell command line as is,
+    several are quoted (shlex.join) so each stays one argument."""
+    if not argv:
+        return None
+    if len(argv) == 1:
+        return argv[0]
+    return shlex.join(argv)
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _per_branch(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        branch, sep, cmd = value.partition("=")
+        if not sep or not branch or not cmd.strip():
+            raise UsageError(
+                f"-c {value!r}: expected BRANCH=COMMAND, e.g. -c feature-a='make test'"
+            )
+        pairs.append((branch, cmd))
+    return tuple(pairs)
+
+
+class LiveOutput:
+    """Turns dispatcher events into what the terminal shows while a run is going."""
+
+    def __init__(self, mode: str, out: IO[str], prefix: bool = True) -> None:
+        self.mode = mode
+        self.out = out
+        self.prefix = prefix
+        self.total = 0
+        self.started: set[TaskKey] = set()
+        self.done = 0
+        self.failed = 0
+        self.t0 = time.monotonic()
+        self._drawn = 0
+
+    def __call__(self, event: RunEvent) -> None:
+        if isinstance(event, TaskQueued):
+            self.total += 1
+        elif isinstance(event, TaskStarted):
+            self.started.add(event.key)
+        elif isinstance(event, TaskOutput):
+            if self.mode == "stream":
+                text = f"[{event.key}] {event.line}" if self.prefix else event.line
+                click.echo(text, file=self.out)
+        elif isinstance(event, TaskFinished):
+            self.done += 1
+            self.started.discard(event.run.key)
+            self._finished(event)
+        if self.mode == "progress":
+            self.draw()
+
+    def _finished(self, event: TaskFinished) -> None:
+        run = event.run
+        bad = run.status in _BAD
+        self.failed += bad
+        if self.mode == "stream" and self.prefix:
+            click.echo(
+                f"[{run.key}] == {_outcome(run.status, run.exit_code, run.duration, run.reason)}",
+                file=self.out,
+            )
+        elif self.mode == "grouped" or (self.mode == "failures" and bad):
+            self._block(run.key, run.status, run.exit_code, run.duration, run.reason, run.log_path)
+        elif self.mode == "progress" and (bad or run.status is RunStatus.SKIPPED):
+            self.clear()
+            what = _outcome(run.status, run.exit_code, run.duration, run.reason)
+            log = f"  log: {run.log_path}" if run.log_path else ""
+            click.echo(f"{run.key}: {what}{log}", file=self.out)
+
+    def _block(
+        self,
+        key: TaskKey,
+        status: RunStatus,
+        exit_code: int | None,
+        duration: float | None,
+        reason: str | None,
+        log_path: str | None,
+    ) -> None:
+        click.echo(f"== {key} {_outcome(status, exit_code, duration, reason)}", file=self.out)
+        if log_path and os.path.exists(log_path):
+            with open(log_path, encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    self.out.write(line if line.endswith("\n") else line + "\n")
+            self.out.flush()
+
+    def draw(self) -> None:
+        """Redraw the progress line (done/running/queued, failures, elapsed, ETA)."""
+        if self.mode != "progress":
+            return
+        elapsed = time.monotonic() - self.t0
+        running = len(self.started)
+        queued = max(self.total - self.done - running, 0)
+        eta = "?"
+        if self.done and self.done < self.total:
+            eta = format_seconds(elapsed / self.done * (self.total - self.done))
+        elif self.total and self.done == self.total:
+            eta = "0s"
+        text = (
+            f"{self.done}/{self.total} done, {running} running, {queued} queued, "
+            f"{self.failed} failed | {format_seconds(elapsed)} elapsed | ETA {eta}"
+        )
+        width = max(20, _terminal_columns() - 1)
+        text = text[:width]
+        self.out.write("\r" + text.ljust(self._drawn))
+        self.out.flush()
+        self._drawn = len(text)
+
+    def clear(self) -> None:
+        """Erase the progress line, so other text starts at column 0."""
+        if self._drawn:
+            self.out.write("\r" + " " * self._drawn + "\r")
+            self.out.flush()
+            self._drawn = 0
+
+
+def _outcome(
+    status: RunStatus, exit_code: int | None, duration: float | None, reason: str | None
+) -> str:
+    details = []
+    if exit_code is not None:
+        details.append(f"exit {exit_code}")
+    if duration is not None:
+        details.append(format_seconds(duration))
+    if reason:
+        details.append(reason)
+    return status.value + (f" ({', '.join(details)})" if details else "")
+
+
+def _terminal_columns() -> int:
+    try:
+        return os.get_terminal_size().columns
+    except OSError:
+        return 80
+
+
+def _log_tail(path: str | None) -> str:
+    if not path or not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        lines = fh.readlines()
+    return "".join(lines[-_JUNIT_TAIL_LINES:])
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+RUN_HELP = """Run commands or named tasks in many worktrees at once, through one shared pool.
+
+\b
+  wtpar run -- pytest -q                   # in every worktree but the main one
+  wtpar run -b feature-a -b 'fix-*' -- make test
+  wtpar run -c feature-a='make test' -c feature-b='npm test'
+  wtpar run test lint                      # named tasks from wtpar.toml
+  wtpar run test --fail-fast --retries 1 --timeout 10m
+  wtpar run --failed                       # again, what failed last time
+  wtpar run test --changed                 # skip what passed at this commit
+  wtpar run test --junit report.xml --output failures   # in CI
+
+After `--`, one word is run as a shell command line (`-- 'make && make test'`);
+several words are quoted so each stays one argument (`-- pytest -k 'a or b'`).
+Named tasks bring their `depends_on` tasks and the cascades they trigger
+(`after` + `when`); tasks with `scope = "once"` run once, in the main worktree.
+
+The pool has -j slots, shared by every wtpar process on the repository: two
+`wtpar run -j 4` in two terminals never run more than 4 tasks together (with
+different -j, each stays within its own and all together within the largest).
+A task first takes its named `locks` (`{branch}` scopes one to a worktree),
+then a slot. Every task runs in its own process group; a timeout or a cancel
+sends SIGTERM to the group, then SIGKILL after 5 s.
+
+Every task's output is kept, complete, in .git/wtpar/runs/<run-id>/<branch>/<task>.log
+with report.json beside it. --output: `stream` prints lines as they come,
+prefixed [branch:task]; `grouped` prints each task's output in one block when
+it ends; `failures` only failed tasks' output; `quiet` nothing until the
+summary. The default is a live progress line on a terminal, `grouped` otherwise.
+
+--retries and --timeout apply to every task, replacing the tasks' own. Retries
+wait 0.5 s, 1 s, 2 s, ... between attempts; a timeout counts as a failure.
+--changed skips a task whose last run at the same HEAD commit, with a clean
+tree, succeeded (results are remembered only for runs on a clean tree).
+--failed runs again every task that failed, timed out, was cancelled, or was
+skipped for a failed dependency in the last run, with the same commands.
+
+Exit status: 0 when every task succeeded, 1 when any failed, timed out or was
+cancelled, 2 for a usage or configuration error, 130 after Ctrl-C (the first
+Ctrl-C stops starting tasks, terminates the running ones and writes the partial
+report; a second one kills them at once).
+"""
+
+
+@click.command(cls=CommandAfterDashes, help=RUN_HELP, short_help="Run commands in many worktrees.")
+@click.argument("task_names", nargs=-1, metavar="[TASK]... [-- COMMAND [ARG]...]")
+@click.option(
+    "-b",
+    "--branch",
+    "branches",
+    multiple=True,
+    metavar="BRANCH",
+    shell_complete=complete_worktree_branch,
+    help="Run in this worktree (repeatable; globs allowed). Default: all but the main one.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Slots in the pool (default: the number of usable CPUs).",
+)
+@click.option(
+    "-c",
+    "per_branch",
+    multiple=True,
+    metavar="BRANCH=CMD",
+    help="Run CMD in BRANCH's worktree (repeatable; overrides the command after --).",
+)
+@click.option(
+    "--stagger",
+    metavar="SECONDS",
+    callback=_duration,
+    help="Wait this long between two task starts (e.g. 0.5, 200ms).",
+)
+@click.option(
+    "--keep-going/--fail-fast",
+    default=True,
+    help="Keep going after a failure (default; dependents are skipped), or stop at the "
+    "first one: terminate running tasks, cancel the rest.",
+)
+@click.option("--retries", type=click.IntRange(min=0), help="Retry failed tasks N times.")
+@click.option(
+    "--timeout",
+    metavar="DURATION",
+    callback=_duration,
+    help="Time limit per attempt (e.g. 90, 30s, 10m, 1h30m).",
+)
+@click.option(
+    "--output",
+    type=click.Choice(OUTPUT_MODES),
+    help="stream | grouped | failures | quiet (default: progress line on a terminal, "
+    "else grouped).",
+)
+@click.option("--report", "report_path", metavar="FILE.json", help="Also write report.json here.")
+@click.option("--csv", "csv_path", metavar="FILE", help="Write one CSV row per task.")
+@click.option("--junit", "junit_path", metavar="FILE.xml", help="Write JUnit XML (for CI).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the report as JSON on stdout (text on stderr)."
+)
+@click.option("--failed", is_flag=True, help="Run again what did not succeed in the last run.")
+@click.option(
+    "--changed", is_flag=True, help="Skip tasks that passed at this commit on a clean tree."
+)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    task_names: tuple[str, ...],
+    branches: tuple[str, ...],
+    jobs: int | None,
+    per_branch: tuple[str, ...],
+    stagger: float | None,
+    keep_going: bool,
+    retries: int | None,
+    timeout: float | None,
+    output: str | None,
+    report_path: str | None,
+    csv_path: str | None,
+    junit_path: str | None,
+    as_json: bool,
+    failed: bool,
+    changed: bool,
+) -> None:
+    svc = services_from(ctx)
+    command = command_line(ctx.meta.get("wtpar.argv", []))
+    if failed and (task_names or command or per_branch):
+        raise UsageError("--failed runs the last run's failures again: give no tasks or command")
+    if timeout is not None and timeout <= 0:
+        raise UsageError("--timeout must be more than zero")
+    request = RunRequest(
+        task_names=task_names,
+        command=command,
+        per_branch=_per_branch(per_branch),
+        branches=branches,
+        jobs=jobs,
+        stagger=stagger or 0.0,
+        fail_fast=not keep_going,
+        retries=retries,
+        timeout=timeout,
+        changed=changed,
+        failed_only=failed,
+    )
+    out = sys.stderr if as_json else sys.stdout
+    if failed:
+        last = svc.last_run_report()
+        if last is not None and not any(rerun_wanted(t) for t in last.tasks):
+            click.echo(f"nothing failed in the last run ({last.run_id})", file=out)
+            return
+    mode = output or ("progress" if out.isatty() else "grouped")
+    dispatcher = svc.make_dispatcher(request)
+    if not dispatcher.keys:
+        click.echo("nothing to run", file=out)
+        return
+    live = LiveOutput(mode, out)
+    dispatcher.subscribe(live)
+    from wtpar.dispatch import run_sync
+
+    report = run_sync(dispatcher, on_tick=live.draw if mode == "progress" else None)
+    live.clear()
+    _finish(ctx, report, out, report_path, csv_path, junit_path, as_json)
+
+
+def _finish(
+    ctx: click.Context,
+    report: RunReport,
+    out: IO[str],
+    report_path: str | None,
+    csv_path: str | None,
+    junit_path: str | None,
+    as_json: bool,
+) -> None:
+    click.echo("", file=out)
+    click.echo(summary(report), file=out)
+    logs = os.path.dirname(report.tasks[0].log_path or "") if report.tasks else ""
+    run_dir = os.path.dirname(logs) if logs else ""
+    if run_dir:
+        click.echo(f"logs and report.json: {run_dir}", file=out)
+    if report_path:
+        _write(report_path, report_json(report))
+    if csv_path:
+        _write(csv_path, report_csv(report))
+    if junit_path:
+        tails = {t.key: _log_tail(t.log_path) for t in report.tasks if t.status in _BAD}
+        _write(junit_path, report_junit(report, tails))
+    if as_json:
+        click.echo(report_json(report), nl=False)
+    if report.interrupted:
+        click.echo("wtpar: interrupted", err=True)
+        ctx.exit(130)
+    if not report.ok:
+        ctx.exit(1)
+
+
+EXEC_HELP = """Run one command in one worktree, through the shared pool.
+
+\b
+  wtpar exec feature-a -- make test
+  wtpar exec feature-a --lock db -- ./migrate.sh     # never alongside another db user
+  wtpar exec main -- git log -1
+
+The command takes a slot of the pool shared with every `wtpar run`, and waits
+for its --lock names first, like a task. Its output is shown as it comes and
+kept in .git/wtpar/runs/. The exit status is the command's own (1 if it timed
+out, 130 after Ctrl-C).
+"""
+
+
+@click.command(
+    cls=CommandAfterDashes, help=EXEC_HELP, short_help="Run one command in one worktree."
+)
+@click.argument("branch", shell_complete=complete_worktree_branch)
+@click.option(
+    "--lock",
+    "locks",
+    multiple=True,
+    metavar="NAME",
+    help="Hold this named lock while the command runs (repeatable; {branch} allowed).",
+)
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Slots in the pool.")
+@click.option("--timeout", metavar="DURATION", callback=_duration, help="Time limit.")
+@click.pass_context
+def exec_cmd(
+    ctx: click.Context,
+    branch: str,
+    locks: tuple[str, ...],
+    jobs: int | None,
+    timeout: float | None,
+) -> None:
+    svc = services_from(ctx)
+    command = command_line(ctx.meta.get("wtpar.argv", []))
+    if command is None:
+        raise UsageError("give the command after --, e.g. wtpar exec feature-a -- make test")
+    request = RunRequest(
+        per_branch=((branch, command),),
+        branches=(branch,),
+        jobs=jobs,
+        timeout=timeout,
+        locks=locks,
+    )
+    dispatcher = svc.make_dispatcher(request)
+    dispatcher.subscribe(LiveOutput("stream", sys.stdout, prefix=False))
+    from wtpar.dispatch import run_sync
+
+    report = run_sync(dispatcher)
+    if report.interrupted:
+        click.echo("wtpar: interrupted", err=True)
+        ctx.exit(130)
+    task = report.tasks[0]
+    if task.status is RunStatus.OK:
+        return
+    click.echo(
+        f"wtpar: {task.key}: {_outcome(task.status, task.exit_code, None, task.reason)}", err=True
+    )
+    ctx.exit(task.exit_code if task.status is RunStatus.FAILED and task.exit_code else 1)
