@@ -109,7 +109,6 @@ def kill_quietly(pids: Sequence[int]) -> None:
 
 def wtpar_popen(*args: str, cwd: Path) -> subprocess.Popen[str]:
     """`python -m wtpar ARGS` started in the background."""
-    import sys
 
     from tests.conftest import ROOT
 

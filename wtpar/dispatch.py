@@ -349,6 +349,7 @@ class Dispatcher:
         finally:
             os.close(write_fd)
         live.proc = proc
+        live.signalled = False
         now = time.time()
         if live.started is None:
             live.started = now
