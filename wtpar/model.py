@@ -258,3 +258,46 @@ class RunFinished:
 
 
 RunEvent = TaskQueued | TaskStarted | TaskOutput | TaskFinished | RunFinished
+
+
+# -- merge readiness (`wtpar check`) --------------------------------------------------------
+
+
+class Verdict(enum.Enum):
+    """Whether a branch may be merged now."""
+
+    READY = "ready"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One finding about a branch: `blocking` ones make it blocked, the others are warnings."""
+
+    code: str
+    message: str
+    blocking: bool
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The verdict on one branch, with every reason behind it."""
+
+    branch: str
+    verdict: Verdict
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        """True when nothing blocks the merge."""
+        return self.verdict is Verdict.READY
+
+    @property
+    def blocking(self) -> tuple[Reason, ...]:
+        """The reasons that block the merge."""
+        return tuple(r for r in self.reasons if r.blocking)
+
+    @property
+    def warnings(self) -> tuple[Reason, ...]:
+        """The reasons worth knowing that do not block."""
+        return tuple(r for r in self.reasons if not r.blocking)
