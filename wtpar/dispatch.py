@@ -528,10 +528,12 @@ def run_sync(
     dispatcher: Dispatcher,
     on_tick: Callable[[], None] | None = None,
     tick_interval: float = 0.25,
+    on_interrupt: Callable[[int], None] | None = None,
 ) -> RunReport:
     """Run a dispatcher on a new event loop, blocking; Ctrl-C once interrupts it (partial
     report, `report.interrupted`), twice kills every task at once. `on_tick` is called
-    every `tick_interval` seconds (the CLI's progress line)."""
+    every `tick_interval` seconds (the CLI's progress line), `on_interrupt` with the number
+    of Ctrl-C presses so far."""
 
     async def main() -> RunReport:
         loop = asyncio.get_running_loop()
@@ -539,15 +541,17 @@ def run_sync(
         if threading.current_thread() is threading.main_thread():
             presses = [0]
 
-            def on_interrupt() -> None:
+            def interrupted() -> None:
                 presses[0] += 1
                 if presses[0] == 1:
                     dispatcher.interrupt()
                 else:
                     dispatcher.kill_now()
+                if on_interrupt is not None:
+                    on_interrupt(presses[0])
 
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, on_interrupt)
+                loop.add_signal_handler(sig, interrupted)
                 handled.append(sig)
         ticker = asyncio.create_task(_tick(on_tick, tick_interval)) if on_tick else None
         try:

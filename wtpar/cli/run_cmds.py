@@ -356,9 +356,23 @@ def run(
     dispatcher.subscribe(live)
     from wtpar.dispatch import run_sync
 
-    report = run_sync(dispatcher, on_tick=live.draw if mode == "progress" else None)
+    report = run_sync(
+        dispatcher,
+        on_tick=live.draw if mode == "progress" else None,
+        on_interrupt=_say_interrupted,
+    )
     live.clear()
     _finish(ctx, report, out, report_path, csv_path, junit_path, as_json)
+
+
+def _say_interrupted(presses: int) -> None:
+    if presses == 1:
+        click.echo(
+            "\nwtpar: interrupted: terminating running tasks (Ctrl-C again to kill them now)",
+            err=True,
+        )
+    else:
+        click.echo("wtpar: killing running tasks", err=True)
 
 
 def _finish(
@@ -442,7 +456,7 @@ def exec_cmd(
     dispatcher.subscribe(LiveOutput("stream", sys.stdout, prefix=False))
     from wtpar.dispatch import run_sync
 
-    report = run_sync(dispatcher)
+    report = run_sync(dispatcher, on_interrupt=_say_interrupted)
     if report.interrupted:
         click.echo("wtpar: interrupted", err=True)
         ctx.exit(130)
