@@ -31,6 +31,8 @@ def cell(app: WtparApp, branch: str, column: str) -> str:
         text = str(table.get_cell(row_key, "branch"))
         name = text.strip().lstrip("● ").split(" (")[0]
         if name == branch:
+            if column not in table.columns:
+                return ""  # the column appears with the first event of its task
             return str(table.get_cell(row_key, column))
     raise AssertionError(f"no row for {branch}")
 

@@ -34,5 +34,5 @@ def dash(ctx: click.Context, refresh: float, jobs: int | None) -> None:
     from wtpar.tui.app import make_app
 
     app = make_app(services_from(ctx), refresh_interval=refresh, jobs=jobs)
-    code = app.run()
-    ctx.exit(code or 0)
+    app.run()
+    ctx.exit(app.return_code or 0)

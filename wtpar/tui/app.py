@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Static
@@ -21,22 +22,21 @@ from wtpar.model import (
     BranchStatus,
     RunEvent,
     RunFinished,
-    RunStatus,
-    TaskFinished,
     TaskKey,
     TaskOutput,
     TaskQueued,
     TaskStarted,
 )
 from wtpar.services import Services
+from wtpar.tasks import RunRequest
 from wtpar.tui.messages import ActionDone, ActionFailed, ReadinessChecked, WorktreesRefreshed
+from wtpar.tui.runs import RunController
 from wtpar.tui.screens import ConfirmScreen, PromptScreen
 from wtpar.tui.view import (
     COLUMN_TITLES,
     FIXED_COLUMNS,
     Clock,
     DashState,
-    TaskCell,
     branch_name,
     row_cells,
     sort_key,
@@ -45,11 +45,12 @@ from wtpar.tui.view import (
 from wtpar.tui.widgets.branch_table import BranchTable
 from wtpar.tui.widgets.log_pane import LogPane
 from wtpar.tui.widgets.readiness import ReadinessPanel
+from wtpar.tui.worktree_actions import WorktreeActions
 
 FLUSH_DELAY = 0.1
 
 
-class WtparApp(App[int]):
+class WtparApp(WorktreeActions):
     """`wtpar dash`: every branch's state beside the merge-readiness summary."""
 
     TITLE = "wtpar"
@@ -72,6 +73,9 @@ class WtparApp(App[int]):
         Binding("left_square_bracket", "log_task(-1)", "Prev log", show=False),
         Binding("right_square_bracket", "log_task(1)", "Next log", show=False),
         Binding("q", "quit_dash", "Quit"),
+        # Textual's own quit would leave running tasks behind: every exit goes through here.
+        Binding("ctrl+q", "quit_dash", "Quit", show=False, priority=True),
+        Binding("ctrl+c", "quit_dash", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -88,11 +92,16 @@ class WtparApp(App[int]):
         self.state = DashState(jobs=jobs or len(os.sched_getaffinity(0)))
         self.filter_text = ""
         self.sort_column: str | None = None
-        self.dispatchers: list[Any] = []
+        self.runs = RunController(
+            services, self.state.jobs, self.on_run_event, self._start_run_worker
+        )
         self.check_report: Any = None
         self.loaded = False
         self._flush_pending = False
         self._pending_lines: dict[TaskKey, list[str]] = {}
+
+    def _start_run_worker(self, run: Coroutine[Any, Any, None]) -> object:
+        return self.run_worker(run, group="runs")
 
     # -- layout --------------------------------------------------------------------------
 
@@ -277,88 +286,11 @@ class WtparApp(App[int]):
             self.sort_column = order[i] if i < len(order) else None
         self.redraw()
 
-    # -- spawn, remove, prune --------------------------------------------------------------
-
-    def action_spawn(self) -> None:
-        """Ask for branch names and create their worktrees."""
-
-        def done(text: str | None) -> None:
-            if text:
-                self._spawn_worker(text.split())
-
-        self.push_screen(
-            PromptScreen(
-                "Spawn worktrees",
-                "feature-a feature-b",
-                hint="Existing branches are checked out; new ones start from the base.",
-            ),
-            done,
-        )
-
-    @work(thread=True, group="actions")
-    def _spawn_worker(self, branches: list[str]) -> None:
-        try:
-            results = self.services.spawn(branches)
-        except WtparError as exc:
-            self.post_message(ActionFailed("spawn", exc.message))
-            return
-        failed = [f"{r.branch}: {r.error}" for r in results if r.error]
-        made = [r.branch for r in results if not r.error]
-        if failed:
-            self.post_message(ActionFailed("spawn", "; ".join(failed)))
-        if made:
-            self.post_message(ActionDone("spawn", "ready: " + ", ".join(made)))
-
     def action_remove(self) -> None:
-        """Remove the selected worktree after a confirmation (refused if work would be lost)."""
+        """Remove the selected worktree after a confirmation."""
         bs = self.selected_status()
         if bs is not None:
-            self._remove_check_worker(bs)
-
-    @work(thread=True, exclusive=True, group="remove-check")
-    def _remove_check_worker(self, bs: BranchStatus) -> None:
-        try:
-            refusal = self.services.worktrees.removal_refusal(bs.worktree, force=False)
-        except WtparError as exc:
-            refusal = exc.message
-        self.call_from_thread(self._confirm_remove, bs, refusal)
-
-    def _confirm_remove(self, bs: BranchStatus, refusal: str | None) -> None:
-        name = branch_name(bs)
-
-        def done(yes: bool | None) -> None:
-            if yes:
-                self._remove_worker(name)
-
-        body = f"Remove the worktree of {name} at\n{bs.worktree.path}?\nThe branch is kept."
-        self.push_screen(ConfirmScreen(f"Remove {name}", body, refusal), done)
-
-    @work(thread=True, group="actions")
-    def _remove_worker(self, branch: str) -> None:
-        try:
-            results = self.services.remove([branch])
-        except WtparError as exc:
-            self.post_message(ActionFailed("remove", exc.message))
-            return
-        for r in results:
-            if r.removed:
-                self.post_message(ActionDone("remove", f"removed {r.branch}"))
-            else:
-                self.post_message(ActionFailed("remove", f"{r.branch}: {r.error}"))
-
-    def action_prune(self) -> None:
-        """Forget worktrees whose folder is gone."""
-        self._prune_worker()
-
-    @work(thread=True, group="actions")
-    def _prune_worker(self) -> None:
-        try:
-            result = self.services.prune()
-        except WtparError as exc:
-            self.post_message(ActionFailed("prune", exc.message))
-            return
-        what = ", ".join(result.stale) or "nothing to prune"
-        self.post_message(ActionDone("prune", what))
+            self.ask_remove(bs)
 
     # -- readiness -----------------------------------------------------------------------
 
@@ -412,9 +344,7 @@ class WtparApp(App[int]):
         if not branches:
             self.notify("no branch to run on", severity="warning")
             return
-        from wtpar.tui.runs import task_names
-
-        names = task_names(self.services)
+        names = self.runs.task_names()
         hint = "Tasks: " + ", ".join(names) if names else "No tasks configured in wtpar.toml."
 
         def done(text: str | None) -> None:
@@ -427,68 +357,45 @@ class WtparApp(App[int]):
         )
 
     def start_run(self, branches: list[str], text: str) -> None:
-        """Start a dispatcher run in this event loop; its events update the dashboard."""
-        from wtpar.tui.runs import make_dispatcher
+        """Start a run of `text` (task names or a command) on these branches."""
+        self._start(self.runs.request_for(branches, text))
 
+    def _start(self, request: RunRequest) -> None:
         try:
-            dispatcher = make_dispatcher(self.services, branches, text, self.state.jobs)
+            self.runs.start(request)
         except WtparError as exc:
             self.notify(exc.message, title="run refused", severity="error", timeout=8)
-            return
-        dispatcher.subscribe(self.on_run_event)
-        self.dispatchers.append(dispatcher)
-        self.run_worker(self._drive(dispatcher), group="runs")
-
-    async def _drive(self, dispatcher: Any) -> None:
-        try:
-            await dispatcher.run()
-        finally:
-            self.dispatchers.remove(dispatcher)
 
     def action_rerun_failed(self) -> None:
         """Run again every task that failed or timed out."""
-        from wtpar.tui.runs import rerun_dispatchers
-
         failed = self.state.failed_keys()
         if not failed:
             self.notify("no failed task to re-run")
             return
-        for dispatcher in rerun_dispatchers(self.services, failed, self.state.jobs):
-            dispatcher.subscribe(self.on_run_event)
-            self.dispatchers.append(dispatcher)
-            self.run_worker(self._drive(dispatcher), group="runs")
+        commands = {key: cell.command for key, cell in self.state.tasks.items()}
+        for request in self.runs.rerun_requests(failed, commands):
+            self._start(request)
 
     def action_cancel_selected(self) -> None:
         """Cancel the selected branch's queued and running tasks."""
         keys = self.state.running_keys(self.selected_branch())
-        for dispatcher in list(self.dispatchers):
-            for key in keys:
-                dispatcher.cancel(key)
         if not keys:
             self.notify("nothing running on this branch")
+        self.runs.cancel(keys)
 
     def action_cancel_all(self) -> None:
         """Cancel every queued and running task."""
-        for dispatcher in list(self.dispatchers):
-            dispatcher.cancel_all()
+        self.runs.cancel_all()
 
     def on_run_event(self, event: RunEvent) -> None:
-        """Record a dispatcher event; the redraw is coalesced."""
-        state = self.state
+        """Record a dispatcher event; the redraw is coalesced into one per FLUSH_DELAY."""
+        self.state.apply_event(event)
         if isinstance(event, TaskQueued):
-            state.note_task(event.key.task)
-            state.tasks[event.key] = TaskCell(RunStatus.QUEUED)
             self.query_one(LogPane).reset(event.key)
-        elif isinstance(event, TaskStarted):
-            state.tasks[event.key] = TaskCell(RunStatus.RUNNING, event.time, attempt=event.attempt)
-            if event.attempt > 1:
-                self._pending_lines.setdefault(event.key, []).append(
-                    f"--- attempt {event.attempt} ---"
-                )
+        elif isinstance(event, TaskStarted) and event.attempt > 1:
+            self._pending_lines.setdefault(event.key, []).append(f"--- attempt {event.attempt} ---")
         elif isinstance(event, TaskOutput):
             self._pending_lines.setdefault(event.key, []).append(event.line)
-        elif isinstance(event, TaskFinished):
-            state.apply_run(event.run)
         elif isinstance(event, RunFinished):
             self.action_refresh()
         if not self._flush_pending:
@@ -561,7 +468,7 @@ class WtparApp(App[int]):
         for worker in list(self.workers):
             if worker.group == "runs":
                 await worker.wait()
-        self.exit(130)
+        self.exit(0)
 
 
 def _tail(path: str | None, lines: int = 200) -> list[str]:

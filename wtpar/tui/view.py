@@ -10,7 +10,16 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from wtpar.model import BranchStatus, RunStatus, TaskKey, TaskRun
+from wtpar.model import (
+    BranchStatus,
+    RunEvent,
+    RunStatus,
+    TaskFinished,
+    TaskKey,
+    TaskQueued,
+    TaskRun,
+    TaskStarted,
+)
 
 Clock = Callable[[], float]
 
@@ -36,6 +45,7 @@ class TaskCell:
     attempt: int = 0
     reason: str | None = None
     log_path: str | None = None
+    command: str = ""
 
 
 @dataclass
@@ -65,7 +75,24 @@ class DashState:
             run.attempts,
             run.reason,
             run.log_path,
+            run.command,
         )
+
+    def apply_event(self, event: RunEvent) -> None:
+        """Update task states from one dispatcher event (output lines are the log's)."""
+        if isinstance(event, TaskQueued):
+            self.note_task(event.key.task)
+            self.tasks[event.key] = TaskCell(RunStatus.QUEUED, command=event.command)
+        elif isinstance(event, TaskStarted):
+            previous = self.tasks.get(event.key)
+            self.tasks[event.key] = TaskCell(
+                RunStatus.RUNNING,
+                event.time,
+                attempt=event.attempt,
+                command=previous.command if previous else "",
+            )
+        elif isinstance(event, TaskFinished):
+            self.apply_run(event.run)
 
     def pool_counts(self) -> tuple[int, int]:
         """(running, queued) task instances."""

@@ -1,0 +1,143 @@
+"""The dashboard driving real dispatcher runs: live states, logs, cancel, re-run failed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.conftest import Invoke, wait_for
+from tests.dash_helpers import FIXED_NOW, cell, until
+from tests.test_spawn import worktree_dir
+from wtpar.model import RunStatus, TaskKey
+from wtpar.services import Services
+from wtpar.tui.app import make_app
+from wtpar.tui.screens import ConfirmScreen, PromptScreen
+from wtpar.tui.widgets.log_pane import LogPane
+
+TASKS = """
+[tasks.hello]
+cmd = "echo hello from $WTPAR_BRANCH; echo second line"
+
+[tasks.flaky]
+cmd = "test -f ok.flag"
+"""
+
+
+def setup_repo(repo: Path, wtpar: Invoke, *branches: str) -> None:
+    (repo / "wtpar.toml").write_text(TASKS)
+    assert wtpar("spawn", *branches).exit_code == 0
+
+
+def log_text(app: object) -> str:
+    log = app.query_one(LogPane)  # type: ignore[attr-defined]
+    return "\n".join(strip.text for strip in log.lines)
+
+
+async def test_run_named_task_on_all_branches_updates_rows_and_log(
+    repo: Path, wtpar: Invoke
+) -> None:
+    setup_repo(repo, wtpar, "one", "two")
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(150, 36)) as pilot:
+        await until(pilot, lambda: app.table.row_count == 3)
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*"hello", "enter")
+        await until(
+            pilot,
+            lambda: (
+                app.state.tasks.get(TaskKey("two", "hello")) is not None
+                and app.state.tasks[TaskKey("two", "hello")].status is RunStatus.OK
+                and app.state.tasks[TaskKey("one", "hello")].status is RunStatus.OK
+            ),
+            what="both tasks ok",
+        )
+        await until(pilot, lambda: cell(app, "one", "task:hello").startswith("ok"))
+        assert cell(app, "main", "task:hello") == "-"
+        await pilot.press("down")  # select "one"
+        await until(pilot, lambda: "hello from one" in log_text(app), what="log of one")
+        assert "second line" in log_text(app)
+        await pilot.press("down")
+        await until(pilot, lambda: "hello from two" in log_text(app), what="log of two")
+
+
+async def test_adhoc_command_failure_then_rerun_failed(repo: Path, wtpar: Invoke) -> None:
+    setup_repo(repo, wtpar, "one", "two")
+    (worktree_dir(repo, "one") / "ok.flag").write_text("")
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(150, 36)) as pilot:
+        await until(pilot, lambda: app.table.row_count == 3)
+        app.start_run(["one", "two"], "flaky")
+        two = TaskKey("two", "flaky")
+        await until(
+            pilot,
+            lambda: (
+                app.state.tasks.get(two) is not None
+                and app.state.tasks[two].status is RunStatus.FAILED
+                and app.state.tasks[TaskKey("one", "flaky")].status is RunStatus.OK
+            ),
+            what="two failed, one ok",
+        )
+        await until(pilot, lambda: cell(app, "two", "task:flaky").startswith("failed 1"))
+        (worktree_dir(repo, "two") / "ok.flag").write_text("")
+        await pilot.press("f")
+        await until(
+            pilot, lambda: app.state.tasks[two].status is RunStatus.OK, what="re-run passes"
+        )
+
+
+async def test_cancel_terminates_the_running_process_group(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    setup_repo(repo, wtpar, "slow")
+    pid_file = tmp_path / "child.pid"
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(150, 36)) as pilot:
+        await until(pilot, lambda: app.table.row_count == 2)
+        await pilot.press("down")
+        app.start_run(["slow"], f"sleep 60 & echo $! > {pid_file}; wait")
+        await until(pilot, lambda: pid_file.exists() and pid_file.read_text().strip() != "")
+        child = int(pid_file.read_text())
+        key = TaskKey("slow", "cmd")
+        await until(pilot, lambda: cell(app, "slow", "task:cmd").startswith("▶"))
+        await pilot.press("c")
+        await until(
+            pilot,
+            lambda: app.state.tasks[key].status is RunStatus.CANCELLED,
+            what="cancelled",
+        )
+        wait_for(lambda: not _alive(child), 10, "the grandchild sleep to be gone")
+        assert cell(app, "slow", "task:cmd").startswith("cancelled")
+
+
+async def test_quit_with_running_tasks_asks_then_cancels(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    setup_repo(repo, wtpar, "slow")
+    pid_file = tmp_path / "child.pid"
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(150, 36)) as pilot:
+        await until(pilot, lambda: app.table.row_count == 2)
+        app.start_run(["slow"], f"sleep 60 & echo $! > {pid_file}; wait")
+        await until(pilot, lambda: pid_file.exists() and pid_file.read_text().strip() != "")
+        await until(pilot, lambda: bool(app.state.running_keys()))
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: app.return_code is not None, what="exit")
+    assert app.return_code == 0
+    assert app.state.tasks[TaskKey("slow", "cmd")].status is RunStatus.CANCELLED
+    wait_for(lambda: not _alive(int(pid_file.read_text())), 10, "the sleep to be gone")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for the user; only its parent has not reaped it yet.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
