@@ -1,0 +1,96 @@
+"""Time from `wtpar dash` to the first full table, as a user sees it, with 20 worktrees.
+
+The dashboard runs in a real terminal (tmux, 160x50); the screen is read with
+`tmux capture-pane` until every worktree's branch is drawn. For reference, the same run
+times `wtpar list` (the text view of the same data) and a sequential loop of the git calls
+behind it. Medians of REPEATS runs. Needs tmux. Re-run: `python bench/bench_dash.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_worktrees import LIST_LOOP  # noqa: E402
+from fixtures.recipes import make_big_repo  # noqa: E402
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+SESSION = "wtpar-bench-dash"
+
+
+def screen() -> str:
+    return subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", SESSION], capture_output=True, text=True
+    ).stdout
+
+
+def time_dash(repo: Path, branches: list[str], timeout: float = 30.0) -> float:
+    subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+    command = f"cd {repo} && PYTHONPATH={ROOT} {sys.executable} -m wtpar dash"
+    start = time.perf_counter()
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", SESSION, "-x", "160", "-y", "50", command],
+        check=True,
+    )
+    try:
+        while time.perf_counter() - start < timeout:
+            text = screen()
+            if all(f" {b} " in text for b in branches):
+                return time.perf_counter() - start
+            time.sleep(0.01)  # polling the screen is what is being measured
+        raise SystemExit("the dashboard did not show every worktree in time")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+
+
+def timed(args: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, cwd=cwd, env=ENV, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--worktrees", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    if not shutil.which("tmux"):
+        raise SystemExit("tmux is needed (apt-get install tmux)")
+    gitver = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {gitver}")
+    with tempfile.TemporaryDirectory(prefix="wtpar-bench-dash-") as tmp:
+        repo = make_big_repo(Path(tmp) / "repo", args.files)
+        branches = [f"wt-{i:02d}" for i in range(args.worktrees - 1)]
+        subprocess.run(
+            [sys.executable, "-m", "wtpar", "spawn", *branches],
+            cwd=repo,
+            env=ENV,
+            check=True,
+            capture_output=True,
+        )
+        dash = [time_dash(repo, branches) for _ in range(args.repeats)]
+        listing = [
+            timed([sys.executable, "-m", "wtpar", "list"], repo) for _ in range(args.repeats)
+        ]
+        loop = [timed(["bash", "-c", LIST_LOOP], repo) for _ in range(args.repeats)]
+    d, w, g = statistics.median(dash), statistics.median(listing), statistics.median(loop)
+    print(
+        f"{args.worktrees} worktrees, {args.files} files: wtpar dash to full table {d:.3f}s; "
+        f"wtpar list {w:.3f}s; sequential git loop {g:.3f}s; dash/list {d / w:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
