@@ -6,14 +6,17 @@ so that a dashboard or a parallel `wtpar list` never takes a worktree's `index.l
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from wtpar import procs
-from wtpar.errors import CommandError, NotARepositoryError, UsageError
+from wtpar.errors import CommandError, NotARepositoryError, UsageError, WtparError
 from wtpar.model import StatusCounts, Worktree
 
 _OPERATION_MARKERS = (
@@ -269,6 +272,173 @@ class Git:
                 return name
         return None
 
+    # -- merge simulation (`wtpar check`) -------------------------------------------------
+
+    def resolve_commits(self, refs: Sequence[str]) -> dict[str, str | None]:
+        """The commit id of each ref (None when it names no commit), in one git call."""
+        wanted = [r for r in dict.fromkeys(refs) if r and not any(c.isspace() for c in r)]
+        result: dict[str, str | None] = dict.fromkeys(refs)
+        if not wanted:
+            return result
+        out = self.run(
+            "cat-file",
+            "--batch-check=%(objectname) %(objecttype)",
+            input="".join(f"{ref}^{{commit}}\n" for ref in wanted),
+        ).stdout.splitlines()
+        for ref, line in zip(wanted, out, strict=True):
+            sha, _, kind = line.partition(" ")
+            result[ref] = sha if kind == "commit" and _HEX_RE.match(sha) else None
+        return result
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        """The best common ancestor of two commits, or None for unrelated histories."""
+        res = self.run("merge-base", a, b, check=False, ok_codes=(0, 1))
+        sha = res.stdout.strip()
+        return sha if res.returncode == 0 and _HEX_RE.match(sha) else None
+
+    def changed_paths(self, base: str, commit: str) -> tuple[list[str], list[str]] | None:
+        """(paths changed, paths deleted) on COMMIT since its merge base with BASE."""
+        res = self.run(
+            "diff", "--name-status", "--no-renames", "-z", f"{base}...{commit}", check=False
+        )
+        if res.returncode != 0:
+            return None
+        fields = res.stdout.split("\0")
+        paths: list[str] = []
+        deleted: list[str] = []
+        for status, path in zip(fields[0::2], fields[1::2], strict=False):
+            if not status:
+                break
+            paths.append(path)
+            if status.startswith("D"):
+                deleted.append(path)
+        return paths, deleted
+
+    def tree_of(self, commit: str) -> str:
+        """The tree id of a commit."""
+        return self.run("rev-parse", "--verify", f"{commit}^{{tree}}").stdout.strip()
+
+    def all_patches_in(self, base: str, branch: str) -> bool:
+        """True when every commit of BRANCH has an equivalent patch in BASE (`git cherry`)."""
+        lines = self.run("cherry", base, branch, check=False).stdout.splitlines()
+        return bool(lines) and all(line.startswith("-") for line in lines)
+
+    def remote_of(self, ref: str) -> str | None:
+        """The remote a ref comes from: `origin` for origin/main, or a branch's configured one."""
+        full = self.run("rev-parse", "--symbolic-full-name", "--end-of-options", ref, check=False)
+        name = full.stdout.strip()
+        if name.startswith("refs/remotes/"):
+            rest = name[len("refs/remotes/") :]
+            remotes = self.run("remote").stdout.split()
+            matches = [r for r in remotes if rest.startswith(r + "/")]
+            return max(matches, key=len) if matches else None
+        if name.startswith("refs/heads/"):
+            res = self.run("config", f"branch.{name[len('refs/heads/') :]}.remote", check=False)
+            remote = res.stdout.strip()
+            return remote if remote and remote != "." else None
+        return None
+
+    @contextlib.contextmanager
+    def quarantine(self) -> Iterator[dict[str, str]]:
+        """An environment whose new objects go to a temporary folder deleted afterwards; the
+        repository's objects stay readable as an alternate, and none are added to it."""
+        tmp = tempfile.mkdtemp(prefix="wtpar-objects-")
+        objects = os.path.join(tmp, "objects")
+        os.makedirs(objects)
+        try:
+            yield {
+                "GIT_OBJECT_DIRECTORY": objects,
+                "GIT_ALTERNATE_OBJECT_DIRECTORIES": os.path.join(self.paths.common_dir, "objects"),
+            }
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def merge_tree(self, a: str, b: str, env: Mapping[str, str]) -> MergeTreeResult:
+        """Merge two commits without touching any worktree (`merge-tree --write-tree`).
+
+        Exit 1 means a conflict, but also a bad ref: the output must start with a tree id.
+        """
+        res = self.run(*_MERGE_TREE, a, b, check=False, env=env)
+        fields = res.stdout.split("\0")
+        if res.returncode not in (0, 1) or not _HEX_RE.match(fields[0]):
+            raise CommandError(res.args, res.returncode, (res.stderr + res.stdout).strip())
+        files = tuple(dict.fromkeys(f for f in fields[1:] if f))
+        return MergeTreeResult(res.returncode == 0, fields[0], files)
+
+    def merge_tree_batch(
+        self, pairs: Sequence[tuple[str, str]], env: Mapping[str, str]
+    ) -> list[MergeTreeResult]:
+        """Many merges in one `merge-tree --stdin` process (git 2.39+), one result per pair."""
+        if not pairs:
+            return []
+        res = self.run(
+            *_MERGE_TREE, "--stdin", input="".join(f"{a} {b}\n" for a, b in pairs), env=env
+        )
+        results = parse_merge_tree_stdin(res.stdout)
+        if len(results) != len(pairs):
+            raise WtparError(
+                f"git merge-tree --stdin answered {len(results)} merges for {len(pairs)} asked"
+            )
+        return results
+
+    def commit_tree(self, tree: str, parents: Sequence[str], env: Mapping[str, str]) -> str:
+        """A commit of TREE (in the quarantine of `env`); fixed identity and date, so the
+        same merge gives the same id on every run."""
+        args = ["commit-tree", tree, "-m", "wtpar check: simulated merge"]
+        for parent in parents:
+            args += ["-p", parent]
+        fixed = {
+            "GIT_AUTHOR_NAME": "wtpar",
+            "GIT_AUTHOR_EMAIL": "wtpar@localhost",
+            "GIT_COMMITTER_NAME": "wtpar",
+            "GIT_COMMITTER_EMAIL": "wtpar@localhost",
+            "GIT_AUTHOR_DATE": "@0 +0000",
+            "GIT_COMMITTER_DATE": "@0 +0000",
+        }
+        return self.run(*args, env={**env, **fixed}).stdout.strip()
+
+    def fetch(self, remote: str) -> None:
+        """Fetch one remote (the caller holds the repository lock)."""
+        self.run("fetch", "--quiet", "--prune", remote)
+
+
+_MERGE_TREE = (
+    "merge-tree",
+    "--write-tree",
+    "--name-only",
+    "-z",
+    "--no-messages",
+    "--allow-unrelated-histories",
+)
+
+
+@dataclass(frozen=True)
+class MergeTreeResult:
+    """One simulated merge: clean or not, the merged tree, the conflicted paths."""
+
+    clean: bool
+    tree: str
+    files: tuple[str, ...] = ()
+
+
+def parse_merge_tree_stdin(out: str) -> list[MergeTreeResult]:
+    """Parse `merge-tree --stdin -z --name-only` records: `status\\0tree\\0paths...\\0\\0`."""
+    results: list[MergeTreeResult] = []
+    fields = out.split("\0")
+    i = 0
+    while i + 1 < len(fields) and fields[i] in ("0", "1"):
+        status, tree = fields[i], fields[i + 1]
+        if not _HEX_RE.match(tree):
+            raise WtparError(f"git merge-tree --stdin gave no tree id for merge {len(results) + 1}")
+        i += 2
+        files: list[str] = []
+        while i < len(fields) and fields[i]:
+            files.append(fields[i])
+            i += 1
+        i += 1
+        results.append(MergeTreeResult(status == "1", tree, tuple(dict.fromkeys(files))))
+    return results
+
 
 def worktree_git_dir(worktree_path: str) -> str | None:
     """The private git dir of a worktree (`.git` itself, or where a `.git` file points)."""
@@ -355,8 +525,10 @@ def require_version(minimum: tuple[int, int], what: str) -> None:
 __all__ = [
     "CommandError",
     "Git",
+    "MergeTreeResult",
     "RepoPaths",
     "discover",
+    "parse_merge_tree_stdin",
     "parse_status_v2",
     "parse_worktree_list",
     "require_version",

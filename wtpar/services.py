@@ -22,6 +22,7 @@ from wtpar.model import (
 from wtpar.worktrees import WorktreeManager
 
 if TYPE_CHECKING:
+    from wtpar.checks import CheckReport, CheckRunner
     from wtpar.dispatch import Dispatcher
     from wtpar.model import RunEvent, RunReport, TaskSpec
     from wtpar.tasks import RunPlan, RunRequest, WorktreeInfo
@@ -202,6 +203,69 @@ class Services:
             ),
             keys,
         )
+
+    # -- merge readiness (`wtpar check`) -------------------------------------------------
+
+    def check(
+        self,
+        branches: Sequence[str] = (),
+        base: str | None = None,
+        fetch: bool = False,
+        run: bool = True,
+        on_event: Callable[[RunEvent], None] | None = None,
+        runner: CheckRunner | None = None,
+        use_stdin: bool | None = None,
+    ) -> CheckReport:
+        """Judge BRANCHES (default: every worktree's branch but main's) against the base.
+
+        With `run`, the configured `[check] tasks` missing a result at a clean HEAD run first
+        through the dispatcher (`runner` replaces it); `fetch` updates the base's remote first.
+        """
+        from wtpar.checks import fetch_base, parse_check_config, run_check
+        from wtpar.errors import UsageError
+
+        settings = parse_check_config(self.config)
+        specs = self.load_tasks() if settings.tasks else {}
+        for name in settings.tasks:
+            if name not in specs:
+                known = ", ".join(sorted(specs)) or "none are configured"
+                raise self.config.error(
+                    f"check.tasks: unknown task {name!r} (tasks: {known})", "tasks ="
+                )
+        base_name = base or settings.base
+        if base_name is None:
+            try:
+                base_name = self.worktrees.base_ref(self.worktrees.worktrees())
+            except UsageError:
+                raise UsageError("cannot tell the base (HEAD is detached): use --base") from None
+        notes = []
+        if fetch:
+            note = fetch_base(self.git, base_name)
+            if note:
+                notes.append(note)
+
+        def through_dispatcher(task_names: Sequence[str], targets: Sequence[str]) -> None:
+            from wtpar.tasks import RunRequest
+
+            request = RunRequest(
+                task_names=tuple(task_names), branches=tuple(targets), changed=True
+            )
+            self.run(request, on_event)
+
+        report = run_check(
+            self.git,
+            base_name,
+            settings,
+            {name: specs[name].cmd for name in settings.tasks},
+            branches,
+            runner=(runner or through_dispatcher) if run else None,
+            use_stdin=use_stdin,
+        )
+        if notes:
+            from dataclasses import replace
+
+            report = replace(report, notes=(*notes, *report.notes))
+        return report
 
 
 def rerun_wanted(run: TaskRun) -> bool:

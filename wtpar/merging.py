@@ -1,0 +1,382 @@
+"""Merge simulation for `wtpar check`: each branch into the base, every pair of branches,
+and the ready branches one after another, all through `git merge-tree` on commit ids.
+
+Every merge runs in a quarantine (a temporary object directory with the repository's
+objects as an alternate), so a check leaves the repository exactly as it was. Results are
+cached by commit ids in `wtpar/cache/merge.json`: a branch that did not move costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+from wtpar import git as gitmod
+from wtpar.git import Git, MergeTreeResult
+from wtpar.state import read_json, update_json
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+_KEEP = {"paths": 4000, "base": 4000, "pairs": 20000, "orders": 200}
+
+
+# -- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BaseResult:
+    """A branch against the base: would it merge, and is its work already there?"""
+
+    related: bool
+    clean: bool
+    files: tuple[str, ...]
+    integrated: bool
+
+
+@dataclass(frozen=True)
+class PairConflict:
+    """Two branches that would conflict with each other, and where."""
+
+    a: str
+    b: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConflictMatrix:
+    """Which pairs of branches conflict; how many pairs were skipped, cached or merged."""
+
+    branches: tuple[str, ...]
+    conflicts: tuple[PairConflict, ...]
+    pairs: int = 0
+    disjoint: int = 0
+    cached: int = 0
+    merged: int = 0
+    method: str = "stdin"
+
+    def conflict(self, a: str, b: str) -> PairConflict | None:
+        """The conflict between two branches, if any (in either order)."""
+        for c in self.conflicts:
+            if {c.a, c.b} == {a, b}:
+                return c
+        return None
+
+    def partners(self, branch: str) -> list[str]:
+        """The branches BRANCH conflicts with."""
+        return [c.b if c.a == branch else c.a for c in self.conflicts if branch in (c.a, c.b)]
+
+
+@dataclass(frozen=True)
+class MergeStep:
+    """One branch of the suggested order: lands cleanly, or conflicts once `after` landed.
+
+    `combined` marks a conflict that no single earlier branch causes on its own.
+    """
+
+    branch: str
+    clean: bool
+    files: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    combined: bool = False
+
+
+@dataclass(frozen=True)
+class MergeOrder:
+    """The ready branches merged one after another into the base."""
+
+    steps: tuple[MergeStep, ...] = ()
+
+    @property
+    def conflicting(self) -> tuple[MergeStep, ...]:
+        """Steps that conflict once earlier branches have landed."""
+        return tuple(s for s in self.steps if not s.clean)
+
+
+# -- the changed-path prefilter --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangedPaths:
+    """The paths a branch changed since its merge base with the base, for the prefilter."""
+
+    paths: frozenset[str]
+    ancestors: frozenset[str]
+    parents: frozenset[str]
+    emptied: frozenset[str]
+
+    @classmethod
+    def of(cls, paths: Iterable[str], deleted: Iterable[str]) -> ChangedPaths:
+        """Index changed and deleted paths."""
+        changed = frozenset(paths)
+        ancestors = {p.rsplit("/", n)[0] for p in changed for n in range(1, p.count("/") + 1)}
+        return cls(
+            changed,
+            frozenset(ancestors),
+            frozenset(os.path.dirname(p) for p in changed) - {""},
+            frozenset(os.path.dirname(p) for p in deleted) - {""},
+        )
+
+
+def may_conflict(a: ChangedPaths, b: ChangedPaths) -> bool:
+    """False only when two branches cannot conflict: no common path, no file where the other
+    has a folder, and no new file in a folder the other emptied (a directory rename)."""
+    return bool(
+        a.paths & b.paths
+        or a.paths & b.ancestors
+        or b.paths & a.ancestors
+        or a.emptied & b.parents
+        or b.emptied & a.parents
+    )
+
+
+def suggested_order(branches: Sequence[str], matrix: ConflictMatrix) -> list[str]:
+    """Branches with fewer conflicts with the others first, so most land cleanly."""
+    chosen = set(branches)
+    return sorted(branches, key=lambda b: (sum(p in chosen for p in matrix.partners(b)), b))
+
+
+# -- the simulator ---------------------------------------------------------------------------
+
+
+class MergeSimulator:
+    """Merges in a quarantine, with a cache; use as a context manager (saves the cache)."""
+
+    def __init__(
+        self,
+        git: Git,
+        use_stdin: bool | None = None,
+        chunk: int = 100,
+        workers: int | None = None,
+    ) -> None:
+        self.git = git
+        self.use_stdin = gitmod.version() >= (2, 39, 0) if use_stdin is None else use_stdin
+        self.chunk = chunk
+        self.workers = workers or max(1, min(8, os.cpu_count() or 2))
+        self.cache = MergeCache(os.path.join(git.paths.wtpar_dir, "cache", "merge.json"))
+        self._quarantine = git.quarantine()
+        self.env: dict[str, str] = {}
+
+    def __enter__(self) -> MergeSimulator:
+        self.env = self._quarantine.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._quarantine.__exit__(kind, exc, tb)
+        if kind is None:
+            self.cache.save()
+
+    def _map(self, fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+        if len(items) <= 1:
+            return [fn(i) for i in items]
+        with ThreadPoolExecutor(min(self.workers, len(items))) as pool:
+            return list(pool.map(fn, items))
+
+    def merge_many(self, pairs: Sequence[tuple[str, str]]) -> list[MergeTreeResult]:
+        """Merge each pair of commit ids: batched through `--stdin`, or one call per pair."""
+        if not self.use_stdin:
+            return self._map(lambda p: self.git.merge_tree(p[0], p[1], self.env), pairs)
+        chunks = [pairs[i : i + self.chunk] for i in range(0, len(pairs), self.chunk)]
+        done = self._map(lambda c: self.git.merge_tree_batch(c, self.env), chunks)
+        return [r for chunk in done for r in chunk]
+
+    def changed_paths(self, base: str, heads: Mapping[str, str]) -> dict[str, ChangedPaths | None]:
+        """Per branch, its changed paths since the merge base (None: no common history)."""
+
+        def one(head: str) -> Any:
+            found = self.git.changed_paths(base, head)
+            return {"related": False} if found is None else {"paths": found[0], "del": found[1]}
+
+        entries = self.cache.get_or_compute("paths", base, list(heads.values()), one)
+        return {
+            branch: ChangedPaths.of(e["paths"], e["del"]) if "paths" in e else None
+            for branch, e in zip(heads, entries, strict=True)
+        }
+
+    def base_results(self, base: str, heads: Mapping[str, str]) -> dict[str, BaseResult]:
+        """Per branch: would it merge into the base, and is it already integrated (its merge
+        gives the base's tree, or every patch is in the base: squash-merged, cherry-picked)?"""
+        related = self.changed_paths(base, heads)
+        todo = [h for b, h in heads.items() if related[b] is not None]
+
+        def compute(missing: Sequence[str]) -> list[Any]:
+            merged = self.merge_many([(base, h) for h in missing])
+            base_tree = self.git.tree_of(base) if missing else ""
+
+            def integrated(item: tuple[str, MergeTreeResult]) -> bool:
+                head, r = item
+                return (r.clean and r.tree == base_tree) or self.git.all_patches_in(base, head)
+
+            flags = self._map(integrated, list(zip(missing, merged, strict=True)))
+            return [
+                {"clean": r.clean, "files": list(r.files), "integrated": flag}
+                for r, flag in zip(merged, flags, strict=True)
+            ]
+
+        entries = self.cache.get_or_compute_many("base", base, todo, compute)
+        merges = dict(zip(todo, entries, strict=True))
+        results: dict[str, BaseResult] = {}
+        for branch, head in heads.items():
+            m = merges.get(head)
+            if m is None:
+                results[branch] = BaseResult(False, False, (), False)
+            else:
+                results[branch] = BaseResult(True, m["clean"], tuple(m["files"]), m["integrated"])
+        return results
+
+    def matrix(self, base: str, heads: Mapping[str, str]) -> ConflictMatrix:
+        """Which pairs of these branches (all related to the base) conflict with each other."""
+        changed = self.changed_paths(base, heads)
+        names = list(heads)
+        todo: list[tuple[str, str]] = []
+        disjoint = 0
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                ca, cb = changed[a], changed[b]
+                if heads[a] == heads[b] or (ca and cb and not may_conflict(ca, cb)):
+                    disjoint += 1
+                else:
+                    todo.append((a, b))
+        keys = [pair_key(heads[a], heads[b]) for a, b in todo]
+        hits = self.cache.lookup("pairs", keys)
+        missing = [
+            (heads[a], heads[b]) for (a, b), k in zip(todo, keys, strict=True) if k not in hits
+        ]
+        missing = list(dict.fromkeys(missing))
+        for (x, y), r in zip(missing, self.merge_many(missing), strict=True):
+            hits[pair_key(x, y)] = {"clean": r.clean, "files": list(r.files)}
+        self.cache.store("pairs", {k: hits[k] for k in (pair_key(x, y) for x, y in missing)})
+        conflicts = tuple(
+            PairConflict(a, b, tuple(hits[k]["files"]))
+            for (a, b), k in zip(todo, keys, strict=True)
+            if not hits[k]["clean"]
+        )
+        return ConflictMatrix(
+            tuple(names),
+            conflicts,
+            pairs=len(names) * (len(names) - 1) // 2,
+            disjoint=disjoint,
+            cached=len(todo) - len(missing),
+            merged=len(missing),
+            method="stdin" if self.use_stdin else "per-pair",
+        )
+
+    def merge_order(
+        self, base: str, order: Sequence[str], heads: Mapping[str, str], matrix: ConflictMatrix
+    ) -> MergeOrder:
+        """Merge `order` one after another into the base; a branch that conflicts with the
+        running result is left out, and the branches that landed before it are named."""
+        key = ",".join([base, *(heads[b] for b in order)])
+        cached = self.cache.lookup("orders", [key]).get(key)
+        if cached is None:
+            cached = self._simulate(base, [heads[b] for b in order])
+            self.cache.store("orders", {key: cached})
+        steps: list[MergeStep] = []
+        landed: list[str] = []
+        for branch, (clean, files) in zip(order, cached, strict=True):
+            if clean:
+                steps.append(MergeStep(branch, True))
+                landed.append(branch)
+                continue
+            blamed = tuple(x for x in landed if matrix.conflict(x, branch))
+            steps.append(
+                MergeStep(branch, False, tuple(files), blamed or tuple(landed), not blamed)
+            )
+        return MergeOrder(tuple(steps))
+
+    def _simulate(self, base: str, shas: Sequence[str]) -> list[Any]:
+        running = base
+        outcome: list[Any] = []
+        for sha in shas:
+            result = self.git.merge_tree(running, sha, self.env)
+            outcome.append([result.clean, list(result.files)])
+            if result.clean:
+                # merge-tree needs commits: the running result gets a (quarantined) commit.
+                running = self.git.commit_tree(result.tree, [running, sha], self.env)
+        return outcome
+
+
+def pair_key(a: str, b: str) -> str:
+    """The cache key of a pair of commits (order does not matter for conflicts)."""
+    return ":".join(sorted((a, b)))
+
+
+class MergeCache:
+    """`wtpar/cache/merge.json`: merge results by commit ids, read once, written once."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.version = ".".join(str(x) for x in gitmod.version())
+        data = read_json(path, {})
+        fresh = isinstance(data, dict) and data.get("git") == self.version
+        self.data: dict[str, dict[str, Any]] = {
+            s: dict(data.get(s, {})) if fresh else {} for s in _KEEP
+        }
+        self.new: dict[str, dict[str, Any]] = {s: {} for s in _KEEP}
+
+    def lookup(self, section: str, keys: Iterable[str]) -> dict[str, Any]:
+        """The cached entries among `keys`."""
+        table = self.data[section]
+        return {k: table[k] for k in keys if k in table}
+
+    def store(self, section: str, entries: Mapping[str, Any]) -> None:
+        """Remember entries (written by `save`)."""
+        self.data[section].update(entries)
+        self.new[section].update(entries)
+
+    def get_or_compute(
+        self, section: str, base: str, heads: Sequence[str], one: Callable[[str], Any]
+    ) -> list[Any]:
+        """Entries keyed by (base, head), computing the missing ones one by one in threads."""
+
+        def compute(missing: Sequence[str]) -> list[Any]:
+            if len(missing) <= 1:
+                return [one(h) for h in missing]
+            with ThreadPoolExecutor(min(8, len(missing))) as pool:
+                return list(pool.map(one, missing))
+
+        return self.get_or_compute_many(section, base, heads, compute)
+
+    def get_or_compute_many(
+        self,
+        section: str,
+        base: str,
+        heads: Sequence[str],
+        compute: Callable[[Sequence[str]], list[Any]],
+    ) -> list[Any]:
+        """Entries keyed by (base, head), the missing ones computed together."""
+        keys = [f"{base}:{h}" for h in heads]
+        hits = self.lookup(section, keys)
+        missing = list(dict.fromkeys(h for h, k in zip(heads, keys, strict=True) if k not in hits))
+        fresh = {f"{base}:{h}": v for h, v in zip(missing, compute(missing), strict=True)}
+        self.store(section, fresh)
+        hits.update(fresh)
+        return [hits[k] for k in keys]
+
+    def save(self) -> None:
+        """Merge the new entries into the file, under its lock, keeping the newest."""
+        if not any(self.new.values()):
+            return
+        version, new = self.version, self.new
+
+        def change(data: Any) -> dict[str, Any]:
+            same = isinstance(data, dict) and data.get("git") == version
+            out: dict[str, Any] = {"schema": 1, "git": version}
+            for section, keep in _KEEP.items():
+                table: dict[str, Any] = dict(data.get(section, {})) if same else {}
+                for k, v in new[section].items():
+                    table.pop(k, None)
+                    table[k] = v
+                out[section] = dict(list(table.items())[-keep:])
+            return out
+
+        update_json(self.path, change, {})
+        self.new = {s: {} for s in _KEEP}
