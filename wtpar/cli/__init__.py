@@ -21,6 +21,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "dash": ("wtpar.cli.dash_cmd", "dash", "Open the live dashboard (Textual)."),
     "run": ("wtpar.cli.run_cmds", "run", "Run commands or tasks in many worktrees at once."),
     "exec": ("wtpar.cli.run_cmds", "exec_cmd", "Run one command in one worktree, via the pool."),
+    "check": ("wtpar.cli.check_cmd", "check", "Tell which branches are ready to merge, and why."),
 }
 
 
