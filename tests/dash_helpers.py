@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from wtpar.tui.app import WtparApp
 
@@ -44,3 +46,12 @@ def branches_shown(app: WtparApp) -> list[str]:
         text = str(app.table.get_cell(row_key, "branch"))
         names.append(text.strip().lstrip("● ").split(" (")[0])
     return names
+
+
+def panel_text(app: WtparApp) -> str:
+    """The readiness panel's text, as drawn."""
+    from rich.console import Console
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(app.query_one("#readiness", Static).content)
+    return console.export_text()

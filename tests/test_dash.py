@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fixtures.recipes import commit_file, git
 from tests.conftest import Invoke
-from tests.dash_helpers import FIXED_NOW, branches_shown, cell, until
+from tests.dash_helpers import FIXED_NOW, branches_shown, cell, panel_text, until
 from tests.test_spawn import worktree_dir
 from wtpar.services import Services
 from wtpar.tui.app import make_app
@@ -126,3 +126,25 @@ async def test_marks_toggle_with_space_and_all(repo: Path, wtpar: Invoke) -> Non
         assert app.state.marked == {"m1", "m2"}
         await pilot.press("a")
         assert app.state.marked == set()
+
+
+async def test_check_shows_verdicts_reasons_and_conflicts(repo: Path, wtpar: Invoke) -> None:
+    assert wtpar("spawn", "clean-one", "dirty-one", "left", "right").exit_code == 0
+    commit_file(worktree_dir(repo, "clean-one"), "c.txt", "c\n")
+    (worktree_dir(repo, "dirty-one") / "wip.txt").write_text("wip\n")
+    commit_file(worktree_dir(repo, "dirty-one"), "d.txt", "d\n")
+    commit_file(worktree_dir(repo, "left"), "docs/guide.txt", "left version\n")
+    commit_file(worktree_dir(repo, "right"), "docs/guide.txt", "right version\n")
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(150, 36)) as pilot:
+        await until(pilot, lambda: app.table.row_count == 5)
+        await pilot.press("k")
+        await until(pilot, lambda: app.check_report is not None, what="the check")
+        await until(pilot, lambda: cell(app, "dirty-one", "ready") == "blocked")
+        assert cell(app, "clean-one", "ready") == "ready"
+        assert cell(app, "main", "ready") == "-"
+        panel = panel_text(app)
+        assert "left" in panel and "right" in panel and "docs/guide.txt" in panel
+        while app.selected_branch() != "dirty-one":
+            await pilot.press("down")
+        await until(pilot, lambda: "uncommitted" in panel_text(app), what="dirty-one's reasons")

@@ -43,6 +43,7 @@ def colours(monkeypatch: pytest.MonkeyPatch) -> None:
 def mixed_repo(repo: Path, wtpar: Invoke) -> None:
     assert wtpar("spawn", "api", "docs", "ui").exit_code == 0
     commit_file(worktree_dir(repo, "api"), "api.py", "def handler(): ...\n")
+    commit_file(worktree_dir(repo, "ui"), "api.py", "def view(): ...\n")
     (worktree_dir(repo, "docs") / "guide.md").write_text("draft\n")
     (worktree_dir(repo, "ui") / "README.md").write_text("edited\n")
 
@@ -86,6 +87,8 @@ def test_main_screen_with_mixed_states(
 
     async def setup(pilot: Pilot[Any]) -> None:
         await until(pilot, lambda: app.table.row_count == 4, what="rows")
+        await pilot.press("k")
+        await until(pilot, lambda: app.check_report is not None, what="the readiness check")
         feed_events(app)
         await pilot.press("down")
         await until(pilot, lambda: "api" in str(app.query_one("#log").border_title))
