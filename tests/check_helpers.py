@@ -47,7 +47,8 @@ def report_of(result: Result) -> dict[str, Any]:
 
 def branch_of(report: dict[str, Any], name: str) -> dict[str, Any]:
     """One branch of a JSON report."""
-    return next(b for b in report["branches"] if b["branch"] == name)  # type: ignore[no-any-return]
+    found: dict[str, Any] = next(b for b in report["branches"] if b["branch"] == name)
+    return found
 
 
 def codes(branch: dict[str, Any]) -> dict[str, bool]:
