@@ -6,6 +6,11 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 
+# Room for a task's longest usual states ("timeout 10m00s", "cancelled 12s") so that
+# cells changing while a run goes on rarely force a rebuild.
+MIN_WIDTHS = {"task": 14, "ready": 7}
+
+
 class BranchTable(DataTable[Text]):
     """Worktrees as rows; `show` rebuilds only what changed."""
 
@@ -14,6 +19,7 @@ class BranchTable(DataTable[Text]):
         self._columns: list[str] = []
         self._rows: list[str] = []
         self._cells: dict[tuple[str, str], tuple[str, str]] = {}
+        self._widths: dict[str, int] = {}
 
     def show(
         self,
@@ -23,7 +29,12 @@ class BranchTable(DataTable[Text]):
         """Draw these rows (key, cells by column) under these columns (key, title)."""
         column_keys = [key for key, _ in columns]
         row_keys = [key for key, _ in rows]
-        if column_keys != self._columns or row_keys != self._rows:
+        outgrown = any(
+            len(text) > self._widths.get(column, 0)
+            for _, cells in rows
+            for column, (text, _style) in cells.items()
+        )
+        if column_keys != self._columns or row_keys != self._rows or outgrown:
             self._rebuild(columns, rows)
             return
         for row_key, cells in rows:
@@ -31,9 +42,7 @@ class BranchTable(DataTable[Text]):
                 value = cells.get(column, ("", ""))
                 if self._cells.get((row_key, column)) != value:
                     self._cells[(row_key, column)] = value
-                    self.update_cell(
-                        row_key, column, Text(value[0], style=value[1]), update_width=True
-                    )
+                    self.update_cell(row_key, column, Text(value[0], style=value[1]))
 
     def _rebuild(
         self,
@@ -45,8 +54,13 @@ class BranchTable(DataTable[Text]):
         self._cells.clear()
         # Explicit widths: auto widths are computed on idle, which a screen under a
         # dialog never gets, so it would be drawn with header-only widths.
+        self._widths = {}
         for key, title in columns:
-            width = max([len(title), *(len(cells.get(key, ("", ""))[0]) for _, cells in rows)])
+            width = max(
+                [len(title), MIN_WIDTHS.get(key.split(":")[0], 0)]
+                + [len(cells.get(key, ("", ""))[0]) for _, cells in rows]
+            )
+            self._widths[key] = width
             self.add_column(title, key=key, width=width)
         for row_key, cells in rows:
             values = []
