@@ -325,8 +325,10 @@ class Git:
 
     def remote_of(self, ref: str) -> str | None:
         """The remote a ref comes from: `origin` for origin/main, or a branch's configured one."""
-        full = self.run("rev-parse", "--symbolic-full-name", "--end-of-options", ref, check=False)
-        name = full.stdout.strip()
+        if ref.startswith("-"):
+            return None
+        args = ("rev-parse", "--verify", "--quiet", "--symbolic-full-name", ref)
+        name = self.run(*args, check=False).stdout.strip()
         if name.startswith("refs/remotes/"):
             rest = name[len("refs/remotes/") :]
             remotes = self.run("remote").stdout.split()
