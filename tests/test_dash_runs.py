@@ -107,7 +107,7 @@ async def test_cancel_terminates_the_running_process_group(
             what="cancelled",
         )
         wait_for(lambda: not _alive(child), 10, "the grandchild sleep to be gone")
-        assert cell(app, "slow", "task:cmd").startswith("cancelled")
+        await until(pilot, lambda: cell(app, "slow", "task:cmd").startswith("cancelled"))
 
 
 async def test_quit_with_running_tasks_asks_then_cancels(
@@ -141,3 +141,37 @@ def _alive(pid: int) -> bool:
             return fh.read().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+async def test_log_follows_the_running_task_and_keeps_a_pinned_choice(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    (repo / "wtpar.toml").write_text(
+        "[tasks.build]\n"
+        'cmd = "echo built it"\n'
+        "[tasks.test]\n"
+        f'cmd = "echo testing now; while [ ! -f {gate} ]; do sleep 0.05; done"\n'
+        'depends_on = ["build"]\n'
+    )
+    assert wtpar("spawn", "one").exit_code == 0
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(150, 36)) as pilot:
+        await until(pilot, lambda: app.table.row_count == 2)
+        await pilot.press("down")
+        app.start_run(["one"], "test")
+        log = app.query_one(LogPane)
+        await until(pilot, lambda: "testing now" in log_text(app), what="test's output")
+        assert log.following == TaskKey("one", "test")
+        assert "test (running)" in str(log.border_title)
+        await pilot.press("left_square_bracket")
+        await until(pilot, lambda: "built it" in log_text(app), what="build's log")
+        assert log.following == TaskKey("one", "build")
+        assert "build (ok)" in str(log.border_title)
+        gate.write_text("")
+        await until(
+            pilot,
+            lambda: app.state.tasks[TaskKey("one", "test")].status is RunStatus.OK,
+            what="test to finish",
+        )
+        assert log.following == TaskKey("one", "build")  # the user's choice sticks

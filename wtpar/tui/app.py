@@ -98,6 +98,7 @@ class WtparApp(WorktreeActions):
         self.check_report: Any = None
         self.loaded = False
         self._flush_pending = False
+        self._log_pinned = False
         self._pending_lines: dict[TaskKey, list[str]] = {}
 
     def _start_run_worker(self, run: Coroutine[Any, Any, None]) -> object:
@@ -200,6 +201,7 @@ class WtparApp(WorktreeActions):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Follow the newly selected branch's log, and show its readiness reasons."""
+        self._log_pinned = False
         self._follow_log(0)
         self._draw_readiness()
 
@@ -405,13 +407,10 @@ class WtparApp(WorktreeActions):
     def _flush_run_events(self) -> None:
         self._flush_pending = False
         log = self.query_one(LogPane)
-        following = log.following
         for key, lines in self._pending_lines.items():
             log.add_lines(key, lines)
         self._pending_lines.clear()
-        branch = self.selected_branch()
-        if branch and (following is None or following.branch != branch):
-            self._follow_log(0)
+        self._follow_log(0)
         self.redraw()
 
     # -- log -----------------------------------------------------------------------------
@@ -421,29 +420,36 @@ class WtparApp(WorktreeActions):
         self._follow_log(step)
 
     def _follow_log(self, step: int) -> None:
+        """Show the selected branch's running task, else its last one; `step` cycles tasks.
+
+        After the user picks a task with [ or ], that choice sticks until the selection
+        moves to another row.
+        """
         branch = self.selected_branch()
         log = self.query_one(LogPane)
         if branch is None:
             return
-        keys = [
-            TaskKey(branch, t)
-            for t in self.state.task_names
-            if TaskKey(branch, t) in self.state.tasks
-        ]
+        keys = [TaskKey(branch, t) for t in self.state.task_names]
+        keys = [k for k in keys if k in self.state.tasks]
         if not keys:
             log.follow(None, f"Log · {branch} · no task yet")
             return
         current = log.following if log.following in keys else None
-        if current is None:
-            running = [k for k in keys if not self.state.tasks[k].status.finished]
-            chosen = running[0] if running else keys[-1]
+        if step:
+            self._log_pinned = True
+            chosen = keys[(keys.index(current) + step) % len(keys)] if current else keys[0]
         else:
-            chosen = keys[(keys.index(current) + step) % len(keys)]
+            running = [k for k in keys if not self.state.tasks[k].status.finished]
+            keep = current is not None and (self._log_pinned or current in running or not running)
+            chosen = current if keep and current else (running[0] if running else keys[-1])
         cell = self.state.tasks[chosen]
         title = f"Log · {chosen.branch} · {chosen.task} ({cell.status.value})"
         if len(keys) > 1:
             title += "  [ ] switch task"
-        log.follow(chosen, title, fallback=_tail(cell.log_path))
+        if chosen == log.following:
+            log.border_title = title
+        else:
+            log.follow(chosen, title, fallback=_tail(cell.log_path))
 
     # -- quit ----------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-
 # Room for a task's longest usual states ("timeout 10m00s", "cancelled 12s") so that
 # cells changing while a run goes on rarely force a rebuild.
 MIN_WIDTHS = {"task": 14, "ready": 7}
