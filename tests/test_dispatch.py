@@ -422,3 +422,34 @@ def test_changed_skips_what_passed_at_the_same_commit_on_a_clean_tree(repo: Path
     third = by_key(run_request(repo, RunRequest(task_names=("test",), changed=True)))
     assert third[TaskKey("b", "test")].status is RunStatus.OK
     assert third[TaskKey("a", "test")].status is RunStatus.SKIPPED
+
+
+def test_branch_scoped_locks_serialize_per_worktree_only(repo: Path, tmp_path: Path) -> None:
+    stamps = tmp_path / "stamps"
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    # Each `meet` task waits (bounded) until a task of the other branch has started: that
+    # only happens if the two branches' holders may overlap.
+    meet = (
+        f"touch {marks}/$WTPAR_BRANCH; "
+        f"for i in $(seq 100); do [ $(ls {marks} | wc -l) -ge 2 ] && break; sleep 0.05; done; "
+        f"[ $(ls {marks} | wc -l) -ge 2 ]"
+    )
+    configure(
+        repo,
+        f"""
+[tasks.meet]
+cmd = '''{stamped(meet, "$WTPAR_BRANCH-meet", stamps)}'''
+locks = ["{{branch}}:cache"]
+[tasks.other]
+cmd = '''{stamped("sleep 0.1", "$WTPAR_BRANCH-other", stamps)}'''
+locks = ["{{branch}}:cache"]
+""",
+    )
+    spawn(repo, "a", "b")
+    report = run_request(repo, RunRequest(task_names=("meet", "other"), jobs=4))
+    assert report.ok, [(str(t.key), t.status) for t in report.tasks]
+    spans = intervals(stamps)
+    for branch in ("a", "b"):
+        mine = [v for k, v in spans.items() if k.startswith(f"{branch}-")]
+        assert len(mine) == 2 and max_overlap(mine) == 1

@@ -279,3 +279,12 @@ def test_real_process_exit_codes(repo: Path) -> None:
     assert run_wtpar_process("run", "--", "true", cwd=repo).returncode == 0
     assert run_wtpar_process("run", "--", "false", cwd=repo).returncode == 1
     assert run_wtpar_process("run", "nope", cwd=repo).returncode == 2
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    from wtpar.report import percentile
+
+    ten = [float(v) for v in range(10, 0, -1)]
+    assert (percentile(ten, 50), percentile(ten, 95), percentile(ten, 99)) == (5.0, 10.0, 10.0)
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
+    assert percentile([7.0], 99) == 7.0 and percentile([], 50) is None

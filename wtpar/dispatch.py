@@ -24,7 +24,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -45,12 +45,11 @@ from wtpar.pool import ResourceLocks, SlotPool
 from wtpar.procs import clean_env
 from wtpar.results import RecordedResult, ResultStore
 from wtpar.runstore import RunStore, new_run_id
-from wtpar.tasks import RunPlan, TaskInstance
+from wtpar.tasks import UNCHANGED_PREFIX, RunPlan, TaskInstance
 
 Subscriber = Callable[[RunEvent], None]
 
 SHELL = "/bin/sh"
-UNCHANGED_PREFIX = "unchanged"
 _MAX_LINE = 1 << 20  # a "line" longer than this is emitted in pieces, so memory stays bounded
 _GROUP_POLL_FIRST = 0.005
 _GROUP_POLL_MAX = 0.05
@@ -274,6 +273,10 @@ class Dispatcher:
             status, reason = await self._execute(live)
         except asyncio.CancelledError:
             status, reason = RunStatus.CANCELLED, live.cancel_reason or self._stopping
+        except OSError as exc:
+            # The log folder cannot be written, say: fail this task, never leave its
+            # dependents waiting for an instance that will not finish.
+            status, reason = RunStatus.FAILED, f"wtpar: {exc}"
         self._finish(live, status, reason)
 
     async def _execute(self, live: _Live) -> tuple[RunStatus, str | None]:
@@ -569,9 +572,3 @@ async def _tick(callback: Callable[[], None], interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         callback()
-
-
-def keys_of(runs: Iterable[TaskRun], statuses: Iterable[RunStatus]) -> list[TaskKey]:
-    """The keys of the runs in any of `statuses`."""
-    wanted = set(statuses)
-    return [run.key for run in runs if run.status in wanted]

@@ -20,6 +20,9 @@ from wtpar.model import TaskKey, TaskSpec, When
 ADHOC_TASK = "cmd"
 """The task name of an ad-hoc command (`wtpar run -- CMD`, `-c BRANCH=CMD`, `wtpar exec`)."""
 
+UNCHANGED_PREFIX = "unchanged"
+"""How the reason of a task skipped by `--changed` starts (such a skip counts as success)."""
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -482,7 +485,9 @@ def _skip_if_unchanged(instance: TaskInstance, lookup: ResultLookup) -> TaskInst
         return instance
     return replace(
         instance,
-        skip_reason=f"unchanged: succeeded at {wt.head[:10]} with a clean tree ({seen[1]})",
+        skip_reason=(
+            f"{UNCHANGED_PREFIX}: succeeded at {wt.head[:10]} with a clean tree ({seen[1]})"
+        ),
     )
 
 

@@ -101,7 +101,8 @@ class LiveOutput:
             self.done += 1
             self.started.discard(event.run.key)
             self._finished(event)
-        if self.mode == "progress":
+        if self.mode == "progress" and not isinstance(event, TaskOutput):
+            # Output lines can come by the thousand; the ticker redraws in between.
             self.draw()
 
     def _finished(self, event: TaskFinished) -> None:
