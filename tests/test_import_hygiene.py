@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import wtpar
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Invoke
 
 UI_MODULES = ("textual", "rich", "click")
 CORE = sorted(
@@ -42,7 +44,9 @@ def test_core_module_imports_no_ui_library(module: str) -> None:
     assert leaked == [], f"{module} pulls in {leaked}"
 
 
-@pytest.mark.parametrize("command", ["list", "spawn", "remove", "prune", "path"])
+@pytest.mark.parametrize(
+    "command", ["list", "spawn", "remove", "prune", "path", "run", "exec", "check"]
+)
 def test_fast_commands_do_not_import_textual(command: str) -> None:
     code = (
         "from wtpar.cli import cli\n"
@@ -50,3 +54,34 @@ def test_fast_commands_do_not_import_textual(command: str) -> None:
         f"cli.get_command(click.Context(cli), {command!r})\n"
     )
     assert "textual" not in _modules_after(code)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list", "--json"],
+        ["run", "-j", "2", "--output", "quiet", "--", "echo", "hi"],
+        ["check", "--no-run", "--json"],
+    ],
+)
+def test_list_run_and_check_run_without_importing_textual(
+    repo: Path, wtpar: Invoke, argv: list[str]
+) -> None:
+    assert wtpar("spawn", "feature").exit_code == 0
+    code = (
+        "import sys\n"
+        "from wtpar.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "print('EXIT', code, 'textual' in sys.modules, 'rich' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    ).stdout
+    last = out.strip().splitlines()[-1].split()
+    assert last[0] == "EXIT" and last[1] in ("0", "1"), out
+    assert last[2:] == ["False", "False"], f"{argv[0]} imported textual or rich"

@@ -99,6 +99,7 @@ class WtparApp(WorktreeActions):
         self.loaded = False
         self._flush_pending = False
         self._log_pinned = False
+        self._resets: set[TaskKey] = set()
         self._pending_lines: dict[TaskKey, list[str]] = {}
 
     def _start_run_worker(self, run: Coroutine[Any, Any, None]) -> object:
@@ -393,7 +394,8 @@ class WtparApp(WorktreeActions):
         """Record a dispatcher event; the redraw is coalesced into one per FLUSH_DELAY."""
         self.state.apply_event(event)
         if isinstance(event, TaskQueued):
-            self.query_one(LogPane).reset(event.key)
+            self._pending_lines.pop(event.key, None)
+            self._resets.add(event.key)
         elif isinstance(event, TaskStarted) and event.attempt > 1:
             self._pending_lines.setdefault(event.key, []).append(f"--- attempt {event.attempt} ---")
         elif isinstance(event, TaskOutput):
@@ -406,7 +408,12 @@ class WtparApp(WorktreeActions):
 
     def _flush_run_events(self) -> None:
         self._flush_pending = False
+        if not self.screen_stack or not self.screen.is_attached:
+            return  # the app is closing: nothing left to draw
         log = self.query_one(LogPane)
+        for key in self._resets:
+            log.reset(key)
+        self._resets.clear()
         for key, lines in self._pending_lines.items():
             log.add_lines(key, lines)
         self._pending_lines.clear()
