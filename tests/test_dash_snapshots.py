@@ -29,6 +29,7 @@ from wtpar.model import (
 )
 from wtpar.services import Services
 from wtpar.tui.app import WtparApp, make_app
+from wtpar.tui.widgets.log_pane import LogPane
 
 SnapCompare = Callable[..., bool]
 SIZE = (150, 36)
@@ -105,6 +106,62 @@ def test_remove_dialog(repo: Path, wtpar: Invoke, snap_compare: SnapCompare) -> 
         await until(pilot, lambda: app.table.row_count == 4, what="rows")
         await pilot.press("down", "down", "d")
         await until(pilot, lambda: app.screen.id is not None or len(app.screen_stack) > 1)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=setup)
+
+
+RUN_TASKS = """
+[tasks.test]
+cmd = "echo running the tests of $WTPAR_BRANCH; exec sleep 60"
+
+[tasks.lint]
+cmd = "echo lint"
+depends_on = ["test"]
+"""
+
+
+class StartedClock:
+    """The dashboard's clock for a live run: 5.5 s after the last task started.
+
+    Real tasks start at real times; reading elapsed times against this clock shows
+    "5s" on every running task, whatever the machine's speed.
+    """
+
+    def __init__(self) -> None:
+        self.app: WtparApp | None = None
+
+    def __call__(self) -> float:
+        if self.app is None:
+            return FIXED_NOW
+        started = [t.started for t in self.app.state.tasks.values() if t.started is not None]
+        return max(started) + 5.5 if started else FIXED_NOW
+
+
+def test_run_in_progress(repo: Path, wtpar: Invoke, snap_compare: SnapCompare) -> None:
+    """A real dispatcher run: three tests running with output, their lint queued behind."""
+    (repo / "wtpar.toml").write_text(RUN_TASKS)
+    assert wtpar("spawn", "api", "docs", "ui").exit_code == 0
+    clock = StartedClock()
+    app = make_app(Services.from_cwd(repo), now=clock, refresh_interval=None, jobs=3)
+    clock.app = app
+
+    def running(branch: str) -> bool:
+        task = app.state.tasks.get(TaskKey(branch, "test"))
+        return task is not None and task.status is RunStatus.RUNNING
+
+    async def setup(pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: app.table.row_count == 4, what="rows")
+        await pilot.press("down")
+        log = app.query_one(LogPane)
+        app.start_run(["api", "docs", "ui"], "lint")
+        await until(pilot, lambda: all(running(b) for b in ("api", "docs", "ui")))
+        await until(
+            pilot,
+            lambda: "running the tests of api" in "\n".join(s.text for s in log.lines),
+            what="api's output in the log",
+        )
+        app.redraw()
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=setup)

@@ -144,9 +144,9 @@ class WtparApp(WorktreeActions):
     def redraw(self) -> None:
         """Redraw the table, the readiness panel, the pool bar (cells that changed only)."""
         now = self.now()
-        columns = [(c, COLUMN_TITLES[c]) for c in FIXED_COLUMNS]
+        # The verdict before the task columns, so that many tasks never push it off screen.
+        columns = [(c, COLUMN_TITLES[c]) for c in (*FIXED_COLUMNS, "ready")]
         columns += [(f"task:{t}", t) for t in self.state.task_names]
-        columns.append(("ready", COLUMN_TITLES["ready"]))
         if self.sort_column:
             columns = [
                 (key, title + (" ▼" if key == self.sort_column else "")) for key, title in columns
@@ -279,9 +279,9 @@ class WtparApp(WorktreeActions):
         )
 
     def action_sort(self) -> None:
-        """Cycle the sort column: branch, changes, base, each task, readiness, none."""
-        order = ["branch", "dirty", "base", *(f"task:{t}" for t in self.state.task_names)]
-        order += ["ready"]
+        """Cycle the sort column: branch, changes, base, readiness, each task, none."""
+        order = ["branch", "dirty", "base", "ready"]
+        order += [f"task:{t}" for t in self.state.task_names]
         if self.sort_column not in order:
             self.sort_column = order[0]
         else:

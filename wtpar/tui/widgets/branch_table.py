@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-# Room for a task's longest usual states ("timeout 10m00s", "cancelled 12s") so that
-# cells changing while a run goes on rarely force a rebuild.
-MIN_WIDTHS = {"task": 14, "ready": 7}
+# Room for a task's usual states ("failed 2 12s", "cancelled 4s") so that cells changing
+# while a run goes on rarely force a rebuild; a longer one widens its column.
+MIN_WIDTHS = {"task": 12, "ready": 7}
 
 
 class BranchTable(DataTable[Text]):
