@@ -453,3 +453,31 @@ locks = ["{{branch}}:cache"]
     for branch in ("a", "b"):
         mine = [v for k, v in spans.items() if k.startswith(f"{branch}-")]
         assert len(mine) == 2 and max_overlap(mine) == 1
+
+
+def test_a_task_waiting_for_a_lock_holds_no_slot(repo: Path, tmp_path: Path) -> None:
+    # -j 2: a_hold takes the lock "db" and a slot, and finishes only once c_free has run.
+    # b_wait needs "db" too: if it sat on the second slot while waiting, c_free could never
+    # start and a_hold would give up (exit 1).
+    flag = tmp_path / "free-ran"
+    configure(
+        repo,
+        f"""
+[tasks.a_hold]
+cmd = "for i in $(seq 200); do [ -e {flag} ] && exit 0; sleep 0.05; done; exit 1"
+locks = ["db"]
+[tasks.b_wait]
+cmd = "true"
+locks = ["db"]
+[tasks.c_free]
+cmd = "touch {flag}"
+""",
+    )
+    spawn(repo, "a")
+    report = run_request(repo, RunRequest(task_names=("a_hold", "b_wait", "c_free"), jobs=2))
+    runs = by_key(report)
+    assert runs[TaskKey("a", "a_hold")].status is RunStatus.OK
+    assert report.ok, [(str(t.key), t.status) for t in report.tasks]
+    hold, wait = runs[TaskKey("a", "a_hold")], runs[TaskKey("a", "b_wait")]
+    assert hold.ended is not None and wait.started is not None
+    assert wait.started >= hold.ended  # the lock was held throughout
