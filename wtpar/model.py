@@ -36,6 +36,23 @@ class StatusCounts:
         """True when anything would be lost by deleting the working tree."""
         return bool(self.staged or self.modified or self.untracked or self.conflicted)
 
+    def _nonzero(self) -> list[tuple[int, str, str]]:
+        kinds = (
+            (self.staged, "+", "staged"),
+            (self.modified, "~", "modified"),
+            (self.untracked, "?", "untracked"),
+            (self.conflicted, "!", "conflicted"),
+        )
+        return [kind for kind in kinds if kind[0]]
+
+    def marks(self) -> str:
+        """`clean`, or `+staged ~modified ?untracked !conflicted` counts, for tables."""
+        return " ".join(f"{mark}{n}" for n, mark, _ in self._nonzero()) or "clean"
+
+    def words(self) -> str:
+        """`clean`, or `2 modified, 1 untracked`, for messages."""
+        return ", ".join(f"{n} {word}" for n, _, word in self._nonzero()) or "clean"
+
 
 @dataclass(frozen=True)
 class WorktreeRecord:
@@ -64,6 +81,29 @@ class BranchStatus:
     last_commit_time: int | None
     operation: str | None
     record: WorktreeRecord | None
+
+    def changes_text(self) -> str:
+        """The working tree's changes as marks; `?` when its status could not be read."""
+        return self.status.marks() if self.status is not None else "?"
+
+    def base_text(self) -> str:
+        """`↑ahead ↓behind` against the base, `-` when unknown."""
+        return ahead_behind_text(self.ahead, self.behind)
+
+    def upstream_text(self) -> str:
+        """`↑ahead ↓behind` against the upstream, `none` or `gone`."""
+        if self.upstream_gone:
+            return "gone"
+        if not self.upstream:
+            return "none"
+        return ahead_behind_text(self.upstream_ahead, self.upstream_behind)
+
+
+def ahead_behind_text(ahead: int | None, behind: int | None) -> str:
+    """`↑2 ↓1`, or `-` when unknown."""
+    if ahead is None or behind is None:
+        return "-"
+    return f"↑{ahead} ↓{behind}"
 
 
 class SpawnOutcome(enum.Enum):

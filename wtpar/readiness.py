@@ -215,17 +215,7 @@ def dirty_summary(counts: StatusCounts | None) -> str:
     """`2 modified, 1 untracked`, `clean`, or `-` without a worktree."""
     if counts is None:
         return "-"
-    parts = [
-        f"{n} {what}"
-        for n, what in (
-            (counts.staged, "staged"),
-            (counts.modified, "modified"),
-            (counts.untracked, "untracked"),
-            (counts.conflicted, "conflicted"),
-        )
-        if n
-    ]
-    return ", ".join(parts) or "clean"
+    return counts.words()
 
 
 def pushed_summary(up: UpstreamFacts) -> str:

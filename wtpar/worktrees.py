@@ -340,17 +340,7 @@ class WorktreeManager:
         if counts is None:
             return f"cannot read the status of {wt.path}; use --force to remove it anyway"
         if counts.dirty:
-            parts = [
-                f"{n} {what}"
-                for n, what in (
-                    (counts.staged, "staged"),
-                    (counts.modified, "modified"),
-                    (counts.untracked, "untracked"),
-                    (counts.conflicted, "conflicted"),
-                )
-                if n
-            ]
-            lost.append("uncommitted changes: " + ", ".join(parts))
+            lost.append("uncommitted changes: " + counts.words())
         if wt.head:
             unique = self.git.unique_commits(wt.head, wt.branch)
             if unique and not self._integrated(wt.head):

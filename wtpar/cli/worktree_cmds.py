@@ -126,38 +126,6 @@ def format_age(seconds: float | None) -> str:
     return f"{int(seconds)}s"
 
 
-def _dirty_cell(bs: BranchStatus) -> str:
-    st = bs.status
-    if st is None:
-        return "?"
-    if not st.dirty:
-        return "clean"
-    parts = []
-    for n, mark in (
-        (st.staged, "+"),
-        (st.modified, "~"),
-        (st.untracked, "?"),
-        (st.conflicted, "!"),
-    ):
-        if n:
-            parts.append(f"{mark}{n}")
-    return " ".join(parts)
-
-
-def _ab_cell(ahead: int | None, behind: int | None) -> str:
-    if ahead is None or behind is None:
-        return "-"
-    return f"↑{ahead} ↓{behind}"
-
-
-def _upstream_cell(bs: BranchStatus) -> str:
-    if bs.upstream_gone:
-        return "gone"
-    if not bs.upstream:
-        return "none"
-    return _ab_cell(bs.upstream_ahead, bs.upstream_behind)
-
-
 def _flags(bs: BranchStatus) -> str:
     wt = bs.worktree
     flags = []
@@ -206,9 +174,9 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
                 wt.branch or "(detached)",
                 display_path(wt.path),
                 (wt.head or "")[:8] or "-",
-                _dirty_cell(bs),
-                _ab_cell(bs.ahead, bs.behind),
-                _upstream_cell(bs),
+                bs.changes_text(),
+                bs.base_text(),
+                bs.upstream_text(),
                 format_age(now - bs.last_commit_time if bs.last_commit_time else None),
                 _flags(bs),
             ]

@@ -160,33 +160,6 @@ def task_cell_text(cell: TaskCell | None, now: float) -> tuple[str, str]:
     return label, style
 
 
-def dirty_text(bs: BranchStatus) -> str:
-    """`clean`, or `+staged ~modified ?untracked !conflicted`."""
-    st = bs.status
-    if st is None:
-        return "?"
-    if not st.dirty:
-        return "clean"
-    marks = ((st.staged, "+"), (st.modified, "~"), (st.untracked, "?"), (st.conflicted, "!"))
-    return " ".join(f"{mark}{n}" for n, mark in marks if n)
-
-
-def ahead_behind_text(ahead: int | None, behind: int | None) -> str:
-    """`↑2 ↓1`, or `-` when unknown."""
-    if ahead is None or behind is None:
-        return "-"
-    return f"↑{ahead} ↓{behind}"
-
-
-def upstream_text(bs: BranchStatus) -> str:
-    """Upstream ahead/behind, `none` or `gone`."""
-    if bs.upstream_gone:
-        return "gone"
-    if not bs.upstream:
-        return "none"
-    return ahead_behind_text(bs.upstream_ahead, bs.upstream_behind)
-
-
 def relative_path(path: str, root: str) -> str:
     """A worktree path relative to the folder holding the repository."""
     rel = os.path.relpath(path, os.path.dirname(root))
@@ -225,9 +198,9 @@ def row_cells(
         "branch": (mark + name + flags, "bold" if name in state.marked else ""),
         "path": (relative_path(wt.path, root), ""),
         "head": ((wt.head or "")[:8] or "-", "dim"),
-        "dirty": (dirty_text(bs), "yellow" if bs.status and bs.status.dirty else "green"),
-        "base": (ahead_behind_text(bs.ahead, bs.behind), ""),
-        "upstream": (upstream_text(bs), "dim" if not bs.upstream else ""),
+        "dirty": (bs.changes_text(), "yellow" if bs.status and bs.status.dirty else "green"),
+        "base": (bs.base_text(), ""),
+        "upstream": (bs.upstream_text(), "dim" if not bs.upstream else ""),
     }
     for task in state.task_names:
         cells[f"task:{task}"] = task_cell_text(state.tasks.get(TaskKey(name, task)), now)
