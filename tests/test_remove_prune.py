@@ -55,7 +55,7 @@ def test_remove_refuses_commits_on_no_other_branch(repo: Path, wtpar: Invoke) ->
     commit_file(worktree_dir(repo, "ahead"), "x.txt", "x\n")
     result = wtpar("remove", "ahead")
     assert result.exit_code == 1
-    assert "1 commit(s) on no other branch or remote" in result.stderr
+    assert "1 commit on no other branch or remote" in result.stderr
     git(repo, "branch", "ahead-copy", "ahead")
     assert wtpar("remove", "ahead").exit_code == 0
 

@@ -99,6 +99,11 @@ class BranchStatus:
         return ahead_behind_text(self.upstream_ahead, self.upstream_behind)
 
 
+def plural(n: int, noun: str) -> str:
+    """`1 commit`, `3 commits`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def ahead_behind_text(ahead: int | None, behind: int | None) -> str:
     """`↑2 ↓1`, or `-` when unknown."""
     if ahead is None or behind is None:

@@ -34,6 +34,7 @@ from wtpar.model import (
     StatusCounts,
     Worktree,
     WorktreeRecord,
+    plural,
 )
 from wtpar.state import StateStore
 
@@ -344,7 +345,7 @@ class WorktreeManager:
         if wt.head:
             unique = self.git.unique_commits(wt.head, wt.branch)
             if unique and not self._integrated(wt.head):
-                lost.append(f"{unique} commit(s) on no other branch or remote")
+                lost.append(f"{plural(unique, 'commit')} on no other branch or remote")
         if lost:
             return "would lose " + "; ".join(lost) + " (use --force to remove anyway)"
         return None

@@ -26,6 +26,7 @@ from wtpar.model import (
     TaskOutput,
     TaskQueued,
     TaskStarted,
+    plural,
 )
 from wtpar.services import Services
 from wtpar.tasks import RunRequest
@@ -473,7 +474,10 @@ class WtparApp(WorktreeActions):
                 self.run_worker(self._exit_when_idle(), group="quit")
 
         self.push_screen(
-            ConfirmScreen("Quit", f"{len(running)} task(s) still running: cancel them and quit?"),
+            ConfirmScreen(
+                "Quit",
+                f"{plural(len(running), 'task')} still running: cancel and quit?",
+            ),
             done,
         )
 
