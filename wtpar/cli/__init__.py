@@ -79,6 +79,9 @@ def cli(ctx: click.Context, repo_dir: str) -> None:
       wtpar spawn feature-a feature-b     # two worktrees, in parallel
       wtpar list                          # state of every worktree
       cd "$(wtpar path feature-a)"        # jump into one
+      wtpar run -- make test              # in every worktree, through one pool
+      wtpar check                         # ready or blocked per branch, and why
+      wtpar dash                          # all of it live, in the terminal
       wtpar remove feature-a              # refuses if work would be lost
     """
     ctx.obj = {"repo_dir": repo_dir}
