@@ -175,3 +175,26 @@ async def test_log_follows_the_running_task_and_keeps_a_pinned_choice(
             what="test to finish",
         )
         assert log.following == TaskKey("one", "build")  # the user's choice sticks
+
+
+async def test_output_that_arrives_under_a_dialog_is_in_the_log(repo: Path, wtpar: Invoke) -> None:
+    setup_repo(repo, wtpar, "one")
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(150, 36)) as pilot:
+        await until(pilot, lambda: app.table.row_count == 2)
+        await pilot.press("down")
+        app.start_run(["one"], "for i in 1 2 3 4 5; do echo line $i; sleep 0.05; done")
+        await pilot.press("n")  # the spawn dialog covers the screen while the task prints
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        key = TaskKey("one", "cmd")
+        await until(
+            pilot,
+            lambda: key in app.state.tasks and app.state.tasks[key].status is RunStatus.OK,
+            what="the task to finish",
+        )
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: "line 5" in log_text(app), what="every line in the log")
+        assert [f"line {i}" for i in range(1, 6)] == [
+            line for line in log_text(app).splitlines() if line.startswith("line")
+        ]
