@@ -48,6 +48,13 @@ def branches_shown(app: WtparApp) -> list[str]:
     return names
 
 
+def log_text(app: WtparApp) -> str:
+    """The log pane's text, as drawn."""
+    from wtpar.tui.widgets.log_pane import LogPane
+
+    return "\n".join(strip.text for strip in app.query_one(LogPane).lines)
+
+
 def panel_text(app: WtparApp) -> str:
     """The readiness panel's text, as drawn."""
     from rich.console import Console

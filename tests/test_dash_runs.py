@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from tests.conftest import Invoke, wait_for
-from tests.dash_helpers import FIXED_NOW, cell, until
+from tests.dash_helpers import FIXED_NOW, cell, log_text, until
+from tests.run_helpers import alive
 from tests.test_spawn import worktree_dir
 from wtpar.model import RunStatus, TaskKey
 from wtpar.services import Services
-from wtpar.tui.app import make_app
+from wtpar.tui.app import WtparApp, make_app
 from wtpar.tui.screens import ConfirmScreen, PromptScreen
 from wtpar.tui.widgets.log_pane import LogPane
 
@@ -23,14 +25,16 @@ cmd = "test -f ok.flag"
 """
 
 
+async def start_slow(app: WtparApp, pilot: Pilot[int], pid_file: Path) -> int:
+    """Run a task on `slow` whose shell waits for a background `sleep 60`; its pid."""
+    app.start_run(["slow"], f"sleep 60 & echo $! > {pid_file}; wait")
+    await until(pilot, lambda: pid_file.exists() and pid_file.read_text().strip() != "")
+    return int(pid_file.read_text())
+
+
 def setup_repo(repo: Path, wtpar: Invoke, *branches: str) -> None:
     (repo / "wtpar.toml").write_text(TASKS)
     assert wtpar("spawn", *branches).exit_code == 0
-
-
-def log_text(app: object) -> str:
-    log = app.query_one(LogPane)  # type: ignore[attr-defined]
-    return "\n".join(strip.text for strip in log.lines)
 
 
 async def test_run_named_task_on_all_branches_updates_rows_and_log(
@@ -95,9 +99,7 @@ async def test_cancel_terminates_the_running_process_group(
     async with app.run_test(size=(150, 36)) as pilot:
         await until(pilot, lambda: app.table.row_count == 2)
         await pilot.press("down")
-        app.start_run(["slow"], f"sleep 60 & echo $! > {pid_file}; wait")
-        await until(pilot, lambda: pid_file.exists() and pid_file.read_text().strip() != "")
-        child = int(pid_file.read_text())
+        child = await start_slow(app, pilot, pid_file)
         key = TaskKey("slow", "cmd")
         await until(pilot, lambda: cell(app, "slow", "task:cmd").startswith("▶"))
         await pilot.press("c")
@@ -106,7 +108,7 @@ async def test_cancel_terminates_the_running_process_group(
             lambda: app.state.tasks[key].status is RunStatus.CANCELLED,
             what="cancelled",
         )
-        wait_for(lambda: not _alive(child), 10, "the grandchild sleep to be gone")
+        wait_for(lambda: not alive(child), 10, "the grandchild sleep to be gone")
         await until(pilot, lambda: cell(app, "slow", "task:cmd").startswith("cancelled"))
 
 
@@ -118,8 +120,7 @@ async def test_quit_with_running_tasks_asks_then_cancels(
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(150, 36)) as pilot:
         await until(pilot, lambda: app.table.row_count == 2)
-        app.start_run(["slow"], f"sleep 60 & echo $! > {pid_file}; wait")
-        await until(pilot, lambda: pid_file.exists() and pid_file.read_text().strip() != "")
+        child = await start_slow(app, pilot, pid_file)
         await until(pilot, lambda: bool(app.state.running_keys()))
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -127,20 +128,7 @@ async def test_quit_with_running_tasks_asks_then_cancels(
         await until(pilot, lambda: app.return_code is not None, what="exit")
     assert app.return_code == 0
     assert app.state.tasks[TaskKey("slow", "cmd")].status is RunStatus.CANCELLED
-    wait_for(lambda: not _alive(int(pid_file.read_text())), 10, "the sleep to be gone")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is gone for the user; only its parent has not reaped it yet.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
+    wait_for(lambda: not alive(child), 10, "the sleep to be gone")
 
 
 async def test_log_follows_the_running_task_and_keeps_a_pinned_choice(

@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 
 from fixtures.recipes import commit_file
 from tests.conftest import Invoke
-from tests.dash_helpers import FIXED_NOW, until
+from tests.dash_helpers import FIXED_NOW, log_text, until
 from tests.test_spawn import worktree_dir
 from wtpar.model import (
     RunStatus,
@@ -29,7 +29,6 @@ from wtpar.model import (
 )
 from wtpar.services import Services
 from wtpar.tui.app import WtparApp, make_app
-from wtpar.tui.widgets.log_pane import LogPane
 
 SnapCompare = Callable[..., bool]
 SIZE = (150, 36)
@@ -153,12 +152,11 @@ def test_run_in_progress(repo: Path, wtpar: Invoke, snap_compare: SnapCompare) -
     async def setup(pilot: Pilot[Any]) -> None:
         await until(pilot, lambda: app.table.row_count == 4, what="rows")
         await pilot.press("down")
-        log = app.query_one(LogPane)
         app.start_run(["api", "docs", "ui"], "lint")
         await until(pilot, lambda: all(running(b) for b in ("api", "docs", "ui")))
         await until(
             pilot,
-            lambda: "running the tests of api" in "\n".join(s.text for s in log.lines),
+            lambda: "running the tests of api" in log_text(app),
             what="api's output in the log",
         )
         app.redraw()
