@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from wtpar.text import ahead_behind_text
+
 
 @dataclass(frozen=True)
 class Worktree:
@@ -97,18 +99,6 @@ class BranchStatus:
         if not self.upstream:
             return "none"
         return ahead_behind_text(self.upstream_ahead, self.upstream_behind)
-
-
-def plural(n: int, noun: str) -> str:
-    """`1 commit`, `3 commits`."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def ahead_behind_text(ahead: int | None, behind: int | None) -> str:
-    """`↑2 ↓1`, or `-` when unknown."""
-    if ahead is None or behind is None:
-        return "-"
-    return f"↑{ahead} ↓{behind}"
 
 
 class SpawnOutcome(enum.Enum):

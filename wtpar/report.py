@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wtpar.model import RunReport, RunStatus, TaskKey, TaskRun
+from wtpar.text import aligned_table
 
 SCHEMA = 1
 _FAILED = (RunStatus.FAILED, RunStatus.TIMED_OUT)
@@ -90,10 +91,7 @@ def summary(report: RunReport) -> str:
         )
         for t in report.tasks
     ]
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
-    ]
-    lines = [_row(headers, widths)] + [_row(r, widths) for r in rows]
+    lines = [aligned_table(headers, rows)]
     stats = run_stats(report)
     counts = ", ".join(
         f"{n} {status.value}"
@@ -116,10 +114,6 @@ def summary(report: RunReport) -> str:
         f"p95 {format_seconds(stats.p95)}, p99 {format_seconds(stats.p99)}"
     )
     return "\n".join(lines)
-
-
-def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
-    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
 
 def _iso(value: float | None) -> str | None:

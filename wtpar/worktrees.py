@@ -34,9 +34,9 @@ from wtpar.model import (
     StatusCounts,
     Worktree,
     WorktreeRecord,
-    plural,
 )
 from wtpar.state import StateStore
+from wtpar.text import plural
 
 _UNSAFE_PATH = re.compile(r"[^A-Za-z0-9._-]+")
 _FICLONE = 0x40049409  # ioctl number of FICLONE on Linux

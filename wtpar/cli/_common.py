@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -36,18 +35,6 @@ def echo_json(data: Any) -> None:
 def use_color() -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set."""
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain aligned table, no wider than the terminal where it can help it."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    for row in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    return "\n".join(lines)
 
 
 def terminal_width() -> int:

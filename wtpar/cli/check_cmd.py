@@ -7,10 +7,11 @@ from typing import Any
 import click
 
 from wtpar.checks import BranchCheck, CheckReport
-from wtpar.cli._common import complete_any_branch, echo_json, render_table, services_from
+from wtpar.cli._common import complete_any_branch, echo_json, services_from
 from wtpar.merging import MergeStep
 from wtpar.model import RunEvent, TaskFinished, TaskStarted
 from wtpar.readiness import checks_summary, dirty_summary, is_integrated, pushed_summary
+from wtpar.text import aligned_table
 
 JSON_SCHEMA = 1
 
@@ -127,7 +128,7 @@ def render_text(report: CheckReport, show_matrix: bool = False) -> str:
     """The terminal report: table, reasons, conflicts between branches, merge order."""
     lines = [
         f"against {report.base} ({report.base_sha[:10]})",
-        render_table(HEADERS, [_row(report, b) for b in report.branches]),
+        aligned_table(HEADERS, [_row(report, b) for b in report.branches]),
     ]
     with_reasons = sorted(
         (b for b in report.branches if b.readiness.reasons), key=lambda b: b.readiness.ready
@@ -178,7 +179,7 @@ def _grid(report: CheckReport) -> str:
     for i, a in enumerate(names, 1):
         cells = ["-" if a == b else ("X" if report.matrix.conflict(a, b) else ".") for b in names]
         rows.append([str(i), a, *cells])
-    return render_table(headers, rows)
+    return aligned_table(headers, rows)
 
 
 def render_matrix(report: CheckReport) -> str:

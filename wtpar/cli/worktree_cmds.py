@@ -13,10 +13,10 @@ from wtpar.cli._common import (
     complete_any_branch,
     complete_worktree_branch,
     echo_json,
-    render_table,
     services_from,
 )
 from wtpar.model import BranchStatus, SpawnOutcome
+from wtpar.text import aligned_table
 
 JSON_SCHEMA = 1
 
@@ -182,7 +182,7 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
             ]
         )
     headers = ["BRANCH", "PATH", "HEAD", "DIRTY", "BASE", "UPSTREAM", "AGE", "FLAGS"]
-    click.echo(render_table(headers, rows))
+    click.echo(aligned_table(headers, rows))
 
 
 @click.command()

@@ -26,10 +26,10 @@ from wtpar.model import (
     TaskOutput,
     TaskQueued,
     TaskStarted,
-    plural,
 )
 from wtpar.services import Services
 from wtpar.tasks import RunRequest
+from wtpar.text import plural
 from wtpar.tui.messages import ActionDone, ActionFailed, ReadinessChecked, WorktreesRefreshed
 from wtpar.tui.runs import RunController
 from wtpar.tui.screens import ConfirmScreen, PromptScreen
