@@ -15,6 +15,7 @@ from wtpar.cli._common import (
     echo_json,
     services_from,
 )
+from wtpar.cli.lease_cmds import lease_json, lease_text
 from wtpar.model import BranchStatus, SpawnOutcome
 from wtpar.text import aligned_table
 
@@ -31,9 +32,14 @@ JSON_SCHEMA = 1
     "branch, else the current branch).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was created as JSON.")
+@click.option("--claim", "claim_by", metavar="NAME", help="Also claim the worktrees for NAME.")
 @click.pass_context
 def spawn(
-    ctx: click.Context, branches: tuple[str, ...], from_ref: str | None, as_json: bool
+    ctx: click.Context,
+    branches: tuple[str, ...],
+    from_ref: str | None,
+    as_json: bool,
+    claim_by: str | None,
 ) -> None:
     """Create one worktree per BRANCH, in parallel.
 
@@ -42,7 +48,10 @@ def spawn(
     already have a worktree are reported and left alone. Exit 1 if any branch failed.
     """
     svc = services_from(ctx)
-    results = svc.spawn(branches, from_ref)
+    if claim_by is not None:
+        results = svc.spawn_claimed(branches, claim_by, from_ref)
+    else:
+        results = svc.spawn(branches, from_ref)
     failed = any(r.outcome is SpawnOutcome.FAILED or r.setup_errors for r in results)
     if as_json:
         echo_json(
@@ -162,8 +171,13 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """
     svc = services_from(ctx)
     statuses = svc.list_worktrees()
+    leases = svc.leases()
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "worktrees": [_status_json(bs) for bs in statuses]})
+        items = [
+            {**_status_json(bs), **lease_json(leases.get(bs.worktree.branch or ""))}
+            for bs in statuses
+        ]
+        echo_json({"schema": JSON_SCHEMA, "worktrees": items})
         return
     now = time.time()
     rows = []
@@ -182,6 +196,10 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
             ]
         )
     headers = ["BRANCH", "PATH", "HEAD", "DIRTY", "BASE", "UPSTREAM", "AGE", "FLAGS"]
+    if leases:  # the HOLDER column appears once anyone claims a worktree
+        headers.insert(1, "HOLDER")
+        for row, bs in zip(rows, statuses, strict=True):
+            row.insert(1, lease_text(leases.get(bs.worktree.branch or ""), now))
     click.echo(aligned_table(headers, rows))
 
 

@@ -14,6 +14,7 @@ from wtpar.git import worktree_git_dir
 from wtpar.locks import repo_lock
 from wtpar.model import PruneResult, RemoveResult, Worktree
 from wtpar.text import plural
+from wtpar.worktrees.leases import LeaseStore, lease_refusal
 from wtpar.worktrees.trash import move_to_trash, sweep_trash
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Remover:
         removed = [r.branch for r in results if r.removed]
         if removed:
             self.state.drop(removed)
+            LeaseStore(self.paths.wtpar_dir).forget(removed)
         sweep_trash(self.paths.wtpar_dir)
         return results
 
@@ -64,6 +66,9 @@ class Remover:
             return f"worktree is locked{reason}; unlock it with `git worktree unlock {wt.path}`"
         if force or wt.prunable:
             return None
+        claimed = lease_refusal(LeaseStore(self.paths.wtpar_dir).holder(wt.branch or wt.path))
+        if claimed:
+            return claimed
         lost: list[str] = []
         counts = self.git.status(wt.path)
         if counts is None:
@@ -140,5 +145,6 @@ class Remover:
         with repo_lock(self.paths.wtpar_dir):
             for branch in names:
                 self._detach_worktree(self.find(branch))
+            LeaseStore(self.paths.wtpar_dir).forget(names)
         self.state.drop(names)
 
