@@ -4,15 +4,13 @@ claimed worktree with the holder's name."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Invoke
+from tests.conftest import Invoke
+from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
 from wtpar.worktrees.leases import LeaseHeldError, LeaseStore, parse_ttl
 
@@ -143,20 +141,10 @@ def test_spawn_claim_refuses_a_branch_held_by_someone_else(repo: Path, wtpar: In
 
 def test_concurrent_claims_of_one_branch_have_one_winner(repo: Path, wtpar: Invoke) -> None:
     assert wtpar("spawn", "hot").exit_code == 0
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "wtpar", "claim", "hot", "--by", f"agent-{i}"],
-            cwd=repo,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        for i in range(6)
-    ]
-    codes = [p.wait(timeout=60) for p in procs]
+    procs = [wtpar_popen("claim", "hot", "--by", f"agent-{i}", cwd=repo) for i in range(6)]
     for p in procs:
-        p.communicate()
+        p.communicate(timeout=60)
+    codes = [p.returncode for p in procs]
     assert sorted(codes) == [0, 1, 1, 1, 1, 1]
     winner = store(repo).active()["hot"].holder
     assert winner == f"agent-{codes.index(0)}"
@@ -165,14 +153,7 @@ def test_concurrent_claims_of_one_branch_have_one_winner(repo: Path, wtpar: Invo
 def claim_any_processes(repo: Path, count: int) -> list[dict[str, object]]:
     """Start COUNT `claim --any --json` processes at once; their parsed outputs."""
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "wtpar", "claim", "--any", "--by", f"agent-{i}", "--json"],
-            cwd=repo,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
+        wtpar_popen("claim", "--any", "--by", f"agent-{i}", "--json", cwd=repo)
         for i in range(count)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
