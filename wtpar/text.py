@@ -27,3 +27,15 @@ def ahead_behind_text(ahead: int | None, behind: int | None) -> str:
     if ahead is None or behind is None:
         return "-"
     return f"↑{ahead} ↓{behind}"
+
+
+def human_size(size: int) -> str:
+    """`5 B`, `6.0 kB`, `120 MB` (decimal units, like `du --si`)."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000:
+            if unit == "B":
+                return f"{size} B"
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB" if value < 10 else f"{value:.0f} TB"

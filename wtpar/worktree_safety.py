@@ -5,39 +5,13 @@ kept only in its private module store; and the ignored files it would delete, to
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from wtpar import busy
 from wtpar.git import Git, worktree_git_dir
+from wtpar.model import IgnoredFiles
 from wtpar.text import plural
 
 _SHOWN = 3
-
-
-@dataclass(frozen=True)
-class IgnoredFiles:
-    """The ignored files (git's disposable build output) a removal deletes."""
-
-    files: int = 0
-    size: int = 0
-
-    def text(self) -> str:
-        """`also 3 ignored files, 120 MB`, or empty when there are none."""
-        if not self.files:
-            return ""
-        return f"also {plural(self.files, 'ignored file')}, {human_size(self.size)}"
-
-
-def human_size(size: int) -> str:
-    """`5 B`, `6.0 kB`, `120 MB` (decimal units, like `du --si`)."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            if unit == "B":
-                return f"{int(value)} B"
-            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
 
 
 def ignored_files(git: Git, path: str) -> IgnoredFiles:

@@ -7,6 +7,7 @@ repository lock, because concurrent `git worktree add` races on `.git/config` an
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import glob
@@ -18,15 +19,17 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
-from wtpar import procs
+from wtpar import busy, procs
 from wtpar.config import Config
-from wtpar.errors import CommandError, UsageError
+from wtpar.errors import CommandError, UsageError, WtparError
 from wtpar.git import Git, RepoPaths, worktree_git_dir
 from wtpar.locks import repo_lock
 from wtpar.model import (
     BranchStatus,
+    IgnoredFiles,
     PruneResult,
     RemoveResult,
     SpawnOutcome,
@@ -37,8 +40,16 @@ from wtpar.model import (
 )
 from wtpar.state import StateStore
 from wtpar.text import plural
+from wtpar.worktree_safety import (
+    hidden_change_loss,
+    ignored_files,
+    operation_loss,
+    running_task_losses,
+    submodule_losses,
+)
 
-_UNSAFE_PATH = re.compile(r"[^A-Za-z0-9._-]+")
+# \w is Unicode-aware: `feat-ü-日本` keeps its letters (and a folder of its own).
+_UNSAFE_PATH = re.compile(r"[^\w.-]+")
 _FICLONE = 0x40049409  # ioctl number of FICLONE on Linux
 
 
@@ -75,6 +86,12 @@ class _Plan:
     error: str | None = None
     existing: bool = False
     setup_errors: tuple[str, ...] = ()
+    created: float | None = None
+
+
+def worktree_name(wt: Worktree) -> str:
+    """How wtpar names a worktree: its branch, or `(folder)` when its HEAD is detached."""
+    return wt.branch or f"({os.path.basename(wt.path)})"
 
 
 class WorktreeManager:
@@ -93,7 +110,8 @@ class WorktreeManager:
         return self.git.worktrees()
 
     def find(self, branch: str) -> Worktree:
-        """The worktree that has BRANCH checked out (or is at that path)."""
+        """The worktree that has BRANCH checked out, or is at that path; a detached one
+        also by its folder name (`side`, or `(side)` as `run` shows it)."""
         wts = self.worktrees()
         for wt in wts:
             if wt.branch == branch:
@@ -102,8 +120,22 @@ class WorktreeManager:
         for wt in wts:
             if os.path.realpath(wt.path) == target:
                 return wt
-        names = ", ".join(wt.branch or "(detached)" for wt in wts if not wt.is_main) or "none"
+        folder = branch[1:-1] if branch.startswith("(") and branch.endswith(")") else branch
+        detached = [wt for wt in wts if not wt.branch and os.path.basename(wt.path) == folder]
+        if len(detached) == 1:
+            return detached[0]
+        names = ", ".join(worktree_name(wt) for wt in wts if not wt.is_main) or "none"
         raise UsageError(f"no worktree for branch {branch!r} (worktrees: {names})")
+
+    def find_present(self, branch: str) -> Worktree:
+        """Like `find`, but the worktree's folder must exist."""
+        wt = self.find(branch)
+        if wt.prunable or not os.path.isdir(wt.path):
+            raise WtparError(
+                f"{branch}: folder missing ({wt.path}); `wtpar prune` forgets the worktree, "
+                f"`wtpar spawn {branch}` recreates it"
+            )
+        return wt
 
     def base_ref(self, worktrees: list[Worktree] | None = None) -> str:
         """The configured base, else the remote's default branch, else the main worktree's."""
@@ -113,49 +145,93 @@ class WorktreeManager:
     # -- spawn ---------------------------------------------------------------------------
 
     def spawn(self, branches: Sequence[str], from_ref: str | None = None) -> list[SpawnResult]:
-        """Create a worktree for each branch; one failure never stops the others."""
+        """Create a worktree for each branch; one failure never stops the others.
+
+        A worktree whose folder was deleted is created again; one whose checkout never
+        finished (its spawn was killed) is completed.
+        """
+        if from_ref is not None and self.git.resolve_commit(from_ref) is None:
+            raise UsageError(f"--from {from_ref!r} is not a commit")
         plans = [_Plan(b, "") for b in dict.fromkeys(branches)]
-        base_name: str | None = None
-        base_sha: str | None = None
-        needs_base = False
-        with repo_lock(self.paths.wtpar_dir):
-            existing = {wt.branch: wt for wt in self.worktrees() if wt.branch}
-            taken_paths = {os.path.realpath(wt.path) for wt in existing.values()}
-            for plan in plans:
-                self._plan_one(plan, existing, taken_paths)
-                needs_base = needs_base or plan.how == "new"
-            if needs_base:
-                base_name = from_ref or self.base_ref()
-                base_sha = self.git.resolve_commit(base_name)
-            for plan in plans:
-                if plan.error or plan.existing:
-                    continue
-                if plan.how == "new":
-                    if base_sha is None:
-                        plan.error = f"base {base_name!r} is not a commit"
-                        continue
-                    plan.base_ref, plan.base_sha = base_name, base_sha
-                self._add_metadata(plan)
-        created = [p for p in plans if not p.error and not p.existing]
-        with ThreadPoolExecutor(workers(len(created))) as pool:
-            list(pool.map(self._populate, created))
-        self._setup(created)
-        self.state.put(
-            [
-                WorktreeRecord(p.branch, p.path, p.base_ref, p.base_sha, time.time())
-                for p in created
-                if not p.error
-            ]
-        )
+        with ExitStack() as busy_records:
+            with repo_lock(self.paths.wtpar_dir):
+                created = self._plan_and_add(plans, from_ref)
+                # Until its checkout has finished a worktree is "populating", and busy: a
+                # later spawn completes it, `remove` knows nothing of value is there yet.
+                self.state.put([self._record(p, populated=False) for p in created])
+                for plan in created:
+                    busy_records.enter_context(
+                        busy.running_in(self.paths.wtpar_dir, plan.path, "spawn")
+                    )
+            # The slow part runs outside the repository lock, still holding the busy records.
+            with ThreadPoolExecutor(workers(len(created))) as pool:
+                list(pool.map(self._populate, created))
+            self._setup(created)
+            self.state.put([self._record(p, populated=True) for p in created if not p.error])
         return [self._result(p) for p in plans]
 
-    def _plan_one(self, plan: _Plan, existing: dict[str, Worktree], taken: set[str]) -> None:
+    def _plan_and_add(self, plans: list[_Plan], from_ref: str | None) -> list[_Plan]:
+        """Plan every branch and add the worktrees' metadata (under the repository lock);
+        return the plans that have a worktree to populate."""
+        base_name: str | None = None
+        base_sha: str | None = None
+        wts = self._forget_missing(self.worktrees(), {p.branch for p in plans})
+        existing = {wt.branch: wt for wt in wts if wt.branch}
+        taken_paths = {os.path.realpath(wt.path) for wt in wts}
+        records = self.state.records()
+        for plan in plans:
+            self._plan_one(plan, existing, taken_paths, records)
+        if any(plan.how == "new" and not plan.error for plan in plans):
+            base_name = from_ref or self.base_ref()
+            base_sha = self.git.resolve_commit(base_name)
+        for plan in plans:
+            if plan.error or plan.existing or plan.how == "complete":
+                continue
+            if plan.how == "new":
+                if base_sha is None:
+                    plan.error = f"base {base_name!r} is not a commit"
+                    continue
+                plan.base_ref, plan.base_sha = base_name, base_sha
+            self._add_metadata(plan)
+        return [p for p in plans if not p.error and not p.existing]
+
+    def _record(self, plan: _Plan, populated: bool) -> WorktreeRecord:
+        created = plan.created or time.time()
+        return WorktreeRecord(
+            plan.branch, plan.path, plan.base_ref, plan.base_sha, created, populated
+        )
+
+    def _forget_missing(self, wts: list[Worktree], branches: set[str]) -> list[Worktree]:
+        """Drop the metadata of these branches' worktrees whose folder was deleted (not of
+        locked ones: their folder may be on a drive that is not mounted)."""
+        missing = [wt for wt in wts if wt.branch in branches and wt.prunable and not wt.locked]
+        for wt in missing:
+            self.git.forget_worktree(wt.path)
+        return self.worktrees() if missing else wts
+
+    def _plan_one(
+        self,
+        plan: _Plan,
+        existing: dict[str, Worktree],
+        taken: set[str],
+        records: dict[str, WorktreeRecord],
+    ) -> None:
         branch = plan.branch
         if not self.git.is_valid_branch_name(branch):
             plan.error = f"invalid branch name {branch!r}"
             return
         if branch in existing:
-            plan.path, plan.existing, plan.how = existing[branch].path, True, "exists"
+            wt, rec = existing[branch], records.get(branch)
+            plan.path = wt.path
+            if (
+                rec is not None
+                and not rec.populated
+                and not busy.running_tasks(self.paths.wtpar_dir, wt.path)
+            ):
+                plan.how, plan.base_ref, plan.base_sha = "complete", rec.base_ref, rec.base_sha
+                plan.created = rec.created
+                return
+            plan.existing, plan.how = True, "exists"
             return
         plan.path = worktree_path(self.paths, self.config, branch)
         real = os.path.realpath(plan.path)
@@ -196,6 +272,11 @@ class WorktreeManager:
 
     def _populate(self, plan: _Plan) -> None:
         # The index of a --no-checkout worktree is empty; reading HEAD into it fills the tree.
+        gitdir = worktree_git_dir(plan.path)
+        if plan.how == "complete" and gitdir is not None:
+            # Left by the git a killed spawn was running; no one else works in this worktree.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(gitdir, "index.lock"))
         try:
             self.git.run("-c", "checkout.workers=0", "reset", "--hard", "--quiet", cwd=plan.path)
         except CommandError as exc:
@@ -243,6 +324,8 @@ class WorktreeManager:
                 plan.branch, SpawnOutcome.FAILED, plan.path or None, error=plan.error
             )
         outcome = SpawnOutcome.EXISTS if plan.existing else SpawnOutcome.CREATED
+        if plan.how == "complete":
+            outcome = SpawnOutcome.COMPLETED
         return SpawnResult(
             plan.branch,
             outcome,
@@ -306,19 +389,32 @@ class WorktreeManager:
     def remove(
         self, branches: Sequence[str], force: bool = False, delete_branch: bool = False
     ) -> list[RemoveResult]:
-        """Remove worktrees, refusing any that would lose work unless `force`."""
+        """Remove worktrees, refusing any that would lose work unless `force` (which first
+        stops the tasks running in them)."""
         targets = [(b, self.find(b)) for b in dict.fromkeys(branches)]
+        for branch, wt in targets:
+            if wt.is_main:
+                raise UsageError(
+                    f"{branch!r} is the main worktree: the main worktree is never removed"
+                )
         results: list[RemoveResult] = []
         base = self.base_ref() if delete_branch else None
         for branch, wt in targets:
+            stopped: tuple[str, ...] = ()
+            if force and not wt.prunable and not wt.locked:
+                tasks = busy.stop_tasks(self.paths.wtpar_dir, wt.path)
+                stopped = tuple(f"{t.task} (pid {t.pid})" for t in tasks)
             refusal = self.removal_refusal(wt, force)
             if refusal:
                 results.append(RemoveResult(branch, False, wt.path, error=refusal))
                 continue
-            with repo_lock(self.paths.wtpar_dir):
-                self._detach_worktree(wt)
-                result = RemoveResult(branch, True, wt.path)
-                if delete_branch and wt.branch and base:
+            ignored, refusal = self._take_away(wt)
+            if refusal:
+                results.append(RemoveResult(branch, False, wt.path, error=refusal))
+                continue
+            result = RemoveResult(branch, True, wt.path, ignored=ignored, stopped=stopped)
+            if delete_branch and wt.branch and base:
+                with repo_lock(self.paths.wtpar_dir):
                     result = self._delete_branch_if_integrated(result, wt.branch, base)
             results.append(result)
         removed = [r.branch for r in results if r.removed]
@@ -327,6 +423,19 @@ class WorktreeManager:
         self.sweep_trash()
         return results
 
+    def _take_away(self, wt: Worktree) -> tuple[IgnoredFiles, str | None]:
+        """Move a worktree judged safe to remove out of the way, unless a task started in it
+        meanwhile; return the ignored files it held (or why it stays)."""
+        present = os.path.isdir(wt.path) and not wt.prunable
+        ignored = ignored_files(self.git, wt.path) if present else IgnoredFiles()
+        with repo_lock(self.paths.wtpar_dir), busy.no_new_tasks(self.paths.wtpar_dir, wt.path):
+            running = running_task_losses(self.paths.wtpar_dir, wt.path)
+            if running:
+                return ignored, "; ".join(running)
+            self._detach_worktree(wt)
+        busy.forget(self.paths.wtpar_dir, wt.path)
+        return ignored, None
+
     def removal_refusal(self, wt: Worktree, force: bool) -> str | None:
         """Why this worktree must not be removed (None when it may)."""
         if wt.is_main:
@@ -334,20 +443,39 @@ class WorktreeManager:
         if wt.locked:
             reason = f" ({wt.locked_reason})" if wt.locked_reason else ""
             return f"worktree is locked{reason}; unlock it with `git worktree unlock {wt.path}`"
-        if force or wt.prunable:
+        if wt.prunable:
             return None
+        running = running_task_losses(self.paths.wtpar_dir, wt.path)
+        if running:
+            tail = "it could not be stopped" if force else "use --force to stop it and remove"
+            return "; ".join(running) + f" ({tail})"
+        if force:
+            return None
+        record = self.state.records().get(wt.branch or "")
+        blockers: list[str] = []
+        operation = operation_loss(self.git, wt.path)
+        if operation:
+            blockers.append(operation)
         lost: list[str] = []
-        counts = self.git.status(wt.path)
-        if counts is None:
-            return f"cannot read the status of {wt.path}; use --force to remove it anyway"
-        if counts.dirty:
-            lost.append("uncommitted changes: " + counts.words())
+        if record is None or record.populated:
+            # A worktree whose checkout never finished holds no changes of its own yet.
+            counts = self.git.status(wt.path)
+            if counts is None:
+                return f"cannot read the status of {wt.path}; use --force to remove it anyway"
+            if counts.dirty:
+                lost.append("uncommitted changes: " + counts.words())
+            hidden = hidden_change_loss(self.git, wt.path)
+            if hidden:
+                lost.append(hidden)
         if wt.head:
             unique = self.git.unique_commits(wt.head, wt.branch)
             if unique and not self._integrated(wt.head):
                 lost.append(f"{plural(unique, 'commit')} on no other branch or remote")
+        lost.extend(submodule_losses(self.git, self.paths.common_dir, wt.path))
         if lost:
-            return "would lose " + "; ".join(lost) + " (use --force to remove anyway)"
+            blockers.append("would lose " + "; ".join(lost))
+        if blockers:
+            return "; ".join(blockers) + " (use --force to remove anyway)"
         return None
 
     def _integrated(self, commit: str) -> bool:
@@ -402,39 +530,56 @@ class WorktreeManager:
     # -- prune ---------------------------------------------------------------------------
 
     def prune(self, merged: bool = False, dry_run: bool = False) -> PruneResult:
-        """Forget worktrees whose folder is gone; with `merged`, remove clean integrated ones."""
+        """Forget worktrees whose folder is gone; with `merged`, remove clean integrated ones
+        (never one whose branch has no commit since it was spawned: it is new, not merged)."""
         wts = self.worktrees()
         stale = tuple(wt.path for wt in wts if wt.prunable)
-        merged_paths: list[str] = []
+        candidates: list[Worktree] = []
         kept: list[tuple[str, str]] = []
         if merged:
             base = self.base_ref()
+            records = self.state.records()
             for wt in wts:
                 if wt.is_main or wt.prunable or not wt.branch or wt.branch == base:
                     continue
                 if not self.git.is_integrated(wt.branch, base):
                     continue
+                record = records.get(wt.branch)
+                if record is not None and record.base_sha and wt.head == record.base_sha:
+                    since = record.base_ref or record.base_sha[:10]
+                    kept.append(
+                        (
+                            wt.branch,
+                            f"no commit since it was spawned from {since} (new, not merged)",
+                        )
+                    )
+                    continue
                 refusal = self.removal_refusal(wt, force=False)
                 if refusal:
                     kept.append((wt.branch, refusal))
                     continue
-                merged_paths.append(wt.branch)
+                candidates.append(wt)
+        removed: list[str] = []
+        ignored: list[tuple[str, IgnoredFiles]] = []
+        if not dry_run and stale:
+            with repo_lock(self.paths.wtpar_dir):
+                self.git.run("worktree", "prune")
+        for wt in candidates:
+            assert wt.branch is not None
+            if dry_run:
+                found, refusal = ignored_files(self.git, wt.path), None
+            else:
+                found, refusal = self._take_away(wt)
+            if refusal:
+                kept.append((wt.branch, refusal))
+                continue
+            removed.append(wt.branch)
+            ignored.append((wt.branch, found))
         if not dry_run:
-            if stale:
-                with repo_lock(self.paths.wtpar_dir):
-                    self.git.run("worktree", "prune")
-            if merged_paths:
-                self.remove_integrated(merged_paths)
+            if removed:
+                self.state.drop(removed)
             self.sweep_trash()
-        return PruneResult(stale, tuple(merged_paths), tuple(kept), dry_run)
-
-    def remove_integrated(self, branches: Iterable[str]) -> None:
-        """Remove worktrees already judged clean and integrated."""
-        names = list(branches)
-        with repo_lock(self.paths.wtpar_dir):
-            for branch in names:
-                self._detach_worktree(self.find(branch))
-        self.state.drop(names)
+        return PruneResult(stale, tuple(removed), tuple(kept), dry_run, tuple(ignored))
 
 
 def delete_in_background(path: str, keep_root: bool = False) -> None:
