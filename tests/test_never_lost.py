@@ -67,6 +67,7 @@ def test_remove_and_prune_refuse_a_worktree_with_a_running_task(
         assert proc.poll() is None
     assert proc.returncode == 0, proc.stdout.read() if proc.stdout else ""
     assert (wt / "result.txt").read_text() == "out\n"
+    (wt / "result.txt").unlink()
     assert wtpar("remove", "b").exit_code == 0
     assert not wt.exists()
 

@@ -28,7 +28,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from wtpar.locks import hash_stable, locks_dir
+from wtpar.locks import locks_dir
+from wtpar.names import hash_stable
 
 _counter = itertools.count()
 _STOP_GRACE = 5.0

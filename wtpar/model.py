@@ -285,7 +285,7 @@ class TaskStarted:
 
     key: TaskKey
     attempt: int
-    pid: int
+    pid: int | None  # None where the executor cannot tell (a remote worker)
     time: float
 
 
