@@ -8,13 +8,13 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from fixtures.recipes import commit_file, git, make_repo
-from tests.conftest import ROOT, Invoke, wait_for
+from tests.conftest import Invoke, wait_for
+from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
 
 
@@ -25,15 +25,7 @@ def running_exec(repo: Path, branch: str, tmp_path: Path) -> Iterator[subprocess
     gate = tmp_path / f"{branch}-gate"
     os.mkfifo(gate)
     script = f"touch '{started}'; cat '{gate}' >/dev/null; echo out > result.txt"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wtpar", "exec", branch, "--", "sh", "-c", script],
-        cwd=repo,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    proc = wtpar_popen("exec", branch, "--", "sh", "-c", script, cwd=repo)
     try:
         wait_for(started.exists, 30, "the task to start")
         yield proc
@@ -65,7 +57,7 @@ def test_remove_and_prune_refuse_a_worktree_with_a_running_task(
         assert pruned["merged"] == []
         assert "task cmd is running in it" in pruned["kept"][0]["reason"]
         assert proc.poll() is None
-    assert proc.returncode == 0, proc.stdout.read() if proc.stdout else ""
+    assert proc.returncode == 0, proc.communicate()
     assert (wt / "result.txt").read_text() == "out\n"
     (wt / "result.txt").unlink()
     assert wtpar("remove", "b").exit_code == 0

@@ -7,12 +7,11 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from fixtures.recipes import git
-from tests.conftest import ROOT, Invoke, run_wtpar_process, wait_for
+from tests.conftest import Invoke, run_wtpar_process, wait_for
+from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
 
 
@@ -69,29 +68,26 @@ def test_non_ascii_branch_names_keep_distinct_folders(repo: Path, wtpar: Invoke)
     assert git(paths["feat-ä-中国"], "branch", "--show-current").strip() == "feat-ä-中国"
 
 
-def test_a_spawn_killed_during_checkout_is_completed_later(repo: Path, wtpar: Invoke) -> None:
-    # A smudge filter that never ends stands for a checkout killed half-way.
+def spawn_killed_during_checkout(repo: Path, branch: str) -> None:
+    """`wtpar spawn BRANCH`, SIGKILLed (with its git) in the middle of its checkout."""
+    # A smudge filter that never ends holds the checkout half-way.
     started = repo.parent / "checkout-started"
     (repo / ".gitattributes").write_text("*.md filter=stall\n")
     git(repo, "add", ".gitattributes")
     git(repo, "commit", "-qm", "filter")
     git(repo, "config", "filter.stall.smudge", f"touch '{started}'; exec sleep 600")
-    wt = worktree_dir(repo, "half")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wtpar", "spawn", "half"],
-        cwd=repo,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        start_new_session=True,
-    )
+    proc = wtpar_popen("spawn", branch, cwd=repo, new_session=True)
     try:
         wait_for(started.exists, 30, "the checkout to start")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        proc.communicate()
     git(repo, "config", "filter.stall.smudge", "cat")
+
+
+def test_a_spawn_killed_during_checkout_is_completed_later(repo: Path, wtpar: Invoke) -> None:
+    spawn_killed_during_checkout(repo, "half")
+    wt = worktree_dir(repo, "half")
     rows = {r["branch"]: r for r in json.loads(wtpar("list", "--json").output)["worktrees"]}
     assert rows["half"]["populated"] is False
     assert "populating" in wtpar("list").output
@@ -105,25 +101,7 @@ def test_a_spawn_killed_during_checkout_is_completed_later(repo: Path, wtpar: In
 
 
 def test_remove_knows_a_half_populated_worktree_holds_nothing(repo: Path, wtpar: Invoke) -> None:
-    started = repo.parent / "checkout-started"
-    (repo / ".gitattributes").write_text("*.md filter=stall\n")
-    git(repo, "add", ".gitattributes")
-    git(repo, "commit", "-qm", "filter")
-    git(repo, "config", "filter.stall.smudge", f"touch '{started}'; exec sleep 600")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wtpar", "spawn", "half"],
-        cwd=repo,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        start_new_session=True,
-    )
-    try:
-        wait_for(started.exists, 30, "the checkout to start")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    spawn_killed_during_checkout(repo, "half")
     assert git(worktree_dir(repo, "half"), "status", "--porcelain") != ""
     removed = wtpar("remove", "half")
     assert removed.exit_code == 0, removed.output
