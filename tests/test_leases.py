@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.recipes import commit_file, git
 from tests.conftest import Invoke
 from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
@@ -120,6 +121,8 @@ def test_remove_refuses_a_claimed_worktree_naming_the_holder(repo: Path, wtpar: 
 
 def test_prune_merged_keeps_a_claimed_worktree(repo: Path, wtpar: Invoke) -> None:
     assert wtpar("spawn", "done", "--claim", "bob").exit_code == 0
+    commit_file(worktree_dir(repo, "done"), "done.txt", "done\n")
+    git(repo, "merge", "-q", "--ff-only", "done")
     result = wtpar("prune", "--merged")
     assert "kept  done: claimed by bob since" in result.stderr
     assert worktree_dir(repo, "done").exists()
