@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from tests.conftest import Invoke, run_wtpar_process, wait_for
-from wtpar.devservices import ServiceRecord, ServiceStore, StopOutcome, service_key
+from wtpar.worktrees.devservices import ServiceRecord, ServiceStore, StopOutcome, service_key
 
 HTTP = f"{sys.executable} -m http.server $WTPAR_PORT_WEB --bind 127.0.0.1"
 

@@ -185,28 +185,3 @@ def test_env_file_is_written_only_when_ignored(repo: Path, wtpar: Invoke) -> Non
     assert "env.file tracked.env is not ignored by git" in refused.stderr
     assert not (worktree_dir(repo, "nope") / "tracked.env").exists()
     assert git(worktree_dir(repo, "nope"), "status", "--porcelain") == ""
-
-
-@pytest.mark.parametrize(
-    ("toml", "message", "line"),
-    [
-        ('[env]\nports = ["web"]\ncolour = 1\n', "unknown setting env.colour", 3),
-        (
-            '[env]\nports = ["web"]\nvars = { A = "{port_db}" }\n',
-            "unknown placeholder {port_db}",
-            3,
-        ),
-        ('[env]\nport_range = "80-90"\n', "env.port_range must look like", 2),
-        ('[services.web]\ncmd = "x"\nready = "web"\n', "'web' is not a port", 3),
-        ('[services.web]\ncmd = "x"\nrestart = true\n', "unknown setting services.web.restart", 3),
-        ("[worktrees]\npre_remove = 3\n", "worktrees.pre_remove must be a list", 2),
-    ],
-)
-def test_bad_env_config_is_refused_with_file_and_line(
-    repo: Path, wtpar: Invoke, toml: str, message: str, line: int
-) -> None:
-    (repo / "wtpar.toml").write_text(toml)
-    result = wtpar("env", "main")
-    assert result.exit_code == 2
-    assert f"wtpar.toml:{line}: " in result.stderr
-    assert message in result.stderr

@@ -23,13 +23,19 @@ from wtpar.model import (
 from wtpar.worktrees import WorktreeManager
 
 if TYPE_CHECKING:
-    from wtpar.checks import CheckReport, CheckRunner
-    from wtpar.devservices import EnvView, ServiceStatus, ServiceStore, StartResult, StopResult
-    from wtpar.dispatch import Dispatcher
-    from wtpar.environment import Environments
+    from wtpar.check.facts import CheckReport, CheckRunner
     from wtpar.model import RunEvent, RunReport, TaskSpec
-    from wtpar.sync import SyncResult
-    from wtpar.tasks import RunPlan, RunRequest, WorktreeInfo
+    from wtpar.run.dispatch import Dispatcher
+    from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
+    from wtpar.worktrees.devservices import (
+        EnvView,
+        ServiceStatus,
+        ServiceStore,
+        StartResult,
+        StopResult,
+    )
+    from wtpar.worktrees.environment import Environments
+    from wtpar.worktrees.sync import SyncResult
 
 
 class Services:
@@ -87,7 +93,7 @@ class Services:
 
     def load_tasks(self) -> dict[str, TaskSpec]:
         """The configured `[tasks.*]`, checked (ConfigError with file:line otherwise)."""
-        from wtpar.tasks import parse_tasks
+        from wtpar.run.taskconfig import parse_tasks
 
         return parse_tasks(self.config)
 
@@ -100,9 +106,9 @@ class Services:
         from concurrent.futures import ThreadPoolExecutor
         from dataclasses import replace
 
-        from wtpar.results import ResultStore
-        from wtpar.tasks import build_plan
-        from wtpar.worktrees import workers
+        from wtpar.procs import workers
+        from wtpar.run.plan import build_plan
+        from wtpar.run.results import ResultStore
 
         specs = self.load_tasks() if request.task_names or request.failed_only else {}
         only = None
@@ -128,16 +134,19 @@ class Services:
         The dashboard: `d = services.make_dispatcher(req); d.subscribe(cb); await d.run()`,
         with `d.cancel(key)` / `d.cancel_all()` from its key bindings.
         """
-        from wtpar.dispatch import Dispatcher
-        from wtpar.results import ResultStore
+        from wtpar.run.dispatch import Dispatcher, DispatchOptions
+        from wtpar.run.results import ResultStore
 
         plan = self.plan_run(request)
-        return Dispatcher(
-            plan,
-            self.paths.wtpar_dir,
+        options = DispatchOptions(
             jobs=request.jobs or default_jobs(),
             stagger=request.stagger,
             fail_fast=request.fail_fast,
+        )
+        return Dispatcher(
+            plan,
+            self.paths.wtpar_dir,
+            options,
             run_id=run_id,
             results=ResultStore(self.paths.wtpar_dir),
         )
@@ -150,7 +159,7 @@ class Services:
         `wtpar check` runs its check tasks with
         `services.run(RunRequest(task_names=(...), branches=(...), changed=True))`.
         """
-        from wtpar.dispatch import run_sync
+        from wtpar.run.runner import run_sync
 
         dispatcher = self.make_dispatcher(request)
         if on_event is not None:
@@ -159,22 +168,26 @@ class Services:
 
     def last_run_report(self) -> RunReport | None:
         """The report of the latest run on this repository, if any."""
-        from wtpar.runstore import RunStore
+        from wtpar.run.runstore import RunStore
 
         return RunStore(self.paths.wtpar_dir).last_report()
 
     def _worktree_infos(self) -> list[WorktreeInfo]:
-        from wtpar.tasks import WorktreeInfo
+        from wtpar.run.plan import WorktreeInfo
 
+        wts = [wt for wt in self.worktrees.worktrees() if not wt.bare and not wt.prunable]
+        envs: dict[str, dict[str, str]] = {}
+        if self.environments.configured:
+            envs = self.environments.ensure([(wt.branch, wt.path) for wt in wts if wt.branch])
         return [
             WorktreeInfo(
                 branch=wt.branch or f"({os.path.basename(wt.path)})",
                 path=wt.path,
                 head=wt.head,
                 is_main=wt.is_main,
+                env=tuple(envs.get(wt.branch or "", {}).items()),
             )
-            for wt in self.worktrees.worktrees()
-            if not wt.bare and not wt.prunable
+            for wt in wts
         ]
 
     def _is_clean(self, path: str) -> bool:
@@ -186,7 +199,7 @@ class Services:
         from dataclasses import replace
 
         from wtpar.errors import UsageError
-        from wtpar.tasks import ADHOC_TASK
+        from wtpar.run.taskconfig import ADHOC_TASK
 
         last = self.last_run_report()
         if last is None:
@@ -225,7 +238,7 @@ class Services:
         With `run`, the configured `[check] tasks` missing a result at a clean HEAD run first
         through the dispatcher (`runner` replaces it); `fetch` updates the base's remote first.
         """
-        from wtpar.checks import fetch_base, parse_check_config, run_check
+        from wtpar.check.facts import fetch_base, parse_check_config, run_check
         from wtpar.errors import UsageError
 
         settings = parse_check_config(self.config)
@@ -249,7 +262,7 @@ class Services:
                 notes.append(note)
 
         def through_dispatcher(task_names: Sequence[str], targets: Sequence[str]) -> None:
-            from wtpar.tasks import RunRequest
+            from wtpar.run.plan import RunRequest
 
             request = RunRequest(
                 task_names=tuple(task_names), branches=tuple(targets), changed=True
@@ -276,14 +289,14 @@ class Services:
     @cached_property
     def environments(self) -> Environments:
         """Each worktree's ports and variables."""
-        from wtpar.environment import Environments
+        from wtpar.worktrees.environment import Environments
 
         return Environments(self.paths, self.config)
 
     @cached_property
     def service_store(self) -> ServiceStore:
         """The recorded services of every worktree."""
-        from wtpar.devservices import ServiceStore
+        from wtpar.worktrees.devservices import ServiceStore
 
         return ServiceStore(self.paths.wtpar_dir)
 
@@ -311,7 +324,7 @@ class Services:
     def env_views(self, worktrees: Sequence[Worktree]) -> dict[str, EnvView]:
         """Ports, variables and services of each worktree by path, for `list` and the
         dashboard: read-only, no lock, and psutil is loaded only when services exist."""
-        from wtpar.devservices import EnvView
+        from wtpar.worktrees.devservices import EnvView
 
         statuses = self.service_statuses()
         by_branch: dict[str, list[ServiceStatus]] = {}
@@ -333,7 +346,7 @@ class Services:
     def up(self, branches: Sequence[str] = (), names: Sequence[str] = ()) -> list[StartResult]:
         """Start the configured services (or NAMES) in BRANCHES' worktrees (default: all but
         main), in parallel; each waits until ready."""
-        from wtpar.devservices import start_services
+        from wtpar.worktrees.devservices import start_services
 
         return start_services(
             self.service_store, self.environments, self._env_targets(branches), names
@@ -341,7 +354,7 @@ class Services:
 
     def down(self, branches: Sequence[str] = (), names: Sequence[str] = ()) -> list[StopResult]:
         """Stop running services (of BRANCHES and NAMES; default: all)."""
-        from wtpar.devservices import stop_services
+        from wtpar.worktrees.devservices import stop_services
 
         wanted = {self.worktrees.find(b).branch or b for b in branches}
         return stop_services(self.service_store, wanted or None, set(names) or None)
@@ -351,7 +364,13 @@ class Services:
         again, keeping files changed there unless `force`; rewrite `[env] file`."""
         from dataclasses import replace
 
-        from wtpar.sync import CopyManifest, FileOutcome, FileSync, source_files, sync_worktree
+        from wtpar.worktrees.sync import (
+            CopyManifest,
+            FileOutcome,
+            FileSync,
+            source_files,
+            sync_worktree,
+        )
 
         targets = self._env_targets(branches)
         rels = source_files(self.paths.root, self.config.worktrees.copy)

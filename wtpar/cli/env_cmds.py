@@ -8,10 +8,10 @@ import time
 import click
 
 from wtpar.cli._common import complete_worktree_branch, echo_json, services_from
-from wtpar.devservices import ServiceState, StartOutcome, StartResult, StopOutcome
-from wtpar.environment import export_lines
-from wtpar.sync import FileOutcome
 from wtpar.text import aligned_table
+from wtpar.worktrees.devservices import ServiceState, StartOutcome, StartResult, StopOutcome
+from wtpar.worktrees.environment import export_lines
+from wtpar.worktrees.sync import FileOutcome
 
 JSON_SCHEMA = 1
 

@@ -16,8 +16,8 @@ from wtpar import procs
 from wtpar.config import Config
 from wtpar.git import RepoPaths
 from wtpar.locks import repo_lock
-from wtpar.ports import PortRegistry, Ports
 from wtpar.state import atomic_write_text
+from wtpar.worktrees.ports import PortRegistry, Ports
 
 _SLUG = re.compile(r"[^a-z0-9_-]+")
 Variables = dict[str, str]

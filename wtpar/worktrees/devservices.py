@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING
 
 from wtpar import procs
 from wtpar.config import ServiceSpec
-from wtpar.locks import file_lock, hash_stable, locks_dir
+from wtpar.locks import file_lock, locks_dir
+from wtpar.names import unique_component
 from wtpar.state import atomic_write_json, read_json
 
 if TYPE_CHECKING:
-    from wtpar.environment import Environments
+    from wtpar.worktrees.environment import Environments
 
 SERVICES_DIR = "services"
 LOG_TAIL_LINES = 15
@@ -140,10 +141,21 @@ class StopResult:
     pid: int
 
 
+@dataclass(frozen=True)
+class Launch:
+    """One service to start in one worktree, with everything it needs."""
+
+    spec: ServiceSpec
+    branch: str
+    path: str
+    env: Mapping[str, str]
+    port: int | None  # the port its readiness waits for
+    ready_url: str | None
+
+
 def service_key(branch: str, service: str) -> str:
     """The file name stem of one service's record and log (safe for any branch name)."""
-    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in branch)[:60]
-    return f"{safe}-{hash_stable(branch):08x}.{service}"
+    return f"{unique_component(branch)}.{service}"
 
 
 class ServiceStore:
@@ -172,17 +184,10 @@ class ServiceStore:
             if branches is None or r.branch in branches
         ]
 
-    def start(
-        self,
-        spec: ServiceSpec,
-        branch: str,
-        path: str,
-        env: Mapping[str, str],
-        port: int | None,
-        ready_url: str | None,
-    ) -> StartResult:
+    def start(self, launch: Launch) -> StartResult:
         """Start one service detached, then wait until it is ready, exits or times out."""
-        key = service_key(branch, spec.name)
+        spec = launch.spec
+        key = service_key(launch.branch, spec.name)
         with file_lock(os.path.join(locks_dir(self.wtpar_dir), f"svc-{key}.lock")):
             old = read_json(self._record_path(key), None)
             if old:
@@ -190,22 +195,21 @@ class ServiceStore:
                     rec = ServiceRecord(**old)
                     if group_members(rec):
                         return StartResult(
-                            branch, spec.name, StartOutcome.ALREADY_RUNNING, rec.pid, rec.port
+                            launch.branch,
+                            spec.name,
+                            StartOutcome.ALREADY_RUNNING,
+                            rec.pid,
+                            rec.port,
                         )
-            rec, proc, offset = self._launch(spec, branch, path, env, port, key)
-            return self._await_ready(spec, rec, proc, ready_url, offset)
+            rec, proc, offset = self._launch(launch, key)
+            return self._await_ready(spec, rec, proc, launch.ready_url, offset)
 
     def _launch(
-        self,
-        spec: ServiceSpec,
-        branch: str,
-        path: str,
-        env: Mapping[str, str],
-        port: int | None,
-        key: str,
+        self, launch: Launch, key: str
     ) -> tuple[ServiceRecord, subprocess.Popen[bytes], int]:
         import psutil
 
+        spec = launch.spec
         os.makedirs(self.dir, exist_ok=True)
         log_path = os.path.join(self.dir, f"{key}.log")
         offset = os.path.getsize(log_path) if os.path.exists(log_path) else 0
@@ -217,8 +221,8 @@ class ServiceStore:
             # (its pid) lets `down` signal every process it started.
             proc = subprocess.Popen(
                 ["/bin/sh", "-c", spec.cmd],
-                cwd=path,
-                env=dict(env),
+                cwd=launch.path,
+                env=dict(launch.env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -230,7 +234,15 @@ class ServiceStore:
         except psutil.Error:
             start_time = time.time()
         rec = ServiceRecord(
-            branch, spec.name, path, spec.cmd, proc.pid, start_time, time.time(), log_path, port
+            launch.branch,
+            spec.name,
+            launch.path,
+            spec.cmd,
+            proc.pid,
+            start_time,
+            time.time(),
+            log_path,
+            launch.port,
         )
         # Recorded before waiting, so a Ctrl-C while waiting leaves it findable by `down`.
         atomic_write_json(self._record_path(key), asdict(rec))
@@ -380,8 +392,8 @@ def start_services(
     names: Sequence[str] = (),
 ) -> list[StartResult]:
     """Start services `names` (default: all configured) in each (branch, path), in parallel."""
-    from wtpar.environment import fill
     from wtpar.errors import UsageError
+    from wtpar.worktrees.environment import fill
 
     specs = envs.config.services
     known = {s.name: s for s in specs}
@@ -391,7 +403,7 @@ def start_services(
             raise UsageError(f"unknown service {name!r} (services: {listed})")
     chosen = [known[n] for n in dict.fromkeys(names)] if names else list(specs)
     variables = envs.ensure(targets)
-    jobs: list[Callable[[], StartResult]] = []
+    launches: list[Launch] = []
     for branch, path in targets:
         ports = envs.ports_of(branch)
         for spec in chosen:
@@ -401,22 +413,11 @@ def start_services(
             port = ports.get(spec.ready_port) if spec.ready_port else None
             url = fill(spec.ready, envs.repo, branch, path, ports) if spec.ready else None
             ready_url = url if url and "://" in url else None
-
-            def job(
-                spec: ServiceSpec = spec,
-                branch: str = branch,
-                path: str = path,
-                env: dict[str, str] = env,
-                port: int | None = port,
-                ready_url: str | None = ready_url,
-            ) -> StartResult:
-                return store.start(spec, branch, path, env, port, ready_url)
-
-            jobs.append(job)
-    if not jobs:
+            launches.append(Launch(spec, branch, path, env, port, ready_url))
+    if not launches:
         return []
-    with ThreadPoolExecutor(min(16, len(jobs))) as pool:
-        return list(pool.map(lambda job: job(), jobs))
+    with ThreadPoolExecutor(min(16, len(launches))) as pool:
+        return list(pool.map(store.start, launches))
 
 
 def stop_services(

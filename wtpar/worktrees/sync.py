@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wtpar import procs
-from wtpar.locks import hash_stable
+from wtpar.names import unique_component
 from wtpar.state import atomic_write_json, read_json
 
 INCLUDE_FILE = ".worktreeinclude"
@@ -112,8 +112,7 @@ class CopyManifest:
         self.dir = os.path.join(wtpar_dir, "sync")
 
     def _path(self, branch: str) -> str:
-        safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in branch)[:60]
-        return os.path.join(self.dir, f"{safe}-{hash_stable(branch):08x}.json")
+        return os.path.join(self.dir, f"{unique_component(branch)}.json")
 
     def read(self, branch: str) -> dict[str, str]:
         """The digests of what was last copied into `branch`'s worktree."""
