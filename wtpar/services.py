@@ -27,14 +27,8 @@ if TYPE_CHECKING:
     from wtpar.model import RunEvent, RunReport, TaskSpec
     from wtpar.run.dispatch import Dispatcher
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
-    from wtpar.worktrees.devservices import (
-        EnvView,
-        ServiceStatus,
-        ServiceStore,
-        StartResult,
-        StopResult,
-    )
-    from wtpar.worktrees.environment import Environments
+    from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
+    from wtpar.worktrees.environment import Environments, EnvView
     from wtpar.worktrees.sync import SyncResult
 
 
@@ -324,17 +318,20 @@ class Services:
     def env_views(self, worktrees: Sequence[Worktree]) -> dict[str, EnvView]:
         """Ports, variables and services of each worktree by path, for `list` and the
         dashboard: read-only, no lock, and psutil is loaded only when services exist."""
-        from wtpar.worktrees.devservices import EnvView
+        from wtpar.worktrees.environment import EnvView
 
-        statuses = self.service_statuses()
+        has_services = os.path.isdir(os.path.join(self.paths.wtpar_dir, "services"))
+        statuses = self.service_statuses() if has_services else []
         by_branch: dict[str, list[ServiceStatus]] = {}
         for status in statuses:
             by_branch.setdefault(status.record.branch, []).append(status)
         held = self.environments.registry.all()
+        order = {n: i for i, n in enumerate(self.config.env.ports)}
         views: dict[str, EnvView] = {}
         for wt in worktrees:
             name = wt.branch or ""
-            ports = held.get(name, {})
+            # In the configured order: `web` first when it is WTPAR_PORT.
+            ports = dict(sorted(held.get(name, {}).items(), key=lambda kv: order.get(kv[0], 99)))
             variables = self.environments.variables(name, wt.path, ports) if wt.branch else {}
             views[wt.path] = EnvView(variables, ports, tuple(by_branch.get(name, ())))
         return views

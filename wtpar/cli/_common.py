@@ -14,7 +14,7 @@ from click.shell_completion import CompletionItem
 from wtpar.services import Services
 
 if TYPE_CHECKING:
-    from wtpar.worktrees.devservices import EnvView
+    from wtpar.worktrees.environment import EnvView
 
 
 def services_from(ctx: click.Context) -> Services:

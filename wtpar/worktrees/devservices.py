@@ -17,8 +17,6 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -88,23 +86,6 @@ class ServiceStatus:
     def uptime(self, now: float) -> float | None:
         """Seconds since the service started, while it runs."""
         return now - self.record.started if self.state is ServiceState.RUNNING else None
-
-
-@dataclass(frozen=True)
-class EnvView:
-    """What `list` and the dashboard show of one worktree's environment."""
-
-    variables: Mapping[str, str]
-    ports: Mapping[str, int]
-    services: tuple[ServiceStatus, ...]
-
-    def ports_text(self) -> str:
-        """`web:20000 db:20001`, or `-`."""
-        return " ".join(f"{n}:{p}" for n, p in self.ports.items()) or "-"
-
-    def services_text(self) -> str:
-        """`web:running api:exited`, or `-`."""
-        return " ".join(f"{s.record.service}:{s.state.value}" for s in self.services) or "-"
 
 
 @dataclass(frozen=True)
@@ -365,6 +346,9 @@ def port_answers(port: int) -> bool:
 
 def url_answers(url: str) -> bool:
     """True when `url` answers HTTP with anything but a server error."""
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310 (user's URL)
             return int(response.status) < 500

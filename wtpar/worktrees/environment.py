@@ -11,6 +11,8 @@ import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from wtpar import procs
 from wtpar.config import Config
@@ -18,6 +20,9 @@ from wtpar.git import RepoPaths
 from wtpar.locks import repo_lock
 from wtpar.state import atomic_write_text
 from wtpar.worktrees.ports import PortRegistry, Ports
+
+if TYPE_CHECKING:
+    from wtpar.worktrees.devservices import ServiceStatus
 
 _SLUG = re.compile(r"[^a-z0-9_-]+")
 Variables = dict[str, str]
@@ -67,6 +72,23 @@ def dotenv_text(variables: Mapping[str, str]) -> str:
     """`NAME=value` lines, quoted the way dotenv readers and docker compose accept."""
     header = "# Written by wtpar from [env]; wtpar rewrites it, edit wtpar.toml instead.\n"
     return header + "".join(f"{k}={shlex.quote(v)}\n" for k, v in variables.items())
+
+
+@dataclass(frozen=True)
+class EnvView:
+    """What `list` and the dashboard show of one worktree's environment."""
+
+    variables: Mapping[str, str]
+    ports: Mapping[str, int]
+    services: tuple[ServiceStatus, ...]  # from devservices
+
+    def ports_text(self) -> str:
+        """`web:20000 db:20001`, or `-`."""
+        return " ".join(f"{n}:{p}" for n, p in self.ports.items()) or "-"
+
+    def services_text(self) -> str:
+        """`web:running api:exited`, or `-`."""
+        return " ".join(f"{s.record.service}:{s.state.value}" for s in self.services) or "-"
 
 
 class Environments:

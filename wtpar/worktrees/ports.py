@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +29,8 @@ class PortsExhaustedError(WtparError):
 
 def port_is_free(port: int) -> bool:
     """True when nothing on this machine listens on (or is bound to) `port`, IPv4 or IPv6."""
+    import socket  # only when allocating: `wtpar list` reads the registry without it
+
     probes: list[tuple[socket.AddressFamily, str]] = [(socket.AF_INET, "0.0.0.0")]
     if socket.has_ipv6:
         probes.append((socket.AF_INET6, "::"))
