@@ -35,6 +35,7 @@ class SpawnPlan:
     error: str | None = None
     existing: bool = False
     setup_errors: tuple[str, ...] = ()
+    created: float | None = None  # when an earlier spawn created it (completing its checkout)
     env: dict[str, str] = field(default_factory=dict)  # ports and [env] vars, for commands
 
 
