@@ -13,6 +13,7 @@ from wtpar.cli._common import (
     complete_any_branch,
     complete_worktree_branch,
     echo_json,
+    env_view_json,
     services_from,
 )
 from wtpar.cli.lease_cmds import lease_json, lease_text
@@ -177,13 +178,18 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """
     svc = services_from(ctx)
     statuses = svc.list_worktrees()
+    views = svc.env_views([bs.worktree for bs in statuses])
     leases = svc.leases()
     if as_json:
-        items = [
-            {**_status_json(bs), **lease_json(leases.get(bs.worktree.branch or ""))}
+        worktrees = [
+            {
+                **_status_json(bs),
+                **env_view_json(views[bs.worktree.path]),
+                **lease_json(leases.get(bs.worktree.branch or "")),
+            }
             for bs in statuses
         ]
-        echo_json({"schema": JSON_SCHEMA, "worktrees": items})
+        echo_json({"schema": JSON_SCHEMA, "worktrees": worktrees})
         return
     now = time.time()
     rows = []
@@ -202,6 +208,11 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
             ]
         )
     headers = ["BRANCH", "PATH", "HEAD", "DIRTY", "BASE", "UPSTREAM", "AGE", "FLAGS"]
+    if any(v.ports or v.services for v in views.values()):
+        headers[-1:-1] = ["PORTS", "SERVICES"]
+        for row, bs in zip(rows, statuses, strict=True):
+            view = views[bs.worktree.path]
+            row[-1:-1] = [view.ports_text(), view.services_text()]
     if leases:  # the HOLDER column appears once anyone claims a worktree
         headers.insert(1, "HOLDER")
         for row, bs in zip(rows, statuses, strict=True):
@@ -292,9 +303,7 @@ def prune(ctx: click.Context, merged: bool, dry_run: bool, as_json: bool) -> Non
                 "stale": list(result.stale),
                 "merged": list(result.merged),
                 "kept": [{"branch": b, "reason": why} for b, why in result.kept],
-                "ignored": {
-                    b: {"files": i.files, "bytes": i.size} for b, i in result.ignored
-                },
+                "ignored": {b: {"files": i.files, "bytes": i.size} for b, i in result.ignored},
             }
         )
         return
