@@ -303,6 +303,7 @@ class Verdict(enum.Enum):
 
     READY = "ready"
     BLOCKED = "blocked"
+    MERGED = "merged"  # its work is already in the base: nothing to merge
 
 
 @dataclass(frozen=True)
@@ -324,8 +325,13 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        """True when nothing blocks the merge."""
+        """True when nothing blocks the merge and there is something to merge."""
         return self.verdict is Verdict.READY
+
+    @property
+    def blocked(self) -> bool:
+        """True when a reason blocks the merge."""
+        return self.verdict is Verdict.BLOCKED
 
     @property
     def blocking(self) -> tuple[Reason, ...]:

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Static
 
+from wtpar.check.facts import CheckReport
 from wtpar.errors import WtparError
 from wtpar.model import (
     BranchStatus,
@@ -96,7 +97,7 @@ class WtparApp(WorktreeActions):
         self.runs = RunController(
             services, self.state.jobs, self.on_run_event, self._start_run_worker
         )
-        self.check_report: Any = None
+        self.check_report: CheckReport | None = None
         self.loaded = False
         self._flush_pending = False
         self._log_pinned = False
@@ -180,7 +181,7 @@ class WtparApp(WorktreeActions):
         from wtpar.tui.readiness_view import readiness_summary
 
         panel = self.query_one(ReadinessPanel)
-        panel.show(*readiness_summary(self.check_report, self.selected_branch()))
+        panel.show(readiness_summary(self.check_report, self.selected_branch()))
 
     def _tick(self) -> None:
         if self.state.running_keys():
