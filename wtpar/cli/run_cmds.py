@@ -6,7 +6,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO
 
 import click
@@ -63,6 +63,20 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(exc)) from None
 
 
+def _jobs_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> int | str | None:
+    if value is None or value == "auto":
+        return value
+    try:
+        jobs = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give a number of slots, or auto") from None
+    if jobs < 1:
+        raise click.BadParameter(f"{value!r}: at least 1 slot")
+    return jobs
+
+
 def _per_branch(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
     pairs = []
     for value in values:
@@ -78,8 +92,17 @@ def _per_branch(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
 class LiveOutput:
     """Turns dispatcher events into what the terminal shows while a run is going."""
 
-    def __init__(self, mode: str, out: IO[str], prefix: bool = True) -> None:
+    def __init__(
+        self,
+        mode: str,
+        out: IO[str],
+        prefix: bool = True,
+        eta: Callable[[], float] | None = None,
+        holding: Callable[[], str | None] | None = None,
+    ) -> None:
         self.mode = mode
+        self.eta = eta
+        self.holding = holding
         self.out = out
         self.prefix = prefix
         self.total = 0
@@ -147,13 +170,18 @@ class LiveOutput:
         running = len(self.started)
         queued = max(self.total - self.done - running, 0)
         eta = "?"
-        if self.done and self.done < self.total:
-            eta = format_seconds(elapsed / self.done * (self.total - self.done))
-        elif self.total and self.done == self.total:
+        if self.total and self.done == self.total:
             eta = "0s"
+        elif self.eta is not None:
+            eta = format_seconds(self.eta())
+        elif self.done:
+            eta = format_seconds(elapsed / self.done * (self.total - self.done))
+        held = self.holding() if self.holding is not None else None
         text = (
             f"{self.done}/{self.total} done, {running} running, {queued} queued, "
-            f"{self.failed} failed | {format_seconds(elapsed)} elapsed | ETA {eta}"
+            f"{self.failed} failed | "
+            + (f"holding back: {held} | " if held else "")
+            + f"{format_seconds(elapsed)} elapsed | ETA {eta}"
         )
         width = max(20, _terminal_columns() - 1)
         text = text[:width]
@@ -260,8 +288,10 @@ report; a second one kills them at once).
 @click.option(
     "-j",
     "--jobs",
-    type=click.IntRange(min=1),
-    help="Slots in the pool (default: the number of usable CPUs).",
+    callback=_jobs_option,
+    metavar="N|auto",
+    help="Slots in the pool, or `auto` (from CPUs, load, memory and history). "
+    "Default: [run] jobs, else the number of usable CPUs.",
 )
 @click.option(
     "-c",
@@ -310,7 +340,7 @@ def run(
     ctx: click.Context,
     task_names: tuple[str, ...],
     branches: tuple[str, ...],
-    jobs: int | None,
+    jobs: int | str | None,
     per_branch: tuple[str, ...],
     stagger: float | None,
     keep_going: bool,
@@ -335,7 +365,8 @@ def run(
         command=command,
         per_branch=_per_branch(per_branch),
         branches=branches,
-        jobs=jobs,
+        jobs=jobs if isinstance(jobs, int) else None,
+        auto_jobs=jobs == "auto",
         stagger=stagger or 0.0,
         fail_fast=not keep_going,
         retries=retries,
@@ -354,7 +385,7 @@ def run(
     if not dispatcher.keys:
         click.echo("nothing to run", file=out)
         return
-    live = LiveOutput(mode, out)
+    live = LiveOutput(mode, out, eta=dispatcher.eta, holding=lambda: dispatcher.holding_back)
     dispatcher.subscribe(live)
     from wtpar.run.runner import run_sync
 
