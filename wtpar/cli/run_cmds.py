@@ -240,6 +240,7 @@ RUN_HELP = """Run commands or named tasks in many worktrees at once, through one
   wtpar run test --fail-fast --retries 1 --timeout 10m
   wtpar run --failed                       # again, what failed last time
   wtpar run test --changed                 # skip what passed at this commit
+  wtpar run test -j auto                   # slots from CPUs, load, memory, history
   wtpar run test --junit report.xml --output failures   # in CI
 
 After `--`, one word is run as a shell command line (`-- 'make && make test'`);
@@ -253,6 +254,12 @@ different -j, each stays within its own and all together within the largest).
 A task first takes its named `locks` (`{branch}` scopes one to a worktree),
 then a slot. Every task runs in its own process group; a timeout or a cancel
 sends SIGTERM to the group, then SIGKILL after 5 s.
+
+When more tasks are ready than slots are free, the one with the longest
+remaining critical path (from the durations remembered in past runs) starts
+first; a task's `priority` comes before that. `-j auto` sizes the pool from the
+usable CPUs, the load, the free memory and that history (or the -j recorded by
+`wtpar tune`), and the summary says why.
 
 Every task's output is kept, complete, in .git/wtpar/runs/<run-id>/<branch>/<task>.log
 with report.json beside it. --output: `stream` prints lines as they come,
