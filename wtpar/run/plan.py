@@ -38,6 +38,7 @@ class RunRequest:
     per_branch: tuple[tuple[str, str], ...] = ()
     branches: tuple[str, ...] = ()
     jobs: int | None = None
+    auto_jobs: bool = False  # -j auto (autojobs.py)
     stagger: float = 0.0
     fail_fast: bool = False
     retries: int | None = None
@@ -56,6 +57,7 @@ class WorktreeInfo:
     head: str | None = None
     clean: bool = False
     is_main: bool = False
+    env: tuple[tuple[str, str], ...] = ()  # its ports and [env] vars
 
 
 @dataclass(frozen=True)
