@@ -24,7 +24,7 @@ from wtpar.config import Config
 from wtpar.errors import UsageError
 from wtpar.git import Git
 from wtpar.locks import repo_lock
-from wtpar.model import Readiness, StatusCounts, Worktree
+from wtpar.model import BranchTracking, Readiness, StatusCounts, Worktree
 from wtpar.run.results import ResultStore
 
 CheckRunner = Callable[[Sequence[str], Sequence[str]], None]
@@ -170,7 +170,7 @@ def run_check(
         merged = sim.base_results(base_sha, heads)
         checks: list[BranchCheck] = []
         for n in names:
-            up, up_ahead, up_behind, gone, _ = tracking.get(n, (None, None, None, False, 0))
+            track = tracking.get(n, BranchTracking())
             facts = BranchFacts(
                 branch=n,
                 base=base,
@@ -178,7 +178,9 @@ def run_check(
                 behind=local[n].behind,
                 merge=_base_merge(merged[n].related, merged[n].clean, merged[n].files, base),
                 dirty=local[n].dirty,
-                upstream=UpstreamFacts(up, up_ahead or 0, up_behind or 0, gone),
+                upstream=UpstreamFacts(
+                    track.upstream, track.ahead or 0, track.behind or 0, track.gone
+                ),
                 checks=_check_facts(
                     settings.tasks,
                     task_commands,
