@@ -37,6 +37,8 @@ from wtpar.worktrees.leases import (
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
     from wtpar.model import RunEvent, RunReport, TaskSpec
+    from wtpar.notify import NotifyOutcome, Sent
+    from wtpar.run.activity import WaitResult
     from wtpar.run.dispatch import Dispatcher
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
     from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
@@ -242,6 +244,7 @@ class Services:
         The dashboard: `d = services.make_dispatcher(req); d.subscribe(cb); await d.run()`,
         with `d.cancel(key)` / `d.cancel_all()` from its key bindings.
         """
+        from wtpar.run.activity import RunActivity
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
         from wtpar.run.history import History
         from wtpar.run.results import ResultStore
@@ -265,7 +268,7 @@ class Services:
             max_memory_percent=settings.max_memory_percent,
             jobs_note=note,
         )
-        return Dispatcher(
+        dispatcher = Dispatcher(
             plan,
             self.paths.wtpar_dir,
             options,
@@ -273,6 +276,30 @@ class Services:
             results=ResultStore(self.paths.wtpar_dir),
             history=history,
         )
+        # `wtpar wait` in any process sees this run until its report is written.
+        dispatcher.subscribe(RunActivity(self.paths.wtpar_dir, dispatcher.run_id))
+        return dispatcher
+
+    def wait(self, names: Sequence[str] = (), timeout: float | None = None) -> WaitResult:
+        """Block until no task runs (and no run is unfinished) in the worktrees of NAMES
+        (default: every worktree); their last runs' outcomes."""
+        from wtpar.run.activity import WaitResult, last_outcomes, wait_outcome, wait_until_idle
+
+        wts = [self.worktrees.find(n) for n in dict.fromkeys(names)] or [
+            wt for wt in self.worktrees.worktrees() if not wt.bare and not wt.prunable
+        ]
+        paths = [wt.path for wt in wts]
+        idle, busy = wait_until_idle(self.paths.wtpar_dir, paths, timeout)
+        results = last_outcomes(self.paths.wtpar_dir, paths)
+        names_by_path = {wt.path: worktree_name(wt) for wt in wts}
+        outcome = wait_outcome(results, not idle)
+        return WaitResult(outcome, tuple(results), tuple(busy), names_by_path)
+
+    def notify(self, what: str, outcome: NotifyOutcome, summary: str) -> Sent:
+        """Announce that WHAT finished: `[notify] command`, else notify-send."""
+        from wtpar.notify import Notification, send
+
+        return send(self.config, Notification(what, outcome, summary), self.paths.root)
 
     def run(
         self, request: RunRequest, on_event: Callable[[RunEvent], None] | None = None
