@@ -23,6 +23,10 @@ from wtpar.worktrees import WorktreeManager
 
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
+    from wtpar.land.plan import LandPlan, Strategy
+    from wtpar.land.report import LandReport
+    from wtpar.land.train import Train, TrainSubscriber
+    from wtpar.land.update import UpdateResult
     from wtpar.model import RunEvent, RunReport, TaskSpec
     from wtpar.run.dispatch import Dispatcher
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
@@ -269,6 +273,125 @@ class Services:
 
             report = replace(report, notes=(*notes, *report.notes))
         return report
+
+    # -- landing (`wtpar land`, `wtpar update`) -------------------------------------------
+
+    def land_base(self, into: str | None = None) -> str:
+        """The branch a land moves: --into, else the base of `check`; it must be a local
+        branch."""
+        from wtpar.errors import UsageError
+
+        base = into or self._default_base()
+        if not self.git.local_branch_exists(base):
+            raise UsageError(f"land moves a local branch, and {base!r} is not one (use --into)")
+        return base
+
+    def _default_base(self) -> str:
+        from wtpar.check.facts import parse_check_config
+
+        configured = parse_check_config(self.config).base
+        return configured or self.worktrees.base_ref(self.worktrees.worktrees())
+
+    def land_plan(
+        self,
+        branches: Sequence[str] = (),
+        into: str | None = None,
+        strategy: Strategy | None = None,
+        run: bool = True,
+        on_event: Callable[[RunEvent], None] | None = None,
+    ) -> LandPlan:
+        """The plan of a land: `check`'s ready branches (or BRANCHES) in its suggested order."""
+        from wtpar.check.facts import parse_check_config
+        from wtpar.land.plan import Strategy
+        from wtpar.land.select import make_plan
+
+        base = self.land_base(into)
+        self._refuse_dirty_base(base)
+        report = self.check(branches, base=base, run=run, on_event=on_event)
+        tasks = parse_check_config(self.config).tasks
+        return make_plan(report, branches, strategy or Strategy.MERGE, tasks, run)
+
+    def make_train(self, plan: LandPlan, jobs: int | None = None, push: bool = False) -> Train:
+        """A merge train for PLAN, ready to `await run()` (the dashboard) or run_train_sync."""
+        from wtpar.land.train import Train, TrainSettings
+
+        main = next((i for i in self._worktree_infos() if i.is_main), None)
+        where = next((wt.path for wt in self.worktrees.worktrees() if wt.branch == plan.base), None)
+        specs = self.load_tasks() if plan.run_checks else {}
+        settings = TrainSettings(jobs or default_jobs(), specs, main, where, push)
+        return Train(self.git, plan, settings)
+
+    def land(
+        self,
+        plan: LandPlan,
+        jobs: int | None = None,
+        push: bool = False,
+        cleanup: bool = False,
+        on_event: TrainSubscriber | None = None,
+    ) -> LandReport:
+        """Run the train of PLAN and land what passes; Ctrl-C handling on the main thread."""
+        from wtpar.land.train import run_train_sync
+
+        train = self.make_train(plan, jobs, push)
+        if on_event is not None:
+            train.subscribe(on_event)
+        report = run_train_sync(train)
+        if cleanup and report.landed:
+            from dataclasses import replace
+
+            report = replace(report, cleaned=self.clean_landed(report.landed, plan.base))
+        return report
+
+    def clean_landed(self, branches: Sequence[str], base: str) -> tuple[tuple[str, str], ...]:
+        """Remove the landed branches' worktrees (the checks of `remove`) and delete the
+        branches now integrated into BASE; per branch, what was done or why not."""
+        from wtpar.locks import repo_lock
+
+        have = {wt.branch for wt in self.worktrees.worktrees() if wt.branch}
+        done: list[tuple[str, str]] = []
+        for branch in branches:
+            if branch in have:
+                removed = self.remove([branch])[0]
+                if not removed.removed:
+                    done.append((branch, f"worktree kept: {removed.error}"))
+                    continue
+            if not self.git.is_integrated(branch, base):
+                done.append((branch, f"branch kept: not integrated into {base}"))
+                continue
+            with repo_lock(self.paths.wtpar_dir):
+                self.git.delete_branch(branch)
+            done.append(
+                (branch, "worktree removed, branch deleted" if branch in have else "branch deleted")
+            )
+        return tuple(done)
+
+    def update(
+        self, branches: Sequence[str] = (), merge: bool = False, base: str | None = None
+    ) -> list[UpdateResult]:
+        """Rebase (or merge) BRANCHES (default: every worktree's but the base's) onto the base."""
+        from wtpar.land.update import update_branches
+
+        base = base or self._default_base()
+        wts = [wt for wt in self.worktrees.worktrees() if not wt.prunable]
+        if branches:
+            targets = [self.worktrees.find(b) for b in dict.fromkeys(branches)]
+        else:
+            targets = [wt for wt in wts if not wt.is_main and wt.branch and wt.branch != base]
+        return update_branches(self.git, base, targets, merge)
+
+    def _refuse_dirty_base(self, base: str) -> None:
+        from wtpar.errors import WtparError
+        from wtpar.land.train import has_changes
+
+        for wt in self.worktrees.worktrees():
+            if wt.branch == base:
+                counts = self.git.status(wt.path)
+                if counts is None or has_changes(counts):
+                    words = counts.words() if counts else "unreadable status"
+                    raise WtparError(
+                        f"{base} is checked out in {wt.path} with uncommitted changes "
+                        f"({words}); landing would move it under them: commit or stash first"
+                    )
 
 
 def rerun_wanted(run: TaskRun) -> bool:

@@ -141,4 +141,3 @@ class Remover:
             for branch in names:
                 self._detach_worktree(self.find(branch))
         self.state.drop(names)
-
