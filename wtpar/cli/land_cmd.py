@@ -9,7 +9,7 @@ import click
 
 from wtpar.cli._common import complete_worktree_branch, echo_json, services_from
 from wtpar.land.plan import OUTCOME_TEXT, LandPlan, Outcome, StepResult, StepState, Strategy
-from wtpar.land.report import LandReport, RoundStarted, StepJudged
+from wtpar.land.report import Landing, LandReport, RoundStarted, StepJudged
 from wtpar.land.update import UpdateResult
 from wtpar.model import TaskStarted
 from wtpar.text import aligned_table, plural
@@ -93,6 +93,8 @@ def land(
         echo_json(report_json(report))
     else:
         click.echo(render_report(report))
+    if report.landing is Landing.INTERRUPTED:
+        ctx.exit(130)
     ctx.exit(0 if report.ok else 1)
 
 

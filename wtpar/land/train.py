@@ -156,9 +156,11 @@ class Train:
                 if combined is not None and not self.interrupted:
                     path = await asyncio.to_thread(sandbox.add, name.replace("@", "-"), combined)
                     infos.append(WorktreeInfo(branch=name, path=path, head=combined))
-            if self.interrupted:
-                return tuple(_step(b, c, [], True) for b, c in built)
-            request = RunRequest(task_names=self.plan.tasks, branches=tuple(names))
+            if self.interrupted or not infos:
+                return tuple(_step(b, c, [], self.interrupted) for b, c in built)
+            request = RunRequest(
+                task_names=self.plan.tasks, branches=tuple(i.branch for i in infos)
+            )
             main = [self.settings.main] if self.settings.main is not None else []
             run_plan = build_plan(self.settings.specs, request, [*main, *infos])
             dispatcher = Dispatcher(
@@ -235,14 +237,17 @@ class Train:
         """Compare-and-swap the base ref under the repository lock; fast-forward the
         worktree that has it checked out (refused when that worktree has changes)."""
         plan, where = self.plan, self.settings.base_worktree
+        ref = f"refs/heads/{plan.base}"
         with repo_lock(self.git.paths.wtpar_dir):
+            if self.git.resolve_commit(ref) != plan.base_sha:
+                return Landing.BASE_MOVED, None  # its worktree is then no business of ours
             if where is not None:
                 counts = self.git.status(where)
                 if counts is None or has_changes(counts):
                     return Landing.BASE_DIRTY, None
             self.git.keep_objects(env, tip, plan.base_sha)
             reason = f"wtpar land: {', '.join(plan.order)}"
-            if not self.git.update_ref(f"refs/heads/{plan.base}", tip, plan.base_sha, reason):
+            if not self.git.update_ref(ref, tip, plan.base_sha, reason):
                 return Landing.BASE_MOVED, None
             if where is not None and not self.git.fast_forward_checkout(where, plan.base_sha, tip):
                 return Landing.LANDED, (
