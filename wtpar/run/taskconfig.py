@@ -185,3 +185,5 @@ def find_cycle(specs: Mapping[str, TaskSpec]) -> list[str] | None:
             if found:
                 return found
     return None
+
+

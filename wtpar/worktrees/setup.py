@@ -38,6 +38,7 @@ class SpawnPlan:
     error: str | None = None
     existing: bool = False
     setup_errors: tuple[str, ...] = ()
+    created: float | None = None  # when an earlier spawn created it (completing its checkout)
 
 
 def set_up(paths: RepoPaths, config: Config, plans: list[SpawnPlan]) -> None:
@@ -72,7 +73,9 @@ def set_up(paths: RepoPaths, config: Config, plans: list[SpawnPlan]) -> None:
         log_dir = os.path.join(paths.wtpar_dir, "logs", "post_create")
         os.makedirs(log_dir, exist_ok=True)
         with ThreadPoolExecutor(workers(len(ready))) as pool:
-            errors = list(pool.map(lambda p: run_post_create(p, cfg.post_create, log_dir), ready))
+            errors = list(
+                pool.map(lambda p: run_post_create(p, cfg.post_create, log_dir), ready)
+            )
         for plan, errs in zip(ready, errors, strict=True):
             plan.setup_errors += errs
 

@@ -52,3 +52,4 @@ def delete_in_background(path: str, keep_root: bool = False) -> None:
         start_new_session=True,
         close_fds=True,
     )
+
