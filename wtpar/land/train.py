@@ -9,8 +9,6 @@ combinations are made in a quarantine, so nothing reaches the repository unless 
 from __future__ import annotations
 
 import asyncio
-import signal
-import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +41,7 @@ from wtpar.model import RunEvent, RunStatus, StatusCounts, TaskFinished, TaskKey
 from wtpar.procs import clean_env
 from wtpar.run.dispatch import Dispatcher, DispatchOptions
 from wtpar.run.plan import RunRequest, WorktreeInfo, build_plan
+from wtpar.run.runner import run_with_signals
 
 TrainSubscriber = Callable[["LandEvent | RunEvent"], None]
 _BAD = (RunStatus.FAILED, RunStatus.TIMED_OUT)
@@ -312,23 +311,10 @@ def run_train_sync(train: Train) -> LandReport:
     """Run a train on a new event loop; Ctrl-C (or SIGTERM) once stops it cleanly, twice
     kills the checks at once. Temporary worktrees are removed either way."""
 
-    async def main() -> LandReport:
-        loop = asyncio.get_running_loop()
-        handled: list[signal.Signals] = []
-        if threading.current_thread() is threading.main_thread():
-            presses = [0]
+    def interrupted(presses: int) -> None:
+        if presses == 1:
+            train.interrupt()
+        else:
+            train.kill_now()
 
-            def interrupted() -> None:
-                presses[0] += 1
-                train.interrupt() if presses[0] == 1 else train.kill_now()
-
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, interrupted)
-                handled.append(sig)
-        try:
-            return await train.run()
-        finally:
-            for sig in handled:
-                loop.remove_signal_handler(sig)
-
-    return asyncio.run(main())
+    return run_with_signals(train.run, interrupted)
