@@ -24,6 +24,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("wtpar.cli.check_cmd", "check", "Tell which branches are ready to merge, and why."),
     "land": ("wtpar.cli.land_cmd", "land", "Test the ready branches together, land what passes."),
     "update": ("wtpar.cli.land_cmd", "update", "Rebase or merge branches onto the base, at once."),
+    "env": ("wtpar.cli.env_cmds", "env_cmd", "Print a worktree's ports and variables."),
+    "up": ("wtpar.cli.env_cmds", "up", "Start worktrees' services (dev servers, databases)."),
+    "down": ("wtpar.cli.env_cmds", "down", "Stop worktrees' services."),
+    "ps": ("wtpar.cli.env_cmds", "ps", "List the services wtpar started."),
+    "sync": ("wtpar.cli.env_cmds", "sync", "Copy configured ignored files into worktrees again."),
 }
 
 

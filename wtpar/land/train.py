@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from wtpar.git import Git
+from wtpar.land.cleanup import has_changes
 from wtpar.land.combine import Combiner
 from wtpar.land.plan import (
     LandPlan,
@@ -37,7 +38,7 @@ from wtpar.land.report import (
 )
 from wtpar.land.sandbox import Sandbox
 from wtpar.locks import repo_lock
-from wtpar.model import RunEvent, RunStatus, StatusCounts, TaskFinished, TaskKey, TaskRun, TaskSpec
+from wtpar.model import RunEvent, RunStatus, TaskFinished, TaskKey, TaskRun, TaskSpec
 from wtpar.procs import clean_env
 from wtpar.run.dispatch import Dispatcher, DispatchOptions
 from wtpar.run.plan import RunRequest, WorktreeInfo, build_plan
@@ -285,12 +286,6 @@ def _step(branch: str, combined: str | None, runs: Sequence[TaskRun], stopped: b
     if skipped is not None:
         return StepResult(branch, StepState.FAILED, combined, skipped.key.task, None)
     return StepResult(branch, StepState.PASSED, combined)
-
-
-def has_changes(counts: StatusCounts) -> bool:
-    """Changes a fast-forward of the checked-out base would run over (untracked files are
-    not: `read-tree -u` refuses to overwrite them)."""
-    return bool(counts.staged or counts.modified or counts.conflicted)
 
 
 def _dependency_failed(run: TaskRun) -> bool:
