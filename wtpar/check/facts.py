@@ -11,16 +11,15 @@ from dataclasses import dataclass
 
 from wtpar import git as gitmod
 from wtpar.check.merging import ConflictMatrix, MergeOrder, MergeSimulator, suggested_order
-from wtpar.check.rules import (
+from wtpar.check.model import (
     BaseMerge,
     BranchFacts,
     CheckFact,
     CheckState,
     Policy,
     UpstreamFacts,
-    evaluate,
-    is_integrated,
 )
+from wtpar.check.rules import evaluate, is_integrated
 from wtpar.config import Config
 from wtpar.errors import UsageError
 from wtpar.git import Git
@@ -101,8 +100,8 @@ class CheckReport:
 
     @property
     def ready(self) -> bool:
-        """True when every selected branch is ready."""
-        return all(b.readiness.ready for b in self.branches)
+        """True when no selected branch is blocked (ready or already merged)."""
+        return not any(b.readiness.blocked for b in self.branches)
 
     def branch(self, name: str) -> BranchCheck:
         """The check of one branch."""
