@@ -57,6 +57,17 @@ class StatusCounts:
 
 
 @dataclass(frozen=True)
+class BranchTracking:
+    """A local branch against its upstream, and the time of its last commit."""
+
+    upstream: str | None = None
+    ahead: int | None = None  # None without an upstream (or when it is gone)
+    behind: int | None = None
+    gone: bool = False
+    committed: int = 0  # committer time, seconds since the epoch (0: unknown)
+
+
+@dataclass(frozen=True)
 class WorktreeRecord:
     """What wtpar remembers about a worktree it created (state.json)."""
 
