@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Invoke, wait_for
+from tests.land_helpers import train_repo
 from tests.run_helpers import wtpar_popen
 
 BLOCKED = "touch {started}; while [ ! -e {go} ]; do sleep 0.05; done; exit 3"
@@ -142,3 +143,13 @@ def test_unknown_notify_setting_is_a_config_error(repo: Path, wtpar: Invoke) -> 
     result = wtpar("run", "--notify", "--", "true")
     assert result.exit_code == 2
     assert "unknown setting notify.comand" in result.stderr
+
+
+def test_land_notify_says_what_landed(repo: Path, wtpar: Invoke, tmp_path: Path) -> None:
+    out = tmp_path / "notified.txt"
+    train_repo(repo)
+    with (repo / "wtpar.toml").open("a") as toml:
+        toml.write("[notify]\n" + NOTIFIER.format(out=out) + "\n")
+    result = wtpar("land", "--notify")
+    assert result.exit_code == 1
+    assert out.read_text().strip() == "land:failure:landed 2 of 3: a, b"
