@@ -83,12 +83,18 @@ def test_bad_timeout_is_a_usage_error(repo: Path, wtpar: Invoke) -> None:
 NOTIFIER = 'command = "echo $WTPAR_COMMAND:$WTPAR_OUTCOME:$WTPAR_SUMMARY >> {out}"'
 
 
-def test_run_notify_runs_the_configured_command(
-    repo: Path, wtpar: Invoke, tmp_path: Path
-) -> None:
+def with_notifier(repo: Path, wtpar: Invoke, tmp_path: Path) -> Path:
+    """Configure a notify command that appends to a file, spawn `feat`; the file."""
     out = tmp_path / "notified.txt"
     (repo / "wtpar.toml").write_text("[notify]\n" + NOTIFIER.format(out=out) + "\n")
     assert wtpar("spawn", "feat").exit_code == 0
+    return out
+
+
+def test_run_notify_runs_the_configured_command(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    out = with_notifier(repo, wtpar, tmp_path)
     assert wtpar("run", "--", "true").exit_code == 0
     assert not out.exists()  # only with --notify
     failed = wtpar("run", "--notify", "--", "false")
@@ -100,14 +106,11 @@ def test_run_notify_runs_the_configured_command(
 def test_check_notify_tells_how_many_branches_are_ready(
     repo: Path, wtpar: Invoke, tmp_path: Path
 ) -> None:
-    out = tmp_path / "notified.txt"
-    (repo / "wtpar.toml").write_text("[notify]\n" + NOTIFIER.format(out=out) + "\n")
-    assert wtpar("spawn", "feat").exit_code == 0
+    out = with_notifier(repo, wtpar, tmp_path)
+    (repo.parent / f"{repo.name}.worktrees" / "feat" / "wip.txt").write_text("wip\n")
     result = wtpar("check", "--notify")
-    line = out.read_text().strip()
-    expected = "success" if result.exit_code == 0 else "failure"
-    assert line.startswith(f"check:{expected}:")
-    assert "of 1 branches ready to merge" in line
+    assert result.exit_code == 1
+    assert out.read_text().strip() == "check:failure:0 of 1 branches ready to merge"
 
 
 def test_a_failing_notify_command_warns_and_keeps_the_exit_code(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from wtpar import busy
 from wtpar.model import RunEvent, RunFinished, RunReport, TaskQueued
+from wtpar.procs import pid_alive
 from wtpar.run.runstore import RunStore
 from wtpar.state import atomic_write_json, read_json
 
@@ -95,22 +96,10 @@ def _active_run_worktrees(wtpar_dir: str) -> set[str]:
         if not os.path.exists(marker) or os.path.exists(store.report_path(run_id)):
             continue
         data = read_json(marker, {})
-        if not isinstance(data, dict) or not _alive(data.get("pid")):
+        if not isinstance(data, dict) or not pid_alive(data.get("pid")):
             continue
         found.update(os.path.realpath(str(p)) for p in data.get("worktrees", []))
     return found
-
-
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def last_outcomes(wtpar_dir: str, paths: Sequence[str]) -> list[WorktreeOutcome]:
