@@ -52,14 +52,20 @@ def test_each_shard_knows_which_it_is_and_dependents_wait_for_all(
     )
 
 
-def test_the_summary_and_report_show_the_task_once_with_its_shards(
-    wtpar: Invoke, repo: Path, tmp_path: Path
-) -> None:
+def shard_two_fails(repo: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """Worktree `a` with the sharded task, whose shard 2 fails while the file says so."""
     out, stamps, fail = tmp_path / "out", tmp_path / "stamps", tmp_path / "fail"
     out.mkdir()
     fail.write_text("2\n")
     sharded(repo, out, stamps, fail=str(fail))
     spawn(repo, "a")
+    return stamps, fail
+
+
+def test_the_summary_and_report_show_the_task_once_with_its_shards(
+    wtpar: Invoke, repo: Path, tmp_path: Path
+) -> None:
+    stamps, fail = shard_two_fails(repo, tmp_path)
     result = wtpar("run", "test", "--report", str(tmp_path / "r.json"))
     assert result.exit_code == 1
     lines = result.output.splitlines()
@@ -82,11 +88,7 @@ def test_the_summary_and_report_show_the_task_once_with_its_shards(
 def test_failed_runs_only_the_failed_shards_again(
     wtpar: Invoke, repo: Path, tmp_path: Path
 ) -> None:
-    out, stamps, fail = tmp_path / "out", tmp_path / "stamps", tmp_path / "fail"
-    out.mkdir()
-    fail.write_text("2\n")
-    sharded(repo, out, stamps, fail=str(fail))
-    spawn(repo, "a")
+    stamps, fail = shard_two_fails(repo, tmp_path)
     assert wtpar("run", "report").exit_code == 1
     stamps.unlink()
     fail.unlink()
