@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
     from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
     from wtpar.worktrees.environment import Environments, EnvView
+    from wtpar.worktrees.spares import Spare
     from wtpar.worktrees.sync import SyncResult
 
 
@@ -161,7 +162,31 @@ class Services:
             raise WtparError(f"claim --any: could not create {name}: {result.error}")
         lease = self.lease_store.holder(name)
         assert lease is not None
-        return Handout(result.path, name, lease, from_spare=result.how == "spare")
+        ports = tuple(self.environments.ports_of(name).items())
+        return Handout(result.path, name, lease, ports, from_spare=result.from_spare)
+
+    # -- the warm pool of spare worktrees (wtpar/worktrees/warm_pool.py) -------------------
+
+    def spares(self) -> list[Spare]:
+        """The warm pool's spares, oldest first."""
+        from wtpar.worktrees.spares import SpareState, SpareStore
+
+        return [
+            s for s in SpareStore(self.paths.wtpar_dir).all() if s.state is not SpareState.TAKEN
+        ]
+
+    def fill_pool(self, count: int, from_ref: str | None = None, wait: bool = False) -> list[Spare]:
+        """Add COUNT spares at FROM_REF (default: the base), set up in the background."""
+        from wtpar.worktrees.warm_pool import fill
+
+        ref = from_ref or self.worktrees.base_ref(self.worktrees.worktrees())
+        return fill(self.paths, self.config, count, ref, background=not wait)
+
+    def drain_pool(self) -> list[Spare]:
+        """Remove every spare of the warm pool."""
+        from wtpar.worktrees.warm_pool import drain
+
+        return drain(self.paths)
 
     def path_of(self, branch: str) -> str:
         """The path of BRANCH's worktree (an error when its folder is missing)."""
