@@ -133,7 +133,7 @@ class WorktreeManager:
                 wt.branch or "", (None, None, None, False, 0)
             )
             if not wt.branch and wt.head:
-                date = int(self.git.run("log", "-1", "--format=%ct", wt.head).stdout.strip() or 0)
+                date = self.git.commit_time(wt.head)
             return BranchStatus(
                 worktree=wt,
                 status=counts,
