@@ -420,9 +420,7 @@ class Git:
             elif tag.islower():
                 flagged[rel] = "assume-unchanged"
         present = [
-            rel
-            for rel in flagged
-            if "\n" not in rel and os.path.isfile(os.path.join(path, rel))
+            rel for rel in flagged if "\n" not in rel and os.path.isfile(os.path.join(path, rel))
         ]
         if not present:
             return []
@@ -438,9 +436,7 @@ class Git:
             "hash-object", "--stdin-paths", cwd=path, input="".join(f"{r}\n" for r in names)
         ).stdout.split()
         return [
-            (flagged[rel], rel)
-            for rel, sha in zip(names, hashed, strict=True)
-            if sha != index[rel]
+            (flagged[rel], rel) for rel, sha in zip(names, hashed, strict=True) if sha != index[rel]
         ]
 
     def ignored_paths(self, path: str) -> list[str]:
@@ -459,11 +455,7 @@ class Git:
     def submodule_paths(self, path: str) -> list[str]:
         """The paths of the submodules (gitlinks) in a worktree's index."""
         out = self.run("ls-files", "-s", "-z", cwd=path).stdout
-        return [
-            item.partition("\t")[2]
-            for item in out.split("\0")
-            if item.startswith("160000 ")
-        ]
+        return [item.partition("\t")[2] for item in out.split("\0") if item.startswith("160000 ")]
 
     def unpublished_commits(self, path: str) -> list[str]:
         """Commits of the repository at `path` (HEAD and local branches) on no remote-tracking

@@ -13,6 +13,7 @@ from wtpar.cli._common import (
     complete_any_branch,
     complete_worktree_branch,
     echo_json,
+    env_view_json,
     services_from,
 )
 from wtpar.model import BranchStatus, SpawnOutcome
@@ -168,8 +169,12 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """
     svc = services_from(ctx)
     statuses = svc.list_worktrees()
+    views = svc.env_views([bs.worktree for bs in statuses])
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "worktrees": [_status_json(bs) for bs in statuses]})
+        worktrees = [
+            {**_status_json(bs), **env_view_json(views[bs.worktree.path])} for bs in statuses
+        ]
+        echo_json({"schema": JSON_SCHEMA, "worktrees": worktrees})
         return
     now = time.time()
     rows = []
@@ -188,6 +193,11 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
             ]
         )
     headers = ["BRANCH", "PATH", "HEAD", "DIRTY", "BASE", "UPSTREAM", "AGE", "FLAGS"]
+    if any(v.ports or v.services for v in views.values()):
+        headers[-1:-1] = ["PORTS", "SERVICES"]
+        for row, bs in zip(rows, statuses, strict=True):
+            view = views[bs.worktree.path]
+            row[-1:-1] = [view.ports_text(), view.services_text()]
     click.echo(aligned_table(headers, rows))
 
 

@@ -391,6 +391,7 @@ class Dispatcher:
 
     def _env(self, inst: TaskInstance, attempt: int) -> dict[str, str]:
         env = dict(self._base_env)
+        env.update(inst.worktree.env)
         env.update(inst.spec.env)
         env.update(
             WTPAR_BRANCH=inst.worktree.branch,

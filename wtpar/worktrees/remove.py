@@ -16,6 +16,12 @@ from wtpar.git import worktree_git_dir
 from wtpar.locks import repo_lock
 from wtpar.model import IgnoredFiles, PruneResult, RemoveResult, Worktree
 from wtpar.text import plural
+from wtpar.worktrees.lifecycle import (
+    pre_remove_refusal,
+    release_missing,
+    release_worktrees,
+    stop_worktree_services,
+)
 from wtpar.worktrees.safety import (
     hidden_change_loss,
     ignored_files,
@@ -34,6 +40,7 @@ class Remover:
 
     def __init__(self, manager: WorktreeManager) -> None:
         self.paths = manager.paths
+        self.config = manager.config
         self.git = manager.git
         self.state = manager.state
         self.find = manager.find
@@ -58,7 +65,9 @@ class Remover:
             if force and not wt.prunable and not wt.locked:
                 tasks = busy.stop_tasks(self.paths.wtpar_dir, wt.path)
                 stopped = tuple(f"{t.task} (pid {t.pid})" for t in tasks)
-            refusal = self.removal_refusal(wt, force)
+            refusal = self.removal_refusal(wt, force) or pre_remove_refusal(
+                self.paths, self.config, wt, force
+            )
             if refusal:
                 results.append(RemoveResult(branch, False, wt.path, error=refusal))
                 continue
@@ -74,14 +83,19 @@ class Remover:
         removed = [r.branch for r in results if r.removed]
         if removed:
             self.state.drop(removed)
+            release_worktrees(self.paths, self.config, removed)
         sweep_trash(self.paths.wtpar_dir)
         return results
+
+    def _live_branches(self) -> list[str]:
+        return [wt.branch for wt in self.worktrees() if wt.branch and not wt.prunable]
 
     def _take_away(self, wt: Worktree) -> tuple[IgnoredFiles, str | None]:
         """Move a worktree judged safe to remove out of the way, unless a task started in it
         meanwhile; return the ignored files it held (or why it stays)."""
         present = os.path.isdir(wt.path) and not wt.prunable
         ignored = ignored_files(self.git, wt.path) if present else IgnoredFiles()
+        stop_worktree_services(self.paths, [wt.branch] if wt.branch else [])
         with repo_lock(self.paths.wtpar_dir), busy.no_new_tasks(self.paths.wtpar_dir, wt.path):
             running = running_task_losses(self.paths.wtpar_dir, wt.path)
             if running:
@@ -187,6 +201,8 @@ class Remover:
                     )
                     continue
                 refusal = self.removal_refusal(wt, force=False)
+                if not refusal and not dry_run:
+                    refusal = pre_remove_refusal(self.paths, self.config, wt, force=False)
                 if refusal:
                     kept.append((wt.branch, refusal))
                     continue
@@ -210,5 +226,7 @@ class Remover:
         if not dry_run:
             if removed:
                 self.state.drop(removed)
+                release_worktrees(self.paths, self.config, removed)
+            release_missing(self.paths, self.config, self._live_branches)
             sweep_trash(self.paths.wtpar_dir)
         return PruneResult(stale, tuple(removed), tuple(kept), dry_run, tuple(ignored))

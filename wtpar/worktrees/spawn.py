@@ -21,6 +21,7 @@ from wtpar.git import worktree_git_dir
 from wtpar.locks import repo_lock
 from wtpar.model import SpawnOutcome, SpawnResult, Worktree, WorktreeRecord
 from wtpar.procs import workers
+from wtpar.worktrees.lifecycle import allocate_spawn_ports
 from wtpar.worktrees.paths import worktree_path
 from wtpar.worktrees.setup import SpawnPlan, set_up
 
@@ -51,6 +52,10 @@ class Spawner:
         with ExitStack() as busy_records:
             with repo_lock(self.paths.wtpar_dir):
                 created = self._plan_and_add(plans, from_ref)
+                # Under the same lock as `worktree add`: concurrent spawns never share a port.
+                no_ports = allocate_spawn_ports(
+                    self.paths, self.config, [p.branch for p in created]
+                )
                 # Until its checkout has finished a worktree is "populating", and busy: a
                 # later spawn completes it, `remove` knows nothing of value is there yet.
                 self.state.put([self._record(p, populated=False) for p in created])
@@ -58,6 +63,9 @@ class Spawner:
                     busy_records.enter_context(
                         busy.running_in(self.paths.wtpar_dir, plan.path, "spawn")
                     )
+            for plan in created:
+                if plan.branch in no_ports:
+                    plan.setup_errors += (no_ports[plan.branch],)
             # The slow part runs outside the repository lock, still holding the busy records.
             with ThreadPoolExecutor(workers(len(created))) as pool:
                 list(pool.map(self._populate, created))
