@@ -519,10 +519,6 @@ class Git:
         """Delete a local branch, merged or not (the caller has judged it integrated)."""
         self.run("branch", "-D", "--quiet", branch)
 
-    def commit_time(self, commit: str) -> int:
-        """The committer time of a commit (seconds since the epoch), 0 when unknown."""
-        return int(self.run("log", "-1", "--format=%ct", commit).stdout.strip() or 0)
-
 
 _MERGE_TREE = (
     "merge-tree",
