@@ -4,23 +4,35 @@ reads its configuration once, and hands out the core's operations."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from wtpar.config import Config, load_config
+from wtpar.errors import UsageError
 from wtpar.git import Git, RepoPaths, discover
 from wtpar.model import (
     BranchStatus,
     PruneResult,
     RemoveResult,
     RunStatus,
+    SpawnOutcome,
     SpawnResult,
     TaskKey,
     TaskRun,
     Worktree,
 )
 from wtpar.worktrees import WorktreeManager, worktree_name
+from wtpar.worktrees.leases import (
+    DEFAULT_TTL,
+    Handout,
+    Lease,
+    LeaseHeldError,
+    LeaseStore,
+    check_holder_name,
+    fresh_branch_name,
+)
 
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
@@ -78,6 +90,78 @@ class Services:
     def prune(self, merged: bool = False, dry_run: bool = False) -> PruneResult:
         """Prune stale (and, with `merged`, integrated) worktrees."""
         return self.worktrees.prune(merged, dry_run)
+
+    # -- leases (wtpar/worktrees/leases.py) ------------------------------------------------
+
+    @cached_property
+    def lease_store(self) -> LeaseStore:
+        """Who holds which worktree."""
+        return LeaseStore(self.paths.wtpar_dir)
+
+    def leases(self) -> dict[str, Lease]:
+        """Unexpired leases by branch."""
+        return self.lease_store.active()
+
+    def claim(self, branch: str, by: str, ttl: float = DEFAULT_TTL, note: str = "") -> Lease:
+        """Claim BRANCH's worktree for BY (LeaseHeldError when someone else holds it)."""
+        wt = self.worktrees.find(branch)
+        return self.lease_store.claim(wt.branch or branch, by, ttl, note)
+
+    def release(self, branch: str, by: str | None = None) -> Lease | None:
+        """Release BRANCH's lease (refused when BY is given and someone else holds it)."""
+        return self.lease_store.release(branch, by)
+
+    def spawn_claimed(
+        self,
+        branches: Sequence[str],
+        by: str,
+        from_ref: str | None = None,
+        ttl: float = DEFAULT_TTL,
+        note: str = "",
+    ) -> list[SpawnResult]:
+        """Spawn BRANCHES and claim each for BY; one held by someone else fails, untouched."""
+        from dataclasses import replace
+
+        held = {b: x for b, x in self.leases().items() if b in branches and x.holder != by}
+        free = [b for b in branches if b not in held]
+        results = {r.branch: r for r in self.spawn(free, from_ref)} if free else {}
+        now = time.time()
+        out: list[SpawnResult] = []
+        for branch in dict.fromkeys(branches):
+            if branch in held:
+                error = LeaseHeldError(held[branch], by, now).message
+                out.append(SpawnResult(branch, SpawnOutcome.FAILED, None, error=error))
+                continue
+            result = results[branch]
+            if result.outcome is not SpawnOutcome.FAILED:
+                try:
+                    self.lease_store.claim(branch, by, ttl, note)
+                except LeaseHeldError as exc:
+                    result = replace(result, outcome=SpawnOutcome.FAILED, error=exc.message)
+            out.append(result)
+        return out
+
+    def claim_any(
+        self,
+        by: str,
+        from_ref: str | None = None,
+        branch: str | None = None,
+        ttl: float = DEFAULT_TTL,
+        note: str = "",
+    ) -> Handout:
+        """A worktree for BY on a new branch: a warm spare when one is ready, else spawned."""
+        from wtpar.errors import WtparError
+
+        check_holder_name(by)
+        name = branch or fresh_branch_name(by)
+        if branch and self.git.local_branch_exists(branch):
+            raise UsageError(f"claim --any: branch {branch!r} already exists; pick a new name")
+        (result,) = self.spawn_claimed([name], by, from_ref, ttl, note)
+        if result.outcome is not SpawnOutcome.CREATED or result.path is None:
+            raise WtparError(f"claim --any: could not create {name}: {result.error}")
+        lease = self.lease_store.holder(name)
+        assert lease is not None
+        return Handout(result.path, name, lease, from_spare=result.how == "spare")
 
     def path_of(self, branch: str) -> str:
         """The path of BRANCH's worktree (an error when its folder is missing)."""

@@ -18,6 +18,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "path": ("wtpar.cli.worktree_cmds", "path", "Print the worktree path of a branch."),
     "remove": ("wtpar.cli.worktree_cmds", "remove", "Remove worktrees without losing work."),
     "prune": ("wtpar.cli.worktree_cmds", "prune", "Clean up stale or merged worktrees."),
+    "claim": ("wtpar.cli.lease_cmds", "claim", "Claim a worktree for an agent, or get a free one."),
+    "release": ("wtpar.cli.lease_cmds", "release", "Release a claimed worktree."),
     "dash": ("wtpar.cli.dash_cmd", "dash", "Open the live dashboard (Textual)."),
     "run": ("wtpar.cli.run_cmds", "run", "Run commands or tasks in many worktrees at once."),
     "exec": ("wtpar.cli.run_cmds", "exec_cmd", "Run one command in one worktree, via the pool."),

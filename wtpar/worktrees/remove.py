@@ -16,6 +16,7 @@ from wtpar.git import worktree_git_dir
 from wtpar.locks import repo_lock
 from wtpar.model import IgnoredFiles, PruneResult, RemoveResult, Worktree
 from wtpar.text import plural
+from wtpar.worktrees.leases import LeaseStore, lease_refusal
 from wtpar.worktrees.lifecycle import (
     pre_remove_refusal,
     release_missing,
@@ -83,6 +84,7 @@ class Remover:
         removed = [r.branch for r in results if r.removed]
         if removed:
             self.state.drop(removed)
+            LeaseStore(self.paths.wtpar_dir).forget(removed)
             release_worktrees(self.paths, self.config, removed)
         sweep_trash(self.paths.wtpar_dir)
         return results
@@ -119,6 +121,9 @@ class Remover:
             return "; ".join(running) + f" ({tail})"
         if force:
             return None
+        claimed = lease_refusal(LeaseStore(self.paths.wtpar_dir).holder(wt.branch or wt.path))
+        if claimed:
+            return claimed
         record = self.state.records().get(wt.branch or "")
         blockers: list[str] = []
         operation = operation_loss(self.git, wt.path)
@@ -226,6 +231,7 @@ class Remover:
         if not dry_run:
             if removed:
                 self.state.drop(removed)
+                LeaseStore(self.paths.wtpar_dir).forget(removed)
                 release_worktrees(self.paths, self.config, removed)
             release_missing(self.paths, self.config, self._live_branches)
             sweep_trash(self.paths.wtpar_dir)
