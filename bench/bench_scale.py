@@ -181,6 +181,66 @@ def bench_check(tool: Tool, sizes: Sequence[int], files: int, repeats: int, loop
                 print(f"  N={n}: cold check / per-pair loop = {row[1] / row[2]:.2f}x")
 
 
+# -- planning ------------------------------------------------------------------------------------
+
+PLAN_SNIPPET = """
+import sys, time
+from wtpar.services import Services
+from wtpar.run.plan import RunRequest
+names = tuple(sys.argv[1].split(","))
+branches = tuple(sys.argv[2].split(",")) if sys.argv[2] else ()
+services = Services.from_cwd(".")
+start = time.perf_counter()
+plan = services.plan_run(RunRequest(task_names=names, branches=branches))
+print(time.perf_counter() - start, len(plan))
+"""
+
+
+def make_task_repo(repo: Path, tasks: int, worktrees: int) -> tuple[list[str], list[str]]:
+    """A small repository with TASKS named tasks (`true`) and WORKTREES worktrees."""
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    names = [f"t{i:05d}" for i in range(tasks)]
+    (repo / "wtpar.toml").write_text("".join(f'[tasks.{n}]\ncmd = "true"\n' for n in names))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "tasks")
+    branches = [f"w{i:04d}" for i in range(worktrees)]
+    for b in branches:
+        git(repo, "worktree", "add", "-q", "-b", b, f"../{repo.name}.wt/{b}")
+    return names, branches
+
+
+def bench_plan(tool: Tool, sizes: Sequence[int], repeats: int) -> None:
+    """`plan_run` (what `wtpar run` does before starting anything) for N named tasks in one
+    worktree, against N/25 worktrees of 25 named tasks each (the same number of instances)."""
+    rows = []
+    for n in sizes:
+        row = []
+        with tempfile.TemporaryDirectory(prefix="wtpar-bench-plan-") as tmp:
+            for tasks, worktrees in ((n, 1), (25, n // 25)):
+                repo = Path(tmp) / f"r{tasks}"
+                names, branches = make_task_repo(repo, tasks, worktrees)
+                argv = [sys.executable, "-c", PLAN_SNIPPET, ",".join(names), ",".join(branches)]
+                times = []
+                for _ in range(repeats):
+                    out = subprocess.run(
+                        argv, cwd=repo, env=tool.env, capture_output=True, text=True, check=True
+                    )
+                    elapsed, count = out.stdout.split()
+                    assert int(count) == tasks * worktrees, out.stdout
+                    times.append(float(elapsed))
+                row.append(statistics.median(times))
+        rows.append(row)
+    print_curve(
+        f"planning N named-task instances (medians of {repeats}):",
+        ["1 worktree", "N/25 worktrees"],
+        rows,
+        sizes,
+    )
+    for n, (one, spread) in zip(sizes, rows, strict=True):
+        print(f"  N={n}: one worktree / spread = {one / spread:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", choices=["check", "plan"])
@@ -199,6 +259,9 @@ def main() -> None:
     if args.part == "check":
         sizes = [int(s) for s in (args.sizes or "25,50,100,200,400").split(",")]
         bench_check(tool, sizes, args.files, args.repeats, args.loop)
+    elif args.part == "plan":
+        sizes = [int(s) for s in (args.sizes or "625,1250,2500,5000").split(",")]
+        bench_plan(tool, sizes, args.repeats)
 
 
 if __name__ == "__main__":

@@ -36,11 +36,16 @@ from wtpar.worktrees.leases import (
 
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
+    from wtpar.land.plan import LandPlan, Strategy
+    from wtpar.land.report import LandReport
+    from wtpar.land.train import Train, TrainSubscriber
+    from wtpar.land.update import UpdateResult
     from wtpar.model import RunEvent, RunReport, TaskSpec
     from wtpar.run.dispatch import Dispatcher
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
     from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
     from wtpar.worktrees.environment import Environments, EnvView
+    from wtpar.worktrees.spares import Spare
     from wtpar.worktrees.sync import SyncResult
 
 
@@ -161,7 +166,31 @@ class Services:
             raise WtparError(f"claim --any: could not create {name}: {result.error}")
         lease = self.lease_store.holder(name)
         assert lease is not None
-        return Handout(result.path, name, lease, from_spare=result.how == "spare")
+        ports = tuple(self.environments.ports_of(name).items())
+        return Handout(result.path, name, lease, ports, from_spare=result.from_spare)
+
+    # -- the warm pool of spare worktrees (wtpar/worktrees/warm_pool.py) -------------------
+
+    def spares(self) -> list[Spare]:
+        """The warm pool's spares, oldest first."""
+        from wtpar.worktrees.spares import SpareState, SpareStore
+
+        return [
+            s for s in SpareStore(self.paths.wtpar_dir).all() if s.state is not SpareState.TAKEN
+        ]
+
+    def fill_pool(self, count: int, from_ref: str | None = None, wait: bool = False) -> list[Spare]:
+        """Add COUNT spares at FROM_REF (default: the base), set up in the background."""
+        from wtpar.worktrees.warm_pool import fill
+
+        ref = from_ref or self.worktrees.base_ref(self.worktrees.worktrees())
+        return fill(self.paths, self.config, count, ref, background=not wait)
+
+    def drain_pool(self) -> list[Spare]:
+        """Remove every spare of the warm pool."""
+        from wtpar.worktrees.warm_pool import drain
+
+        return drain(self.paths)
 
     def path_of(self, branch: str) -> str:
         """The path of BRANCH's worktree (an error when its folder is missing)."""
@@ -381,6 +410,92 @@ class Services:
 
             report = replace(report, notes=(*notes, *report.notes))
         return report
+
+    # -- landing (`wtpar land`, `wtpar update`) -------------------------------------------
+
+    def land_base(self, into: str | None = None) -> str:
+        """The branch a land moves: --into, else the base of `check`; it must be a local
+        branch."""
+        from wtpar.errors import UsageError
+
+        base = into or self._default_base()
+        if not self.git.local_branch_exists(base):
+            raise UsageError(f"land moves a local branch, and {base!r} is not one (use --into)")
+        return base
+
+    def _default_base(self) -> str:
+        from wtpar.check.facts import parse_check_config
+
+        configured = parse_check_config(self.config).base
+        return configured or self.worktrees.base_ref(self.worktrees.worktrees())
+
+    def land_plan(
+        self,
+        branches: Sequence[str] = (),
+        into: str | None = None,
+        strategy: Strategy | None = None,
+        run: bool = True,
+        on_event: Callable[[RunEvent], None] | None = None,
+    ) -> LandPlan:
+        """The plan of a land: `check`'s ready branches (or BRANCHES) in its suggested order."""
+        from wtpar.check.facts import parse_check_config
+        from wtpar.land.cleanup import refuse_dirty_base
+        from wtpar.land.plan import Strategy
+        from wtpar.land.select import make_plan
+
+        base = self.land_base(into)
+        refuse_dirty_base(self.git, self.worktrees, base)
+        report = self.check(branches, base=base, run=run, on_event=on_event)
+        tasks = parse_check_config(self.config).tasks
+        return make_plan(report, branches, strategy or Strategy.MERGE, tasks, run)
+
+    def make_train(self, plan: LandPlan, jobs: int | None = None, push: bool = False) -> Train:
+        """A merge train for PLAN, ready to `await run()` (the dashboard) or run_train_sync."""
+        from wtpar.land.train import Train, TrainSettings
+
+        main = next((i for i in self._worktree_infos() if i.is_main), None)
+        where = next((wt.path for wt in self.worktrees.worktrees() if wt.branch == plan.base), None)
+        specs = self.load_tasks() if plan.run_checks else {}
+        settings = TrainSettings(jobs or default_jobs(), specs, main, where, push)
+        return Train(self.git, plan, settings)
+
+    def land(
+        self,
+        plan: LandPlan,
+        jobs: int | None = None,
+        push: bool = False,
+        cleanup: bool = False,
+        on_event: TrainSubscriber | None = None,
+    ) -> LandReport:
+        """Run the train of PLAN and land what passes; Ctrl-C handling on the main thread."""
+        from wtpar.land.train import run_train_sync
+
+        train = self.make_train(plan, jobs, push)
+        if on_event is not None:
+            train.subscribe(on_event)
+        report = run_train_sync(train)
+        if cleanup and report.landed:
+            from dataclasses import replace
+
+            from wtpar.land.cleanup import clean_landed
+
+            cleaned = clean_landed(self.git, self.worktrees, report.landed, plan.base)
+            report = replace(report, cleaned=cleaned)
+        return report
+
+    def update(
+        self, branches: Sequence[str] = (), merge: bool = False, base: str | None = None
+    ) -> list[UpdateResult]:
+        """Rebase (or merge) BRANCHES (default: every worktree's but the base's) onto the base."""
+        from wtpar.land.update import update_branches
+
+        base = base or self._default_base()
+        wts = [wt for wt in self.worktrees.worktrees() if not wt.prunable]
+        if branches:
+            targets = [self.worktrees.find(b) for b in dict.fromkeys(branches)]
+        else:
+            targets = [wt for wt in wts if not wt.is_main and wt.branch and wt.branch != base]
+        return update_branches(self.git, base, targets, merge)
 
     # -- worktree environments: ports, variables, services, synced files -------------------
 

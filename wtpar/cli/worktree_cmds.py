@@ -68,6 +68,7 @@ def spawn(
                         "base_sha": r.base_sha,
                         "error": r.error,
                         "setup_errors": list(r.setup_errors),
+                        "from_spare": r.from_spare,
                     }
                     for r in results
                 ],
@@ -90,6 +91,7 @@ def spawn(
                 click.echo(f"completed  {r.branch}  {r.path}  (the checkout had not finished)")
                 continue
             how = how_words.get(r.how or "", "").format(base=r.base_ref)
+            how += ", from a warm spare" if r.from_spare else ""
             click.echo(f"created  {r.branch}  {r.path}  ({how})")
             for err in r.setup_errors:
                 click.echo(f"  setup failed: {err}", err=True)

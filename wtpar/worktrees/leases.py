@@ -65,8 +65,10 @@ def parse_ttl(text: str) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """`45s`, `12m`, `3h`, `2d` for a positive span of time."""
+    """`45s`, `12m`, `1h59m`, `2d` for a positive span of time."""
     seconds = max(0.0, seconds)
+    if 3600 <= seconds < 86400:
+        return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
     for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"

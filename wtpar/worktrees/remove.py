@@ -5,14 +5,12 @@ beyond `git status` (running tasks, hidden changes, submodule commits) is found 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from wtpar import busy
 from wtpar.errors import UsageError
-from wtpar.git import worktree_git_dir
 from wtpar.locks import repo_lock
 from wtpar.model import IgnoredFiles, PruneResult, RemoveResult, Worktree
 from wtpar.text import plural
@@ -30,7 +28,7 @@ from wtpar.worktrees.safety import (
     running_task_losses,
     submodule_losses,
 )
-from wtpar.worktrees.trash import move_to_trash, sweep_trash
+from wtpar.worktrees.trash import detach_worktree, sweep_trash
 
 if TYPE_CHECKING:
     from wtpar.worktrees.manager import WorktreeManager
@@ -160,13 +158,7 @@ class Remover:
         return self.git.resolve_commit(base) is not None and self.git.is_integrated(commit, base)
 
     def _detach_worktree(self, wt: Worktree) -> None:
-        gitdir = worktree_git_dir(wt.path) if os.path.exists(wt.path) else None
-        if os.path.exists(wt.path):
-            move_to_trash(self.paths.wtpar_dir, wt.path)
-        if gitdir and os.path.isdir(gitdir) and os.path.dirname(gitdir).endswith("worktrees"):
-            shutil.rmtree(gitdir, ignore_errors=True)
-        else:
-            self.git.prune_worktrees()
+        detach_worktree(self.git, self.paths.wtpar_dir, wt.path)
 
     def _delete_branch_if_integrated(
         self, result: RemoveResult, branch: str, base: str
