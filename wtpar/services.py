@@ -212,8 +212,9 @@ class Services:
     def plan_run(self, request: RunRequest) -> RunPlan:
         """The task instances `request` would run (UsageError/ConfigError before anything runs).
 
-        Worktrees used by the plan have their HEAD and cleanliness read, so results can be
-        remembered (clean trees only) and `changed` can skip what already passed.
+        With `changed`, the worktrees used by the plan have their cleanliness read first, so
+        what already passed at a clean HEAD is skipped; otherwise it is read during the run
+        (`make_dispatcher`), for recording results.
         """
         from concurrent.futures import ThreadPoolExecutor
         from dataclasses import replace
@@ -227,6 +228,8 @@ class Services:
         if request.failed_only:
             request, only = self._failed_request(request)
         infos = self._worktree_infos()
+        if not request.changed:
+            return build_plan(specs, request, infos, only=only)
         draft = build_plan(specs, request, infos, only=only)
         used = sorted({i.worktree.path for i in draft.instances})
         with ThreadPoolExecutor(workers(len(used))) as pool:
@@ -246,6 +249,7 @@ class Services:
         The dashboard: `d = services.make_dispatcher(req); d.subscribe(cb); await d.run()`,
         with `d.cancel(key)` / `d.cancel_all()` from its key bindings.
         """
+        from wtpar.run.cleanliness import CleanReads
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
         from wtpar.run.history import History
         from wtpar.run.results import ResultStore
@@ -276,6 +280,7 @@ class Services:
             run_id=run_id,
             results=ResultStore(self.paths.wtpar_dir),
             history=history,
+            clean_reads=None if request.changed else CleanReads(self._is_clean),
         )
 
     def run(
