@@ -14,7 +14,7 @@ from wtpar.errors import ConfigError
 
 DEFAULT_PATH_TEMPLATE = "{repo_parent}/{repo}.worktrees/{branch}"
 _TOML_LINE = re.compile(r"line (\d+)")
-_KNOWN_TOP = {"base", "worktrees", "tasks", "check", "run"}
+_KNOWN_TOP = {"base", "worktrees", "tasks", "check", "run", "dask"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Config:
     tasks: Mapping[str, Any] = field(default_factory=dict)
     check: Mapping[str, Any] = field(default_factory=dict)
     run: Mapping[str, Any] = field(default_factory=dict)
+    dask: Mapping[str, Any] = field(default_factory=dict)
 
     def error(self, message: str, *needles: str) -> ConfigError:
         """A ConfigError pointing at the first line that mentions any of `needles`."""
@@ -110,7 +111,7 @@ def _parse(path: str, text: str, data: Any) -> Config:
     if submodules is not None and not isinstance(submodules, bool):
         raise probe.error("worktrees.submodules must be true or false", "submodules")
     sections: dict[str, Mapping[str, Any]] = {}
-    for name in ("tasks", "check", "run"):
+    for name in ("tasks", "check", "run", "dask"):
         value = data.get(name, {})
         if not isinstance(value, dict):
             raise probe.error(f"[{name}] must be a table", name)
@@ -123,6 +124,7 @@ def _parse(path: str, text: str, data: Any) -> Config:
         tasks=sections["tasks"],
         check=sections["check"],
         run=sections["run"],
+        dask=sections["dask"],
     )
 
 
