@@ -116,3 +116,7 @@ def group_alive(pgid: int) -> bool:
             return True
     return False
 
+
+def workers(n: int) -> int:
+    """How many threads to use for `n` independent git calls."""
+    return max(1, min(n, 2 * (os.cpu_count() or 2), 16))
