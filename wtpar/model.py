@@ -188,6 +188,7 @@ class TaskSpec:
     env: tuple[tuple[str, str], ...] = ()
     branches: tuple[str, ...] | None = None
     scope: str = "branch"  # "branch": once per worktree; "once": once, in the main worktree
+    resources: tuple[tuple[str, float], ...] = ()  # Dask worker resources, e.g. (("gpu", 1),)
 
 
 @dataclass(frozen=True, order=True)
@@ -215,6 +216,8 @@ class TaskRun:
     attempts: int = 0
     log_path: str | None = None
     reason: str | None = None
+    worker: str | None = None  # the Dask worker that ran the last attempt
+    infra_retries: int = 0  # starts again after a lost worker (not attempts)
 
     @property
     def duration(self) -> float | None:

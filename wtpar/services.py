@@ -24,7 +24,8 @@ from wtpar.worktrees import WorktreeManager
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
     from wtpar.model import RunEvent, RunReport, TaskSpec
-    from wtpar.run.dispatch import Dispatcher
+    from wtpar.run.dispatch import Dispatcher, DispatchOptions
+    from wtpar.run.executor import Executor
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
 
 
@@ -118,14 +119,22 @@ class Services:
 
         return build_plan(specs, request, infos, lookup=lookup, only=only)
 
-    def make_dispatcher(self, request: RunRequest, run_id: str | None = None) -> Dispatcher:
+    def make_dispatcher(
+        self,
+        request: RunRequest,
+        run_id: str | None = None,
+        on_note: Callable[[str], None] | None = None,
+    ) -> Dispatcher:
         """A Dispatcher for `request`, ready to `await run()` in any event loop.
 
         The dashboard: `d = services.make_dispatcher(req); d.subscribe(cb); await d.run()`,
-        with `d.cancel(key)` / `d.cancel_all()` from its key bindings.
+        with `d.cancel(key)` / `d.cancel_all()` from its key bindings. `on_note` receives
+        warnings for the user (a Dask scheduler reached without TLS, say).
         """
+        from wtpar.run.dask.settings import backend_of
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
         from wtpar.run.results import ResultStore
+        from wtpar.run.runstore import new_run_id
 
         plan = self.plan_run(request)
         options = DispatchOptions(
@@ -133,12 +142,40 @@ class Services:
             stagger=request.stagger,
             fail_fast=request.fail_fast,
         )
+        run_id = run_id or new_run_id()
+        executor = None
+        if backend_of(self.config, request.backend) == "dask":
+            executor = self._dask_executor(request, run_id, options, on_note)
         return Dispatcher(
             plan,
             self.paths.wtpar_dir,
             options,
+            executor=executor,
             run_id=run_id,
             results=ResultStore(self.paths.wtpar_dir),
+        )
+
+    def _dask_executor(
+        self,
+        request: RunRequest,
+        run_id: str,
+        options: DispatchOptions,
+        on_note: Callable[[str], None] | None,
+    ) -> Executor:
+        """The Dask executor (`distributed` is imported only here, on the Dask path)."""
+        from wtpar.run.dask.executor import DaskExecutor
+        from wtpar.run.dask.settings import dask_settings
+
+        return DaskExecutor(
+            dask_settings(self.config, request.scheduler),
+            self.paths.root,
+            self.paths.common_dir,
+            run_id,
+            jobs=request.jobs,
+            local_workers=options.jobs,
+            grace=options.grace,
+            drain=options.drain,
+            on_note=on_note or (lambda text: None),
         )
 
     def run(

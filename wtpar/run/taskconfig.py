@@ -29,6 +29,7 @@ _KNOWN_KEYS = {
     "env",
     "branches",
     "scope",
+    "resources",
 }
 _SCOPES = ("branch", "once")
 
@@ -102,6 +103,12 @@ def _parse_one(config: Config, name: str, table: Any) -> TaskSpec:
         raise bad("scope", 'must be "branch" (once per worktree) or "once" (main worktree)')
     if scope == "once" and branches is not None:
         raise bad("branches", 'has no meaning with scope = "once" (it runs in the main worktree)')
+    resources = table.get("resources", {})
+    if not isinstance(resources, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+        for k, v in resources.items()
+    ):
+        raise bad("resources", "must be a table of positive numbers, e.g. { gpu = 1 }")
     return TaskSpec(
         name=name,
         cmd=cmd,
@@ -114,6 +121,7 @@ def _parse_one(config: Config, name: str, table: Any) -> TaskSpec:
         env=tuple((k, _env_text(v)) for k, v in env.items()),
         branches=branches,
         scope=scope,
+        resources=tuple((k, float(v)) for k, v in resources.items()),
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import os
 import warnings
 from collections.abc import Mapping
@@ -65,6 +66,7 @@ async def connect(settings: DaskSettings, local_workers: int) -> Connection:
             host="127.0.0.1",
             protocol="tcp://",
             dashboard_address=None,
+            silence_logs=logging.ERROR,
             asynchronous=True,
         )
         address = str(cluster.scheduler_address)
@@ -86,10 +88,12 @@ async def connect(settings: DaskSettings, local_workers: int) -> Connection:
     except (OSError, TimeoutError) as exc:
         if cluster is not None:
             await cluster.close()
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # distributed retries a refused connection until the timeout, then says so.
+        timed_out = isinstance(exc, TimeoutError) or "Timed out" in str(exc)
+        detail = "" if timed_out else f" ({str(exc).splitlines()[0] or type(exc).__name__})"
         raise DaskConnectError(
             f"cannot reach the Dask scheduler at {address} within "
-            f"{settings.connect_timeout:g}s ({detail})"
+            f"{settings.connect_timeout:g}s{detail}"
         ) from None
     connection = Connection(client, cluster, address, notes)
     try:

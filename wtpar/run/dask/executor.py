@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import CancelledError as FutureCancelled
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,7 +30,7 @@ from wtpar.locks import hash_stable
 from wtpar.model import TaskKey
 from wtpar.run.dask.connect import Connection, connect
 from wtpar.run.dask.locks import SchedulerLocks
-from wtpar.run.dask.protocol import OUTPUT, START, RemoteAttempt, RemoteResult, cancel_event
+from wtpar.run.dask.protocol import NOTE, OUTPUT, START, RemoteAttempt, RemoteResult, cancel_event
 from wtpar.run.dask.runner import run_attempt
 from wtpar.run.dask.settings import DaskSettings
 from wtpar.run.dask.snapshot import Snapshot, publish, run_ref, snapshot, unpublish
@@ -62,6 +62,8 @@ class _Remote:
 class DaskExecutor(Executor):
     """Runs attempts on the workers of a Dask cluster (or of a LocalCluster for the run)."""
 
+    name = "dask"
+
     def __init__(
         self,
         settings: DaskSettings,
@@ -73,6 +75,7 @@ class DaskExecutor(Executor):
         local_workers: int = 1,
         grace: float = 5.0,
         drain: float = 0.25,
+        on_note: Callable[[str], None] = lambda text: None,
     ) -> None:
         self.settings = settings
         self.repo_root = repo_root
@@ -81,7 +84,7 @@ class DaskExecutor(Executor):
         self.topic = f"wtpar-output-{hash_stable(self.source):08x}"
         self.grace = grace
         self.drain = drain
-        self.notes: list[str] = []
+        self.on_note = on_note
         self._local_workers = local_workers
         self._slots = asyncio.Semaphore(jobs) if jobs else None
         self._conn: Connection | None = None
@@ -94,12 +97,13 @@ class DaskExecutor(Executor):
 
     # -- set-up and tear-down ----------------------------------------------------------------
 
-    async def open(self) -> None:
+    async def start(self) -> None:
         """Connect (DaskConnectError, exit 2, when the cluster cannot be used)."""
         if self._conn is not None:
             return
         self._conn = await connect(self.settings, self._local_workers)
-        self.notes.extend(self._conn.notes)
+        for note in self._conn.notes:
+            self.on_note(note)
         self._locks = SchedulerLocks(self._conn.client)
         self._conn.client.subscribe_topic(self.topic, self._on_message)
 
@@ -139,7 +143,7 @@ class DaskExecutor(Executor):
             yield
 
     @asynccontextmanager
-    async def hold(self, locks: Iterable[str]) -> AsyncIterator[None]:
+    async def hold(self, locks: Sequence[str]) -> AsyncIterator[None]:
         """Named locks held by the scheduler (shared by every coordinator)."""
         names = list(locks)
         if not names:
@@ -150,14 +154,14 @@ class DaskExecutor(Executor):
 
     def _client_locks(self) -> SchedulerLocks:
         if self._locks is None:
-            raise RuntimeError("DaskExecutor.open() was not awaited")
+            raise RuntimeError("DaskExecutor.start() was not awaited")
         return self._locks
 
     # -- one attempt -------------------------------------------------------------------------
 
     async def execute(self, attempt: Attempt, sink: AttemptSink) -> AttemptResult:
         """Run one attempt on a worker; its output reaches `sink` as it comes."""
-        await self.open()
+        await self.start()
         assert self._conn is not None
         snap = await self._snapshot(attempt.cwd)
         token = uuid.uuid4().hex
@@ -253,13 +257,15 @@ class DaskExecutor(Executor):
         if message["kind"] == START:
             route.starts += 1
             if route.starts > 1:
-                route.sink.output(
-                    f"\nwtpar: the worker running this task was lost; started again on "
-                    f"{message.get('worker')}\n".encode()
+                route.sink.note(
+                    f"the worker running this task was lost; started again on "
+                    f"{message.get('worker')}"
                 )
             route.sink.started(message.get("pid"), message.get("worker"))
         elif message["kind"] == OUTPUT:
             route.sink.output(message["data"])
+        elif message["kind"] == NOTE:
+            route.sink.note(message["text"])
         route.arrived.set()
 
     # -- cancelling ----------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 A task attempt travels to a worker as a `RemoteAttempt` (pickled with the submitted
 function) and comes back as a `RemoteResult`. While it runs, the runner publishes small
 messages on the run's event topic: one `start` per process it starts (a second one for the
-same attempt means a lost worker's task started again elsewhere) and `out` chunks of output.
+same attempt means a lost worker's task started again elsewhere), `out` chunks of output
+and `note`s (wtpar's own lines, a timeout).
 The result says how many messages its runner sent, so the coordinator can wait for the last
 output chunk before it reports the end of the task.
 """
@@ -16,6 +17,7 @@ from wtpar.run.executor import Ending
 
 START = "start"
 OUTPUT = "out"
+NOTE = "note"  # a line of wtpar's own for the task's log (a timeout)
 CHUNK_BYTES = 8192  # bounded chunks: the scheduler keeps a topic's recent events in memory
 
 

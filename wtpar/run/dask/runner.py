@@ -26,6 +26,7 @@ from wtpar.procs import clean_env, group_alive, signal_group
 from wtpar.run.dask.checkout import CheckoutError, cache_root, checkout
 from wtpar.run.dask.protocol import (
     CHUNK_BYTES,
+    NOTE,
     OUTPUT,
     START,
     RemoteAttempt,
@@ -123,7 +124,6 @@ class _Supervisor:
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.fd, selectors.EVENT_READ)
         self.eof = False
-        self.at_line_start = True
 
     def run(self) -> tuple[Ending, int | None, str | None]:
         started = time.monotonic()
@@ -221,14 +221,10 @@ class _Supervisor:
     def _flush(self) -> None:
         data = bytes(self.pending)
         self.pending.clear()
-        if data:
-            self.at_line_start = data.endswith(b"\n")
         for at in range(0, len(data), CHUNK_BYTES):
             self.publish({"kind": OUTPUT, "data": data[at : at + CHUNK_BYTES]})
 
     def _note(self, text: str) -> None:
-        """A line of wtpar's own in the task's output."""
+        """A line of wtpar's own for the task's log, after the output so far."""
         self._flush()
-        prefix = "" if self.at_line_start else "\n"
-        self.publish({"kind": OUTPUT, "data": f"{prefix}wtpar: {text}\n".encode()})
-        self.at_line_start = True
+        self.publish({"kind": NOTE, "text": text})

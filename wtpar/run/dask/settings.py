@@ -23,7 +23,7 @@ from typing import Any
 
 from wtpar.config import Config
 from wtpar.errors import UsageError
-from wtpar.tasks import parse_duration
+from wtpar.text import parse_duration
 
 BACKENDS = ("local", "dask")
 _KNOWN = {
