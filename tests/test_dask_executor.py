@@ -12,7 +12,7 @@ from fixtures.recipes import git
 from tests.conftest import Invoke, wait_for
 from tests.dask_helpers import gone, inproc_cluster  # noqa: F401 - a fixture
 from tests.run_helpers import by_key, configure, make_dispatcher, run_request, spawn
-from wtpar.model import RunEvent, RunStatus, TaskKey, TaskOutput
+from wtpar.model import RunEvent, RunReport, RunStatus, TaskKey, TaskOutput
 from wtpar.run.plan import RunRequest
 from wtpar.run.runner import run_sync
 
@@ -41,7 +41,8 @@ timeout = "0.5s"
 
 
 def test_the_same_graph_reports_the_same_locally_and_on_a_cluster(
-    repo: Path, inproc_cluster: str  # noqa: F811
+    repo: Path,
+    inproc_cluster: str,  # noqa: F811
 ) -> None:
     configure(repo, GRAPH)
     spawn(repo, "good", "bad")
@@ -52,13 +53,10 @@ def test_the_same_graph_reports_the_same_locally_and_on_a_cluster(
         (worktrees / branch / "built.txt").unlink()
     remote = run_request(repo, _dask(inproc_cluster, task_names=names, jobs=4))
 
-    def outcome(report_tasks: dict[TaskKey, object]) -> dict[TaskKey, tuple[object, ...]]:
-        return {
-            key: (run.status, run.attempts, run.exit_code, run.reason)  # type: ignore[attr-defined]
-            for key, run in report_tasks.items()
-        }
+    def outcome(report: RunReport) -> dict[TaskKey, tuple[object, ...]]:
+        return {t.key: (t.status, t.attempts, t.exit_code, t.reason) for t in report.tasks}
 
-    assert outcome(by_key(remote)) == outcome(by_key(local))
+    assert outcome(remote) == outcome(local)
     statuses = {key: run.status for key, run in by_key(remote).items()}
     assert statuses[TaskKey("bad", "test")] is RunStatus.FAILED
     assert statuses[TaskKey("bad", "notify")] is RunStatus.OK
@@ -77,7 +75,9 @@ def _workers(address: str) -> list[str]:
 
 
 def test_output_reaches_the_coordinator_while_the_task_runs(
-    repo: Path, tmp_path: Path, inproc_cluster: str  # noqa: F811
+    repo: Path,
+    tmp_path: Path,
+    inproc_cluster: str,  # noqa: F811
 ) -> None:
     spawn(repo, "a")
     go = tmp_path / "go"
@@ -103,16 +103,18 @@ def test_output_reaches_the_coordinator_while_the_task_runs(
 
 
 def test_cancel_and_timeout_stop_the_process_group(
-    repo: Path, tmp_path: Path, inproc_cluster: str  # noqa: F811
+    repo: Path,
+    tmp_path: Path,
+    inproc_cluster: str,  # noqa: F811
 ) -> None:
     spawn(repo, "a", "b")
     configure(
         repo,
         f"""
 [tasks.hang]
-cmd = 'sleep 30 & echo $! > {tmp_path}/$WTPAR_BRANCH.pid; echo $$ >> {tmp_path}/$WTPAR_BRANCH.pid; echo up; wait'
+cmd = 'sleep 30 & echo $! $$ > {tmp_path}/$WTPAR_BRANCH.pid; echo up; wait'
 [tasks.hang-timed]
-cmd = 'sleep 30 & echo $! > {tmp_path}/timed.pid; echo $$ >> {tmp_path}/timed.pid; wait'
+cmd = 'sleep 30 & echo $! $$ > {tmp_path}/timed.pid; wait'
 timeout = "1s"
 branches = ["b"]
 """,
@@ -138,7 +140,9 @@ branches = ["b"]
 
 
 def test_the_commits_are_published_for_the_run_only(
-    repo: Path, tmp_path: Path, inproc_cluster: str  # noqa: F811
+    repo: Path,
+    tmp_path: Path,
+    inproc_cluster: str,  # noqa: F811
 ) -> None:
     spawn(repo, "a")
     shared = tmp_path / "shared.git"

@@ -35,6 +35,8 @@ class Services:
     def __init__(self, paths: RepoPaths, config: Config | None = None) -> None:
         self.paths = paths
         self._config = config
+        self.backend: str | None = None  # for runs whose request names none (`dash --backend`)
+        self.scheduler: str | None = None
 
     @classmethod
     def from_cwd(cls, start: str | os.PathLike[str] = ".") -> Services:
@@ -131,6 +133,8 @@ class Services:
         with `d.cancel(key)` / `d.cancel_all()` from its key bindings. `on_note` receives
         warnings for the user (a Dask scheduler reached without TLS, say).
         """
+        from dataclasses import replace
+
         from wtpar.run.dask.settings import backend_of
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
         from wtpar.run.results import ResultStore
@@ -144,6 +148,8 @@ class Services:
         )
         run_id = run_id or new_run_id()
         executor = None
+        if request.backend is None and request.scheduler is None:
+            request = replace(request, backend=self.backend, scheduler=self.scheduler)
         if backend_of(self.config, request.backend) == "dask":
             executor = self._dask_executor(request, run_id, options, on_note)
         return Dispatcher(

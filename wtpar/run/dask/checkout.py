@@ -20,7 +20,8 @@ import shutil
 import threading
 
 from wtpar.errors import CommandError, WtparError
-from wtpar.locks import file_lock, hash_stable
+from wtpar.locks import file_lock
+from wtpar.names import hash_stable
 from wtpar.procs import run
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -106,7 +106,9 @@ async def connect(settings: DaskSettings, local_workers: int) -> Connection:
         raise
     if problems:
         await connection.close()
-        raise DaskConnectError(f"versions differ on the cluster at {address}: {'; '.join(problems)}")
+        raise DaskConnectError(
+            f"versions differ on the cluster at {address}: {'; '.join(problems)}"
+        )
     return connection
 
 

@@ -11,8 +11,8 @@ logs, reports); this runs one attempt at a time, as the local executor does, but
 - terminate and kill set the attempt's cancel events (the runner stops the process group);
 - each future is dropped as soon as its result is read: Dask re-runs finished tasks whose
   futures are still held when a worker dies. A task whose worker died mid-run is started
-  again elsewhere by Dask; its runner's second `start` message counts an infrastructure
-  retry, not an attempt.
+  again elsewhere by Dask; the scheduler's `remove-worker` event, which lists the tasks the
+  worker had, counts an infrastructure retry, not an attempt.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from wtpar.locks import hash_stable
 from wtpar.model import TaskKey
+from wtpar.names import hash_stable
 from wtpar.run.dask.connect import Connection, connect
 from wtpar.run.dask.locks import SchedulerLocks
 from wtpar.run.dask.protocol import NOTE, OUTPUT, START, RemoteAttempt, RemoteResult, cancel_event
@@ -37,6 +37,7 @@ from wtpar.run.dask.snapshot import Snapshot, publish, run_ref, snapshot, unpubl
 from wtpar.run.executor import Attempt, AttemptResult, AttemptSink, Ending, Executor
 
 _LAST_CHUNK_WAIT = 2.0  # bound on waiting for output published before the result
+_SCHEDULER_TOPIC = "all"  # where the scheduler says a worker was removed, with its tasks
 
 
 @dataclass(eq=False)
@@ -45,6 +46,7 @@ class _Route:
 
     sink: AttemptSink
     starts: int = 0
+    lost: int = 0  # workers that died while the task was on them
     received: dict[str, int] = field(default_factory=dict)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -93,6 +95,7 @@ class DaskExecutor(Executor):
         self._published: list[str] = []
         self._preferred: dict[str, str] = {}
         self._routes: dict[str, _Route] = {}
+        self._keys: dict[str, str] = {}  # Dask key -> attempt token
         self._running: dict[TaskKey, _Remote] = {}
 
     # -- set-up and tear-down ----------------------------------------------------------------
@@ -106,6 +109,7 @@ class DaskExecutor(Executor):
             self.on_note(note)
         self._locks = SchedulerLocks(self._conn.client)
         self._conn.client.subscribe_topic(self.topic, self._on_message)
+        self._conn.client.subscribe_topic(_SCHEDULER_TOPIC, self._on_scheduler_event)
 
     async def aclose(self) -> None:
         """Delete the published run refs, then disconnect (and stop a LocalCluster)."""
@@ -120,6 +124,7 @@ class DaskExecutor(Executor):
         if self._locks is not None:
             self._locks.close()
         conn.client.unsubscribe_topic(self.topic)
+        conn.client.unsubscribe_topic(_SCHEDULER_TOPIC)
         await conn.close()
 
     def describe(self) -> str:
@@ -181,13 +186,15 @@ class DaskExecutor(Executor):
             drain=self.drain,
         )
         preferred = self._preferred.get(snap.commit)
+        dask_key = f"wtpar-{attempt.key.task}-{token}"
         self._routes[token] = route
+        self._keys[dask_key] = token
         self._running[attempt.key] = remote
         try:
             remote.future = self._conn.client.submit(
                 run_attempt,
                 job,
-                key=f"wtpar-{attempt.key.task}-{token}",
+                key=dask_key,
                 pure=False,
                 resources=dict(attempt.resources) or None,
                 **({"workers": [preferred], "allow_other_workers": True} if preferred else {}),
@@ -202,12 +209,13 @@ class DaskExecutor(Executor):
                 result.exit_code,
                 result.detail,
                 result.worker,
-                infra_retries=max(0, route.starts - 1),
+                infra_retries=route.lost,
             )
         finally:
             remote.future = None  # drop the future: see the module doc
             del self._running[attempt.key]
             del self._routes[token]
+            del self._keys[dask_key]
             await self._clear_flags(remote)
 
     async def _result(self, remote: _Remote) -> RemoteResult | AttemptResult:
@@ -229,7 +237,7 @@ class DaskExecutor(Executor):
                 None,
                 "the workers running it kept dying (see the scheduler's allowed-failures)",
                 None,
-                infra_retries=remote.route.starts,
+                infra_retries=remote.route.lost,
             )
         return result
 
@@ -256,17 +264,26 @@ class DaskExecutor(Executor):
         route.received[epoch] = route.received.get(epoch, 0) + 1
         if message["kind"] == START:
             route.starts += 1
-            if route.starts > 1:
-                route.sink.note(
-                    f"the worker running this task was lost; started again on "
-                    f"{message.get('worker')}"
-                )
             route.sink.started(message.get("pid"), message.get("worker"))
         elif message["kind"] == OUTPUT:
             route.sink.output(message["data"])
         elif message["kind"] == NOTE:
             route.sink.note(message["text"])
         route.arrived.set()
+
+    def _on_scheduler_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        """A worker left: the tasks it had run again elsewhere (infrastructure retries)."""
+        message = event[1]
+        if not isinstance(message, dict) or message.get("action") != "remove-worker":
+            return
+        for key in message.get("processing-tasks") or ():
+            route = self._routes.get(self._keys.get(str(key), ""))
+            if route is not None:
+                route.lost += 1
+                route.sink.note(
+                    f"worker {message.get('worker')} was lost while it had this task; "
+                    "Dask runs it again on another worker"
+                )
 
     # -- cancelling ----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ background and gives back the lease if it was granted, so no lease outlives its 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -71,10 +72,8 @@ class SchedulerLocks:
 
 
 async def _release(lock: Any) -> None:
-    try:
+    with contextlib.suppress(OSError, RuntimeError):  # the scheduler is gone, with the lease
         await lock.release()
-    except (OSError, RuntimeError):
-        pass  # the scheduler is gone: the lease went with it
 
 
 def _give_back(lock: Any, done: asyncio.Future[Any]) -> None:

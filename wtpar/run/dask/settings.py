@@ -98,11 +98,15 @@ def dask_settings(config: Config, scheduler: str | None = None) -> DaskSettings:
     given = [key for key in _TLS if key in table]
     if given and len(given) != len(_TLS):
         missing = ", ".join(k for k in _TLS if k not in table)
-        raise config.error(f"dask: TLS needs tls_ca_file, tls_cert and tls_key (missing: {missing})", given[0])
+        raise config.error(
+            f"dask: TLS needs tls_ca_file, tls_cert and tls_key (missing: {missing})", given[0]
+        )
     base = os.path.dirname(config.source) if config.source else "."
-    tls = {key: os.path.join(base, os.path.expanduser(table[key])) for key in given}
+    tls: dict[str, str | None] = {key: None for key in _TLS}
+    for key in given:
+        tls[key] = os.path.join(base, os.path.expanduser(table[key]))
     address = scheduler or table.get("scheduler")
-    if address is not None and tls and not address.startswith("tls://"):
+    if address is not None and given and not address.startswith("tls://"):
         raise UsageError(f"scheduler {address}: with TLS files configured, use a tls:// address")
     return DaskSettings(
         scheduler=address,
@@ -110,5 +114,7 @@ def dask_settings(config: Config, scheduler: str | None = None) -> DaskSettings:
         uncommitted=uncommitted,
         workers=workers,
         connect_timeout=timeout,
-        **tls,
+        tls_ca_file=tls["tls_ca_file"],
+        tls_cert=tls["tls_cert"],
+        tls_key=tls["tls_key"],
     )

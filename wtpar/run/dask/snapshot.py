@@ -57,7 +57,10 @@ def snapshot(path: str, include_changes: bool = True) -> Snapshot:
         tree = run(["git", "write-tree"], cwd=top, env=env).stdout.strip()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if head is not None and tree == run(["git", "rev-parse", f"{head}^{{tree}}"], cwd=top).stdout.strip():
+    if (
+        head is not None
+        and tree == run(["git", "rev-parse", f"{head}^{{tree}}"], cwd=top).stdout.strip()
+    ):
         return Snapshot(head, top, False)
     parents = ["-p", head] if head else []
     commit = run(
@@ -93,4 +96,7 @@ def unpublish(repo: str, target: str | None, run_id: str, commits: Sequence[str]
         lines = "".join(f"delete {run_ref(run_id, c)}\n" for c in commits)
         run(["git", "update-ref", "--stdin"], cwd=repo, input=lines)
         return
-    run(["git", "push", "-q", "--no-verify", target, *(f":{run_ref(run_id, c)}" for c in commits)], cwd=repo)
+    run(
+        ["git", "push", "-q", "--no-verify", target, *(f":{run_ref(run_id, c)}" for c in commits)],
+        cwd=repo,
+    )
