@@ -18,8 +18,9 @@ from wtpar.model import (
     SpawnResult,
     TaskKey,
     TaskRun,
+    Worktree,
 )
-from wtpar.worktrees import WorktreeManager
+from wtpar.worktrees import WorktreeManager, worktree_name
 
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from wtpar.run.dispatch import Dispatcher, DispatchOptions
     from wtpar.run.executor import Executor
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
+    from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
+    from wtpar.worktrees.environment import Environments, EnvView
+    from wtpar.worktrees.sync import SyncResult
 
 
 class Services:
@@ -79,8 +83,13 @@ class Services:
         return self.worktrees.prune(merged, dry_run)
 
     def path_of(self, branch: str) -> str:
-        """The path of BRANCH's worktree."""
-        return self.worktrees.find(branch).path
+        """The path of BRANCH's worktree (an error when its folder is missing)."""
+        return self.worktrees.find_present(branch).path
+
+    def run_name(self, name: str) -> str:
+        """The name `run` knows a worktree by (its branch, or `(folder)` when detached), from
+        a branch, a path or a detached worktree's folder name; its folder must exist."""
+        return worktree_name(self.worktrees.find_present(name))
 
     # -- runs (the dispatcher); imported lazily so `wtpar list` never loads asyncio ----------
 
@@ -208,15 +217,19 @@ class Services:
     def _worktree_infos(self) -> list[WorktreeInfo]:
         from wtpar.run.plan import WorktreeInfo
 
+        wts = [wt for wt in self.worktrees.worktrees() if not wt.bare and not wt.prunable]
+        envs: dict[str, dict[str, str]] = {}
+        if self.environments.configured:
+            envs = self.environments.ensure([(wt.branch, wt.path) for wt in wts if wt.branch])
         return [
             WorktreeInfo(
-                branch=wt.branch or f"({os.path.basename(wt.path)})",
+                branch=worktree_name(wt),
                 path=wt.path,
                 head=wt.head,
                 is_main=wt.is_main,
+                env=tuple(envs.get(wt.branch or "", {}).items()),
             )
-            for wt in self.worktrees.worktrees()
-            if not wt.bare and not wt.prunable
+            for wt in wts
         ]
 
     def _is_clean(self, path: str) -> bool:
@@ -312,6 +325,121 @@ class Services:
 
             report = replace(report, notes=(*notes, *report.notes))
         return report
+
+    # -- worktree environments: ports, variables, services, synced files -------------------
+
+    @cached_property
+    def environments(self) -> Environments:
+        """Each worktree's ports and variables."""
+        from wtpar.worktrees.environment import Environments
+
+        return Environments(self.paths, self.config)
+
+    @cached_property
+    def service_store(self) -> ServiceStore:
+        """The recorded services of every worktree."""
+        from wtpar.worktrees.devservices import ServiceStore
+
+        return ServiceStore(self.paths.wtpar_dir)
+
+    def worktree_at(self, folder: str) -> Worktree:
+        """The worktree containing `folder`."""
+        from wtpar.errors import UsageError
+
+        where = os.path.realpath(folder)
+        hits = [
+            wt
+            for wt in self.worktrees.worktrees()
+            if where == os.path.realpath(wt.path)
+            or where.startswith(os.path.realpath(wt.path) + os.sep)
+        ]
+        if not hits:
+            raise UsageError(f"{folder} is in no worktree of this repository")
+        return max(hits, key=lambda wt: len(wt.path))
+
+    def worktree_env(self, branch: str) -> dict[str, str]:
+        """BRANCH's variables (ports allocated on first use)."""
+        wt = self.worktrees.find(branch)
+        name = wt.branch or branch
+        return self.environments.ensure([(name, wt.path)])[name]
+
+    def env_views(self, worktrees: Sequence[Worktree]) -> dict[str, EnvView]:
+        """Ports, variables and services of each worktree by path, for `list` and the
+        dashboard: read-only, no lock, and psutil is loaded only when services exist."""
+        from wtpar.worktrees.environment import EnvView
+
+        has_services = os.path.isdir(os.path.join(self.paths.wtpar_dir, "services"))
+        statuses = self.service_statuses() if has_services else []
+        by_branch: dict[str, list[ServiceStatus]] = {}
+        for status in statuses:
+            by_branch.setdefault(status.record.branch, []).append(status)
+        held = self.environments.registry.all()
+        order = {n: i for i, n in enumerate(self.config.env.ports)}
+        views: dict[str, EnvView] = {}
+        for wt in worktrees:
+            name = wt.branch or ""
+            # In the configured order: `web` first when it is WTPAR_PORT.
+            ports = dict(sorted(held.get(name, {}).items(), key=lambda kv: order.get(kv[0], 99)))
+            variables = self.environments.variables(name, wt.path, ports) if wt.branch else {}
+            views[wt.path] = EnvView(variables, ports, tuple(by_branch.get(name, ())))
+        return views
+
+    def service_statuses(self, branches: Sequence[str] = ()) -> list[ServiceStatus]:
+        """Recorded services (of BRANCHES, or all) and whether they run."""
+        return self.service_store.statuses(set(branches) if branches else None)
+
+    def up(self, branches: Sequence[str] = (), names: Sequence[str] = ()) -> list[StartResult]:
+        """Start the configured services (or NAMES) in BRANCHES' worktrees (default: all but
+        main), in parallel; each waits until ready."""
+        from wtpar.worktrees.devservices import start_services
+
+        return start_services(
+            self.service_store, self.environments, self._env_targets(branches), names
+        )
+
+    def down(self, branches: Sequence[str] = (), names: Sequence[str] = ()) -> list[StopResult]:
+        """Stop running services (of BRANCHES and NAMES; default: all)."""
+        from wtpar.worktrees.devservices import stop_services
+
+        wanted = {self.worktrees.find(b).branch or b for b in branches}
+        return stop_services(self.service_store, wanted or None, set(names) or None)
+
+    def sync(self, branches: Sequence[str] = (), force: bool = False) -> list[SyncResult]:
+        """Copy the configured ignored files into BRANCHES' worktrees (default: all but main)
+        again, keeping files changed there unless `force`; rewrite `[env] file`."""
+        from dataclasses import replace
+
+        from wtpar.worktrees.sync import (
+            CopyManifest,
+            FileOutcome,
+            FileSync,
+            source_files,
+            sync_worktree,
+        )
+
+        targets = self._env_targets(branches)
+        rels = source_files(self.paths.root, self.config.worktrees.copy)
+        manifest = CopyManifest(self.paths.wtpar_dir)
+        results = [sync_worktree(manifest, self.paths.root, b, p, rels, force) for b, p in targets]
+        if self.config.env.file:
+            paths = dict(targets)
+            for i, (branch, variables) in enumerate(self.environments.ensure(targets).items()):
+                error = self.environments.write_file(paths[branch], variables)
+                if error:
+                    failed = FileSync(self.config.env.file, FileOutcome.FAILED, error)
+                    results[i] = replace(results[i], files=(*results[i].files, failed))
+        return results
+
+    def _env_targets(self, branches: Sequence[str]) -> list[tuple[str, str]]:
+        from wtpar.errors import UsageError
+
+        wts = [self.worktrees.find(b) for b in branches] or [
+            wt for wt in self.worktrees.worktrees() if not wt.is_main and not wt.prunable
+        ]
+        targets = [(wt.branch, wt.path) for wt in wts if wt.branch]
+        if branches and len(targets) < len(wts):
+            raise UsageError("a detached worktree has no branch to key its environment")
+        return list(dict.fromkeys(targets))
 
 
 def rerun_wanted(run: TaskRun) -> bool:

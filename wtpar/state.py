@@ -76,6 +76,7 @@ class StateStore:
                 base_ref=rec.get("base_ref"),
                 base_sha=rec.get("base_sha"),
                 created=float(rec.get("created", 0.0)),
+                populated=rec.get("populated", True) is not False,
             )
         return result
 
@@ -90,6 +91,7 @@ class StateStore:
                     "base_ref": rec.base_ref,
                     "base_sha": rec.base_sha,
                     "created": rec.created,
+                    "populated": rec.populated,
                 }
             data["schema"] = 1
             return data

@@ -22,6 +22,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("wtpar.cli.run_cmds", "run", "Run commands or tasks in many worktrees at once."),
     "exec": ("wtpar.cli.run_cmds", "exec_cmd", "Run one command in one worktree, via the pool."),
     "check": ("wtpar.cli.check_cmd", "check", "Tell which branches are ready to merge, and why."),
+    "env": ("wtpar.cli.env_cmds", "env_cmd", "Print a worktree's ports and variables."),
+    "up": ("wtpar.cli.env_cmds", "up", "Start worktrees' services (dev servers, databases)."),
+    "down": ("wtpar.cli.env_cmds", "down", "Stop worktrees' services."),
+    "ps": ("wtpar.cli.env_cmds", "ps", "List the services wtpar started."),
+    "sync": ("wtpar.cli.env_cmds", "sync", "Copy configured ignored files into worktrees again."),
 }
 
 

@@ -6,12 +6,15 @@ import json
 import os
 import shutil
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.shell_completion import CompletionItem
 
 from wtpar.services import Services
+
+if TYPE_CHECKING:
+    from wtpar.worktrees.environment import EnvView
 
 
 def services_from(ctx: click.Context) -> Services:
@@ -73,3 +76,20 @@ def complete_any_branch(
         if "/" in line:
             names[line.split("/", 1)[1]] = None
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+def env_view_json(view: EnvView) -> dict[str, Any]:
+    """A worktree's environment for `list --json`: variables, ports, services."""
+    return {
+        "env": dict(view.variables),
+        "ports": dict(view.ports),
+        "services": [
+            {
+                "service": s.record.service,
+                "state": s.state.value,
+                "pid": s.record.pid,
+                "port": s.record.port,
+            }
+            for s in view.services
+        ],
+    }

@@ -59,6 +59,7 @@ class WorktreeInfo:
     head: str | None = None
     clean: bool = False
     is_main: bool = False
+    env: tuple[tuple[str, str], ...] = ()  # its ports and [env] vars
 
 
 @dataclass(frozen=True)

@@ -193,5 +193,3 @@ def find_cycle(specs: Mapping[str, TaskSpec]) -> list[str] | None:
             if found:
                 return found
     return None
-
-

@@ -52,4 +52,3 @@ def delete_in_background(path: str, keep_root: bool = False) -> None:
         start_new_session=True,
         close_fds=True,
     )
-
