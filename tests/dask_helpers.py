@@ -18,6 +18,9 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.run_helpers import alive
+from wtpar.model import RunEvent, RunReport, TaskOutput
+from wtpar.run.dispatch import Dispatcher
+from wtpar.run.runner import run_sync
 
 _STARTUP = 60.0  # two loaded cores: a dask process takes a few seconds to start
 
@@ -132,6 +135,17 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealClust
         yield cluster
     finally:
         cluster.stop()
+
+
+def cancel_on_line(dispatcher: Dispatcher, line: str) -> RunReport:
+    """Run `dispatcher`, cancelling each task when it prints `line`."""
+
+    def on_event(event: RunEvent) -> None:
+        if isinstance(event, TaskOutput) and event.line == line:
+            dispatcher.cancel(event.key)
+
+    dispatcher.subscribe(on_event)
+    return run_sync(dispatcher)
 
 
 def children_of(pids: list[int]) -> list[int]:

@@ -14,7 +14,7 @@ import pytest
 
 from fixtures.recipes import commit_file, git, make_repo
 from tests.conftest import run_wtpar_process, wait_for
-from tests.dask_helpers import RealCluster, children_of, gone, real_cluster  # noqa: F401
+from tests.dask_helpers import RealCluster, cancel_on_line, children_of, gone, real_cluster  # noqa: F401
 from tests.run_helpers import (
     by_key,
     configure,
@@ -26,9 +26,8 @@ from tests.run_helpers import (
     stamped,
     wtpar_popen,
 )
-from wtpar.model import RunEvent, RunStatus, TaskKey, TaskOutput
+from wtpar.model import RunStatus, TaskKey
 from wtpar.run.plan import RunRequest
-from wtpar.run.runner import run_sync
 
 pytestmark = pytest.mark.dask
 
@@ -135,12 +134,7 @@ branches = ["b"]
     request = RunRequest(task_names=("hang", "slow"), backend="dask", scheduler=cluster.address)
     dispatcher = make_dispatcher(repo, request)
 
-    def on_event(event: RunEvent) -> None:
-        if isinstance(event, TaskOutput) and event.line == "up":
-            dispatcher.cancel(event.key)
-
-    dispatcher.subscribe(on_event)
-    report = run_sync(dispatcher)
+    report = cancel_on_line(dispatcher, "up")
     runs = by_key(report)
     assert runs[TaskKey("a", "hang")].status is RunStatus.CANCELLED
     assert runs[TaskKey("b", "slow")].status is RunStatus.TIMED_OUT

@@ -10,7 +10,7 @@ import pytest
 
 from fixtures.recipes import git
 from tests.conftest import Invoke, wait_for
-from tests.dask_helpers import gone, inproc_cluster  # noqa: F401 - a fixture
+from tests.dask_helpers import cancel_on_line, gone, inproc_cluster  # noqa: F401 - a fixture
 from tests.run_helpers import by_key, configure, make_dispatcher, run_request, spawn
 from wtpar.model import RunEvent, RunReport, RunStatus, TaskKey, TaskOutput
 from wtpar.run.plan import RunRequest
@@ -124,12 +124,7 @@ branches = ["b"]
         repo, _dask(inproc_cluster, task_names=("hang", "hang-timed"), branches=("a", "b"))
     )
 
-    def on_event(event: RunEvent) -> None:
-        if isinstance(event, TaskOutput) and event.line == "up":
-            dispatcher.cancel(event.key)
-
-    dispatcher.subscribe(on_event)
-    report = run_sync(dispatcher)
+    report = cancel_on_line(dispatcher, "up")
     runs = by_key(report)
     assert runs[TaskKey("a", "hang")].status is RunStatus.CANCELLED
     assert runs[TaskKey("b", "hang")].status is RunStatus.CANCELLED

@@ -78,25 +78,25 @@ def run_ref(run_id: str, commit: str) -> str:
 
 def publish(repo: str, target: str | None, run_id: str, commits: Sequence[str]) -> None:
     """Make `commits` fetchable under their run refs: in `target` (a URL), or in `repo`."""
-    if not commits:
-        return
-    if target is None:
-        lines = "".join(f"update {run_ref(run_id, c)} {c}\n" for c in commits)
-        run(["git", "update-ref", "--stdin"], cwd=repo, input=lines)
-        return
-    refspecs = [f"{c}:{run_ref(run_id, c)}" for c in commits]
-    run(["git", "push", "-q", "--no-verify", target, *refspecs], cwd=repo)
+    _set_refs(repo, target, run_id, commits, delete=False)
 
 
 def unpublish(repo: str, target: str | None, run_id: str, commits: Sequence[str]) -> None:
     """Delete the run refs of `commits` again."""
+    _set_refs(repo, target, run_id, commits, delete=True)
+
+
+def _set_refs(
+    repo: str, target: str | None, run_id: str, commits: Sequence[str], delete: bool
+) -> None:
     if not commits:
         return
     if target is None:
-        lines = "".join(f"delete {run_ref(run_id, c)}\n" for c in commits)
+        verb = "delete" if delete else "update"
+        lines = "".join(
+            f"{verb} {run_ref(run_id, c)}" + ("\n" if delete else f" {c}\n") for c in commits
+        )
         run(["git", "update-ref", "--stdin"], cwd=repo, input=lines)
         return
-    run(
-        ["git", "push", "-q", "--no-verify", target, *(f":{run_ref(run_id, c)}" for c in commits)],
-        cwd=repo,
-    )
+    refspecs = [("" if delete else c) + f":{run_ref(run_id, c)}" for c in commits]
+    run(["git", "push", "-q", "--no-verify", target, *refspecs], cwd=repo)
