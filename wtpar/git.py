@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from wtpar import procs
 from wtpar.errors import CommandError, NotARepositoryError, UsageError, WtparError
-from wtpar.model import StatusCounts, Worktree
+from wtpar.model import BranchTracking, StatusCounts, Worktree
 
 _OPERATION_MARKERS = (
     ("MERGE_HEAD", "merge"),
@@ -184,8 +184,9 @@ class Git:
         behind, ahead = (int(x) for x in res.stdout.split())
         return ahead, behind
 
-    def branch_tracking(self) -> dict[str, tuple[str | None, int | None, int | None, bool, int]]:
-        """Per local branch: (upstream, ahead, behind, gone, committer time), one git call."""
+    def branch_tracking(self) -> dict[str, BranchTracking]:
+        """Per local branch: its upstream, ahead/behind it, and its last commit's time; one
+        git call."""
         fmt = "%00".join(
             (
                 "%(refname:short)",
@@ -195,7 +196,7 @@ class Git:
             )
         )
         out = self.run("for-each-ref", f"--format={fmt}", "refs/heads").stdout
-        result: dict[str, tuple[str | None, int | None, int | None, bool, int]] = {}
+        result: dict[str, BranchTracking] = {}
         for line in out.splitlines():
             name, upstream, track, date = line.split("\0")
             gone = track == "gone"
@@ -208,8 +209,13 @@ class Git:
                         ahead = int(num)
                     elif word == "behind":
                         behind = int(num)
-            result[name] = (upstream or None, ahead, behind, gone, int(date or 0))
+            result[name] = BranchTracking(upstream or None, ahead, behind, gone, int(date or 0))
         return result
+
+    def commit_time(self, commit: str) -> int:
+        """The committer time of `commit` (0 when git cannot tell)."""
+        out = self.run("log", "-1", "--format=%ct", commit, check=False).stdout.strip()
+        return int(out) if out.isdigit() else 0
 
     def unique_commits(self, commit: str, branch: str | None) -> int:
         """How many commits of `commit` are on no other branch and no remote-tracking ref."""

@@ -146,14 +146,28 @@ class Services:
 
         from wtpar.run.dask.settings import backend_of
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
+        from wtpar.run.history import History
         from wtpar.run.results import ResultStore
+        from wtpar.run.runconfig import parse_run_settings
         from wtpar.run.runstore import new_run_id
 
+        settings = parse_run_settings(self.config)
         plan = self.plan_run(request)
+        history = History(self.paths.wtpar_dir)
+        jobs, note = request.jobs or settings.jobs or default_jobs(), None
+        if request.auto_jobs or (request.jobs is None and settings.auto_jobs):
+            from wtpar.run.autojobs import auto_jobs
+
+            choice = auto_jobs(
+                plan, history, self.paths.wtpar_dir, request.task_names, request.command
+            )
+            jobs, note = choice.jobs, f"-j auto chose {choice.jobs}: {choice.why}"
         options = DispatchOptions(
-            jobs=request.jobs or default_jobs(),
+            jobs=jobs,
             stagger=request.stagger,
             fail_fast=request.fail_fast,
+            max_memory_percent=settings.max_memory_percent,
+            jobs_note=note,
         )
         run_id = run_id or new_run_id()
         executor = None
@@ -168,6 +182,7 @@ class Services:
             executor=executor,
             run_id=run_id,
             results=ResultStore(self.paths.wtpar_dir),
+            history=history,
         )
 
     def _dask_executor(

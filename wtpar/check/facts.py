@@ -11,21 +11,20 @@ from dataclasses import dataclass
 
 from wtpar import git as gitmod
 from wtpar.check.merging import ConflictMatrix, MergeOrder, MergeSimulator, suggested_order
-from wtpar.check.rules import (
+from wtpar.check.model import (
     BaseMerge,
     BranchFacts,
     CheckFact,
     CheckState,
     Policy,
     UpstreamFacts,
-    evaluate,
-    is_integrated,
 )
+from wtpar.check.rules import evaluate, is_integrated
 from wtpar.config import Config
 from wtpar.errors import UsageError
 from wtpar.git import Git
 from wtpar.locks import repo_lock
-from wtpar.model import Readiness, StatusCounts, Worktree
+from wtpar.model import BranchTracking, Readiness, StatusCounts, Worktree
 from wtpar.run.results import ResultStore
 
 CheckRunner = Callable[[Sequence[str], Sequence[str]], None]
@@ -101,8 +100,8 @@ class CheckReport:
 
     @property
     def ready(self) -> bool:
-        """True when every selected branch is ready."""
-        return all(b.readiness.ready for b in self.branches)
+        """True when no selected branch is blocked (ready or already merged)."""
+        return not any(b.readiness.blocked for b in self.branches)
 
     def branch(self, name: str) -> BranchCheck:
         """The check of one branch."""
@@ -170,7 +169,7 @@ def run_check(
         merged = sim.base_results(base_sha, heads)
         checks: list[BranchCheck] = []
         for n in names:
-            up, up_ahead, up_behind, gone, _ = tracking.get(n, (None, None, None, False, 0))
+            track = tracking.get(n, BranchTracking())
             facts = BranchFacts(
                 branch=n,
                 base=base,
@@ -178,7 +177,9 @@ def run_check(
                 behind=local[n].behind,
                 merge=_base_merge(merged[n].related, merged[n].clean, merged[n].files, base),
                 dirty=local[n].dirty,
-                upstream=UpstreamFacts(up, up_ahead or 0, up_behind or 0, gone),
+                upstream=UpstreamFacts(
+                    track.upstream, track.ahead or 0, track.behind or 0, track.gone
+                ),
                 checks=_check_facts(
                     settings.tasks,
                     task_commands,

@@ -39,6 +39,7 @@ class RunRequest:
     per_branch: tuple[tuple[str, str], ...] = ()
     branches: tuple[str, ...] = ()
     jobs: int | None = None
+    auto_jobs: bool = False  # -j auto (autojobs.py)
     stagger: float = 0.0
     fail_fast: bool = False
     retries: int | None = None

@@ -30,6 +30,8 @@ _KNOWN_KEYS = {
     "branches",
     "scope",
     "resources",
+    "priority",
+    "shards",
 }
 _SCOPES = ("branch", "once")
 
@@ -109,6 +111,12 @@ def _parse_one(config: Config, name: str, table: Any) -> TaskSpec:
         for k, v in resources.items()
     ):
         raise bad("resources", "must be a table of positive numbers, e.g. { gpu = 1 }")
+    priority = table.get("priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise bad("priority", "must be a whole number (higher starts first)")
+    shards = table.get("shards", 1)
+    if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= 1000:
+        raise bad("shards", "must be a whole number from 1 to 1000")
     return TaskSpec(
         name=name,
         cmd=cmd,
@@ -122,6 +130,8 @@ def _parse_one(config: Config, name: str, table: Any) -> TaskSpec:
         branches=branches,
         scope=scope,
         resources=tuple((k, float(v)) for k, v in resources.items()),
+        priority=priority,
+        shards=shards,
     )
 
 
