@@ -185,7 +185,9 @@ class DaskExecutor(Executor):
             grace=self.grace,
             drain=self.drain,
         )
-        preferred = self._preferred.get(snap.commit)
+        # A worker preference together with resources trips the scheduler (KeyError):
+        # a task that needs resources goes wherever they are.
+        preferred = None if attempt.resources else self._preferred.get(snap.commit)
         dask_key = f"wtpar-{attempt.key.task}-{token}"
         self._routes[token] = route
         self._keys[dask_key] = token
@@ -238,6 +240,11 @@ class DaskExecutor(Executor):
                 "the workers running it kept dying (see the scheduler's allowed-failures)",
                 None,
                 infra_retries=remote.route.lost,
+            )
+        except Exception as exc:  # noqa: BLE001 - whatever Dask raises fails this task only
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            return AttemptResult(
+                Ending.NOT_STARTED, None, f"dask: {type(exc).__name__}: {detail}".rstrip(": ")
             )
         return result
 
