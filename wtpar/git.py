@@ -1,4 +1,4 @@
-"""The only module that talks to git: GitPython for discovery, the git CLI for batched calls.
+"""The only module that builds git command lines: every git call wtpar makes is a method here.
 
 Output is parsed from `-z` porcelain formats; status polling passes `--no-optional-locks`
 so that a dashboard or a parallel `wtpar list` never takes a worktree's `index.lock`.
@@ -7,16 +7,26 @@ so that a dashboard or a parallel `wtpar list` never takes a worktree's `index.l
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
 
 from wtpar import procs
-from wtpar.errors import CommandError, NotARepositoryError, UsageError, WtparError
+from wtpar.errors import CommandError, UsageError, WtparError
+from wtpar.gitparse import (
+    HEX_RE,
+    MergeTreeResult,
+    ReplayCommit,
+    parse_merge_tree_stdin,
+    parse_numstat,
+    parse_replay_log,
+    parse_status_v2,
+    parse_worktree_list,
+    with_rebased_branch,
+    worktree_git_dir,
+)
+from wtpar.gitrepo import RepoPaths, discover, require_version, version
 from wtpar.model import BranchTracking, StatusCounts, Worktree
 
 _OPERATION_MARKERS = (
@@ -27,66 +37,6 @@ _OPERATION_MARKERS = (
     ("rebase-merge", "rebase"),
     ("rebase-apply", "rebase"),
 )
-_HEX_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-
-
-@dataclass(frozen=True)
-class RepoPaths:
-    """Where a repository lives: its main worktree and its common git dir."""
-
-    root: str
-    common_dir: str
-
-    @property
-    def wtpar_dir(self) -> str:
-        """wtpar's own folder, shared by every worktree of the repository."""
-        return os.path.join(self.common_dir, "wtpar")
-
-
-def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
-    """Find the repository containing `start` (any of its worktrees).
-
-    One `git rev-parse` call: GitPython's discovery costs ~50 ms of import and set-up,
-    a third of `wtpar list`'s run time on a small repository.
-    """
-    where = os.path.abspath(start)
-    if not os.path.isdir(where):
-        raise NotARepositoryError(f"not a git repository (no such folder): {where}")
-    res = procs.run(
-        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository"],
-        cwd=where,
-        check=False,
-    )
-    if res.returncode != 0:
-        raise NotARepositoryError(f"not a git repository (or any parent up to /): {where}")
-    common_dir, bare = res.stdout.splitlines()[:2]
-    common_dir = os.path.realpath(common_dir)
-    if bare == "true":
-        raise NotARepositoryError(
-            f"{common_dir} is a bare repository; wtpar needs a main working tree"
-        )
-    if os.path.basename(common_dir) == ".git":
-        return RepoPaths(root=os.path.dirname(common_dir), common_dir=common_dir)
-    return RepoPaths(root=_main_worktree_root(common_dir), common_dir=common_dir)
-
-
-def _main_worktree_root(common_dir: str) -> str:
-    # `git worktree list` always names the main worktree first.
-    out = procs.run(["git", "--git-dir", common_dir, "worktree", "list", "--porcelain"]).stdout
-    first = out.split("\n", 1)[0]
-    if not first.startswith("worktree "):
-        raise NotARepositoryError(f"cannot find the main worktree of {common_dir}")
-    return os.path.realpath(first[len("worktree ") :])
-
-
-@functools.cache
-def version() -> tuple[int, int, int]:
-    """The installed git's version, detected once."""
-    out = procs.run(["git", "--version"]).stdout
-    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out)
-    if not m:
-        return (0, 0, 0)
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
 
 
 class Git:
@@ -127,7 +77,7 @@ class Git:
             check=False,
         )
         sha = res.stdout.strip()
-        return sha if res.returncode == 0 and _HEX_RE.match(sha) else None
+        return sha if res.returncode == 0 and HEX_RE.match(sha) else None
 
     def local_branch_exists(self, name: str) -> bool:
         """True when refs/heads/NAME exists."""
@@ -251,7 +201,7 @@ class Git:
     def worktrees(self) -> list[Worktree]:
         """Every worktree of the repository, the main one first."""
         out = self.run("worktree", "list", "--porcelain", "-z").stdout
-        return [_with_rebased_branch(wt) for wt in parse_worktree_list(out)]
+        return [with_rebased_branch(wt) for wt in parse_worktree_list(out)]
 
     def status(self, path: str) -> StatusCounts | None:
         """Staged, modified and untracked counts of one worktree, without taking index.lock."""
@@ -293,14 +243,14 @@ class Git:
         ).stdout.splitlines()
         for ref, line in zip(wanted, out, strict=True):
             sha, _, kind = line.partition(" ")
-            result[ref] = sha if kind == "commit" and _HEX_RE.match(sha) else None
+            result[ref] = sha if kind == "commit" and HEX_RE.match(sha) else None
         return result
 
     def merge_base(self, a: str, b: str) -> str | None:
         """The best common ancestor of two commits, or None for unrelated histories."""
         res = self.run("merge-base", a, b, check=False, ok_codes=(0, 1))
         sha = res.stdout.strip()
-        return sha if res.returncode == 0 and _HEX_RE.match(sha) else None
+        return sha if res.returncode == 0 and HEX_RE.match(sha) else None
 
     def changed_paths(self, base: str, commit: str) -> tuple[list[str], list[str]] | None:
         """(paths changed, paths deleted) on COMMIT since its merge base with BASE."""
@@ -368,7 +318,7 @@ class Git:
         """
         res = self.run(*_MERGE_TREE, a, b, check=False, env=env)
         fields = res.stdout.split("\0")
-        if res.returncode not in (0, 1) or not _HEX_RE.match(fields[0]):
+        if res.returncode not in (0, 1) or not HEX_RE.match(fields[0]):
             raise CommandError(res.args, res.returncode, (res.stderr + res.stdout).strip())
         files = tuple(dict.fromkeys(f for f in fields[1:] if f))
         return MergeTreeResult(res.returncode == 0, fields[0], files)
@@ -495,6 +445,136 @@ class Git:
         """Drop the metadata of a worktree whose folder is gone (`git worktree remove`)."""
         self.run("worktree", "remove", "--force", path)
 
+    # -- landing (`wtpar land`, `wtpar update`) -------------------------------------------
+
+    def update_ref(self, ref: str, new: str, old: str, reason: str) -> bool:
+        """Move REF to NEW only if it is still at OLD (compare and swap); False if it moved."""
+        res = self.run("update-ref", "-m", reason, ref, new, old, check=False)
+        return res.returncode == 0
+
+    def make_commit(
+        self,
+        tree: str,
+        parents: Sequence[str],
+        message: str,
+        env: Mapping[str, str],
+        author: Mapping[str, str] | None = None,
+    ) -> str:
+        """A commit of TREE with the user's identity (`author`: GIT_AUTHOR_* to keep)."""
+        args = ["commit-tree", tree, "-F", "-"]
+        for parent in parents:
+            args += ["-p", parent]
+        return self.run(*args, input=message, env={**env, **(author or {})}).stdout.strip()
+
+    def commits_to_replay(self, since: str, branch: str) -> list[ReplayCommit]:
+        """The non-merge commits of BRANCH missing from SINCE, oldest first, with their
+        parent, author and message (what a rebase replays)."""
+        fmt = "%H%x01%P%x01%an%x01%ae%x01%ad%x01%B"
+        out = self.run(
+            "log",
+            "-z",
+            "--reverse",
+            "--no-merges",
+            "--date=raw",
+            f"--format={fmt}",
+            f"{since}..{branch}",
+            "--",
+        ).stdout
+        return parse_replay_log(out)
+
+    def log_subjects(self, since: str, branch: str) -> list[str]:
+        """The subjects of BRANCH's commits missing from SINCE, oldest first."""
+        out = self.run("log", "--reverse", "--format=%s", f"{since}..{branch}", "--").stdout
+        return out.splitlines()
+
+    def add_temporary_worktree(self, path: str, commit: str, env: Mapping[str, str]) -> None:
+        """A detached worktree at COMMIT (objects read through `env`'s quarantine)."""
+        self.run("worktree", "add", "--detach", "--quiet", path, commit, env=env)
+
+    def drop_temporary_worktree(self, path: str) -> None:
+        """Remove a temporary worktree, even half-made; prune what git remembers of it."""
+        self.run("worktree", "remove", "--force", "--force", path, check=False)
+        shutil.rmtree(path, ignore_errors=True)
+        self.run("worktree", "prune", check=False)
+
+    def keep_objects(self, env: Mapping[str, str], new: str, old: str) -> None:
+        """Copy the quarantined objects that NEW needs (and OLD lacks) into the repository,
+        before a ref may point at NEW."""
+        quarantine = env["GIT_OBJECT_DIRECTORY"]
+        out = self.run("rev-list", "--objects", new, "--not", old, env=env).stdout
+        target = os.path.join(self.paths.common_dir, "objects")
+        for line in out.splitlines():
+            sha = line.split(" ", 1)[0]
+            src = os.path.join(quarantine, sha[:2], sha[2:])
+            dst = os.path.join(target, sha[:2], sha[2:])
+            if not os.path.exists(src) or os.path.exists(dst):
+                continue
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            tmp = f"{dst}.wtpar-{os.getpid()}"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+
+    def fast_forward_checkout(self, worktree: str, old: str, new: str) -> bool:
+        """Bring a worktree's index and files from OLD to NEW after its branch moved there
+        (`read-tree -m -u`: refuses to overwrite local changes); False if it refused."""
+        res = self.run("read-tree", "-m", "-u", old, new, cwd=worktree, check=False)
+        return res.returncode == 0
+
+    def upstream_of(self, branch: str) -> tuple[str, str] | None:
+        """(remote, remote branch ref) that BRANCH tracks, or None."""
+        remote = self.run("config", f"branch.{branch}.remote", check=False).stdout.strip()
+        merge = self.run("config", f"branch.{branch}.merge", check=False).stdout.strip()
+        if not remote or remote == "." or not merge:
+            return None
+        return remote, merge
+
+    def push_fast_forward(self, remote: str, commit: str, remote_ref: str) -> procs.Result:
+        """Push COMMIT to REMOTE's REMOTE_REF; git refuses anything but a fast-forward."""
+        return self.run(
+            "push", "--quiet", "--porcelain", remote, f"{commit}:{remote_ref}", check=False
+        )
+
+    def delete_branch(self, name: str) -> None:
+        """Delete a local branch (the caller made sure its work is integrated)."""
+        self.run("branch", "-D", "--quiet", name)
+
+    def start_update(self, worktree: str, base: str, merge: bool) -> procs.Result:
+        """Rebase the worktree's branch onto BASE, or merge BASE into it (no editor)."""
+        if merge:
+            return self.run("merge", "--no-edit", "--quiet", base, cwd=worktree, check=False)
+        return self.run(
+            "rebase", "--quiet", base, cwd=worktree, check=False, env={"GIT_EDITOR": "true"}
+        )
+
+    def conflicted_files(self, worktree: str) -> list[str]:
+        """The unmerged paths of a worktree."""
+        out = self.run(
+            "diff", "--name-only", "-z", "--diff-filter=U", cwd=worktree, check=False
+        ).stdout
+        return [p for p in dict.fromkeys(out.split("\0")) if p]
+
+    def abort_update(self, worktree: str, merge: bool) -> None:
+        """Abort the merge or rebase under way in a worktree."""
+        self.run("merge" if merge else "rebase", "--abort", cwd=worktree, check=False)
+
+    def reset_hard(self, worktree: str, commit: str) -> None:
+        """Put a worktree back exactly at COMMIT (only after an aborted update of a clean one)."""
+        self.run("reset", "--hard", "--quiet", commit, cwd=worktree)
+
+    def diff_numstat(self, base: str, branch: str) -> list[tuple[int | None, int | None, str]]:
+        """(added, deleted, path) per file BRANCH changed since its merge base with BASE
+        (None counts for binary files)."""
+        out = self.run(
+            "diff", "--numstat", "-z", "--no-renames", f"{base}...{branch}", check=False
+        ).stdout
+        return parse_numstat(out)
+
+    def diff_patch(self, base: str, branch: str) -> str:
+        """The patch of BRANCH since its merge base with BASE."""
+        return self.run(
+            "diff", "--no-color", "--no-ext-diff", f"{base}...{branch}", check=False
+        ).stdout
+
 
 _MERGE_TREE = (
     "merge-tree",
@@ -506,140 +586,12 @@ _MERGE_TREE = (
 )
 
 
-@dataclass(frozen=True)
-class MergeTreeResult:
-    """One simulated merge: clean or not, the merged tree, the conflicted paths."""
-
-    clean: bool
-    tree: str
-    files: tuple[str, ...] = ()
-
-
-def parse_merge_tree_stdin(out: str) -> list[MergeTreeResult]:
-    """Parse `merge-tree --stdin -z --name-only` records: `status\\0tree\\0paths...\\0\\0`."""
-    results: list[MergeTreeResult] = []
-    fields = out.split("\0")
-    i = 0
-    while i + 1 < len(fields) and fields[i] in ("0", "1"):
-        status, tree = fields[i], fields[i + 1]
-        if not _HEX_RE.match(tree):
-            raise WtparError(f"git merge-tree --stdin gave no tree id for merge {len(results) + 1}")
-        i += 2
-        files: list[str] = []
-        while i < len(fields) and fields[i]:
-            files.append(fields[i])
-            i += 1
-        i += 1
-        results.append(MergeTreeResult(status == "1", tree, tuple(dict.fromkeys(files))))
-    return results
-
-
-def _with_rebased_branch(wt: Worktree) -> Worktree:
-    """A worktree stopped mid-rebase has a detached HEAD, yet it belongs to the branch being
-    rebased (`rebase-merge/head-name`): name it so `list`, `check`, `path`, `remove` find it."""
-    if not wt.detached or wt.prunable:
-        return wt
-    gitdir = worktree_git_dir(wt.path)
-    if gitdir is None:
-        return wt
-    for folder in ("rebase-merge", "rebase-apply"):
-        try:
-            with open(os.path.join(gitdir, folder, "head-name"), encoding="utf-8") as fh:
-                ref = fh.read().strip()
-        except OSError:
-            continue
-        if ref.startswith("refs/heads/"):
-            return replace(wt, branch=ref.removeprefix("refs/heads/"))
-    return wt
-
-
-def worktree_git_dir(worktree_path: str) -> str | None:
-    """The private git dir of a worktree (`.git` itself, or where a `.git` file points)."""
-    dotgit = os.path.join(worktree_path, ".git")
-    if os.path.isdir(dotgit):
-        return dotgit
-    try:
-        with open(dotgit, encoding="utf-8") as fh:
-            line = fh.readline().strip()
-    except OSError:
-        return None
-    if not line.startswith("gitdir:"):
-        return None
-    target = line[len("gitdir:") :].strip()
-    return os.path.normpath(os.path.join(worktree_path, target))
-
-
-def parse_worktree_list(out: str) -> list[Worktree]:
-    """Parse `git worktree list --porcelain -z`."""
-    result: list[Worktree] = []
-    fields: dict[str, str | None] = {}
-    for item in [*out.split("\0"), ""]:
-        if item:
-            key, _, value = item.partition(" ")
-            fields[key] = value if value or key in ("worktree", "branch", "HEAD") else None
-            if key in ("locked", "prunable") and not value:
-                fields[key] = ""
-            continue
-        if not fields:
-            continue
-        branch = fields.get("branch")
-        result.append(
-            Worktree(
-                path=fields.get("worktree") or "",
-                head=fields.get("HEAD") or None,
-                branch=branch.removeprefix("refs/heads/") if branch else None,
-                is_main=not result,
-                bare="bare" in fields,
-                detached="detached" in fields,
-                locked="locked" in fields,
-                locked_reason=fields.get("locked") or None,
-                prunable="prunable" in fields,
-                prunable_reason=fields.get("prunable") or None,
-            )
-        )
-        fields = {}
-    return result
-
-
-def parse_status_v2(out: str) -> StatusCounts:
-    """Count staged, modified, untracked and conflicted entries of `status --porcelain=v2 -z`."""
-    staged = modified = untracked = conflicted = 0
-    items = iter(out.split("\0"))
-    for item in items:
-        if not item:
-            continue
-        kind = item[0]
-        if kind in "12":
-            xy = item[2:4]
-            if xy[0] != ".":
-                staged += 1
-            if xy[1] != ".":
-                modified += 1
-            if kind == "2":
-                next(items, None)  # the rename's original path is its own field
-        elif kind == "u":
-            conflicted += 1
-        elif kind == "?":
-            untracked += 1
-    return StatusCounts(staged, modified, untracked, conflicted)
-
-
-def require_version(minimum: tuple[int, int], what: str) -> None:
-    """Raise a clear error when git is older than `minimum`."""
-    from wtpar.errors import GitVersionError
-
-    have = version()
-    if have[:2] < minimum:
-        need = ".".join(str(x) for x in minimum)
-        got = ".".join(str(x) for x in have)
-        raise GitVersionError(f"{what} needs git {need} or newer; this is git {got}")
-
-
 __all__ = [
     "CommandError",
     "Git",
     "MergeTreeResult",
     "RepoPaths",
+    "ReplayCommit",
     "discover",
     "parse_merge_tree_stdin",
     "parse_status_v2",

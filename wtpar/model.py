@@ -134,6 +134,7 @@ class SpawnResult:
     base_sha: str | None = None
     error: str | None = None
     setup_errors: tuple[str, ...] = ()
+    from_spare: bool = False  # a warm-pool spare became this worktree
 
 
 @dataclass(frozen=True)

@@ -4,32 +4,49 @@ reads its configuration once, and hands out the core's operations."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from wtpar.config import Config, load_config
+from wtpar.errors import UsageError
 from wtpar.git import Git, RepoPaths, discover
 from wtpar.model import (
     BranchStatus,
     PruneResult,
     RemoveResult,
     RunStatus,
+    SpawnOutcome,
     SpawnResult,
     TaskKey,
     TaskRun,
     Worktree,
 )
 from wtpar.worktrees import WorktreeManager, worktree_name
+from wtpar.worktrees.leases import (
+    DEFAULT_TTL,
+    Handout,
+    Lease,
+    LeaseHeldError,
+    LeaseStore,
+    check_holder_name,
+    fresh_branch_name,
+)
 
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
+    from wtpar.land.plan import LandPlan, Strategy
+    from wtpar.land.report import LandReport
+    from wtpar.land.train import Train, TrainSubscriber
+    from wtpar.land.update import UpdateResult
     from wtpar.model import RunEvent, RunReport, TaskSpec
     from wtpar.run.dispatch import Dispatcher, DispatchOptions
     from wtpar.run.executor import Executor
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
     from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
     from wtpar.worktrees.environment import Environments, EnvView
+    from wtpar.worktrees.spares import Spare
     from wtpar.worktrees.sync import SyncResult
 
 
@@ -82,6 +99,102 @@ class Services:
         """Prune stale (and, with `merged`, integrated) worktrees."""
         return self.worktrees.prune(merged, dry_run)
 
+    # -- leases (wtpar/worktrees/leases.py) ------------------------------------------------
+
+    @cached_property
+    def lease_store(self) -> LeaseStore:
+        """Who holds which worktree."""
+        return LeaseStore(self.paths.wtpar_dir)
+
+    def leases(self) -> dict[str, Lease]:
+        """Unexpired leases by branch."""
+        return self.lease_store.active()
+
+    def claim(self, branch: str, by: str, ttl: float = DEFAULT_TTL, note: str = "") -> Lease:
+        """Claim BRANCH's worktree for BY (LeaseHeldError when someone else holds it)."""
+        wt = self.worktrees.find(branch)
+        return self.lease_store.claim(wt.branch or branch, by, ttl, note)
+
+    def release(self, branch: str, by: str | None = None) -> Lease | None:
+        """Release BRANCH's lease (refused when BY is given and someone else holds it)."""
+        return self.lease_store.release(branch, by)
+
+    def spawn_claimed(
+        self,
+        branches: Sequence[str],
+        by: str,
+        from_ref: str | None = None,
+        ttl: float = DEFAULT_TTL,
+        note: str = "",
+    ) -> list[SpawnResult]:
+        """Spawn BRANCHES and claim each for BY; one held by someone else fails, untouched."""
+        from dataclasses import replace
+
+        held = {b: x for b, x in self.leases().items() if b in branches and x.holder != by}
+        free = [b for b in branches if b not in held]
+        results = {r.branch: r for r in self.spawn(free, from_ref)} if free else {}
+        now = time.time()
+        out: list[SpawnResult] = []
+        for branch in dict.fromkeys(branches):
+            if branch in held:
+                error = LeaseHeldError(held[branch], by, now).message
+                out.append(SpawnResult(branch, SpawnOutcome.FAILED, None, error=error))
+                continue
+            result = results[branch]
+            if result.outcome is not SpawnOutcome.FAILED:
+                try:
+                    self.lease_store.claim(branch, by, ttl, note)
+                except LeaseHeldError as exc:
+                    result = replace(result, outcome=SpawnOutcome.FAILED, error=exc.message)
+            out.append(result)
+        return out
+
+    def claim_any(
+        self,
+        by: str,
+        from_ref: str | None = None,
+        branch: str | None = None,
+        ttl: float = DEFAULT_TTL,
+        note: str = "",
+    ) -> Handout:
+        """A worktree for BY on a new branch: a warm spare when one is ready, else spawned."""
+        from wtpar.errors import WtparError
+
+        check_holder_name(by)
+        name = branch or fresh_branch_name(by)
+        if branch and self.git.local_branch_exists(branch):
+            raise UsageError(f"claim --any: branch {branch!r} already exists; pick a new name")
+        (result,) = self.spawn_claimed([name], by, from_ref, ttl, note)
+        if result.outcome is not SpawnOutcome.CREATED or result.path is None:
+            raise WtparError(f"claim --any: could not create {name}: {result.error}")
+        lease = self.lease_store.holder(name)
+        assert lease is not None
+        ports = tuple(self.environments.ports_of(name).items())
+        return Handout(result.path, name, lease, ports, from_spare=result.from_spare)
+
+    # -- the warm pool of spare worktrees (wtpar/worktrees/warm_pool.py) -------------------
+
+    def spares(self) -> list[Spare]:
+        """The warm pool's spares, oldest first."""
+        from wtpar.worktrees.spares import SpareState, SpareStore
+
+        return [
+            s for s in SpareStore(self.paths.wtpar_dir).all() if s.state is not SpareState.TAKEN
+        ]
+
+    def fill_pool(self, count: int, from_ref: str | None = None, wait: bool = False) -> list[Spare]:
+        """Add COUNT spares at FROM_REF (default: the base), set up in the background."""
+        from wtpar.worktrees.warm_pool import fill
+
+        ref = from_ref or self.worktrees.base_ref(self.worktrees.worktrees())
+        return fill(self.paths, self.config, count, ref, background=not wait)
+
+    def drain_pool(self) -> list[Spare]:
+        """Remove every spare of the warm pool."""
+        from wtpar.worktrees.warm_pool import drain
+
+        return drain(self.paths)
+
     def path_of(self, branch: str) -> str:
         """The path of BRANCH's worktree (an error when its folder is missing)."""
         return self.worktrees.find_present(branch).path
@@ -102,8 +215,9 @@ class Services:
     def plan_run(self, request: RunRequest) -> RunPlan:
         """The task instances `request` would run (UsageError/ConfigError before anything runs).
 
-        Worktrees used by the plan have their HEAD and cleanliness read, so results can be
-        remembered (clean trees only) and `changed` can skip what already passed.
+        With `changed`, the worktrees used by the plan have their cleanliness read first, so
+        what already passed at a clean HEAD is skipped; otherwise it is read during the run
+        (`make_dispatcher`), for recording results.
         """
         from concurrent.futures import ThreadPoolExecutor
         from dataclasses import replace
@@ -117,6 +231,8 @@ class Services:
         if request.failed_only:
             request, only = self._failed_request(request)
         infos = self._worktree_infos()
+        if not request.changed:
+            return build_plan(specs, request, infos, only=only)
         draft = build_plan(specs, request, infos, only=only)
         used = sorted({i.worktree.path for i in draft.instances})
         with ThreadPoolExecutor(workers(len(used))) as pool:
@@ -144,6 +260,7 @@ class Services:
         """
         from dataclasses import replace
 
+        from wtpar.run.cleanliness import CleanReads
         from wtpar.run.dask.settings import backend_of
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
         from wtpar.run.history import History
@@ -183,6 +300,7 @@ class Services:
             run_id=run_id,
             results=ResultStore(self.paths.wtpar_dir),
             history=history,
+            clean_reads=None if request.changed else CleanReads(self._is_clean),
         )
 
     def _dask_executor(
@@ -340,6 +458,92 @@ class Services:
 
             report = replace(report, notes=(*notes, *report.notes))
         return report
+
+    # -- landing (`wtpar land`, `wtpar update`) -------------------------------------------
+
+    def land_base(self, into: str | None = None) -> str:
+        """The branch a land moves: --into, else the base of `check`; it must be a local
+        branch."""
+        from wtpar.errors import UsageError
+
+        base = into or self._default_base()
+        if not self.git.local_branch_exists(base):
+            raise UsageError(f"land moves a local branch, and {base!r} is not one (use --into)")
+        return base
+
+    def _default_base(self) -> str:
+        from wtpar.check.facts import parse_check_config
+
+        configured = parse_check_config(self.config).base
+        return configured or self.worktrees.base_ref(self.worktrees.worktrees())
+
+    def land_plan(
+        self,
+        branches: Sequence[str] = (),
+        into: str | None = None,
+        strategy: Strategy | None = None,
+        run: bool = True,
+        on_event: Callable[[RunEvent], None] | None = None,
+    ) -> LandPlan:
+        """The plan of a land: `check`'s ready branches (or BRANCHES) in its suggested order."""
+        from wtpar.check.facts import parse_check_config
+        from wtpar.land.cleanup import refuse_dirty_base
+        from wtpar.land.plan import Strategy
+        from wtpar.land.select import make_plan
+
+        base = self.land_base(into)
+        refuse_dirty_base(self.git, self.worktrees, base)
+        report = self.check(branches, base=base, run=run, on_event=on_event)
+        tasks = parse_check_config(self.config).tasks
+        return make_plan(report, branches, strategy or Strategy.MERGE, tasks, run)
+
+    def make_train(self, plan: LandPlan, jobs: int | None = None, push: bool = False) -> Train:
+        """A merge train for PLAN, ready to `await run()` (the dashboard) or run_train_sync."""
+        from wtpar.land.train import Train, TrainSettings
+
+        main = next((i for i in self._worktree_infos() if i.is_main), None)
+        where = next((wt.path for wt in self.worktrees.worktrees() if wt.branch == plan.base), None)
+        specs = self.load_tasks() if plan.run_checks else {}
+        settings = TrainSettings(jobs or default_jobs(), specs, main, where, push)
+        return Train(self.git, plan, settings)
+
+    def land(
+        self,
+        plan: LandPlan,
+        jobs: int | None = None,
+        push: bool = False,
+        cleanup: bool = False,
+        on_event: TrainSubscriber | None = None,
+    ) -> LandReport:
+        """Run the train of PLAN and land what passes; Ctrl-C handling on the main thread."""
+        from wtpar.land.train import run_train_sync
+
+        train = self.make_train(plan, jobs, push)
+        if on_event is not None:
+            train.subscribe(on_event)
+        report = run_train_sync(train)
+        if cleanup and report.landed:
+            from dataclasses import replace
+
+            from wtpar.land.cleanup import clean_landed
+
+            cleaned = clean_landed(self.git, self.worktrees, report.landed, plan.base)
+            report = replace(report, cleaned=cleaned)
+        return report
+
+    def update(
+        self, branches: Sequence[str] = (), merge: bool = False, base: str | None = None
+    ) -> list[UpdateResult]:
+        """Rebase (or merge) BRANCHES (default: every worktree's but the base's) onto the base."""
+        from wtpar.land.update import update_branches
+
+        base = base or self._default_base()
+        wts = [wt for wt in self.worktrees.worktrees() if not wt.prunable]
+        if branches:
+            targets = [self.worktrees.find(b) for b in dict.fromkeys(branches)]
+        else:
+            targets = [wt for wt in wts if not wt.is_main and wt.branch and wt.branch != base]
+        return update_branches(self.git, base, targets, merge)
 
     # -- worktree environments: ports, variables, services, synced files -------------------
 

@@ -152,7 +152,8 @@ def run_check(
         raise UsageError(f"base {base!r} is not a commit (use --base REF)")
     heads = {n: resolved[f"refs/heads/{n}"] or "" for n in names}
     tracking = git.branch_tracking()
-    local = _local_facts(git, base_sha, heads, worktrees)
+    sim = MergeSimulator(git, use_stdin=use_stdin)
+    local = _local_facts(git, sim.ahead_behind(base_sha, heads), worktrees)
     store = ResultStore(git.paths.wtpar_dir)
     ran: tuple[str, ...] = ()
     if runner is not None and settings.tasks:
@@ -165,7 +166,7 @@ def run_check(
         if ran:
             wanted = [t for t in settings.tasks if any(t in missing[n] for n in ran)]
             runner(wanted, ran)
-    with MergeSimulator(git, use_stdin=use_stdin) as sim:
+    with sim:
         merged = sim.base_results(base_sha, heads)
         checks: list[BranchCheck] = []
         for n in names:
@@ -234,16 +235,16 @@ def _select(
 
 
 def _local_facts(
-    git: Git, base_sha: str, heads: Mapping[str, str], worktrees: Mapping[str, Worktree]
+    git: Git, counts: Mapping[str, tuple[int, int]], worktrees: Mapping[str, Worktree]
 ) -> dict[str, _Local]:
     def one(name: str) -> _Local:
-        ab = git.ahead_behind(base_sha, heads[name]) or (0, 0)
+        ahead, behind = counts[name]
         wt = worktrees.get(name)
         if wt is None or not os.path.isdir(wt.path):
-            return _Local(ab[0], ab[1], None, None)
-        return _Local(ab[0], ab[1], git.status(wt.path), git.operation_in_progress(wt.path))
+            return _Local(ahead, behind, None, None)
+        return _Local(ahead, behind, git.status(wt.path), git.operation_in_progress(wt.path))
 
-    names = list(heads)
+    names = list(counts)
     with ThreadPoolExecutor(max(1, min(8, len(names)))) as pool:
         return dict(zip(names, pool.map(one, names), strict=True))
 

@@ -18,10 +18,15 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "path": ("wtpar.cli.worktree_cmds", "path", "Print the worktree path of a branch."),
     "remove": ("wtpar.cli.worktree_cmds", "remove", "Remove worktrees without losing work."),
     "prune": ("wtpar.cli.worktree_cmds", "prune", "Clean up stale or merged worktrees."),
+    "claim": ("wtpar.cli.lease_cmds", "claim", "Claim a worktree for an agent, or get a free one."),
+    "release": ("wtpar.cli.lease_cmds", "release", "Release a claimed worktree."),
+    "pool": ("wtpar.cli.pool_cmds", "pool", "Keep spare worktrees ready: fill, show, drain."),
     "dash": ("wtpar.cli.dash_cmd", "dash", "Open the live dashboard (Textual)."),
     "run": ("wtpar.cli.run_cmds", "run", "Run commands or tasks in many worktrees at once."),
     "exec": ("wtpar.cli.run_cmds", "exec_cmd", "Run one command in one worktree, via the pool."),
     "check": ("wtpar.cli.check_cmd", "check", "Tell which branches are ready to merge, and why."),
+    "land": ("wtpar.cli.land_cmd", "land", "Test the ready branches together, land what passes."),
+    "update": ("wtpar.cli.land_cmd", "update", "Rebase or merge branches onto the base, at once."),
     "env": ("wtpar.cli.env_cmds", "env_cmd", "Print a worktree's ports and variables."),
     "up": ("wtpar.cli.env_cmds", "up", "Start worktrees' services (dev servers, databases)."),
     "down": ("wtpar.cli.env_cmds", "down", "Stop worktrees' services."),
@@ -86,6 +91,7 @@ def cli(ctx: click.Context, repo_dir: str) -> None:
       cd "$(wtpar path feature-a)"        # jump into one
       wtpar run -- make test              # in every worktree, through one pool
       wtpar check                         # ready or blocked per branch, and why
+      wtpar land                          # test the ready ones together, land what passes
       wtpar dash                          # all of it live, in the terminal
       wtpar remove feature-a              # refuses if work would be lost
     """
