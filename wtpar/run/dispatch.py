@@ -388,6 +388,7 @@ class Dispatcher:
             branch=inst.worktree.branch,
             head=inst.worktree.head,
             locks=inst.locks,
+            resources=dict(inst.spec.resources),
         )
 
     def _judge(self, live: _Live, result: AttemptResult) -> tuple[RunStatus, str | None]:
@@ -524,6 +525,8 @@ class Dispatcher:
             attempts=live.attempts,
             log_path=live.log_path if live.log is not None else None,
             reason=live.reason,
+            worker=live.worker,
+            infra_retries=live.infra_retries,
         )
 
     def _make_report(self) -> RunReport:

@@ -32,7 +32,8 @@ class RunRequest:
     entries may be glob patterns. `retries` and `timeout`, when set, override every task's own.
     `changed` skips tasks whose last run at the same commit with a clean tree succeeded;
     `failed_only` re-runs what did not succeed in the last run. `locks` are extra named locks
-    for ad-hoc commands (`wtpar exec --lock`).
+    for ad-hoc commands (`wtpar exec --lock`). `backend` and `scheduler` choose where tasks
+    run (this machine, or a Dask cluster).
     """
 
     task_names: tuple[str, ...] = ()
@@ -48,6 +49,8 @@ class RunRequest:
     changed: bool = False
     failed_only: bool = False
     locks: tuple[str, ...] = ()
+    backend: str | None = None  # "local" or "dask"; None: `[run] backend`, else local
+    scheduler: str | None = None  # the Dask scheduler's address (over `[dask] scheduler`)
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,8 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
                 "attempts": t.attempts,
                 "log": t.log_path,
                 "reason": t.reason,
+                "worker": t.worker,
+                "infra_retries": t.infra_retries,
             }
             for t in report.tasks
         ],
@@ -198,6 +200,8 @@ def report_from_dict(data: Mapping[str, Any]) -> RunReport:
             attempts=int(t.get("attempts", 0)),
             log_path=t.get("log"),
             reason=t.get("reason"),
+            worker=t.get("worker"),
+            infra_retries=int(t.get("infra_retries", 0)),
         )
         for t in data.get("tasks", [])
     )
@@ -236,6 +240,8 @@ def report_csv(report: RunReport) -> str:
             "worktree",
             "log",
             "reason",
+            "worker",
+            "infra_retries",
             "shard",
         ]
     )
@@ -254,6 +260,8 @@ def report_csv(report: RunReport) -> str:
                 t.worktree,
                 t.log_path or "",
                 t.reason or "",
+                t.worker or "",
+                t.infra_retries,
                 t.key.shard or "",
             ]
         )
@@ -288,6 +296,13 @@ def report_junit(report: RunReport, outputs: Mapping[TaskKey, str] | None = None
                 name=shard_name(t.key),
                 time=f"{t.duration or 0.0:.3f}",
             )
+            if t.worker:
+                props = ET.SubElement(case, "properties")
+                ET.SubElement(props, "property", name="worker", value=t.worker)
+                if t.infra_retries:
+                    ET.SubElement(
+                        props, "property", name="infra_retries", value=str(t.infra_retries)
+                    )
             if t.status in _FAILED:
                 what = (
                     "timed out" if t.status is RunStatus.TIMED_OUT else f"exit code {t.exit_code}"
