@@ -306,7 +306,8 @@ class Services:
             clean_reads=None if request.changed else CleanReads(self._is_clean),
         )
         # `wtpar wait` in any process sees this run until its report is written.
-        dispatcher.subscribe(RunActivity(self.paths.wtpar_dir, dispatcher.run_id))
+        worktrees = [i.worktree.path for i in plan.instances]
+        dispatcher.subscribe(RunActivity(self.paths.wtpar_dir, dispatcher.run_id, worktrees))
         return dispatcher
 
     def wait(self, names: Sequence[str] = (), timeout: float | None = None) -> WaitResult:

@@ -59,17 +59,18 @@ class WaitResult:
 
 
 class RunActivity:
-    """A dispatcher subscriber that marks its run active until the report is written."""
+    """A dispatcher subscriber that marks its run active, from its first event until its
+    report is written (one small file per run, written once)."""
 
-    def __init__(self, wtpar_dir: str, run_id: str) -> None:
+    def __init__(self, wtpar_dir: str, run_id: str, worktrees: Sequence[str]) -> None:
         self.path = os.path.join(RunStore(wtpar_dir).run_dir(run_id), ACTIVE_FILE)
-        self.worktrees: list[str] = []
+        self.worktrees = list(dict.fromkeys(worktrees))
+        self.marked = False
 
     def __call__(self, event: RunEvent) -> None:
-        if isinstance(event, TaskQueued):
-            if event.worktree not in self.worktrees:
-                self.worktrees.append(event.worktree)
-                atomic_write_json(self.path, {"pid": os.getpid(), "worktrees": self.worktrees})
+        if isinstance(event, TaskQueued) and not self.marked:
+            self.marked = True
+            atomic_write_json(self.path, {"pid": os.getpid(), "worktrees": self.worktrees})
         elif isinstance(event, RunFinished):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
