@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import psutil
 import pytest
 
 from tests.conftest import Invoke, run_wtpar_process, wait_for
+from tests.run_helpers import wtpar_popen
 from wtpar.worktrees.devservices import ServiceRecord, ServiceStore, StopOutcome, service_key
 
 HTTP = f"{sys.executable} -m http.server $WTPAR_PORT_WEB --bind 127.0.0.1"
@@ -173,3 +175,20 @@ def test_up_names_unknown_services(repo: Path, wtpar: Invoke) -> None:
     result = wtpar("up", "u", "-s", "db")
     assert result.exit_code == 2
     assert "unknown service 'db' (services: web)" in result.stderr
+
+
+def test_ctrl_c_while_waiting_leaves_the_service_running_and_findable(
+    repo: Path, cleanup: None
+) -> None:
+    config(repo, '[services.web]\ncmd = "exec sleep 300"\nready = "web"\nready_timeout = 120\n')
+    assert run_wtpar_process("spawn", "i", cwd=repo).returncode == 0
+    up = wtpar_popen("up", "i", cwd=repo)
+    records = repo / ".git" / "wtpar" / "services"
+    wait_for(lambda: records.is_dir() and any(records.glob("*.json")), 20, "the record")
+    up.send_signal(signal.SIGINT)
+    _, err = up.communicate(timeout=20)
+    assert up.returncode == 130, err
+    (service,) = ps_json(repo)
+    assert service["state"] == "running"
+    assert run_wtpar_process("down", cwd=repo).returncode == 0
+    assert not alive(int(str(service["pid"])))

@@ -15,6 +15,7 @@ import enum
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,7 @@ class StartOutcome(enum.Enum):
     ALREADY_RUNNING = "already running"
     EXITED = "exited"  # it ended before it was ready
     NOT_READY = "not ready"  # it did not answer in time; wtpar stopped it
+    LEFT_STARTING = "left starting"  # wtpar was interrupted while waiting; it runs on
 
 
 class StopOutcome(enum.Enum):
@@ -144,6 +146,8 @@ class ServiceStore:
     def __init__(self, wtpar_dir: str) -> None:
         self.wtpar_dir = wtpar_dir
         self.dir = os.path.join(wtpar_dir, SERVICES_DIR)
+        # Set on Ctrl-C: waiting stops, and what started stays running and recorded.
+        self.interrupted = threading.Event()
 
     def records(self) -> list[ServiceRecord]:
         """Every recorded service (an unreadable record is ignored)."""
@@ -265,7 +269,9 @@ class ServiceStore:
                     rec.branch, rec.service, StartOutcome.NOT_READY, rec.pid, rec.port, None,
                     waited_for, rec.log, log_tail(rec.log, offset),
                 )  # fmt: skip
-            time.sleep(_POLL)
+            if self.interrupted.wait(_POLL):
+                outcome = StartOutcome.LEFT_STARTING
+                break
         return StartResult(rec.branch, rec.service, outcome, rec.pid, rec.port, None, waited_for)
 
     def stop(self, rec: ServiceRecord, grace: float = 5.0) -> StopResult:
@@ -366,8 +372,15 @@ def start_services(
             launches.append(Launch(spec, branch, path, env, port, ready_url))
     if not launches:
         return []
-    with ThreadPoolExecutor(min(16, len(launches))) as pool:
-        return list(pool.map(store.start, launches))
+    pool = ThreadPoolExecutor(min(16, len(launches)))
+    try:
+        futures = [pool.submit(store.start, launch) for launch in launches]
+        return [future.result() for future in futures]
+    except KeyboardInterrupt:
+        store.interrupted.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def stop_services(
