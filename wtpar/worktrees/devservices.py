@@ -163,7 +163,7 @@ class ServiceStore:
     def statuses(self, branches: set[str] | None = None) -> list[ServiceStatus]:
         """Recorded services (of `branches`, when given) with their state."""
         return [
-            ServiceStatus(r, ServiceState.RUNNING if group_members(r) else ServiceState.EXITED)
+            ServiceStatus(r, ServiceState.RUNNING if is_running(r) else ServiceState.EXITED)
             for r in self.records()
             if branches is None or r.branch in branches
         ]
@@ -177,7 +177,7 @@ class ServiceStore:
             if old:
                 with contextlib.suppress(TypeError, ValueError):
                     rec = ServiceRecord(**old)
-                    if group_members(rec):
+                    if is_running(rec):
                         return StartResult(
                             launch.branch,
                             spec.name,
@@ -292,6 +292,23 @@ class ServiceStore:
 
     def _record_path(self, key: str) -> str:
         return os.path.join(self.dir, f"{key}.json")
+
+
+def is_running(rec: ServiceRecord) -> bool:
+    """True while any process of the service lives (the leader alone is checked first,
+    so `ps` and `list` need not scan every process of the machine)."""
+    import psutil
+
+    try:
+        leader = psutil.Process(rec.pid)
+        if (
+            abs(leader.create_time() - rec.start_time) <= 0.05
+            and leader.status() != psutil.STATUS_ZOMBIE
+        ):
+            return True
+    except psutil.Error:
+        pass
+    return bool(group_members(rec))
 
 
 def group_members(rec: ServiceRecord) -> list[int]:
