@@ -4,23 +4,35 @@ reads its configuration once, and hands out the core's operations."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from wtpar.config import Config, load_config
+from wtpar.errors import UsageError
 from wtpar.git import Git, RepoPaths, discover
 from wtpar.model import (
     BranchStatus,
     PruneResult,
     RemoveResult,
     RunStatus,
+    SpawnOutcome,
     SpawnResult,
     TaskKey,
     TaskRun,
     Worktree,
 )
 from wtpar.worktrees import WorktreeManager, worktree_name
+from wtpar.worktrees.leases import (
+    DEFAULT_TTL,
+    Handout,
+    Lease,
+    LeaseHeldError,
+    LeaseStore,
+    check_holder_name,
+    fresh_branch_name,
+)
 
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
@@ -29,6 +41,7 @@ if TYPE_CHECKING:
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
     from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
     from wtpar.worktrees.environment import Environments, EnvView
+    from wtpar.worktrees.spares import Spare
     from wtpar.worktrees.sync import SyncResult
 
 
@@ -78,6 +91,102 @@ class Services:
     def prune(self, merged: bool = False, dry_run: bool = False) -> PruneResult:
         """Prune stale (and, with `merged`, integrated) worktrees."""
         return self.worktrees.prune(merged, dry_run)
+
+    # -- leases (wtpar/worktrees/leases.py) ------------------------------------------------
+
+    @cached_property
+    def lease_store(self) -> LeaseStore:
+        """Who holds which worktree."""
+        return LeaseStore(self.paths.wtpar_dir)
+
+    def leases(self) -> dict[str, Lease]:
+        """Unexpired leases by branch."""
+        return self.lease_store.active()
+
+    def claim(self, branch: str, by: str, ttl: float = DEFAULT_TTL, note: str = "") -> Lease:
+        """Claim BRANCH's worktree for BY (LeaseHeldError when someone else holds it)."""
+        wt = self.worktrees.find(branch)
+        return self.lease_store.claim(wt.branch or branch, by, ttl, note)
+
+    def release(self, branch: str, by: str | None = None) -> Lease | None:
+        """Release BRANCH's lease (refused when BY is given and someone else holds it)."""
+        return self.lease_store.release(branch, by)
+
+    def spawn_claimed(
+        self,
+        branches: Sequence[str],
+        by: str,
+        from_ref: str | None = None,
+        ttl: float = DEFAULT_TTL,
+        note: str = "",
+    ) -> list[SpawnResult]:
+        """Spawn BRANCHES and claim each for BY; one held by someone else fails, untouched."""
+        from dataclasses import replace
+
+        held = {b: x for b, x in self.leases().items() if b in branches and x.holder != by}
+        free = [b for b in branches if b not in held]
+        results = {r.branch: r for r in self.spawn(free, from_ref)} if free else {}
+        now = time.time()
+        out: list[SpawnResult] = []
+        for branch in dict.fromkeys(branches):
+            if branch in held:
+                error = LeaseHeldError(held[branch], by, now).message
+                out.append(SpawnResult(branch, SpawnOutcome.FAILED, None, error=error))
+                continue
+            result = results[branch]
+            if result.outcome is not SpawnOutcome.FAILED:
+                try:
+                    self.lease_store.claim(branch, by, ttl, note)
+                except LeaseHeldError as exc:
+                    result = replace(result, outcome=SpawnOutcome.FAILED, error=exc.message)
+            out.append(result)
+        return out
+
+    def claim_any(
+        self,
+        by: str,
+        from_ref: str | None = None,
+        branch: str | None = None,
+        ttl: float = DEFAULT_TTL,
+        note: str = "",
+    ) -> Handout:
+        """A worktree for BY on a new branch: a warm spare when one is ready, else spawned."""
+        from wtpar.errors import WtparError
+
+        check_holder_name(by)
+        name = branch or fresh_branch_name(by)
+        if branch and self.git.local_branch_exists(branch):
+            raise UsageError(f"claim --any: branch {branch!r} already exists; pick a new name")
+        (result,) = self.spawn_claimed([name], by, from_ref, ttl, note)
+        if result.outcome is not SpawnOutcome.CREATED or result.path is None:
+            raise WtparError(f"claim --any: could not create {name}: {result.error}")
+        lease = self.lease_store.holder(name)
+        assert lease is not None
+        ports = tuple(self.environments.ports_of(name).items())
+        return Handout(result.path, name, lease, ports, from_spare=result.from_spare)
+
+    # -- the warm pool of spare worktrees (wtpar/worktrees/warm_pool.py) -------------------
+
+    def spares(self) -> list[Spare]:
+        """The warm pool's spares, oldest first."""
+        from wtpar.worktrees.spares import SpareState, SpareStore
+
+        return [
+            s for s in SpareStore(self.paths.wtpar_dir).all() if s.state is not SpareState.TAKEN
+        ]
+
+    def fill_pool(self, count: int, from_ref: str | None = None, wait: bool = False) -> list[Spare]:
+        """Add COUNT spares at FROM_REF (default: the base), set up in the background."""
+        from wtpar.worktrees.warm_pool import fill
+
+        ref = from_ref or self.worktrees.base_ref(self.worktrees.worktrees())
+        return fill(self.paths, self.config, count, ref, background=not wait)
+
+    def drain_pool(self) -> list[Spare]:
+        """Remove every spare of the warm pool."""
+        from wtpar.worktrees.warm_pool import drain
+
+        return drain(self.paths)
 
     def path_of(self, branch: str) -> str:
         """The path of BRANCH's worktree (an error when its folder is missing)."""
@@ -134,13 +243,27 @@ class Services:
         with `d.cancel(key)` / `d.cancel_all()` from its key bindings.
         """
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
+        from wtpar.run.history import History
         from wtpar.run.results import ResultStore
+        from wtpar.run.runconfig import parse_run_settings
 
+        settings = parse_run_settings(self.config)
         plan = self.plan_run(request)
+        history = History(self.paths.wtpar_dir)
+        jobs, note = request.jobs or settings.jobs or default_jobs(), None
+        if request.auto_jobs or (request.jobs is None and settings.auto_jobs):
+            from wtpar.run.autojobs import auto_jobs
+
+            choice = auto_jobs(
+                plan, history, self.paths.wtpar_dir, request.task_names, request.command
+            )
+            jobs, note = choice.jobs, f"-j auto chose {choice.jobs}: {choice.why}"
         options = DispatchOptions(
-            jobs=request.jobs or default_jobs(),
+            jobs=jobs,
             stagger=request.stagger,
             fail_fast=request.fail_fast,
+            max_memory_percent=settings.max_memory_percent,
+            jobs_note=note,
         )
         return Dispatcher(
             plan,
@@ -148,6 +271,7 @@ class Services:
             options,
             run_id=run_id,
             results=ResultStore(self.paths.wtpar_dir),
+            history=history,
         )
 
     def run(

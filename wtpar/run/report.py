@@ -100,6 +100,8 @@ def summary(report: RunReport) -> str:
         f"durations (nearest rank, n={stats.ran}): p50 {format_seconds(stats.p50)}, "
         f"p95 {format_seconds(stats.p95)}, p99 {format_seconds(stats.p99)}"
     )
+    if report.jobs_note:
+        lines.append(report.jobs_note)
     return "\n".join(lines)
 
 
@@ -121,6 +123,7 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
         "ended_at": _iso(report.ended),
         "jobs": report.jobs,
         "interrupted": report.interrupted,
+        "jobs_note": report.jobs_note,
         "ok": report.ok,
         "stats": {
             "wall": stats.wall,
@@ -183,6 +186,7 @@ def report_from_dict(data: Mapping[str, Any]) -> RunReport:
         jobs=int(data["jobs"]),
         tasks=tasks,
         interrupted=bool(data.get("interrupted", False)),
+        jobs_note=data.get("jobs_note") if isinstance(data.get("jobs_note"), str) else None,
     )
 
 

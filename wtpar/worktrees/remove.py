@@ -5,17 +5,16 @@ beyond `git status` (running tasks, hidden changes, submodule commits) is found 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from wtpar import busy
 from wtpar.errors import UsageError
-from wtpar.git import worktree_git_dir
 from wtpar.locks import repo_lock
 from wtpar.model import IgnoredFiles, PruneResult, RemoveResult, Worktree
 from wtpar.text import plural
+from wtpar.worktrees.leases import LeaseStore, lease_refusal
 from wtpar.worktrees.lifecycle import (
     pre_remove_refusal,
     release_missing,
@@ -29,7 +28,7 @@ from wtpar.worktrees.safety import (
     running_task_losses,
     submodule_losses,
 )
-from wtpar.worktrees.trash import move_to_trash, sweep_trash
+from wtpar.worktrees.trash import detach_worktree, sweep_trash
 
 if TYPE_CHECKING:
     from wtpar.worktrees.manager import WorktreeManager
@@ -83,6 +82,7 @@ class Remover:
         removed = [r.branch for r in results if r.removed]
         if removed:
             self.state.drop(removed)
+            LeaseStore(self.paths.wtpar_dir).forget(removed)
             release_worktrees(self.paths, self.config, removed)
         sweep_trash(self.paths.wtpar_dir)
         return results
@@ -119,6 +119,9 @@ class Remover:
             return "; ".join(running) + f" ({tail})"
         if force:
             return None
+        claimed = lease_refusal(LeaseStore(self.paths.wtpar_dir).holder(wt.branch or wt.path))
+        if claimed:
+            return claimed
         record = self.state.records().get(wt.branch or "")
         blockers: list[str] = []
         operation = operation_loss(self.git, wt.path)
@@ -155,13 +158,7 @@ class Remover:
         return self.git.resolve_commit(base) is not None and self.git.is_integrated(commit, base)
 
     def _detach_worktree(self, wt: Worktree) -> None:
-        gitdir = worktree_git_dir(wt.path) if os.path.exists(wt.path) else None
-        if os.path.exists(wt.path):
-            move_to_trash(self.paths.wtpar_dir, wt.path)
-        if gitdir and os.path.isdir(gitdir) and os.path.dirname(gitdir).endswith("worktrees"):
-            shutil.rmtree(gitdir, ignore_errors=True)
-        else:
-            self.git.run("worktree", "prune")
+        detach_worktree(self.git, self.paths.wtpar_dir, wt.path)
 
     def _delete_branch_if_integrated(
         self, result: RemoveResult, branch: str, base: str
@@ -226,6 +223,7 @@ class Remover:
         if not dry_run:
             if removed:
                 self.state.drop(removed)
+                LeaseStore(self.paths.wtpar_dir).forget(removed)
                 release_worktrees(self.paths, self.config, removed)
             release_missing(self.paths, self.config, self._live_branches)
             sweep_trash(self.paths.wtpar_dir)

@@ -37,6 +37,7 @@ class SpawnPlan:
     setup_errors: tuple[str, ...] = ()
     created: float | None = None  # when an earlier spawn created it (completing its checkout)
     env: dict[str, str] = field(default_factory=dict)  # ports and [env] vars, for commands
+    spare_commit: str | None = None  # set when a warm-pool spare became this worktree
 
 
 def set_up(paths: RepoPaths, config: Config, plans: list[SpawnPlan]) -> None:
