@@ -143,12 +143,14 @@ class IgnoredFiles:
 
     files: int = 0
     size: int = 0
+    complete: bool = True  # False: counting stopped early, these are lower bounds
 
     def text(self) -> str:
         """`also 3 ignored files, 120 MB`, or empty when there are none."""
         if not self.files:
             return ""
-        return f"also {plural(self.files, 'ignored file')}, {human_size(self.size)}"
+        bound = "" if self.complete else "at least "
+        return f"also {bound}{plural(self.files, 'ignored file')}, {human_size(self.size)}"
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from wtpar.model import (
 )
 from wtpar.procs import clean_env
 from wtpar.run import expect
+from wtpar.run.cleanliness import CleanReads
 from wtpar.run.executor import Attempt, AttemptResult, Ending, Executor
 from wtpar.run.gate import StartGate
 from wtpar.run.history import Attempted, History
@@ -164,6 +165,7 @@ class Dispatcher:
         run_id: str | None = None,
         results: ResultStore | None = None,
         env: dict[str, str] | None = None,
+        clean_reads: CleanReads | None = None,
         history: History | None = None,
         memory_percent: Callable[[], float] | None = None,
     ) -> None:
@@ -175,6 +177,7 @@ class Dispatcher:
         self.executor = executor
         self.run_id = run_id or new_run_id()
         self.results = results
+        self.clean_reads = clean_reads  # read while the run goes on (cleanliness.py)
         self.store = RunStore(wtpar_dir)
         self.interrupted = False
         self.report: RunReport | None = None
@@ -262,6 +265,8 @@ class Dispatcher:
             self._emit(TaskQueued(inst.key, inst.command, inst.worktree.path))
         self._gate = StartGate(self.options.jobs, self._memory_hold)
         await self.executor.start()
+        if self.clean_reads is not None:
+            self.clean_reads.start(live.instance.worktree.path for live in self._lives.values())
         tasks = []
         for live in self._lives.values():
             live.task = asyncio.create_task(self._drive(live), name=str(live.instance.key))
@@ -279,7 +284,8 @@ class Dispatcher:
             await self.executor.aclose()
             self.report = self._make_report()
             self.store.save(self.report)
-            self._record_results()
+            clean = await self.clean_reads.results() if self.clean_reads is not None else {}
+            self._record_results(clean)
             if self.history is not None:
                 self.history.record(self._attempted)
         self._emit(RunFinished(self.report))
@@ -529,7 +535,7 @@ class Dispatcher:
             jobs_note=self.options.jobs_note,
         )
 
-    def _record_results(self) -> None:
+    def _record_results(self, clean: dict[str, bool]) -> None:
         if self.results is None or self.report is None:
             return
         final = (RunStatus.OK, RunStatus.FAILED, RunStatus.TIMED_OUT)
@@ -545,7 +551,9 @@ class Dispatcher:
                 run_id=self.run_id,
             )
             for run, live in zip(self.report.tasks, self._lives.values(), strict=True)
-            if run.status in final and live.instance.worktree.clean and live.instance.worktree.head
+            if run.status in final
+            and clean.get(live.instance.worktree.path, live.instance.worktree.clean)
+            and live.instance.worktree.head
         ]
         self.results.record(records)
 
