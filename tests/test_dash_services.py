@@ -5,31 +5,19 @@ from __future__ import annotations
 
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.conftest import Invoke
 from tests.dash_helpers import FIXED_NOW, cell, until
 from tests.test_devservices import alive
 from wtpar.services import Services
 from wtpar.tui.app import make_app
-from wtpar.worktrees.devservices import ServiceStore
 
 HTTP = f"{sys.executable} -m http.server $WTPAR_PORT_WEB --bind 127.0.0.1"
 
 
-@pytest.fixture
-def stop_left_services(repo: Path) -> Iterator[None]:
-    yield
-    store = ServiceStore(str(repo / ".git" / "wtpar"))
-    for rec in store.records():
-        store.stop(rec, grace=1.0)
-
-
 async def test_u_starts_and_shift_u_stops_the_selected_worktrees_services(
-    repo: Path, wtpar: Invoke, stop_left_services: None
+    repo: Path, wtpar: Invoke, stop_services_after: None
 ) -> None:
     (repo / "wtpar.toml").write_text(
         f'[env]\nports = ["web"]\n[services.web]\ncmd = "{HTTP}"\nready = "web"\n'
