@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from wtpar.model import (
     BranchStatus,
@@ -21,6 +22,10 @@ from wtpar.model import (
     TaskStarted,
     Verdict,
 )
+from wtpar.run.shards import TaskGroup
+
+if TYPE_CHECKING:
+    from wtpar.worktrees.environment import EnvView
 
 Clock = Callable[[], float]
 
@@ -49,6 +54,7 @@ class TaskCell:
     reason: str | None = None
     log_path: str | None = None
     command: str = ""
+    shards: str = ""  # "3/4 ok" when the cell stands for a sharded task's shards
 
 
 @dataclass
@@ -61,6 +67,7 @@ class DashState:
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     marked: set[str] = field(default_factory=set)
     jobs: int = 0
+    envs: dict[str, EnvView] = field(default_factory=dict)  # ports and services by path
 
     def note_task(self, name: str) -> None:
         """Remember a task name so it gets a column, in order of first appearance."""
@@ -142,10 +149,44 @@ def seconds(value: float) -> str:
     return f"{int(value // 3600)}h{int(value % 3600 // 60):02d}m"
 
 
+def task_cell(state: DashState, branch: str, task: str) -> TaskCell | None:
+    """The cell of a task on a branch; a sharded task's shards merged into one."""
+    cell = state.tasks.get(TaskKey(branch, task))
+    if cell is not None:
+        return cell
+    keys = [k for k in state.tasks if k.branch == branch and k.task == task and k.shard]
+    if not keys:
+        return None
+    group = shard_group([(k, state.tasks[k]) for k in keys])
+    return TaskCell(
+        group.status,
+        group.started,
+        group.ended,
+        attempt=max(state.tasks[k].attempt for k in keys),
+        shards=f"{sum(state.tasks[k].status is RunStatus.OK for k in keys)}/{len(keys)} ok",
+    )
+
+
+def shard_group(cells: list[tuple[TaskKey, TaskCell]]) -> TaskGroup:
+    """Shard cells as a TaskGroup, so the dashboard merges them as the reports do."""
+    return TaskGroup(
+        cells[0][0].branch,
+        cells[0][0].task,
+        tuple(
+            TaskRun(k, c.command, "", c.status, c.exit_code, c.started, c.ended) for k, c in cells
+        ),
+    )
+
+
 def task_cell_text(cell: TaskCell | None, now: float) -> tuple[str, str]:
     """(text, style) of one task column."""
     if cell is None:
         return "-", "dim"
+    text, style = _task_text(cell, now)
+    return (f"{text} [{cell.shards}]" if cell.shards else text), style
+
+
+def _task_text(cell: TaskCell, now: float) -> tuple[str, str]:
     style = STATUS_STYLE[cell.status]
     if cell.status is RunStatus.RUNNING and cell.started is not None:
         return f"▶ {seconds(max(0.0, now - cell.started))}", style
@@ -178,7 +219,26 @@ COLUMN_TITLES = {
     "base": "Base ↑↓",
     "upstream": "Upstream",
     "ready": "Ready",
+    "ports": "Ports",
+    "services": "Services",
 }
+
+
+def services_style(view: EnvView) -> str:
+    """Green while every service runs, red when one has exited, dim with none."""
+    from wtpar.worktrees.devservices import ServiceState
+
+    if not view.services:
+        return "dim"
+    running = all(s.state is ServiceState.RUNNING for s in view.services)
+    return "green" if running else "red"
+
+
+def env_columns(state: DashState) -> tuple[str, ...]:
+    """The Ports and Services columns, once any worktree has ports or services."""
+    if any(view.ports or view.services for view in state.envs.values()):
+        return ("ports", "services")
+    return ()
 
 
 def row_cells(
@@ -205,8 +265,12 @@ def row_cells(
         "base": (bs.base_text(), ""),
         "upstream": (bs.upstream_text(), "dim" if not bs.upstream else ""),
     }
+    view = state.envs.get(wt.path)
+    if view is not None:
+        cells["ports"] = (view.ports_text(), "")
+        cells["services"] = (view.services_text(), services_style(view))
     for task in state.task_names:
-        cells[f"task:{task}"] = task_cell_text(state.tasks.get(TaskKey(name, task)), now)
+        cells[f"task:{task}"] = task_cell_text(task_cell(state, name, task), now)
     verdict = state.verdicts.get(name)
     style = VERDICT_STYLES.get(verdict, "dim") if verdict else "dim"
     cells["ready"] = (verdict.value if verdict else "-", style)
@@ -226,7 +290,7 @@ def sort_key(column: str, bs: BranchStatus, state: DashState) -> tuple[int, str 
         verdict = state.verdicts.get(branch_name(bs))
         return (0, VERDICT_ORDER.get(verdict, 3) if verdict else 3)
     if column.startswith("task:"):
-        cell = state.tasks.get(TaskKey(branch_name(bs), column[5:]))
+        cell = task_cell(state, branch_name(bs), column[5:])
         order = [RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.RUNNING, RunStatus.QUEUED]
         return (0, order.index(cell.status) if cell and cell.status in order else len(order))
     return (0, str(row_value(column, bs)))
