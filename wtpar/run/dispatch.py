@@ -50,6 +50,7 @@ from wtpar.run.plan import UNCHANGED_PREFIX, RunPlan, TaskInstance
 from wtpar.run.results import RecordedResult, ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
 from wtpar.run.schedule import remaining_time
+from wtpar.run.shards import shard_env, shard_name
 
 Subscriber = Callable[[RunEvent], None]
 
@@ -387,6 +388,7 @@ class Dispatcher:
             branch=inst.worktree.branch,
             head=inst.worktree.head,
             locks=inst.locks,
+            resources=dict(inst.spec.resources),
         )
 
     def _judge(self, live: _Live, result: AttemptResult) -> tuple[RunStatus, str | None]:
@@ -477,6 +479,7 @@ class Dispatcher:
             WTPAR_RUN_ID=self.run_id,
             WTPAR_ATTEMPT=str(attempt),
         )
+        env.update(shard_env(inst.spec, inst.key.shard))
         return env
 
     def _finish(self, live: _Live, status: RunStatus, reason: str | None) -> None:
@@ -522,6 +525,8 @@ class Dispatcher:
             attempts=live.attempts,
             log_path=live.log_path if live.log is not None else None,
             reason=live.reason,
+            worker=live.worker,
+            infra_retries=live.infra_retries,
         )
 
     def _make_report(self) -> RunReport:
@@ -541,7 +546,7 @@ class Dispatcher:
         final = (RunStatus.OK, RunStatus.FAILED, RunStatus.TIMED_OUT)
         records = [
             RecordedResult(
-                task=run.key.task,
+                task=shard_name(run.key),
                 command=run.command,
                 branch=run.key.branch,
                 head=live.instance.worktree.head or "",
