@@ -433,6 +433,19 @@ class Git:
         )
         return res.stdout.split() if res.returncode == 0 else []
 
+    def worktree_ref_commits(self, path: str) -> dict[str, int]:
+        """Per worktree-private ref (`refs/worktree/*`, kept in the worktree's own git dir and
+        deleted with it): how many commits it alone reaches, on no branch or remote."""
+        out = self.run(
+            "for-each-ref", "--format=%(refname)", "refs/worktree/", cwd=path
+        ).stdout.split()
+        counts: dict[str, int] = {}
+        for ref in out:
+            res = self.run("rev-list", "--count", ref, "--not", "--branches", "--remotes", cwd=path)
+            if int(res.stdout.strip() or 0):
+                counts[ref] = int(res.stdout.strip())
+        return counts
+
     def unreachable_in(self, git_dir: str, commits: Sequence[str]) -> list[str]:
         """Those of `commits` that the repository at `git_dir` does not hold on any ref."""
         if not commits or not os.path.isdir(git_dir):
