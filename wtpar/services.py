@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from wtpar.run.dispatch import Dispatcher, DispatchOptions
     from wtpar.run.executor import Executor
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
+    from wtpar.run.tune import TuneRow
     from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
     from wtpar.worktrees.environment import Environments, EnvView
     from wtpar.worktrees.spares import Spare
@@ -340,6 +341,33 @@ class Services:
         if on_event is not None:
             dispatcher.subscribe(on_event)
         return run_sync(dispatcher)
+
+    def tune(
+        self,
+        request: RunRequest,
+        jobs: Sequence[int],
+        staggers: Sequence[float],
+        on_measured: Callable[[int, float, RunReport], None] | None = None,
+    ) -> tuple[list[TuneRow], TuneRow | None]:
+        """Run `request` at every -j and stagger, measure each, and record the -j worth
+        using for `-j auto` (`wtpar tune`)."""
+        from dataclasses import replace
+
+        from wtpar.run.tune import TuneRecords, recommend, selection_key, tune_rows
+
+        measured = []
+        for stagger in staggers:
+            for j in jobs:
+                report = self.run(replace(request, jobs=j, auto_jobs=False, stagger=stagger))
+                measured.append((j, stagger, report))
+                if on_measured is not None:
+                    on_measured(j, stagger, report)
+        rows = tune_rows(measured)
+        chosen = recommend(rows)
+        if chosen is not None:
+            key = selection_key(request.task_names, request.command)
+            TuneRecords(self.paths.wtpar_dir).record(key, chosen.jobs, chosen.stagger)
+        return rows, chosen
 
     def last_run_report(self) -> RunReport | None:
         """The report of the latest run on this repository, if any."""
