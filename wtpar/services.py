@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from wtpar.run.dispatch import Dispatcher, DispatchOptions
     from wtpar.run.executor import Executor
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
+    from wtpar.run.results import ResultStore
     from wtpar.run.tune import TuneRow
     from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
     from wtpar.worktrees.environment import Environments, EnvView
@@ -238,14 +239,40 @@ class Services:
         used = sorted({i.worktree.path for i in draft.instances})
         with ThreadPoolExecutor(workers(len(used))) as pool:
             clean = dict(zip(used, pool.map(self._is_clean, used), strict=True))
-        infos = [replace(wt, clean=clean.get(wt.path, False)) for wt in infos]
         store = ResultStore(self.paths.wtpar_dir)
+        trees = self._tested_trees(infos, clean, store)
+        infos = [
+            replace(wt, clean=clean.get(wt.path, False), tree=trees.get(wt.path)) for wt in infos
+        ]
 
-        def lookup(task: str, command: str, head: str) -> tuple[bool, str] | None:
-            found = store.lookup(task, command, head)
-            return None if found is None else (found.passed, f"run {found.run_id}")
+        def lookup(task: str, command: str, tree: str) -> tuple[bool, str] | None:
+            found = store.lookup(task, command, tree=tree)
+            if found is None:
+                return None
+            return found.passed, f"run {found.run_id} on {found.branch}"
 
         return build_plan(specs, request, infos, lookup=lookup, only=only)
+
+    def _tested_trees(
+        self, infos: Sequence[WorktreeInfo], clean: dict[str, bool], store: ResultStore
+    ) -> dict[str, str | None]:
+        """The tree each used worktree would test: HEAD's when clean, else its working
+        state's (untracked files included), computed without touching its index."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from wtpar.procs import workers
+        from wtpar.run.treekey import working_tree
+
+        used = [wt for wt in infos if wt.path in clean and wt.head]
+        heads = store.trees([wt.head or "" for wt in used if clean[wt.path]])
+        trees = {wt.path: heads.get(wt.head or "") for wt in used if clean[wt.path]}
+        dirty = [wt.path for wt in used if not clean[wt.path]]
+        scratch = os.path.join(self.paths.wtpar_dir, "tmp")
+        with ThreadPoolExecutor(workers(len(dirty))) as pool:
+            trees.update(
+                zip(dirty, pool.map(lambda p: working_tree(p, scratch), dirty), strict=True)
+            )
+        return trees
 
     def make_dispatcher(
         self,
@@ -443,6 +470,7 @@ class Services:
         """
         from wtpar.check.facts import fetch_base, parse_check_config, run_check
         from wtpar.errors import UsageError
+        from wtpar.run.treekey import result_command
 
         settings = parse_check_config(self.config)
         specs = self.load_tasks() if settings.tasks else {}
@@ -476,7 +504,8 @@ class Services:
             self.git,
             base_name,
             settings,
-            {name: specs[name].cmd for name in settings.tasks},
+            # As results know each task: its command with a digest of its env.
+            {name: result_command(specs[name].cmd, specs[name].env) for name in settings.tasks},
             branches,
             runner=(runner or through_dispatcher) if run else None,
             use_stdin=use_stdin,

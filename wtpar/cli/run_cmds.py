@@ -270,8 +270,9 @@ summary. The default is a live progress line on a terminal, `grouped` otherwise.
 
 --retries and --timeout apply to every task, replacing the tasks' own. Retries
 wait 0.5 s, 1 s, 2 s, ... between attempts; a timeout counts as a failure.
---changed skips a task whose last run at the same HEAD commit, with a clean
-tree, succeeded (results are remembered only for runs on a clean tree).
+--changed skips a task whose last run on the same tree succeeded, with the
+same command and env, on any branch: HEAD's tree on a clean worktree, the tree
+of the files as they are (untracked included) on a dirty one.
 --failed runs again every task that failed, timed out, was cancelled, or was
 skipped for a failed dependency in the last run, with the same commands.
 
@@ -349,7 +350,7 @@ report; a second one kills them at once).
 )
 @click.option("--failed", is_flag=True, help="Run again what did not succeed in the last run.")
 @click.option(
-    "--changed", is_flag=True, help="Skip tasks that passed at this commit on a clean tree."
+    "--changed", is_flag=True, help="Skip tasks that passed on the same tree (any branch)."
 )
 @click.option(
     "--backend",
