@@ -228,6 +228,17 @@ def _write(path: str, text: str) -> None:
         fh.write(text)
 
 
+branches_option = click.option(
+    "-b",
+    "--branch",
+    "branches",
+    multiple=True,
+    metavar="BRANCH",
+    shell_complete=complete_worktree_branch,
+    help="Run in this worktree (repeatable; globs allowed). Default: all but the main one.",
+)
+"""`-b BRANCH`, as `wtpar run` and `wtpar tune` take it."""
+
 RUN_HELP = """Run commands or named tasks in many worktrees at once, through one shared pool.
 
 \b
@@ -291,15 +302,7 @@ report; a second one kills them at once).
 
 @click.command(cls=CommandAfterDashes, help=RUN_HELP, short_help="Run commands in many worktrees.")
 @click.argument("task_names", nargs=-1, metavar="[TASK]... [-- COMMAND [ARG]...]")
-@click.option(
-    "-b",
-    "--branch",
-    "branches",
-    multiple=True,
-    metavar="BRANCH",
-    shell_complete=complete_worktree_branch,
-    help="Run in this worktree (repeatable; globs allowed). Default: all but the main one.",
-)
+@branches_option
 @click.option(
     "-j",
     "--jobs",

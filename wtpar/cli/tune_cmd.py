@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from wtpar.cli._common import complete_worktree_branch, services_from
-from wtpar.cli.run_cmds import CommandAfterDashes, command_line
+from wtpar.cli._common import services_from
+from wtpar.cli.run_cmds import CommandAfterDashes, branches_option, command_line
 from wtpar.errors import UsageError
 from wtpar.model import RunReport
 from wtpar.run.plan import RunRequest
@@ -55,15 +55,7 @@ def _default_jobs() -> str:
 
 @click.command(cls=CommandAfterDashes, help=TUNE_HELP, short_help="Measure the run at several -j.")
 @click.argument("task_names", nargs=-1, metavar="[TASK]... [-- COMMAND [ARG]...]")
-@click.option(
-    "-b",
-    "--branch",
-    "branches",
-    multiple=True,
-    metavar="BRANCH",
-    shell_complete=complete_worktree_branch,
-    help="Run in this worktree (repeatable; globs allowed). Default: all but the main one.",
-)
+@branches_option
 @click.option(
     "-j",
     "--jobs",
