@@ -232,8 +232,11 @@ class TaskKey:
 
     branch: str
     task: str
+    shard: int = 0  # 1..N for a task with `shards = N`, 0 otherwise
 
     def __str__(self) -> str:
+        if self.shard:
+            return f"{self.branch}:{self.task}#{self.shard}"
         return f"{self.branch}:{self.task}"
 
 

@@ -50,6 +50,7 @@ from wtpar.run.plan import UNCHANGED_PREFIX, RunPlan, TaskInstance
 from wtpar.run.results import RecordedResult, ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
 from wtpar.run.schedule import remaining_time
+from wtpar.run.shards import shard_env, shard_name
 
 Subscriber = Callable[[RunEvent], None]
 
@@ -478,6 +479,7 @@ class Dispatcher:
             WTPAR_RUN_ID=self.run_id,
             WTPAR_ATTEMPT=str(attempt),
         )
+        env.update(shard_env(inst.spec, inst.key.shard))
         return env
 
     def _finish(self, live: _Live, status: RunStatus, reason: str | None) -> None:
@@ -544,7 +546,7 @@ class Dispatcher:
         final = (RunStatus.OK, RunStatus.FAILED, RunStatus.TIMED_OUT)
         records = [
             RecordedResult(
-                task=run.key.task,
+                task=shard_name(run.key),
                 command=run.command,
                 branch=run.key.branch,
                 head=live.instance.worktree.head or "",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from wtpar.errors import UsageError
 from wtpar.model import TaskKey, TaskSpec
+from wtpar.run.shards import expand_shards, shard_command, shard_name
 from wtpar.run.taskconfig import ADHOC_TASK
 
 UNCHANGED_PREFIX = "unchanged"
@@ -77,8 +78,8 @@ class TaskInstance:
 
     @property
     def command(self) -> str:
-        """The shell command line."""
-        return self.spec.cmd
+        """The shell command line, `{shard}`/`{shards}` expanded."""
+        return shard_command(self.spec, self.key.shard)
 
     @property
     def locks(self) -> tuple[str, ...]:
@@ -158,7 +159,7 @@ def build_plan(
         )
     instances: list[TaskInstance] = []
     if request.task_names:
-        instances += _named_instances(specs, request, selected, main)
+        instances += expand_shards(_named_instances(specs, request, selected, main))
     instances += _adhoc_instances(request, selected)
     instances = [_override(i, request) for i in instances]
     if only is not None:
@@ -296,7 +297,7 @@ def _skip_if_unchanged(instance: TaskInstance, lookup: ResultLookup) -> TaskInst
     wt = instance.worktree
     if instance.skip_reason or not wt.clean or wt.head is None:
         return instance
-    seen = lookup(instance.key.task, instance.command, wt.head)
+    seen = lookup(shard_name(instance.key), instance.command, wt.head)
     if seen is None or not seen[0]:
         return instance
     return replace(

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wtpar.model import RunReport, RunStatus, TaskKey, TaskRun
+from wtpar.run.shards import group_runs, shard_name
 from wtpar.text import aligned_table, format_seconds
 
 SCHEMA = 1
@@ -66,18 +67,29 @@ def run_stats(report: RunReport) -> RunStats:
 def summary(report: RunReport) -> str:
     """The table (branch x task: status, exit code, duration, attempts, note) and the stats."""
     headers = ("BRANCH", "TASK", "STATUS", "EXIT", "DURATION", "ATTEMPTS", "NOTE")
-    rows = [
-        (
-            t.key.branch,
-            t.key.task,
-            t.status.value,
-            "-" if t.exit_code is None else str(t.exit_code),
-            format_seconds(t.duration),
-            str(t.attempts),
-            t.reason or "",
-        )
-        for t in report.tasks
-    ]
+    rows: list[tuple[str, ...]] = []
+    for group in group_runs(report.tasks):
+        if group.sharded:
+            # The task once, then its shards inside it.
+            started, ended = group.started, group.ended
+            span = None if started is None or ended is None else ended - started
+            attempts = str(sum(r.attempts for r in group.runs))
+            rows.append(
+                (group.branch, group.task, group.status.value, "-", format_seconds(span),
+                 attempts, group.counts())
+            )  # fmt: skip
+        for t in group.runs:
+            rows.append(
+                (
+                    "" if group.sharded else t.key.branch,
+                    f"  #{t.key.shard}" if group.sharded else t.key.task,
+                    t.status.value,
+                    "-" if t.exit_code is None else str(t.exit_code),
+                    format_seconds(t.duration),
+                    str(t.attempts),
+                    t.reason or "",
+                )
+            )
     lines = [aligned_table(headers, rows)]
     stats = run_stats(report)
     counts = ", ".join(
@@ -135,10 +147,20 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
             "p95": stats.p95,
             "p99": stats.p99,
         },
+        "groups": [
+            {
+                "branch": g.branch,
+                "task": g.task,
+                "status": g.status.value,
+                "shards": [r.key.shard for r in g.runs] if g.sharded else [],
+            }
+            for g in group_runs(report.tasks)
+        ],
         "tasks": [
             {
                 "branch": t.key.branch,
                 "task": t.key.task,
+                "shard": t.key.shard,
                 "command": t.command,
                 "worktree": t.worktree,
                 "status": t.status.value,
@@ -168,7 +190,7 @@ def report_from_dict(data: Mapping[str, Any]) -> RunReport:
         raise ValueError(f"unsupported report schema {data.get('schema')!r}")
     tasks = tuple(
         TaskRun(
-            key=TaskKey(str(t["branch"]), str(t["task"])),
+            key=TaskKey(str(t["branch"]), str(t["task"]), _shard(t.get("shard", 0))),
             command=str(t["command"]),
             worktree=str(t["worktree"]),
             status=RunStatus(t["status"]),
@@ -194,6 +216,12 @@ def report_from_dict(data: Mapping[str, Any]) -> RunReport:
     )
 
 
+def _shard(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"bad shard {value!r}")
+    return value
+
+
 def report_csv(report: RunReport) -> str:
     """One CSV row per task instance, with a header row."""
     buffer = io.StringIO()
@@ -214,6 +242,7 @@ def report_csv(report: RunReport) -> str:
             "reason",
             "worker",
             "infra_retries",
+            "shard",
         ]
     )
     for t in report.tasks:
@@ -233,6 +262,7 @@ def report_csv(report: RunReport) -> str:
                 t.reason or "",
                 t.worker or "",
                 t.infra_retries,
+                t.key.shard or "",
             ]
         )
     return buffer.getvalue()
@@ -263,7 +293,7 @@ def report_junit(report: RunReport, outputs: Mapping[TaskKey, str] | None = None
                 suite,
                 "testcase",
                 classname=branch,
-                name=t.key.task,
+                name=shard_name(t.key),
                 time=f"{t.duration or 0.0:.3f}",
             )
             if t.worker:

@@ -164,6 +164,12 @@ def _check_graph(config: Config, specs: Mapping[str, TaskSpec]) -> None:
                 )
             if dep == spec.name:
                 raise config.error(f"task {spec.name!r} depends on itself", header)
+            if dep == spec.after and specs[dep].shards > 1:
+                raise config.error(
+                    f"task {spec.name!r}: after = {dep!r} is not possible, {dep!r} runs as "
+                    "shards (use depends_on, which waits for every shard)",
+                    header,
+                )
             if spec.scope == "once" and specs[dep].scope == "branch":
                 raise config.error(
                     f"task {spec.name!r} runs once, in the main worktree, so it cannot wait for "
