@@ -28,7 +28,7 @@ def inproc_cluster() -> Iterator[str]:
         processes=False,
         host="127.0.0.1",
         protocol="tcp://",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # its HTTP server: loopback, any free port
         silence_logs=logging.ERROR,
     )
     try:

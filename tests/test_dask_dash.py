@@ -32,18 +32,26 @@ def _footer(app: WtparApp) -> str:
 async def test_a_run_from_the_dashboard_goes_to_the_cluster(
     repo: Path,
     wtpar: Invoke,
+    tmp_path: Path,
     inproc_cluster: str,  # noqa: F811
 ) -> None:
     app = _dask_app(repo, wtpar, inproc_cluster)
+    go = tmp_path / "go"
+    command = (
+        f'echo "ran in $WTPAR_WORKTREE"; i=0; while [ ! -f "{go}" ] && [ $i -lt 3000 ]; '
+        "do sleep 0.01; i=$((i+1)); done; echo bye"
+    )
     async with app.run_test(size=(150, 36)) as pilot:
         await until(pilot, lambda: app.table.row_count == 2)
         assert _footer(app).startswith(f"dask: {inproc_cluster}")
         await pilot.press("down")
-        app.start_run(["one"], 'echo "ran in $WTPAR_WORKTREE"; sleep 0.5; echo bye')
+        app.start_run(["one"], command)
         await until(pilot, lambda: "workers" in _footer(app), what="the cluster in the footer")
         assert "2 workers, 4 threads" in _footer(app)
+        go.touch()
         await until(pilot, lambda: cell(app, "one", "task:cmd").startswith("ok"), what="ok")
-        assert "/trees/" in log_text(app) and "bye" in log_text(app)
+        await until(pilot, lambda: "bye" in log_text(app), what="the output in the log pane")
+        assert "/trees/" in log_text(app)
 
 
 async def test_an_unreachable_scheduler_is_a_notice(repo: Path, wtpar: Invoke) -> None:
