@@ -153,6 +153,9 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions):
             f"pool: {running}/{jobs} busy, {max(0, jobs - running)} free, {queued} queued"
             f"  │  {ok} ok, {bad} failed"
         )
+        where = self.dash.runs.where()
+        if where is not None:
+            text = f"{where}  │  {running} running, {queued} queued  │  {ok} ok, {bad} failed"
         if self.filter_text:
             text += f"  │  filter: {self.filter_text}"
         if state.marked:
