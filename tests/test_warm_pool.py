@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 from fixtures.recipes import git, make_branch
@@ -166,3 +167,44 @@ def test_claim_any_from_8_processes_takes_each_spare_once(repo: Path, wtpar: Inv
         path = Path(g["path"])
         assert git(path, "branch", "--show-current").strip() == g["branch"]
         assert git(path, "status", "--porcelain") == ""
+
+
+def test_a_killed_filler_leaves_a_failed_spare_that_drain_removes(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    configure(repo)
+    started = tmp_path / "started"
+    (repo / "wtpar.toml").write_text(
+        SETUP.replace('"echo set-up > made.txt"', f'"touch {started}; sleep 60"')
+    )
+    assert run_wtpar_process("pool", "fill", "1", cwd=repo).returncode == 0
+    wait_for(started.exists, 30, "post_create to start in the spare")
+    records = json.loads((repo / ".git" / "wtpar" / "spares.json").read_text())["spares"]
+    (record,) = records.values()
+    os.killpg(record["filler_pid"], signal.SIGKILL)
+    wait_for(lambda: spares(wtpar)[0]["state"] == "failed", 30, "the spare to show as failed")
+    assert "filler process ended" in str(spares(wtpar)[0]["error"])
+    (repo / "wtpar.toml").write_text(SETUP)  # a fresh spawn's post_create must not block
+    assert (
+        json.loads(wtpar("spawn", "feat", "--json").output)["worktrees"][0]["from_spare"] is False
+    )
+    assert "drained 1 spare" in wtpar("pool", "drain").output
+    assert spares(wtpar) == []
+
+
+def test_claim_any_with_a_name_and_a_start(repo: Path, wtpar: Invoke) -> None:
+    configure(repo)
+    make_branch(repo, "release", {"VERSION": "2\n"})
+    assert wtpar("pool", "fill", "1", "--wait").exit_code == 0
+    result = wtpar(
+        "claim", "--any", "--by", "bot", "--branch", "bot/fix", "--from", "release", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    assert got["branch"] == "bot/fix" and got["from_spare"] is True and got["holder"] == "bot"
+    path = Path(got["path"])
+    assert (path / "VERSION").read_text() == "2\n"
+    assert git(path, "status", "--porcelain") == ""
+    again = wtpar("claim", "--any", "--by", "bot", "--branch", "bot/fix")
+    assert again.exit_code == 2
+    assert "branch 'bot/fix' already exists" in again.stderr
