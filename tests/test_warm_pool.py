@@ -9,7 +9,7 @@ import os
 import signal
 from pathlib import Path
 
-from fixtures.recipes import git, make_branch
+from fixtures.recipes import git, make_branch, make_repo
 from tests.conftest import Invoke, run_wtpar_process, wait_for
 from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
@@ -208,3 +208,20 @@ def test_claim_any_with_a_name_and_a_start(repo: Path, wtpar: Invoke) -> None:
     again = wtpar("claim", "--any", "--by", "bot", "--branch", "bot/fix")
     assert again.exit_code == 2
     assert "branch 'bot/fix' already exists" in again.stderr
+
+
+def test_a_spare_with_submodules_keeps_them_working_after_the_move(
+    tmp_path: Path, wtpar: Invoke
+) -> None:
+    lib = make_repo(tmp_path / "lib")
+    app = make_repo(tmp_path / "app")
+    git(app, "submodule", "add", "-q", str(lib), "vendor/lib")
+    git(app, "commit", "-qm", "add submodule")
+    assert wtpar("pool", "fill", "1", "--wait", cwd=app).exit_code == 0
+    result = wtpar("spawn", "with-sub", "--json", cwd=app)
+    assert json.loads(result.output)["worktrees"][0]["from_spare"] is True
+    took = worktree_dir(app, "with-sub")
+    assert (took / "vendor" / "lib" / "README.md").exists()
+    assert git(took / "vendor" / "lib", "status", "--porcelain") == ""
+    assert git(took, "status", "--porcelain") == ""
+    assert git(took, "submodule", "status").startswith(" ")  # checked out, at the recorded commit
