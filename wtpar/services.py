@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from wtpar.land.train import Train, TrainSubscriber
     from wtpar.land.update import UpdateResult
     from wtpar.model import RunEvent, RunReport, TaskSpec
+    from wtpar.notify import NotifyOutcome, Sent
+    from wtpar.run.activity import WaitResult
     from wtpar.run.dispatch import Dispatcher, DispatchOptions
     from wtpar.run.executor import Executor
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
@@ -260,6 +262,7 @@ class Services:
         """
         from dataclasses import replace
 
+        from wtpar.run.activity import RunActivity
         from wtpar.run.cleanliness import CleanReads
         from wtpar.run.dask.settings import backend_of
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
@@ -292,7 +295,7 @@ class Services:
             request = replace(request, backend=self.backend, scheduler=self.scheduler)
         if backend_of(self.config, request.backend) == "dask":
             executor = self._dask_executor(request, run_id, options, on_note)
-        return Dispatcher(
+        dispatcher = Dispatcher(
             plan,
             self.paths.wtpar_dir,
             options,
@@ -302,6 +305,31 @@ class Services:
             history=history,
             clean_reads=None if request.changed else CleanReads(self._is_clean),
         )
+        # `wtpar wait` in any process sees this run until its report is written.
+        worktrees = [i.worktree.path for i in plan.instances]
+        dispatcher.subscribe(RunActivity(self.paths.wtpar_dir, dispatcher.run_id, worktrees))
+        return dispatcher
+
+    def wait(self, names: Sequence[str] = (), timeout: float | None = None) -> WaitResult:
+        """Block until no task runs (and no run is unfinished) in the worktrees of NAMES
+        (default: every worktree); their last runs' outcomes."""
+        from wtpar.run.activity import WaitResult, last_outcomes, wait_outcome, wait_until_idle
+
+        wts = [self.worktrees.find(n) for n in dict.fromkeys(names)] or [
+            wt for wt in self.worktrees.worktrees() if not wt.bare and not wt.prunable
+        ]
+        paths = [wt.path for wt in wts]
+        idle, busy = wait_until_idle(self.paths.wtpar_dir, paths, timeout)
+        results = last_outcomes(self.paths.wtpar_dir, paths)
+        names_by_path = {wt.path: worktree_name(wt) for wt in wts}
+        outcome = wait_outcome(results, not idle)
+        return WaitResult(outcome, tuple(results), tuple(busy), names_by_path)
+
+    def notify(self, what: str, outcome: NotifyOutcome, summary: str) -> Sent:
+        """Announce that WHAT finished: `[notify] command`, else notify-send."""
+        from wtpar.notify import Notification, send
+
+        return send(self.config, Notification(what, outcome, summary), self.paths.root)
 
     def _dask_executor(
         self,

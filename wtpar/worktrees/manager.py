@@ -58,6 +58,11 @@ class WorktreeManager:
         detached = [wt for wt in wts if not wt.branch and os.path.basename(wt.path) == folder]
         if len(detached) == 1:
             return detached[0]
+        if detached:
+            paths = ", ".join(wt.path for wt in detached)
+            raise UsageError(
+                f"{branch!r} names {len(detached)} detached worktrees ({paths}): give its path"
+            )
         names = ", ".join(worktree_name(wt) for wt in wts if not wt.is_main) or "none"
         raise UsageError(f"no worktree for branch {branch!r} (worktrees: {names})")
 
