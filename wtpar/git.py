@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 
 from wtpar import procs
@@ -311,6 +310,8 @@ class Git:
     def quarantine(self) -> Iterator[dict[str, str]]:
         """An environment whose new objects go to a temporary folder deleted afterwards; the
         repository's objects stay readable as an alternate, and none are added to it."""
+        import tempfile  # here, not at the top: `wtpar list` never makes a quarantine
+
         tmp = tempfile.mkdtemp(prefix="wtpar-objects-")
         objects = os.path.join(tmp, "objects")
         os.makedirs(objects)
