@@ -57,3 +57,19 @@ class Interrupted(WtparError):
     """The user pressed Ctrl-C."""
 
     exit_code = 130
+
+
+class StateFileError(UsageError):
+    """wtpar's state file is damaged or from a newer wtpar: say which file and the way out."""
+
+    def __init__(self, path: str, problem: str, newer: bool = False) -> None:
+        way_out = (
+            "upgrade wtpar, or move the file away"
+            if newer
+            else f"move it away (mv {path} {path}.bad)"
+        )
+        super().__init__(
+            f"{path}: {problem}; {way_out}: the worktrees stay, wtpar forgets only the "
+            "bases it recorded when spawning them"
+        )
+        self.path = path

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from wtpar import git as gitmod
 from wtpar.git import Git, MergeTreeResult
-from wtpar.state import read_json, update_json
+from wtpar.state import update_cache
+from wtpar.stored import Corrupt, Fields, read_cache
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -315,11 +316,8 @@ class MergeCache:
     def __init__(self, path: str) -> None:
         self.path = path
         self.version = ".".join(str(x) for x in gitmod.version())
-        data = read_json(path, {})
-        fresh = isinstance(data, dict) and data.get("git") == self.version
-        self.data: dict[str, dict[str, Any]] = {
-            s: dict(data.get(s, {})) if fresh else {} for s in _KEEP
-        }
+        # Validated; empty when missing, damaged (warned) or written with another git.
+        self.data = read_cache(path, lambda d: _parse_merge_cache(d, self.version), _empty())
         self.new: dict[str, dict[str, Any]] = {s: {} for s in _KEEP}
 
     def lookup(self, section: str, keys: Iterable[str]) -> dict[str, Any]:
@@ -367,16 +365,60 @@ class MergeCache:
             return
         version, new = self.version, self.new
 
-        def change(data: Any) -> dict[str, Any]:
-            same = isinstance(data, dict) and data.get("git") == version
+        def change(data: dict[str, Any]) -> dict[str, Any]:
             out: dict[str, Any] = {"schema": 1, "git": version}
             for section, keep in _KEEP.items():
-                table: dict[str, Any] = dict(data.get(section, {})) if same else {}
+                table = data[section]
                 for k, v in new[section].items():
                     table.pop(k, None)
                     table[k] = v
                 out[section] = dict(list(table.items())[-keep:])
             return out
 
-        update_json(self.path, change, {})
+        update_cache(self.path, lambda d: _parse_merge_cache(d, version), _empty(), change)
         self.new = {s: {} for s in _KEEP}
+
+
+def _parse_merge_cache(data: Any, version: str) -> dict[str, dict[str, Any]]:
+    """The typed loader of merge.json: every entry of every section has its section's shape
+    (Corrupt otherwise); a cache written with another git version is empty."""
+    doc = Fields(data)
+    doc.schema(1)
+    if doc.opt_text("git") != version:
+        return _empty()
+    sections: dict[str, dict[str, Any]] = {}
+    for section in _KEEP:
+        table = doc.data.get(section, {})
+        if not isinstance(table, dict):
+            raise Corrupt(f"{section} should be an object")
+        for key, entry in table.items():
+            _check_entry(section, f"{section}[{key!r}]", entry)
+        sections[section] = dict(table)
+    return sections
+
+
+def _empty() -> dict[str, dict[str, Any]]:
+    return {s: {} for s in _KEEP}
+
+
+def _check_entry(section: str, where: str, entry: Any) -> None:
+    if section == "orders":
+        if not isinstance(entry, list):
+            raise Corrupt(f"{where} should be a list")
+        for step in entry:
+            if not (isinstance(step, list) and len(step) == 2 and isinstance(step[0], bool)):
+                raise Corrupt(f"{where} should hold [clean, files] pairs")
+            Fields({"files": step[1]}, where).texts("files")
+        return
+    fields = Fields(entry, where)
+    if section == "paths":
+        if "paths" in fields.data:
+            fields.texts("paths")
+            fields.texts("del")
+        else:
+            fields.flag("related")
+        return
+    fields.flag("clean")
+    fields.texts("files")
+    if section == "base":
+        fields.flag("integrated")

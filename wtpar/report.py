@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wtpar.model import RunReport, RunStatus, TaskKey, TaskRun
-from wtpar.text import aligned_table
+from wtpar.stored import Corrupt, Fields
+from wtpar.text import aligned_table, plural
 
 SCHEMA = 1
 _FAILED = (RunStatus.FAILED, RunStatus.TIMED_OUT)
@@ -100,7 +101,7 @@ def summary(report: RunReport) -> str:
     )
     lines.append("")
     lines.append(
-        f"{len(report.tasks)} tasks: {counts or 'none'}"
+        f"{plural(len(report.tasks), 'task')}: {counts or 'none'}"
         + (" (interrupted)" if report.interrupted else "")
     )
     speed = "-" if stats.speedup is None else f"{stats.speedup:.2f}x"
@@ -170,32 +171,40 @@ def report_json(report: RunReport) -> str:
     return json.dumps(report_to_dict(report), indent=2) + "\n"
 
 
-def report_from_dict(data: Mapping[str, Any]) -> RunReport:
-    """A RunReport back from report.json's content; ValueError when it is not one."""
-    if data.get("schema") != SCHEMA:
-        raise ValueError(f"unsupported report schema {data.get('schema')!r}")
+def report_from_dict(data: Any) -> RunReport:
+    """The typed loader of report.json: a RunReport, or Corrupt naming what is wrong."""
+    doc = Fields(data)
+    doc.schema(SCHEMA)
     tasks = tuple(
-        TaskRun(
-            key=TaskKey(str(t["branch"]), str(t["task"])),
-            command=str(t["command"]),
-            worktree=str(t["worktree"]),
-            status=RunStatus(t["status"]),
-            exit_code=t.get("exit_code"),
-            started=t.get("started"),
-            ended=t.get("ended"),
-            attempts=int(t.get("attempts", 0)),
-            log_path=t.get("log"),
-            reason=t.get("reason"),
-        )
-        for t in data.get("tasks", [])
+        _task_from_dict(Fields(t, f"tasks[{i}]")) for i, t in enumerate(doc.items("tasks"))
     )
     return RunReport(
-        run_id=str(data["run_id"]),
-        started=float(data["started"]),
-        ended=float(data["ended"]),
-        jobs=int(data["jobs"]),
+        run_id=doc.text("run_id"),
+        started=doc.number("started"),
+        ended=doc.number("ended"),
+        jobs=doc.integer("jobs"),
         tasks=tasks,
-        interrupted=bool(data.get("interrupted", False)),
+        interrupted=doc.flag("interrupted", False),
+    )
+
+
+def _task_from_dict(t: Fields) -> TaskRun:
+    text = t.text("status")
+    try:
+        status = RunStatus(text)
+    except ValueError:
+        raise Corrupt(f"{t.where}.status {text!r} is not a task status") from None
+    return TaskRun(
+        key=TaskKey(t.text("branch"), t.text("task")),
+        command=t.text("command"),
+        worktree=t.text("worktree"),
+        status=status,
+        exit_code=t.opt_integer("exit_code"),
+        started=t.opt_number("started"),
+        ended=t.opt_number("ended"),
+        attempts=t.opt_integer("attempts") or 0,
+        log_path=t.opt_text("log"),
+        reason=t.opt_text("reason"),
     )
 
 

@@ -8,7 +8,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from wtpar.state import read_json, update_json
+from wtpar.model import RunStatus
+from wtpar.state import update_cache
+from wtpar.stored import Corrupt, Fields, read_cache
+
+SCHEMA = 1
+_STATUSES = {s.value for s in RunStatus}
 
 
 @dataclass(frozen=True)
@@ -43,28 +48,49 @@ class ResultStore:
 
     def record(self, results: Iterable[RecordedResult]) -> None:
         """Remember these results (the newest wins), under the file's lock."""
-        new = {_key(r.task, r.command, r.head): asdict(r) for r in results}
+        new = {_key(r.task, r.command, r.head): r for r in results}
         if not new:
             return
 
-        def change(data: dict[str, Any]) -> dict[str, Any]:
-            entries: dict[str, Any] = data.get("results", {})
+        def change(entries: dict[str, RecordedResult]) -> dict[str, Any]:
             entries.update(new)
-            if len(entries) > self.keep:
-                ordered = sorted(entries.items(), key=lambda kv: kv[1].get("finished", 0))
-                entries = dict(ordered[-self.keep :])
-            return {"schema": 1, "results": entries}
+            ordered = sorted(entries.items(), key=lambda kv: kv[1].finished)[-self.keep :]
+            return {"schema": SCHEMA, "results": {k: asdict(r) for k, r in ordered}}
 
-        update_json(self.path, change, {})
+        empty: dict[str, RecordedResult] = {}
+        update_cache(self.path, _parse_results, empty, change)
 
     def lookup(self, task: str, command: str, head: str) -> RecordedResult | None:
         """The remembered result of TASK running COMMAND at commit HEAD, if any."""
-        entry = read_json(self.path, {}).get("results", {}).get(_key(task, command, head))
-        if not isinstance(entry, dict):
-            return None
-        return RecordedResult(**entry)
+        return self._load().get(_key(task, command, head))
 
     def all(self) -> list[RecordedResult]:
         """Every remembered result."""
-        entries = read_json(self.path, {}).get("results", {})
-        return [RecordedResult(**e) for e in entries.values() if isinstance(e, dict)]
+        return list(self._load().values())
+
+    def _load(self) -> dict[str, RecordedResult]:
+        empty: dict[str, RecordedResult] = {}
+        return read_cache(self.path, _parse_results, empty)
+
+
+def _parse_results(data: Any) -> dict[str, RecordedResult]:
+    """The typed loader of results.json (Corrupt when any part has the wrong shape)."""
+    doc = Fields(data)
+    doc.schema(SCHEMA)
+    return {key: _parse_result(entry) for key, entry in doc.objects("results").items()}
+
+
+def _parse_result(entry: Fields) -> RecordedResult:
+    result = RecordedResult(
+        task=entry.text("task"),
+        command=entry.text("command"),
+        branch=entry.text("branch"),
+        head=entry.text("head"),
+        status=entry.text("status"),
+        exit_code=entry.opt_integer("exit_code"),
+        finished=entry.number("finished"),
+        run_id=entry.text("run_id"),
+    )
+    if result.status not in _STATUSES:
+        raise Corrupt(f"{entry.where}.status {result.status!r} is not a task status")
+    return result

@@ -114,6 +114,7 @@ class WorktreeManager:
 
     def spawn(self, branches: Sequence[str], from_ref: str | None = None) -> list[SpawnResult]:
         """Create a worktree for each branch; one failure never stops the others."""
+        self.state.records()  # a damaged state.json stops us before anything changes
         plans = [_Plan(b, "") for b in dict.fromkeys(branches)]
         base_name: str | None = None
         base_sha: str | None = None
@@ -307,6 +308,7 @@ class WorktreeManager:
         self, branches: Sequence[str], force: bool = False, delete_branch: bool = False
     ) -> list[RemoveResult]:
         """Remove worktrees, refusing any that would lose work unless `force`."""
+        self.state.records()  # a damaged state.json stops us before anything changes
         targets = [(b, self.find(b)) for b in dict.fromkeys(branches)]
         results: list[RemoveResult] = []
         base = self.base_ref() if delete_branch else None
@@ -403,6 +405,7 @@ class WorktreeManager:
 
     def prune(self, merged: bool = False, dry_run: bool = False) -> PruneResult:
         """Forget worktrees whose folder is gone; with `merged`, remove clean integrated ones."""
+        self.state.records()  # a damaged state.json stops us before anything changes
         wts = self.worktrees()
         stale = tuple(wt.path for wt in wts if wt.prunable)
         merged_paths: list[str] = []

@@ -48,6 +48,12 @@ class LazyGroup(click.Group):
         except WtparError as exc:
             click.echo(f"wtpar: error: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            # The file system refused (a file where wtpar keeps a folder, a full disk, no
+            # permission): one line naming the file, never a traceback.
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"wtpar: error: {exc.strerror or exc}{where}", err=True)
+            ctx.exit(1)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_text) for name, (_, _, help_text) in _COMMANDS.items()]
