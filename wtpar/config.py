@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from wtpar.errors import ConfigError
 DEFAULT_PATH_TEMPLATE = "{repo_parent}/{repo}.worktrees/{branch}"
 _TOML_LINE = re.compile(r"line (\d+)")
 _KNOWN_TOP = {"base", "worktrees", "tasks", "check", "run"}
+PATH_PLACEHOLDERS = ("repo_parent", "repo", "repo_root", "branch")
+OUTPUT_MODES = ("stream", "grouped", "failures", "quiet")
+"""How `wtpar run` shows output (`--output`, `[run] output`)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,14 @@ class WorktreeConfig:
 
 
 @dataclass(frozen=True)
+class RunSettings:
+    """`[run]`: defaults for `wtpar run` that its options override."""
+
+    jobs: int | None = None
+    output: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything wtpar reads from the repository's configuration."""
 
@@ -37,7 +49,7 @@ class Config:
     worktrees: WorktreeConfig = field(default_factory=WorktreeConfig)
     tasks: Mapping[str, Any] = field(default_factory=dict)
     check: Mapping[str, Any] = field(default_factory=dict)
-    run: Mapping[str, Any] = field(default_factory=dict)
+    run: RunSettings = field(default_factory=RunSettings)
 
     def error(self, message: str, *needles: str) -> ConfigError:
         """A ConfigError pointing at the first line that mentions any of `needles`."""
@@ -104,13 +116,14 @@ def _parse(path: str, text: str, data: Any) -> Config:
     template = wt.get("path", DEFAULT_PATH_TEMPLATE)
     if not isinstance(template, str) or "{branch}" not in template:
         raise probe.error("worktrees.path must be a string containing {branch}", "path")
+    _check_template(probe, template)
     copy = _str_list(probe, wt.get("copy", []), "copy")
     post_create = _str_list(probe, wt.get("post_create", []), "post_create")
     submodules = wt.get("submodules")
     if submodules is not None and not isinstance(submodules, bool):
         raise probe.error("worktrees.submodules must be true or false", "submodules")
     sections: dict[str, Mapping[str, Any]] = {}
-    for name in ("tasks", "check", "run"):
+    for name in ("tasks", "check"):
         value = data.get(name, {})
         if not isinstance(value, dict):
             raise probe.error(f"[{name}] must be a table", name)
@@ -122,8 +135,43 @@ def _parse(path: str, text: str, data: Any) -> Config:
         worktrees=WorktreeConfig(template, copy, post_create, submodules),
         tasks=sections["tasks"],
         check=sections["check"],
-        run=sections["run"],
+        run=_run_settings(probe, data.get("run", {})),
     )
+
+
+def _check_template(probe: Config, template: str) -> None:
+    """Refuse a path template that would fail when formatted, now rather than at spawn."""
+    known = ", ".join("{" + p + "}" for p in PATH_PLACEHOLDERS)
+    needles = ("path =", "path=", "path")
+    try:
+        fields = [f for _, f, spec, _ in string.Formatter().parse(template) if f is not None]
+        for name in fields:
+            if name not in PATH_PLACEHOLDERS:
+                raise probe.error(
+                    f"unknown placeholder {{{name}}} in worktrees.path (known: {known})", *needles
+                )
+        template.format(**{p: "x" for p in PATH_PLACEHOLDERS})
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise probe.error(
+            f"worktrees.path is not a valid template ({exc}; placeholders: {known})", *needles
+        ) from None
+
+
+def _run_settings(probe: Config, table: Any) -> RunSettings:
+    if not isinstance(table, dict):
+        raise probe.error("[run] must be a table", "[run]", "run")
+    for key in sorted(table):
+        if key not in ("jobs", "output"):
+            raise probe.error(
+                f"unknown setting run.{key} (known: jobs, output)", f"{key} =", f"{key}="
+            )
+    jobs = table.get("jobs")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise probe.error("run.jobs must be a whole number, 1 or more", "jobs")
+    output = table.get("output")
+    if output is not None and output not in OUTPUT_MODES:
+        raise probe.error(f"run.output must be one of {', '.join(OUTPUT_MODES)}", "output")
+    return RunSettings(jobs, output)
 
 
 def _str_list(probe: Config, value: Any, key: str) -> tuple[str, ...]:

@@ -131,7 +131,7 @@ class Services:
         return Dispatcher(
             plan,
             self.paths.wtpar_dir,
-            jobs=request.jobs or default_jobs(),
+            jobs=request.jobs or self.config.run.jobs or default_jobs(),
             stagger=request.stagger,
             fail_fast=request.fail_fast,
             run_id=run_id,

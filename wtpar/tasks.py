@@ -338,6 +338,9 @@ def build_plan(
         raise UsageError(f"unknown task {unknown[0]!r} (tasks: {known})")
     if not request.task_names and request.command is None and not request.per_branch:
         raise UsageError("nothing to run: name tasks, or give a command after --, or use -c")
+    for command in (request.command, *(cmd for _, cmd in request.per_branch)):
+        if command is not None and not command.strip():
+            raise UsageError("empty command: give a shell command, e.g. -- make test")
     main = next((wt for wt in worktrees if wt.is_main), None)
     branch_patterns = request.branches
     if not branch_patterns and request.command is None and not request.task_names:

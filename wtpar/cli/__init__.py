@@ -48,6 +48,12 @@ class LazyGroup(click.Group):
         except WtparError as exc:
             click.echo(f"wtpar: error: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # Our reader went away (`wtpar list | head -1`): stop quietly, as `git log` does.
+            from wtpar.cli._common import stdout_gone
+
+            stdout_gone()
+            ctx.exit(141)
         except OSError as exc:
             # The file system refused (a file where wtpar keeps a folder, a full disk, no
             # permission): one line naming the file, never a traceback.

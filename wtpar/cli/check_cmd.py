@@ -11,7 +11,7 @@ from wtpar.cli._common import complete_any_branch, echo_json, services_from
 from wtpar.merging import MergeStep
 from wtpar.model import RunEvent, TaskFinished, TaskStarted
 from wtpar.readiness import checks_summary, dirty_summary, is_integrated, pushed_summary
-from wtpar.text import aligned_table
+from wtpar.text import aligned_table, plural
 
 JSON_SCHEMA = 1
 
@@ -160,7 +160,8 @@ def _step_note(step: MergeStep) -> str:
 def _pairs_text(report: CheckReport) -> str:
     m = report.matrix
     stats = (
-        f"{m.pairs} pairs: {m.disjoint} disjoint, {m.cached} cached, {m.merged} merged ({m.method})"
+        f"{plural(m.pairs, 'pair')}: {m.disjoint} disjoint, {m.cached} cached, "
+        f"{m.merged} merged ({m.method})"
     )
     if not m.conflicts:
         return f"conflicts between branches: none ({stats})"

@@ -11,7 +11,8 @@ from typing import IO
 
 import click
 
-from wtpar.cli._common import complete_worktree_branch, services_from
+from wtpar.cli._common import complete_worktree_branch, pipe_safe, services_from
+from wtpar.config import OUTPUT_MODES
 from wtpar.errors import UsageError
 from wtpar.model import (
     RunEvent,
@@ -27,7 +28,6 @@ from wtpar.report import format_seconds, report_csv, report_json, report_junit, 
 from wtpar.services import rerun_wanted
 from wtpar.tasks import RunRequest, parse_duration
 
-OUTPUT_MODES = ("stream", "grouped", "failures", "quiet")
 _BAD = (RunStatus.FAILED, RunStatus.TIMED_OUT)
 _JUNIT_TAIL_LINES = 200
 
@@ -342,13 +342,13 @@ def run(
         changed=changed,
         failed_only=failed,
     )
-    out = sys.stderr if as_json else sys.stdout
+    out = pipe_safe(sys.stderr if as_json else sys.stdout)
     if failed:
         last = svc.last_run_report()
         if last is not None and not any(rerun_wanted(t) for t in last.tasks):
             click.echo(f"nothing failed in the last run ({last.run_id})", file=out)
             return
-    mode = output or ("progress" if out.isatty() else "grouped")
+    mode = output or svc.config.run.output or ("progress" if out.isatty() else "grouped")
     dispatcher = svc.make_dispatcher(request)
     if not dispatcher.keys:
         click.echo("nothing to run", file=out)
@@ -399,7 +399,7 @@ def _finish(
         tails = {t.key: _log_tail(t.log_path) for t in report.tasks if t.status in _BAD}
         _write(junit_path, report_junit(report, tails))
     if as_json:
-        click.echo(report_json(report), nl=False)
+        click.echo(report_json(report), nl=False, file=pipe_safe(sys.stdout))
     if report.interrupted:
         click.echo("wtpar: interrupted", err=True)
         ctx.exit(130)
@@ -454,7 +454,7 @@ def exec_cmd(
         locks=locks,
     )
     dispatcher = svc.make_dispatcher(request)
-    dispatcher.subscribe(LiveOutput("stream", sys.stdout, prefix=False))
+    dispatcher.subscribe(LiveOutput("stream", pipe_safe(sys.stdout), prefix=False))
     from wtpar.dispatch import run_sync
 
     report = run_sync(dispatcher, on_interrupt=_say_interrupted)
