@@ -108,8 +108,8 @@ def run_loop(repo: Path, names: list[str], scratch: Path) -> tuple[float, int]:
 
 def run_batched(repo: Path, names: list[str]) -> float:
     """Every pair (no prefilter) through wtpar's `merge-tree --stdin` batches, in-process."""
+    from wtpar.check.merging import MergeSimulator
     from wtpar.git import Git, discover
-    from wtpar.merging import MergeSimulator
 
     g = Git(discover(repo))
     shas = g.resolve_commits(names)

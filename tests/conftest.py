@@ -43,6 +43,8 @@ def hermetic_seal(
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "committer@example.com")
     monkeypatch.setenv("GIT_AUTHOR_DATE", FIXED_DATE)
     monkeypatch.setenv("GIT_COMMITTER_DATE", FIXED_DATE)
+    # `python -m wtpar` subprocesses import this checkout, whatever the venv points at.
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("TERM", "dumb")
     (home / ".gitconfig").write_text(

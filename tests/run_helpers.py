@@ -7,13 +7,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from fixtures.recipes import git
-from wtpar.dispatch import Dispatcher, run_sync
 from wtpar.model import RunEvent, RunReport, TaskKey, TaskRun
+from wtpar.run.dispatch import Dispatcher
+from wtpar.run.plan import RunRequest
+from wtpar.run.runner import run_sync
 from wtpar.services import Services
-from wtpar.tasks import RunRequest
 
 STAMP = 'echo "{tag} start $(date +%s.%N)" >> {file}'
 STAMP_END = 'echo "{tag} end $(date +%s.%N)" >> {file}'
@@ -76,8 +78,11 @@ def make_dispatcher(repo: Path, request: RunRequest, **options: float) -> Dispat
     """A Dispatcher like Services.make_dispatcher's, with grace/backoff overridable."""
     svc = Services.from_cwd(repo)
     dispatcher = svc.make_dispatcher(request)
-    dispatcher.grace = options.get("grace", 0.5)
-    dispatcher.retry_backoff = options.get("retry_backoff", 0.01)
+    dispatcher.options = replace(
+        dispatcher.options,
+        grace=options.get("grace", 0.5),
+        retry_backoff=options.get("retry_backoff", 0.01),
+    )
     return dispatcher
 
 

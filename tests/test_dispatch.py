@@ -32,7 +32,7 @@ from wtpar.model import (
     TaskQueued,
     TaskStarted,
 )
-from wtpar.tasks import RunRequest
+from wtpar.run.plan import RunRequest
 
 
 def test_concurrency_never_exceeds_jobs(repo: Path, tmp_path: Path) -> None:
@@ -276,7 +276,7 @@ depends_on = ["serve"]
             dispatcher.cancel_all()
 
     dispatcher.subscribe(on_event)
-    from wtpar.dispatch import run_sync
+    from wtpar.run.runner import run_sync
 
     report = run_sync(dispatcher)
     runs = by_key(report)
@@ -302,7 +302,7 @@ def test_a_queued_task_can_be_cancelled_before_it_starts(repo: Path) -> None:
             dispatcher.cancel(TaskKey("a", "second"))
 
     dispatcher.subscribe(on_event)
-    from wtpar.dispatch import run_sync
+    from wtpar.run.runner import run_sync
 
     report = run_sync(dispatcher)
     assert started == [TaskKey("a", "first")]

@@ -16,9 +16,9 @@ from tests.conftest import ROOT, Invoke
 
 UI_MODULES = ("textual", "rich", "click")
 CORE = sorted(
-    f"wtpar.{m.name}"
-    for m in pkgutil.iter_modules(wtpar.__path__)
-    if m.name not in ("cli", "tui", "__main__")
+    m.name
+    for m in pkgutil.walk_packages(wtpar.__path__, "wtpar.")
+    if not m.name.startswith(("wtpar.cli", "wtpar.tui")) and m.name != "wtpar.__main__"
 )
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from fixtures.recipes import git, make_branch
 from tests.check_helpers import objects_snapshot, trace_count
+from wtpar.check.merging import ChangedPaths, MergeSimulator, may_conflict
 from wtpar.errors import CommandError
 from wtpar.git import Git, discover
-from wtpar.merging import ChangedPaths, MergeSimulator, may_conflict
 
 # Branches over the basic tree: overlapping, disjoint, a file/folder clash, a rename.
 BRANCHES: dict[str, dict[str, str]] = {

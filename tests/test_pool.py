@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 from tests.run_helpers import configure, intervals, max_overlap, spawn, stamped, wtpar_popen
-from wtpar.pool import ResourceLocks, SlotPool, resource_file, slot_file
+from wtpar.run.pool import ResourceLocks, SlotPool, resource_file, slot_file
 
 HOLDER = """
 import sys

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wtpar.model import Readiness, StatusCounts, Verdict
-from wtpar.readiness import (
+from wtpar.check.rules import (
     BaseMerge,
     BranchFacts,
     CheckFact,
@@ -22,6 +21,7 @@ from wtpar.readiness import (
     evaluate,
     pushed_summary,
 )
+from wtpar.model import Readiness, StatusCounts, Verdict
 
 IN_SYNC = UpstreamFacts("origin/feature")
 PASSED = (CheckFact("test", CheckState.PASSED),)

@@ -282,7 +282,7 @@ def test_real_process_exit_codes(repo: Path) -> None:
 
 
 def test_percentiles_are_nearest_rank() -> None:
-    from wtpar.report import percentile
+    from wtpar.run.report import percentile
 
     ten = [float(v) for v in range(10, 0, -1)]
     assert (percentile(ten, 50), percentile(ten, 95), percentile(ten, 99)) == (5.0, 10.0, 10.0)

@@ -9,9 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.run_helpers import intervals, max_overlap, stamped
-from wtpar.dispatch import Dispatcher, run_sync
 from wtpar.model import RunEvent, RunStatus, TaskFinished, TaskKey, TaskSpec, TaskStarted, When
-from wtpar.tasks import RunRequest, WorktreeInfo, build_plan, find_cycle
+from wtpar.run.dispatch import Dispatcher, DispatchOptions
+from wtpar.run.plan import RunRequest, WorktreeInfo, build_plan
+from wtpar.run.runner import run_sync
+from wtpar.run.taskconfig import find_cycle
 
 EXITS = {0: "true", 1: "false", 3: "(exit 3)"}
 STAMPS = Path("stamps")  # relative to the worktree, so every example has its own
@@ -59,10 +61,7 @@ def test_random_graphs(graph: tuple[dict[str, TaskSpec], int, int], fail_fast: b
         dispatcher = Dispatcher(
             plan,
             str(root / "wtpar"),
-            jobs=jobs,
-            fail_fast=fail_fast,
-            retry_backoff=0.0,
-            grace=0.5,
+            DispatchOptions(jobs=jobs, fail_fast=fail_fast, retry_backoff=0.0, grace=0.5),
             env={"PATH": "/usr/bin:/bin"},
         )
         events: list[RunEvent] = []

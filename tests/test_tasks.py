@@ -9,14 +9,9 @@ import pytest
 from wtpar.config import load_config
 from wtpar.errors import ConfigError, UsageError
 from wtpar.model import TaskKey, When
-from wtpar.tasks import (
-    ADHOC_TASK,
-    RunRequest,
-    WorktreeInfo,
-    build_plan,
-    parse_duration,
-    parse_tasks,
-)
+from wtpar.run.plan import RunRequest, WorktreeInfo, build_plan
+from wtpar.run.taskconfig import ADHOC_TASK, parse_tasks
+from wtpar.text import parse_duration
 
 WORKTREES = [
     WorktreeInfo("main", "/r", head="m" * 40, clean=True, is_main=True),

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from wtpar.errors import WtparError
+from wtpar.names import hash_stable
 
 if TYPE_CHECKING:
     from filelock import FileLock
@@ -45,14 +46,6 @@ def lock_file_name(resource: str) -> str:
     safe = _UNSAFE.sub("_", resource).strip("_") or "resource"
     digest = format(abs(hash_stable(resource)), "x")[:8]
     return f"res-{safe[:60]}-{digest}.lock"
-
-
-def hash_stable(text: str) -> int:
-    """A hash that is the same in every process (str.__hash__ is randomised)."""
-    value = 2166136261
-    for byte in text.encode("utf-8"):
-        value = ((value ^ byte) * 16777619) & 0xFFFFFFFF
-    return value
 
 
 @contextmanager

@@ -266,7 +266,7 @@ class TaskStarted:
 
     key: TaskKey
     attempt: int
-    pid: int
+    pid: int | None  # None where the executor cannot tell (a remote worker)
     time: float
 
 

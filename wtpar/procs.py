@@ -80,3 +80,8 @@ def run(
     if check and proc.returncode not in ok_codes:
         raise CommandError(argv, proc.returncode, (proc.stderr + proc.stdout).strip())
     return result
+
+
+def workers(n: int) -> int:
+    """How many threads to use for `n` independent git calls."""
+    return max(1, min(n, 2 * (os.cpu_count() or 2), 16))

@@ -22,10 +22,10 @@ from wtpar.model import (
 from wtpar.worktrees import WorktreeManager
 
 if TYPE_CHECKING:
-    from wtpar.checks import CheckReport, CheckRunner
-    from wtpar.dispatch import Dispatcher
+    from wtpar.check.facts import CheckReport, CheckRunner
     from wtpar.model import RunEvent, RunReport, TaskSpec
-    from wtpar.tasks import RunPlan, RunRequest, WorktreeInfo
+    from wtpar.run.dispatch import Dispatcher
+    from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
 
 
 class Services:
@@ -83,7 +83,7 @@ class Services:
 
     def load_tasks(self) -> dict[str, TaskSpec]:
         """The configured `[tasks.*]`, checked (ConfigError with file:line otherwise)."""
-        from wtpar.tasks import parse_tasks
+        from wtpar.run.taskconfig import parse_tasks
 
         return parse_tasks(self.config)
 
@@ -96,9 +96,9 @@ class Services:
         from concurrent.futures import ThreadPoolExecutor
         from dataclasses import replace
 
-        from wtpar.results import ResultStore
-        from wtpar.tasks import build_plan
-        from wtpar.worktrees import workers
+        from wtpar.procs import workers
+        from wtpar.run.plan import build_plan
+        from wtpar.run.results import ResultStore
 
         specs = self.load_tasks() if request.task_names or request.failed_only else {}
         only = None
@@ -124,16 +124,19 @@ class Services:
         The dashboard: `d = services.make_dispatcher(req); d.subscribe(cb); await d.run()`,
         with `d.cancel(key)` / `d.cancel_all()` from its key bindings.
         """
-        from wtpar.dispatch import Dispatcher
-        from wtpar.results import ResultStore
+        from wtpar.run.dispatch import Dispatcher, DispatchOptions
+        from wtpar.run.results import ResultStore
 
         plan = self.plan_run(request)
-        return Dispatcher(
-            plan,
-            self.paths.wtpar_dir,
+        options = DispatchOptions(
             jobs=request.jobs or self.config.run.jobs or default_jobs(),
             stagger=request.stagger,
             fail_fast=request.fail_fast,
+        )
+        return Dispatcher(
+            plan,
+            self.paths.wtpar_dir,
+            options,
             run_id=run_id,
             results=ResultStore(self.paths.wtpar_dir),
         )
@@ -146,7 +149,7 @@ class Services:
         `wtpar check` runs its check tasks with
         `services.run(RunRequest(task_names=(...), branches=(...), changed=True))`.
         """
-        from wtpar.dispatch import run_sync
+        from wtpar.run.runner import run_sync
 
         dispatcher = self.make_dispatcher(request)
         if on_event is not None:
@@ -155,12 +158,12 @@ class Services:
 
     def last_run_report(self) -> RunReport | None:
         """The report of the latest run on this repository, if any."""
-        from wtpar.runstore import RunStore
+        from wtpar.run.runstore import RunStore
 
         return RunStore(self.paths.wtpar_dir).last_report()
 
     def _worktree_infos(self) -> list[WorktreeInfo]:
-        from wtpar.tasks import WorktreeInfo
+        from wtpar.run.plan import WorktreeInfo
 
         return [
             WorktreeInfo(
@@ -182,7 +185,7 @@ class Services:
         from dataclasses import replace
 
         from wtpar.errors import UsageError
-        from wtpar.tasks import ADHOC_TASK
+        from wtpar.run.taskconfig import ADHOC_TASK
 
         last = self.last_run_report()
         if last is None:
@@ -221,7 +224,7 @@ class Services:
         With `run`, the configured `[check] tasks` missing a result at a clean HEAD run first
         through the dispatcher (`runner` replaces it); `fetch` updates the base's remote first.
         """
-        from wtpar.checks import fetch_base, parse_check_config, run_check
+        from wtpar.check.facts import fetch_base, parse_check_config, run_check
         from wtpar.errors import UsageError
 
         settings = parse_check_config(self.config)
@@ -245,7 +248,7 @@ class Services:
                 notes.append(note)
 
         def through_dispatcher(task_names: Sequence[str], targets: Sequence[str]) -> None:
-            from wtpar.tasks import RunRequest
+            from wtpar.run.plan import RunRequest
 
             request = RunRequest(
                 task_names=tuple(task_names), branches=tuple(targets), changed=True

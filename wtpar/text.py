@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def display_width(text: str) -> int:
@@ -38,3 +42,40 @@ def ahead_behind_text(ahead: int | None, behind: int | None) -> str:
     if ahead is None or behind is None:
         return "-"
     return f"↑{ahead} ↓{behind}"
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from `90`, `1.5`, `"30s"`, `"10m"`, `"1h30m"`, `"250ms"`; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        try:
+            seconds = float(text)
+        except ValueError:
+            parts = _DURATION_RE.findall(text)
+            if not parts or "".join(n + u for n, u in parts) != text:
+                raise ValueError(
+                    f"not a duration: {value!r} (use seconds, or e.g. 30s, 10m, 1h30m, 250ms)"
+                ) from None
+            seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    else:
+        raise ValueError(f"not a duration: {value!r}")
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {value!r}")
+    return seconds
+
+
+def format_seconds(value: float | None) -> str:
+    """`0.012s`, `1.50s`, `42.0s`, `3m05s`; `-` when unknown."""
+    if value is None:
+        return "-"
+    if value < 1:
+        return f"{value:.3f}s"
+    if value < 10:
+        return f"{value:.2f}s"
+    if value < 60:
+        return f"{value:.1f}s"
+    return f"{int(value // 60)}m{int(value % 60):02d}s"

@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from wtpar.checks import BranchCheck, CheckReport
+from wtpar.check.facts import BranchCheck, CheckReport
+from wtpar.check.merging import MergeStep
+from wtpar.check.rules import checks_summary, dirty_summary, is_integrated, pushed_summary
 from wtpar.cli._common import complete_any_branch, echo_json, services_from
-from wtpar.merging import MergeStep
 from wtpar.model import RunEvent, TaskFinished, TaskStarted
-from wtpar.readiness import checks_summary, dirty_summary, is_integrated, pushed_summary
 from wtpar.text import aligned_table, plural
 
 JSON_SCHEMA = 1

@@ -24,9 +24,10 @@ from wtpar.model import (
     TaskQueued,
     TaskStarted,
 )
-from wtpar.report import format_seconds, report_csv, report_json, report_junit, summary
+from wtpar.run.plan import RunRequest
+from wtpar.run.report import report_csv, report_json, report_junit, summary
 from wtpar.services import rerun_wanted
-from wtpar.tasks import RunRequest, parse_duration
+from wtpar.text import format_seconds, parse_duration
 
 _BAD = (RunStatus.FAILED, RunStatus.TIMED_OUT)
 _JUNIT_TAIL_LINES = 200
@@ -355,7 +356,7 @@ def run(
         return
     live = LiveOutput(mode, out)
     dispatcher.subscribe(live)
-    from wtpar.dispatch import run_sync
+    from wtpar.run.runner import run_sync
 
     report = run_sync(
         dispatcher,
@@ -455,7 +456,7 @@ def exec_cmd(
     )
     dispatcher = svc.make_dispatcher(request)
     dispatcher.subscribe(LiveOutput("stream", pipe_safe(sys.stdout), prefix=False))
-    from wtpar.dispatch import run_sync
+    from wtpar.run.runner import run_sync
 
     report = run_sync(dispatcher, on_interrupt=_say_interrupted)
     if report.interrupted:

@@ -27,8 +27,8 @@ from wtpar.model import (
     TaskQueued,
     TaskStarted,
 )
+from wtpar.run.plan import RunRequest
 from wtpar.services import Services
-from wtpar.tasks import RunRequest
 from wtpar.text import plural
 from wtpar.tui.messages import ActionDone, ActionFailed, ReadinessChecked, WorktreesRefreshed
 from wtpar.tui.runs import RunController

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtpar.checks import CheckReport
+from wtpar.check.facts import CheckReport
 from wtpar.services import Services
 
 # (ready, blocked, selected branch, reasons as (message, blocking), conflicts, note)

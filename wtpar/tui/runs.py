@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
-from wtpar.dispatch import Dispatcher
 from wtpar.errors import WtparError
 from wtpar.model import RunEvent, TaskKey
+from wtpar.run.dispatch import Dispatcher
+from wtpar.run.plan import RunRequest
 from wtpar.services import Services
-from wtpar.tasks import RunRequest
 
 StartWorker = Callable[[Coroutine[Any, Any, None]], object]
 

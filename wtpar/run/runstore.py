@@ -8,13 +8,12 @@ import re
 import secrets
 import time
 
-from wtpar.locks import hash_stable
 from wtpar.model import RunReport, TaskKey
+from wtpar.names import unique_component
 from wtpar.notices import warn
-from wtpar.report import report_from_dict, report_json
+from wtpar.run.report import report_from_dict, report_json
 from wtpar.state import atomic_write_text
 from wtpar.stored import Corrupt, load_json
-from wtpar.worktrees import safe_component
 
 # A run id is one folder name under runs/: never a path that could lead out of it.
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -24,15 +23,6 @@ def new_run_id(now: float | None = None) -> str:
     """A run id that sorts by start time: `20261123-142501-3f9a`."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     return f"{stamp}-{secrets.token_hex(2)}"
-
-
-def branch_folder(branch: str) -> str:
-    """A branch as one folder name; names changed by the cleaning get a hash, so `a/b` and
-    `a-b` never share a folder."""
-    safe = safe_component(branch)
-    if safe == branch:
-        return safe
-    return f"{safe}-{hash_stable(branch):08x}"
 
 
 class RunStore:
@@ -47,7 +37,7 @@ class RunStore:
 
     def log_path(self, run_id: str, key: TaskKey) -> str:
         """The log file of one task instance."""
-        return os.path.join(self.run_dir(run_id), branch_folder(key.branch), f"{key.task}.log")
+        return os.path.join(self.run_dir(run_id), unique_component(key.branch), f"{key.task}.log")
 
     def report_path(self, run_id: str) -> str:
         """report.json of one run."""

@@ -10,13 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from wtpar import git as gitmod
-from wtpar.config import Config
-from wtpar.errors import UsageError
-from wtpar.git import Git
-from wtpar.locks import repo_lock
-from wtpar.merging import ConflictMatrix, MergeOrder, MergeSimulator, suggested_order
-from wtpar.model import Readiness, StatusCounts, Worktree
-from wtpar.readiness import (
+from wtpar.check.merging import ConflictMatrix, MergeOrder, MergeSimulator, suggested_order
+from wtpar.check.rules import (
     BaseMerge,
     BranchFacts,
     CheckFact,
@@ -26,7 +21,12 @@ from wtpar.readiness import (
     evaluate,
     is_integrated,
 )
-from wtpar.results import ResultStore
+from wtpar.config import Config
+from wtpar.errors import UsageError
+from wtpar.git import Git
+from wtpar.locks import repo_lock
+from wtpar.model import Readiness, StatusCounts, Worktree
+from wtpar.run.results import ResultStore
 
 CheckRunner = Callable[[Sequence[str], Sequence[str]], None]
 """(task names, branches) -> None: runs the check tasks in those branches' worktrees and

@@ -1,10 +1,9 @@
-"""The dispatcher: runs a plan's task instances through the shared pool, on one event loop.
+"""The dispatcher: runs a plan's task instances through an executor, on one event loop.
 
-Every task is `/bin/sh -c CMD` in its own process group (session), stdout and stderr merged
-into one pipe that wtpar owns, read as it comes: every byte goes to the task's log file and
-every line is emitted as a TaskOutput event. When the task's process exits, whatever it left
-running in its group is terminated, the pipe is drained for a short bound and then closed:
-a grandchild that escaped its group and still holds the pipe cannot make wtpar wait.
+The dispatcher owns the graph and its policies: dependencies, cascades (`after`/`when`),
+retries with backoff, fail-fast, cancellation, the stagger between starts, events, logs,
+reports and recorded results. Running one attempt (slots, named locks, the process, its
+timeout, stopping it) is the executor's (executor.py; local.py on this machine).
 
 Subscribers (the CLI, the dashboard) receive events synchronously, in order, on the loop.
 The dashboard drives a Dispatcher inside Textual's own loop:
@@ -13,16 +12,14 @@ The dashboard drives a Dispatcher inside Textual's own loop:
     dispatcher.subscribe(on_event)          # called with each RunEvent, on the loop
     report = await dispatcher.run()         # cancel(key) / cancel_all() at any time
 
-The CLI uses `run_sync`, which adds Ctrl-C handling: the first Ctrl-C stops starting tasks
-and terminates the running ones, the second kills them at once.
+The CLI uses `runner.run_sync`, which adds Ctrl-C handling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,40 +38,51 @@ from wtpar.model import (
     TaskStarted,
     When,
 )
-from wtpar.pool import ResourceLocks, SlotPool
 from wtpar.procs import clean_env
-from wtpar.results import RecordedResult, ResultStore
-from wtpar.runstore import RunStore, new_run_id
-from wtpar.tasks import UNCHANGED_PREFIX, RunPlan, TaskInstance
+from wtpar.run.executor import Attempt, AttemptResult, Ending, Executor
+from wtpar.run.plan import UNCHANGED_PREFIX, RunPlan, TaskInstance
+from wtpar.run.results import RecordedResult, ResultStore
+from wtpar.run.runstore import RunStore, new_run_id
 
 Subscriber = Callable[[RunEvent], None]
 
-SHELL = "/bin/sh"
 _MAX_LINE = 1 << 20  # a "line" longer than this is emitted in pieces, so memory stays bounded
-_GROUP_POLL_FIRST = 0.005
-_GROUP_POLL_MAX = 0.05
+
+
+@dataclass(frozen=True)
+class DispatchOptions:
+    """How a run is driven: pool size and the policies around attempts."""
+
+    jobs: int = 1
+    stagger: float = 0.0  # seconds between two starts
+    fail_fast: bool = False
+    grace: float = 5.0  # SIGTERM to SIGKILL
+    retry_backoff: float = 0.5  # first pause between attempts, doubled each time
+    drain: float = 0.25  # how long to read output left in the pipe after the exit
 
 
 @dataclass(eq=False)
 class _Live:
-    """The mutable state of one task instance during a run."""
+    """The mutable state of one task instance during a run; the sink of its attempts."""
 
     instance: TaskInstance
     log_path: str
+    emit: Subscriber
     status: RunStatus = RunStatus.QUEUED
     attempts: int = 0
-    started: float | None = None
-    ended: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
     exit_code: int | None = None
     reason: str | None = None
+    worker: str | None = None
+    infra_retries: int = 0
     task: asyncio.Task[None] | None = None
-    proc: asyncio.subprocess.Process | None = None
-    running: bool = False  # from just before spawning to after the pipe is closed
-    signalled: bool = False  # we sent SIGTERM/SIGKILL before the process exited
+    running: bool = False  # from taking its slot to the end of the attempt
+    on_started: Callable[[], None] | None = None
     cancel_reason: str | None = None
-    kill_timer: asyncio.TimerHandle | None = None
     log: IO[bytes] | None = None
     log_at_line_start: bool = True
+    partial: bytearray = field(default_factory=bytearray)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -92,93 +100,67 @@ class _Live:
         self.log.flush()
         self.log_at_line_start = data.endswith(b"\n")
 
+    # -- AttemptSink ---------------------------------------------------------------------
+
+    def started(self, pid: int | None, worker: str | None) -> None:
+        now = time.time()
+        if self.start_time is None:
+            self.start_time = now
+        self.worker = worker
+        self.status = RunStatus.RUNNING
+        self.emit(TaskStarted(self.instance.key, self.attempts, pid, now))
+        if self.on_started is not None:
+            self.on_started()
+
+    def output(self, data: bytes) -> None:
+        """Every byte to the log, every complete line out as a TaskOutput."""
+        self.write_log(data)
+        self.partial += data
+        if b"\n" in data:
+            *lines, rest = bytes(self.partial).split(b"\n")
+            self.partial = bytearray(rest)
+            for line in lines:
+                self.emit(TaskOutput(self.instance.key, _text(line)))
+        elif len(self.partial) > _MAX_LINE:
+            self.flush_output()
+
     def note(self, text: str) -> None:
         """A line of wtpar's own in the log (attempts, timeouts), on a line of its own."""
         prefix = b"" if self.log_at_line_start else b"\n"
         self.write_log(prefix + f"wtpar: {text}\n".encode())
 
-
-class _OutputProtocol(asyncio.Protocol):
-    """Reads the task's merged output: every byte to the log, every complete line out."""
-
-    def __init__(self, live: _Live, on_line: Callable[[str], None]) -> None:
-        self._live = live
-        self._on_line = on_line
-        self._partial = bytearray()
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def data_received(self, data: bytes) -> None:
-        self._live.write_log(data)
-        self._partial += data
-        if b"\n" in data:
-            *lines, rest = bytes(self._partial).split(b"\n")
-            self._partial = bytearray(rest)
-            for line in lines:
-                self._on_line(_text(line))
-        elif len(self._partial) > _MAX_LINE:
-            self._on_line(_text(bytes(self._partial)))
-            self._partial.clear()
-
-    def eof_received(self) -> bool | None:
-        return None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.flush()
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-    def flush(self) -> None:
+    def flush_output(self) -> None:
         """Emit a last line that had no newline."""
-        if self._partial:
-            self._on_line(_text(bytes(self._partial)))
-            self._partial.clear()
+        if self.partial:
+            self.emit(TaskOutput(self.instance.key, _text(bytes(self.partial))))
+            self.partial.clear()
 
 
 def _text(line: bytes) -> str:
     return line.decode("utf-8", "replace").removesuffix("\r")
 
 
-def _signal_group(pgid: int, sig: int) -> bool:
-    """Signal a process group; False when no process is left in it."""
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        # A member changed its credentials (setuid helper): nothing more we can do.
-        return False
-    return True
-
-
 class Dispatcher:
-    """Runs one plan through the pool; drive it with `await run()` (or `run_sync`)."""
+    """Runs one plan through an executor; drive it with `await run()` (or `run_sync`)."""
 
     def __init__(
         self,
         plan: RunPlan,
         wtpar_dir: str,
+        options: DispatchOptions,
         *,
-        jobs: int,
-        stagger: float = 0.0,
-        fail_fast: bool = False,
+        executor: Executor | None = None,
         run_id: str | None = None,
-        grace: float = 5.0,
-        retry_backoff: float = 0.5,
-        drain: float = 0.25,
         results: ResultStore | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
-        if jobs < 1:
+        if options.jobs < 1:
             raise ValueError("jobs must be at least 1")
         self.plan = plan
         self.wtpar_dir = wtpar_dir
-        self.jobs = jobs
-        self.stagger = stagger
-        self.fail_fast = fail_fast
+        self.options = options
+        self.executor = executor
         self.run_id = run_id or new_run_id()
-        self.grace = grace
-        self.retry_backoff = retry_backoff
-        self.drain = drain
         self.results = results
         self.store = RunStore(wtpar_dir)
         self.interrupted = False
@@ -189,8 +171,16 @@ class Dispatcher:
         self._next_start = 0.0
         self._started_run = False
         self._lives = {
-            i.key: _Live(i, self.store.log_path(self.run_id, i.key)) for i in plan.instances
+            i.key: _Live(i, self.store.log_path(self.run_id, i.key), self._emit)
+            for i in plan.instances
         }
+        for live in self._lives.values():
+            live.on_started = functools.partial(self._after_start, live)
+
+    @property
+    def jobs(self) -> int:
+        """The number of pool slots of this run."""
+        return self.options.jobs
 
     # -- the API the CLI and the dashboard use ---------------------------------------------
 
@@ -229,24 +219,28 @@ class Dispatcher:
         """The second Ctrl-C: SIGKILL every running process group at once."""
         self.interrupted = True
         self._stop("interrupted (Ctrl-C)")
-        for live in self._lives.values():
-            if live.proc is not None:
-                live.signalled = live.signalled or live.proc.returncode is None
-                _signal_group(live.proc.pid, signal.SIGKILL)
+        if self.executor is not None:
+            for live in self._lives.values():
+                if live.running:
+                    self.executor.kill(live.instance.key)
 
     async def run(self) -> RunReport:
         """Run every task instance; return the report (also written to report.json)."""
         if self._started_run:
             raise RuntimeError("a Dispatcher runs once")
         self._started_run = True
-        self._pool = SlotPool(self.wtpar_dir, self.jobs)
-        self._locks = ResourceLocks(self.wtpar_dir)
+        if self.executor is None:
+            from wtpar.run.local import LocalExecutor
+
+            opts = self.options
+            self.executor = LocalExecutor(self.wtpar_dir, opts.jobs, opts.grace, opts.drain)
         self._loop = asyncio.get_running_loop()
         self.started = time.time()
         os.makedirs(self.store.run_dir(self.run_id), exist_ok=True)
         for live in self._lives.values():
             inst = live.instance
             self._emit(TaskQueued(inst.key, inst.command, inst.worktree.path))
+        await self.executor.start()
         tasks = []
         for live in self._lives.values():
             live.task = asyncio.create_task(self._drive(live), name=str(live.instance.key))
@@ -260,6 +254,7 @@ class Dispatcher:
             await asyncio.wait(tasks)
             raise
         finally:
+            await self.executor.aclose()
             self.report = self._make_report()
             self.store.save(self.report)
             self._record_results()
@@ -305,129 +300,75 @@ class Dispatcher:
             status, reason = await self._attempt(live, attempt, attempts)
             if status not in (RunStatus.FAILED, RunStatus.TIMED_OUT) or attempt == attempts:
                 break
-            await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
+            await asyncio.sleep(self.options.retry_backoff * 2 ** (attempt - 1))
         return status, reason
 
     async def _attempt(
         self, live: _Live, attempt: int, attempts: int
     ) -> tuple[RunStatus, str | None]:
         inst = live.instance
-        async with self._locks.hold(inst.locks), self._pool.slot():
+        executor = self.executor
+        assert executor is not None
+        async with executor.hold(inst.locks), executor.slot():
             await self._stagger_gate()
             if self._stopping or live.cancel_reason:
                 return RunStatus.CANCELLED, live.cancel_reason or self._stopping
+            if attempt > 1:
+                live.note(f"attempt {attempt} of {attempts}")
+            live.attempts = attempt
             live.running = True
             try:
-                return await self._spawn_and_wait(live, attempt, attempts)
+                result = await executor.execute(self._make_attempt(inst, attempt), live)
             finally:
                 live.running = False
-                live.proc = None
+                live.flush_output()
+        return self._judge(live, result)
 
-    async def _spawn_and_wait(
-        self, live: _Live, attempt: int, attempts: int
-    ) -> tuple[RunStatus, str | None]:
-        inst = live.instance
-        key = inst.key
-        if attempt > 1:
-            live.note(f"attempt {attempt} of {attempts}")
-        live.attempts = attempt
-        read_fd, write_fd = os.pipe()
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                SHELL,
-                "-c",
-                inst.command,
-                cwd=inst.worktree.path,
-                env=self._env(inst, attempt),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            os.close(read_fd)
-            live.note(f"cannot start: {exc}")
-            self._emit(TaskOutput(key, f"wtpar: cannot start: {exc}"))
-            return RunStatus.FAILED, f"cannot start: {exc}"
-        finally:
-            os.close(write_fd)
-        live.proc = proc
-        live.signalled = False
-        now = time.time()
-        if live.started is None:
-            live.started = now
-        live.status = RunStatus.RUNNING
-        self._emit(TaskStarted(key, attempt, proc.pid, now))
+    def _make_attempt(self, inst: TaskInstance, number: int) -> Attempt:
+        return Attempt(
+            key=inst.key,
+            number=number,
+            command=inst.command,
+            cwd=inst.worktree.path,
+            env=self._env(inst, number),
+            timeout=inst.spec.timeout,
+            branch=inst.worktree.branch,
+            head=inst.worktree.head,
+            locks=inst.locks,
+        )
+
+    def _judge(self, live: _Live, result: AttemptResult) -> tuple[RunStatus, str | None]:
+        """The status of an attempt, from how the executor says it ended."""
+        live.infra_retries += result.infra_retries
+        if result.worker is not None:
+            live.worker = result.worker
+        if result.ending is Ending.NOT_STARTED:
+            detail = result.detail or "cannot start"
+            live.note(detail)
+            self._emit(TaskOutput(live.instance.key, f"wtpar: {detail}"))
+            return RunStatus.FAILED, detail
+        live.exit_code = result.exit_code
+        if result.ending is Ending.TIMED_OUT:
+            return RunStatus.TIMED_OUT, f"timed out after {live.instance.spec.timeout:g}s"
+        if result.ending is Ending.CANCELLED:
+            return RunStatus.CANCELLED, live.cancel_reason or self._stopping
+        return (RunStatus.OK, None) if result.exit_code == 0 else (RunStatus.FAILED, None)
+
+    def _after_start(self, live: _Live) -> None:
         if self._stopping or live.cancel_reason:
             self._terminate(live)
-        pipe = os.fdopen(read_fd, "rb", buffering=0)
-        transport, protocol = await self._loop.connect_read_pipe(
-            lambda: _OutputProtocol(live, lambda line: self._emit(TaskOutput(key, line))), pipe
-        )
-        exited = asyncio.ensure_future(proc.wait())
-        timed_out = False
-        try:
-            done, _ = await asyncio.wait({exited}, timeout=inst.spec.timeout)
-            if not done:
-                timed_out = True
-                live.note(f"timed out after {inst.spec.timeout:g}s; terminating")
-                self._terminate(live)
-            returncode = await exited
-            await self._reap_group(proc.pid, already_signalled=live.signalled)
-            await asyncio.wait({protocol.closed}, timeout=self.drain)
-        except asyncio.CancelledError:
-            _signal_group(proc.pid, signal.SIGKILL)
-            raise
-        finally:
-            if live.kill_timer is not None:
-                # Once the group is gone its id may be reused: never signal it late.
-                live.kill_timer.cancel()
-                live.kill_timer = None
-            transport.close()
-            protocol.flush()
-        live.exit_code = returncode if returncode >= 0 else 128 - returncode
-        if timed_out:
-            return RunStatus.TIMED_OUT, f"timed out after {inst.spec.timeout:g}s"
-        if live.signalled:
-            return RunStatus.CANCELLED, live.cancel_reason or self._stopping
-        return (RunStatus.OK, None) if returncode == 0 else (RunStatus.FAILED, None)
 
     def _terminate(self, live: _Live) -> None:
-        proc = live.proc
-        if proc is None or live.signalled:
-            return
-        live.signalled = proc.returncode is None
-        if _signal_group(proc.pid, signal.SIGTERM):
-            live.kill_timer = self._loop.call_later(
-                self.grace, _signal_group, proc.pid, signal.SIGKILL
-            )
-
-    async def _reap_group(self, pgid: int, already_signalled: bool) -> None:
-        """Terminate what the task left running in its process group (background children).
-
-        There is no way to be notified when a process group empties (pidfds exist per process,
-        and the members are not our children), so this polls, briefly, and only when
-        something was left behind.
-        """
-        if not _signal_group(pgid, 0):
-            return
-        if not already_signalled:
-            _signal_group(pgid, signal.SIGTERM)
-        deadline = self._loop.time() + self.grace
-        delay = _GROUP_POLL_FIRST
-        while _signal_group(pgid, 0):
-            if self._loop.time() >= deadline:
-                _signal_group(pgid, signal.SIGKILL)
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _GROUP_POLL_MAX)
+        if self.executor is not None:
+            self.executor.terminate(live.instance.key)
 
     async def _stagger_gate(self) -> None:
-        if self.stagger <= 0:
+        stagger = self.options.stagger
+        if stagger <= 0:
             return
         now = self._loop.time()
         start = max(now, self._next_start)
-        self._next_start = start + self.stagger
+        self._next_start = start + stagger
         if start > now:
             await asyncio.sleep(start - now)
 
@@ -446,13 +387,13 @@ class Dispatcher:
     def _finish(self, live: _Live, status: RunStatus, reason: str | None) -> None:
         live.status = status
         live.reason = reason
-        if live.started is not None:
-            live.ended = time.time()
+        if live.start_time is not None:
+            live.end_time = time.time()
         if live.log is not None:
             live.log.close()
         live.finished.set()
         self._emit(TaskFinished(self._task_run(live)))
-        if self.fail_fast and status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
+        if self.options.fail_fast and status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
             self._stop(f"--fail-fast: {live.instance.key} {status.value}")
 
     def _stop(self, reason: str) -> None:
@@ -481,8 +422,8 @@ class Dispatcher:
             worktree=inst.worktree.path,
             status=live.status,
             exit_code=live.exit_code,
-            started=live.started,
-            ended=live.ended,
+            started=live.start_time,
+            ended=live.end_time,
             attempts=live.attempts,
             log_path=live.log_path if live.log is not None else None,
             reason=live.reason,
@@ -525,50 +466,3 @@ def _fires(when: When, trigger: _Live) -> bool:
     if when is When.SUCCESS:
         return trigger.passed
     return trigger.status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
-
-
-def run_sync(
-    dispatcher: Dispatcher,
-    on_tick: Callable[[], None] | None = None,
-    tick_interval: float = 0.25,
-    on_interrupt: Callable[[int], None] | None = None,
-) -> RunReport:
-    """Run a dispatcher on a new event loop, blocking; Ctrl-C once interrupts it (partial
-    report, `report.interrupted`), twice kills every task at once. `on_tick` is called
-    every `tick_interval` seconds (the CLI's progress line), `on_interrupt` with the number
-    of Ctrl-C presses so far."""
-
-    async def main() -> RunReport:
-        loop = asyncio.get_running_loop()
-        handled: list[signal.Signals] = []
-        if threading.current_thread() is threading.main_thread():
-            presses = [0]
-
-            def interrupted() -> None:
-                presses[0] += 1
-                if presses[0] == 1:
-                    dispatcher.interrupt()
-                else:
-                    dispatcher.kill_now()
-                if on_interrupt is not None:
-                    on_interrupt(presses[0])
-
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, interrupted)
-                handled.append(sig)
-        ticker = asyncio.create_task(_tick(on_tick, tick_interval)) if on_tick else None
-        try:
-            return await dispatcher.run()
-        finally:
-            if ticker is not None:
-                ticker.cancel()
-            for sig in handled:
-                loop.remove_signal_handler(sig)
-
-    return asyncio.run(main())
-
-
-async def _tick(callback: Callable[[], None], interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        callback()

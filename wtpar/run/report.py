@@ -18,7 +18,7 @@ from typing import Any
 
 from wtpar.model import RunReport, RunStatus, TaskKey, TaskRun
 from wtpar.stored import Corrupt, Fields
-from wtpar.text import aligned_table, plural
+from wtpar.text import aligned_table, format_seconds, plural
 
 SCHEMA = 1
 _FAILED = (RunStatus.FAILED, RunStatus.TIMED_OUT)
@@ -62,19 +62,6 @@ def run_stats(report: RunReport) -> RunStats:
         p95=percentile(durations, 95),
         p99=percentile(durations, 99),
     )
-
-
-def format_seconds(value: float | None) -> str:
-    """`0.012s`, `1.50s`, `42.0s`, `3m05s`; `-` when unknown."""
-    if value is None:
-        return "-"
-    if value < 1:
-        return f"{value:.3f}s"
-    if value < 10:
-        return f"{value:.2f}s"
-    if value < 60:
-        return f"{value:.1f}s"
-    return f"{int(value // 60)}m{int(value % 60):02d}s"
 
 
 def summary(report: RunReport) -> str:

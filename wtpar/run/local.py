@@ -1,0 +1,194 @@
+"""The local executor: each attempt is `/bin/sh -c CMD` on this machine, in its own process
+group (session), on the dispatcher's event loop.
+
+stdout and stderr are merged into one pipe that wtpar owns and read as they come. When the
+command exits, whatever it left running in its group is terminated, and the pipe is
+drained for a short bound and closed: a grandchild that escaped its group and still holds
+the pipe cannot make wtpar wait. Slots and named locks are lock files shared by every wtpar
+process on the repository (pool.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from wtpar.model import TaskKey
+from wtpar.run.executor import Attempt, AttemptResult, AttemptSink, Ending, Executor
+from wtpar.run.pool import ResourceLocks, SlotPool
+
+SHELL = "/bin/sh"
+_GROUP_POLL_FIRST = 0.005
+_GROUP_POLL_MAX = 0.05
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Signal a process group; False when no process is left in it."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        # A member changed its credentials (setuid helper): nothing more we can do.
+        return False
+    return True
+
+
+class _PipeProtocol(asyncio.Protocol):
+    """Forwards the task's merged output to the sink as it comes."""
+
+    def __init__(self, sink: AttemptSink) -> None:
+        self._sink = sink
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self._sink.output(data)
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+@dataclass(eq=False)
+class _Running:
+    proc: asyncio.subprocess.Process
+    signalled: bool = False  # we sent SIGTERM/SIGKILL before the process exited
+    kill_timer: asyncio.TimerHandle | None = None
+
+
+class LocalExecutor(Executor):
+    """Runs attempts as process groups on this machine, through the repository's pool."""
+
+    name = "local"
+
+    def __init__(self, wtpar_dir: str, jobs: int, grace: float = 5.0, drain: float = 0.25):
+        self.jobs = jobs
+        self.grace = grace
+        self.drain = drain
+        self._pool = SlotPool(wtpar_dir, jobs)
+        self._locks = ResourceLocks(wtpar_dir)
+        self._running: dict[TaskKey, _Running] = {}
+
+    def slot(self) -> AbstractAsyncContextManager[object]:
+        return self._pool.slot()
+
+    def hold(self, locks: Sequence[str]) -> AbstractAsyncContextManager[None]:
+        return self._locks.hold(locks)
+
+    def describe(self) -> str:
+        return f"{self.jobs} local slot{'s' if self.jobs != 1 else ''}"
+
+    async def execute(self, attempt: Attempt, sink: AttemptSink) -> AttemptResult:
+        loop = asyncio.get_running_loop()
+        read_fd, write_fd = os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                SHELL,
+                "-c",
+                attempt.command,
+                cwd=attempt.cwd,
+                env=dict(attempt.env),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            os.close(read_fd)
+            return AttemptResult(Ending.NOT_STARTED, detail=f"cannot start: {exc}")
+        finally:
+            os.close(write_fd)
+        running = _Running(proc)
+        self._running[attempt.key] = running
+        try:
+            return await self._follow(attempt, running, sink, read_fd, loop)
+        finally:
+            del self._running[attempt.key]
+
+    async def _follow(
+        self,
+        attempt: Attempt,
+        running: _Running,
+        sink: AttemptSink,
+        read_fd: int,
+        loop: asyncio.AbstractEventLoop,
+    ) -> AttemptResult:
+        proc = running.proc
+        sink.started(proc.pid, None)
+        pipe = os.fdopen(read_fd, "rb", buffering=0)
+        transport, protocol = await loop.connect_read_pipe(lambda: _PipeProtocol(sink), pipe)
+        exited = asyncio.ensure_future(proc.wait())
+        timed_out = False
+        try:
+            done, _ = await asyncio.wait({exited}, timeout=attempt.timeout)
+            if not done:
+                timed_out = True
+                sink.note(f"timed out after {attempt.timeout:g}s; terminating")
+                self._terminate(running)
+            returncode = await exited
+            await self._reap_group(proc.pid, already_signalled=running.signalled)
+            await asyncio.wait({protocol.closed}, timeout=self.drain)
+        except asyncio.CancelledError:
+            signal_group(proc.pid, signal.SIGKILL)
+            raise
+        finally:
+            if running.kill_timer is not None:
+                # Once the group is gone its id may be reused: never signal it late.
+                running.kill_timer.cancel()
+                running.kill_timer = None
+            transport.close()
+        exit_code = returncode if returncode >= 0 else 128 - returncode
+        if timed_out:
+            return AttemptResult(Ending.TIMED_OUT, exit_code)
+        if running.signalled:
+            return AttemptResult(Ending.CANCELLED, exit_code)
+        return AttemptResult(Ending.EXITED, exit_code)
+
+    def terminate(self, key: TaskKey) -> None:
+        running = self._running.get(key)
+        if running is not None:
+            self._terminate(running)
+
+    def kill(self, key: TaskKey) -> None:
+        running = self._running.get(key)
+        if running is not None:
+            running.signalled = running.signalled or running.proc.returncode is None
+            signal_group(running.proc.pid, signal.SIGKILL)
+
+    def _terminate(self, running: _Running) -> None:
+        if running.signalled:
+            return
+        proc = running.proc
+        running.signalled = proc.returncode is None
+        if signal_group(proc.pid, signal.SIGTERM):
+            running.kill_timer = asyncio.get_running_loop().call_later(
+                self.grace, signal_group, proc.pid, signal.SIGKILL
+            )
+
+    async def _reap_group(self, pgid: int, already_signalled: bool) -> None:
+        """Terminate what the task left running in its process group (background children).
+
+        There is no way to be notified when a process group empties (pidfds exist per process,
+        and the members are not our children), so this polls, briefly, and only when
+        something was left behind.
+        """
+        if not signal_group(pgid, 0):
+            return
+        if not already_signalled:
+            signal_group(pgid, signal.SIGTERM)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.grace
+        delay = _GROUP_POLL_FIRST
+        while signal_group(pgid, 0):
+            if loop.time() >= deadline:
+                signal_group(pgid, signal.SIGKILL)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _GROUP_POLL_MAX)

@@ -1,0 +1,141 @@
+"""The worktree manager of one repository: finding worktrees and their status, and the
+entry points of spawn (spawn.py), remove and prune (remove.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from wtpar.config import Config
+from wtpar.errors import UsageError
+from wtpar.git import Git, RepoPaths
+from wtpar.model import (
+    BranchStatus,
+    PruneResult,
+    RemoveResult,
+    SpawnResult,
+    StatusCounts,
+    Worktree,
+)
+from wtpar.procs import workers
+from wtpar.state import StateStore
+
+
+class WorktreeManager:
+    """The worktree operations of one repository."""
+
+    def __init__(self, paths: RepoPaths, config: Config) -> None:
+        self.paths = paths
+        self.config = config
+        self.git = Git(paths)
+        self.state = StateStore(paths.wtpar_dir)
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def worktrees(self) -> list[Worktree]:
+        """Every worktree, main first."""
+        return self.git.worktrees()
+
+    def find(self, branch: str) -> Worktree:
+        """The worktree that has BRANCH checked out (or is at that path)."""
+        wts = self.worktrees()
+        for wt in wts:
+            if wt.branch == branch:
+                return wt
+        target = os.path.realpath(branch)
+        for wt in wts:
+            if os.path.realpath(wt.path) == target:
+                return wt
+        names = ", ".join(wt.branch or "(detached)" for wt in wts if not wt.is_main) or "none"
+        raise UsageError(f"no worktree for branch {branch!r} (worktrees: {names})")
+
+    def base_ref(self, worktrees: list[Worktree] | None = None) -> str:
+        """The configured base, else the remote's default branch, else the main worktree's."""
+        main = next((wt.branch for wt in worktrees or [] if wt.is_main), None)
+        return self.git.default_base(self.config.base, main)
+
+    # -- spawn ---------------------------------------------------------------------------
+
+    def spawn(self, branches: Sequence[str], from_ref: str | None = None) -> list[SpawnResult]:
+        """Create a worktree for each branch; one failure never stops the others."""
+        from wtpar.worktrees.spawn import Spawner
+
+        self.state.records()  # a damaged state.json stops us before anything changes
+        return Spawner(self).spawn(branches, from_ref)
+
+    def remove(
+        self, branches: Sequence[str], force: bool = False, delete_branch: bool = False
+    ) -> list[RemoveResult]:
+        """Remove worktrees, refusing any that would lose work unless `force`."""
+        from wtpar.worktrees.remove import Remover
+
+        self.state.records()  # a damaged state.json stops us before anything changes
+        return Remover(self).remove(branches, force, delete_branch)
+
+    def removal_refusal(self, wt: Worktree, force: bool) -> str | None:
+        """Why this worktree must not be removed (None when it may)."""
+        from wtpar.worktrees.remove import Remover
+
+        return Remover(self).removal_refusal(wt, force)
+
+    def prune(self, merged: bool = False, dry_run: bool = False) -> PruneResult:
+        """Forget worktrees whose folder is gone; with `merged`, remove clean integrated ones."""
+        from wtpar.worktrees.remove import Remover
+
+        self.state.records()  # a damaged state.json stops us before anything changes
+        return Remover(self).prune(merged, dry_run)
+
+    def remove_integrated(self, branches: Iterable[str]) -> None:
+        """Remove worktrees already judged clean and integrated."""
+        from wtpar.worktrees.remove import Remover
+
+        Remover(self).remove_integrated(branches)
+
+    # -- list ----------------------------------------------------------------------------
+
+    def statuses(self, worktrees: list[Worktree] | None = None) -> list[BranchStatus]:
+        """Status of every worktree: a few batched calls, the per-worktree ones in parallel."""
+        wts = self.worktrees() if worktrees is None else worktrees
+        records = self.state.records()
+        tracking = self.git.branch_tracking()
+        try:
+            default_base = self.base_ref(wts)
+        except UsageError:
+            default_base = None
+
+        def one(wt: Worktree) -> BranchStatus:
+            rec = records.get(wt.branch or "")
+            base = (rec.base_ref if rec and rec.base_ref else None) or default_base
+            counts: StatusCounts | None = None
+            operation = None
+            if not wt.prunable and not wt.bare and os.path.isdir(wt.path):
+                counts = self.git.status(wt.path)
+                operation = self.git.operation_in_progress(wt.path)
+            ahead = behind = None
+            if base and wt.head and not wt.prunable:
+                ab = self.git.ahead_behind(base, wt.head)
+                if ab is not None:
+                    ahead, behind = ab
+            up, up_ahead, up_behind, gone, date = tracking.get(
+                wt.branch or "", (None, None, None, False, 0)
+            )
+            if not wt.branch and wt.head:
+                date = int(self.git.run("log", "-1", "--format=%ct", wt.head).stdout.strip() or 0)
+            return BranchStatus(
+                worktree=wt,
+                status=counts,
+                base=base,
+                ahead=ahead,
+                behind=behind,
+                upstream=up,
+                upstream_ahead=up_ahead,
+                upstream_behind=up_behind,
+                upstream_gone=gone,
+                last_commit_time=date or None,
+                operation=operation,
+                record=rec,
+            )
+
+        with ThreadPoolExecutor(workers(len(wts))) as pool:
+            return list(pool.map(one, wts))

@@ -1,0 +1,22 @@
+"""Where a branch's worktree goes: the configured path template, expanded."""
+
+from __future__ import annotations
+
+import os
+
+from wtpar.config import Config
+from wtpar.git import RepoPaths
+from wtpar.names import safe_component
+
+
+def worktree_path(paths: RepoPaths, config: Config, branch: str) -> str:
+    """Where `branch`'s worktree goes, from the configured template."""
+    root = paths.root
+    text = config.worktrees.path_template.format(
+        repo=os.path.basename(root),
+        repo_parent=os.path.dirname(root),
+        repo_root=root,
+        branch=safe_component(branch),
+    )
+    text = os.path.expanduser(text)
+    return os.path.normpath(text if os.path.isabs(text) else os.path.join(root, text))

@@ -1,0 +1,143 @@
+"""Spawning worktrees: plan each branch, add git metadata under the repository lock, then
+populate the working trees in parallel outside it, then set them up (see setup.py).
+
+Concurrent `git worktree add` races on `.git/config` and `.git/worktrees/`, so every
+metadata change happens under the repository lock; the checkout, the slow part, does not.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from wtpar.errors import CommandError
+from wtpar.locks import repo_lock
+from wtpar.model import SpawnOutcome, SpawnResult, Worktree, WorktreeRecord
+from wtpar.procs import workers
+from wtpar.worktrees.paths import worktree_path
+from wtpar.worktrees.setup import SpawnPlan, set_up
+
+if TYPE_CHECKING:
+    from wtpar.worktrees.manager import WorktreeManager
+
+
+class Spawner:
+    """Creates worktrees for one manager's repository."""
+
+    def __init__(self, manager: WorktreeManager) -> None:
+        self.paths = manager.paths
+        self.config = manager.config
+        self.git = manager.git
+        self.state = manager.state
+        self.worktrees = manager.worktrees
+        self.base_ref = manager.base_ref
+
+    def spawn(self, branches: Sequence[str], from_ref: str | None = None) -> list[SpawnResult]:
+        """Create a worktree for each branch; one failure never stops the others."""
+        plans = [SpawnPlan(b, "") for b in dict.fromkeys(branches)]
+        base_name: str | None = None
+        base_sha: str | None = None
+        needs_base = False
+        with repo_lock(self.paths.wtpar_dir):
+            existing = {wt.branch: wt for wt in self.worktrees() if wt.branch}
+            taken_paths = {os.path.realpath(wt.path) for wt in existing.values()}
+            for plan in plans:
+                self._plan_one(plan, existing, taken_paths)
+                needs_base = needs_base or plan.how == "new"
+            if needs_base:
+                base_name = from_ref or self.base_ref()
+                base_sha = self.git.resolve_commit(base_name)
+            for plan in plans:
+                if plan.error or plan.existing:
+                    continue
+                if plan.how == "new":
+                    if base_sha is None:
+                        plan.error = f"base {base_name!r} is not a commit"
+                        continue
+                    plan.base_ref, plan.base_sha = base_name, base_sha
+                self._add_metadata(plan)
+        created = [p for p in plans if not p.error and not p.existing]
+        with ThreadPoolExecutor(workers(len(created))) as pool:
+            list(pool.map(self._populate, created))
+        set_up(self.paths, self.config, created)
+        self.state.put(
+            [
+                WorktreeRecord(p.branch, p.path, p.base_ref, p.base_sha, time.time())
+                for p in created
+                if not p.error
+            ]
+        )
+        return [self._result(p) for p in plans]
+
+    def _plan_one(self, plan: SpawnPlan, existing: dict[str, Worktree], taken: set[str]) -> None:
+        branch = plan.branch
+        if not self.git.is_valid_branch_name(branch):
+            plan.error = f"invalid branch name {branch!r}"
+            return
+        if branch in existing:
+            plan.path, plan.existing, plan.how = existing[branch].path, True, "exists"
+            return
+        plan.path = worktree_path(self.paths, self.config, branch)
+        real = os.path.realpath(plan.path)
+        if real in taken:
+            plan.error = f"path {plan.path} is already the worktree of another branch"
+            return
+        if os.path.lexists(plan.path) and (not os.path.isdir(plan.path) or os.listdir(plan.path)):
+            plan.error = f"path {plan.path} exists and is not an empty folder"
+            return
+        taken.add(real)
+        if self.git.local_branch_exists(branch):
+            plan.how = "local"
+            return
+        remotes = self.git.remote_branches_named(branch)
+        if len(remotes) == 1:
+            plan.how, plan.base_ref = "remote", remotes[0]
+        elif len(remotes) > 1:
+            plan.error = f"branch {branch!r} exists on several remotes ({', '.join(remotes)})"
+        else:
+            plan.how = "new"
+
+    def _add_metadata(self, plan: SpawnPlan) -> None:
+        os.makedirs(os.path.dirname(plan.path), exist_ok=True)
+        args = ["worktree", "add", "--no-checkout", "--quiet"]
+        if plan.how == "local":
+            args += [plan.path, plan.branch]
+        elif plan.how == "remote":
+            assert plan.base_ref is not None
+            plan.base_sha = self.git.resolve_commit(plan.base_ref)
+            args += ["--track", "-b", plan.branch, plan.path, plan.base_ref]
+        else:
+            assert plan.base_sha is not None
+            args += ["--no-track", "-b", plan.branch, plan.path, plan.base_sha]
+        try:
+            self.git.run(*args)
+        except CommandError as exc:
+            plan.error = exc.output.strip().splitlines()[-1] if exc.output.strip() else exc.message
+
+    def _populate(self, plan: SpawnPlan) -> None:
+        # The index of a --no-checkout worktree is empty; reading HEAD into it fills the tree.
+        try:
+            self.git.run("-c", "checkout.workers=0", "reset", "--hard", "--quiet", cwd=plan.path)
+        except CommandError as exc:
+            plan.error = f"checkout failed: {exc.output.strip() or exc.message}"
+
+    def _result(self, plan: SpawnPlan) -> SpawnResult:
+        if plan.error:
+            return SpawnResult(
+                plan.branch, SpawnOutcome.FAILED, plan.path or None, error=plan.error
+            )
+        outcome = SpawnOutcome.EXISTS if plan.existing else SpawnOutcome.CREATED
+        return SpawnResult(
+            plan.branch,
+            outcome,
+            plan.path,
+            plan.how,
+            plan.base_ref,
+            plan.base_sha,
+            setup_errors=plan.setup_errors,
+        )
+
+    # -- list ----------------------------------------------------------------------------
