@@ -8,7 +8,7 @@ import pytest
 
 from wtpar.config import load_config
 from wtpar.errors import ConfigError, UsageError
-from wtpar.model import TaskKey, When
+from wtpar.model import SkipKind, TaskKey, When
 from wtpar.run.plan import RunRequest, WorktreeInfo, build_plan
 from wtpar.run.taskconfig import ADHOC_TASK, parse_tasks
 from wtpar.text import parse_duration
@@ -186,7 +186,8 @@ def test_branch_filters_and_missing_dependencies(tmp_path: Path) -> None:
     plan = build_plan(specs, RunRequest(task_names=("docs",)), WORKTREES)
     by_key = {i.key: i for i in plan.instances}
     assert TaskKey("fix-c", "lint") not in by_key
-    assert by_key[TaskKey("feature-a", "docs")].skip_reason is None
+    assert by_key[TaskKey("feature-a", "docs")].skip is None
+    assert by_key[TaskKey("fix-c", "docs")].skip is SkipKind.NOT_APPLICABLE
     reason = by_key[TaskKey("fix-c", "docs")].skip_reason or ""
     assert reason.startswith("dependency 'lint' does not run on fix-c")
 
@@ -245,8 +246,8 @@ def test_changed_skips_only_clean_trees_that_passed_at_the_same_commit(tmp_path:
 
     request = RunRequest(task_names=("test",), changed=True)
     by_key = {i.key: i for i in build_plan(specs, request, WORKTREES, lookup).instances}
-    assert (by_key[TaskKey("feature-a", "test")].skip_reason or "").startswith("unchanged")
-    assert by_key[TaskKey("feature-b", "test")].skip_reason is None  # dirty tree
-    assert by_key[TaskKey("fix-c", "test")].skip_reason is None  # failed last time
+    assert by_key[TaskKey("feature-a", "test")].skip is SkipKind.UNCHANGED
+    assert by_key[TaskKey("feature-b", "test")].skip is None  # dirty tree
+    assert by_key[TaskKey("fix-c", "test")].skip is None  # failed last time
     without = build_plan(specs, RunRequest(task_names=("test",)), WORKTREES, lookup)
-    assert all(i.skip_reason is None for i in without.instances)
+    assert all(i.skip is None for i in without.instances)

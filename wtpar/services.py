@@ -14,10 +14,8 @@ from wtpar.model import (
     BranchStatus,
     PruneResult,
     RemoveResult,
-    RunStatus,
     SpawnResult,
     TaskKey,
-    TaskRun,
 )
 from wtpar.worktrees import WorktreeManager
 
@@ -190,7 +188,7 @@ class Services:
         last = self.last_run_report()
         if last is None:
             raise UsageError("--failed: there is no previous run on this repository")
-        again = [t for t in last.tasks if rerun_wanted(t)]
+        again = [t for t in last.tasks if t.rerun_wanted]
         keys = [t.key for t in again]
         named = tuple(dict.fromkeys(t.key.task for t in again if t.key.task != ADHOC_TASK))
         adhoc = tuple((t.key.branch, t.command) for t in again if t.key.task == ADHOC_TASK)
@@ -269,14 +267,6 @@ class Services:
 
             report = replace(report, notes=(*notes, *report.notes))
         return report
-
-
-def rerun_wanted(run: TaskRun) -> bool:
-    """True for a task instance `--failed` runs again: failed, timed out, cancelled, or
-    skipped because a dependency did not succeed."""
-    if run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED):
-        return True
-    return run.status is RunStatus.SKIPPED and (run.reason or "").startswith("dependency")
 
 
 def default_jobs() -> int:

@@ -26,7 +26,6 @@ from wtpar.model import (
 )
 from wtpar.run.plan import RunRequest
 from wtpar.run.report import report_csv, report_json, report_junit, summary
-from wtpar.services import rerun_wanted
 from wtpar.text import format_seconds, parse_duration
 
 _BAD = (RunStatus.FAILED, RunStatus.TIMED_OUT)
@@ -346,7 +345,7 @@ def run(
     out = pipe_safe(sys.stderr if as_json else sys.stdout)
     if failed:
         last = svc.last_run_report()
-        if last is not None and not any(rerun_wanted(t) for t in last.tasks):
+        if last is not None and not any(t.rerun_wanted for t in last.tasks):
             click.echo(f"nothing failed in the last run ({last.run_id})", file=out)
             return
     mode = output or svc.config.run.output or ("progress" if out.isatty() else "grouped")

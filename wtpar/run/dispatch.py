@@ -30,6 +30,7 @@ from wtpar.model import (
     RunFinished,
     RunReport,
     RunStatus,
+    SkipKind,
     TaskFinished,
     TaskKey,
     TaskOutput,
@@ -40,7 +41,7 @@ from wtpar.model import (
 )
 from wtpar.procs import clean_env
 from wtpar.run.executor import Attempt, AttemptResult, Ending, Executor
-from wtpar.run.plan import UNCHANGED_PREFIX, RunPlan, TaskInstance
+from wtpar.run.plan import RunPlan, TaskInstance
 from wtpar.run.results import RecordedResult, ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
 
@@ -74,6 +75,7 @@ class _Live:
     end_time: float | None = None
     exit_code: int | None = None
     reason: str | None = None
+    skip: SkipKind | None = None
     worker: str | None = None
     infra_retries: int = 0
     task: asyncio.Task[None] | None = None
@@ -88,9 +90,7 @@ class _Live:
     @property
     def passed(self) -> bool:
         """Succeeded, or skipped because it already succeeded at this commit."""
-        return self.status is RunStatus.OK or (
-            self.status is RunStatus.SKIPPED and (self.reason or "").startswith(UNCHANGED_PREFIX)
-        )
+        return self.status is RunStatus.OK or self.skip is SkipKind.UNCHANGED
 
     def write_log(self, data: bytes) -> None:
         if self.log is None:
@@ -276,19 +276,26 @@ class Dispatcher:
 
     async def _execute(self, live: _Live) -> tuple[RunStatus, str | None]:
         inst = live.instance
-        if inst.skip_reason:
-            return RunStatus.SKIPPED, inst.skip_reason
+        if inst.skip is not None:
+            return self._skipped(live, inst.skip, f"{inst.skip.value}: {inst.skip_reason}")
         for dep_key in inst.deps:
             dep = self._lives[dep_key]
             await dep.finished.wait()
             if not dep.passed:
-                return RunStatus.SKIPPED, f"dependency {dep_key} {dep.status.value}"
+                # A dependency skipped by design passes its kind on; any other is a failure.
+                inherited = dep.skip in (SkipKind.NOT_APPLICABLE, SkipKind.NOT_TRIGGERED)
+                kind = dep.skip if inherited and dep.skip else SkipKind.DEPENDENCY_FAILED
+                what = f"dependency {dep_key} {dep.status.value}"
+                if inherited and dep.skip:
+                    what = f"{dep.skip.value}: {what} ({dep.skip.value})"
+                return self._skipped(live, kind, what)
         if inst.trigger is not None:
             trigger = self._lives[inst.trigger]
             await trigger.finished.wait()
             if not _fires(inst.spec.when, trigger):
-                return (
-                    RunStatus.SKIPPED,
+                return self._skipped(
+                    live,
+                    SkipKind.NOT_TRIGGERED,
                     f"not triggered: {inst.trigger} {trigger.status.value} "
                     f"(when = {inst.spec.when.value})",
                 )
@@ -323,6 +330,11 @@ class Dispatcher:
                 live.running = False
                 live.flush_output()
         return self._judge(live, result)
+
+    @staticmethod
+    def _skipped(live: _Live, kind: SkipKind, reason: str) -> tuple[RunStatus, str]:
+        live.skip = kind
+        return RunStatus.SKIPPED, reason
 
     def _make_attempt(self, inst: TaskInstance, number: int) -> Attempt:
         return Attempt(
@@ -427,6 +439,7 @@ class Dispatcher:
             attempts=live.attempts,
             log_path=live.log_path if live.log is not None else None,
             reason=live.reason,
+            skip=live.skip,
         )
 
     def _make_report(self) -> RunReport:

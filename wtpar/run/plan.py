@@ -11,11 +11,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from wtpar.errors import UsageError
-from wtpar.model import TaskKey, TaskSpec
+from wtpar.model import SkipKind, TaskKey, TaskSpec
 from wtpar.run.taskconfig import ADHOC_TASK
-
-UNCHANGED_PREFIX = "unchanged"
-"""How the reason of a task skipped by `--changed` starts (such a skip counts as success)."""
 
 # -- one run ------------------------------------------------------------------------------
 
@@ -67,7 +64,8 @@ class TaskInstance:
     worktree: WorktreeInfo
     deps: tuple[TaskKey, ...] = ()
     trigger: TaskKey | None = None
-    skip_reason: str | None = None  # decided before the run (unchanged, dependency not here)
+    skip: SkipKind | None = None  # decided before the run: unchanged, or not applicable here
+    skip_reason: str | None = None  # the words shown with it
 
     @property
     def command(self) -> str:
@@ -218,11 +216,16 @@ def _named_instances(
                 trigger = _instance_key(specs[spec.after], spec.after, wt, main, where)
                 if trigger is None:
                     missing.append(spec.after)
-            skip = None
+            skip, skip_reason = None, None
             if missing:
-                skip = f"dependency {missing[0]!r} does not run on {wt.branch} (see its branches)"
+                skip = SkipKind.NOT_APPLICABLE
+                skip_reason = (
+                    f"dependency {missing[0]!r} does not run on {wt.branch} (see its branches)"
+                )
             result.append(
-                TaskInstance(TaskKey(wt.branch, name), spec, wt, tuple(deps), trigger, skip)
+                TaskInstance(
+                    TaskKey(wt.branch, name), spec, wt, tuple(deps), trigger, skip, skip_reason
+                )
             )
     return result
 
@@ -279,16 +282,15 @@ def _restrict(instances: list[TaskInstance], keep: set[TaskKey]) -> list[TaskIns
 
 def _skip_if_unchanged(instance: TaskInstance, lookup: ResultLookup) -> TaskInstance:
     wt = instance.worktree
-    if instance.skip_reason or not wt.clean or wt.head is None:
+    if instance.skip or not wt.clean or wt.head is None:
         return instance
     seen = lookup(instance.key.task, instance.command, wt.head)
     if seen is None or not seen[0]:
         return instance
     return replace(
         instance,
-        skip_reason=(
-            f"{UNCHANGED_PREFIX}: succeeded at {wt.head[:10]} with a clean tree ({seen[1]})"
-        ),
+        skip=SkipKind.UNCHANGED,
+        skip_reason=f"succeeded at {wt.head[:10]} with a clean tree ({seen[1]})",
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from wtpar.model import RunReport, RunStatus, TaskKey, TaskRun
+from wtpar.model import RunReport, RunStatus, SkipKind, TaskKey, TaskRun
 from wtpar.stored import Corrupt, Fields
 from wtpar.text import aligned_table, format_seconds, plural
 
@@ -82,7 +82,7 @@ def summary(report: RunReport) -> str:
     lines = [aligned_table(headers, rows)]
     stats = run_stats(report)
     counts = ", ".join(
-        f"{n} {status.value}"
+        f"{n} {status.value}" + (_skip_kinds(report) if status is RunStatus.SKIPPED else "")
         for status in RunStatus
         if (n := sum(1 for t in report.tasks if t.status is status))
     )
@@ -104,6 +104,13 @@ def summary(report: RunReport) -> str:
     return "\n".join(lines)
 
 
+def _skip_kinds(report: RunReport) -> str:
+    """` (2 not applicable, 1 unchanged)`: the skipped tasks by kind."""
+    kinds = [t.skip for t in report.tasks if t.status is RunStatus.SKIPPED]
+    counts = [f"{n} {k.value}" for k in SkipKind if (n := kinds.count(k))]
+    return f" ({', '.join(counts)})" if counts else ""
+
+
 def _iso(value: float | None) -> str | None:
     if value is None:
         return None
@@ -122,6 +129,7 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
         "ended_at": _iso(report.ended),
         "jobs": report.jobs,
         "interrupted": report.interrupted,
+        "signal": report.signal,
         "ok": report.ok,
         "stats": {
             "wall": stats.wall,
@@ -147,6 +155,7 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
                 "attempts": t.attempts,
                 "log": t.log_path,
                 "reason": t.reason,
+                "skip": t.skip.value if t.skip else None,
             }
             for t in report.tasks
         ],
@@ -172,15 +181,18 @@ def report_from_dict(data: Any) -> RunReport:
         jobs=doc.integer("jobs"),
         tasks=tasks,
         interrupted=doc.flag("interrupted", False),
+        signal=doc.opt_text("signal"),
     )
 
 
 def _task_from_dict(t: Fields) -> TaskRun:
     text = t.text("status")
+    skip_text = t.opt_text("skip")
     try:
         status = RunStatus(text)
+        skip = SkipKind(skip_text) if skip_text is not None else None
     except ValueError:
-        raise Corrupt(f"{t.where}.status {text!r} is not a task status") from None
+        raise Corrupt(f"{t.where}: {text!r} / {skip_text!r} is not a task outcome") from None
     return TaskRun(
         key=TaskKey(t.text("branch"), t.text("task")),
         command=t.text("command"),
@@ -192,6 +204,7 @@ def _task_from_dict(t: Fields) -> TaskRun:
         attempts=t.opt_integer("attempts") or 0,
         log_path=t.opt_text("log"),
         reason=t.opt_text("reason"),
+        skip=skip,
     )
 
 
