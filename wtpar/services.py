@@ -38,6 +38,22 @@ class Services:
         """Services for the repository containing `start`."""
         return cls(discover(start))
 
+    def report_stray_tasks(self) -> None:
+        """Warn about tasks that a killed wtpar run left running (see run/watchdog.py)."""
+        record_dir = os.path.join(self.paths.wtpar_dir, "watch")
+        if not os.path.isdir(record_dir):
+            return  # the usual case, and `wtpar list` pays one stat for it
+        from wtpar.notices import warn
+        from wtpar.run.watchdog import stray_tasks
+
+        for wtpar_pid, groups in stray_tasks(record_dir):
+            ids = ", ".join(str(g) for g in groups)
+            warn(
+                f"tasks of a wtpar run that was killed (pid {wtpar_pid}) are still running: "
+                f"process group{'s' if len(groups) > 1 else ''} {ids}; stop them with: "
+                f"kill -- {' '.join(f'-{g}' for g in groups)}"
+            )
+
     @property
     def config(self) -> Config:
         """The repository's configuration, read on first use."""
@@ -251,7 +267,12 @@ class Services:
             request = RunRequest(
                 task_names=tuple(task_names), branches=tuple(targets), changed=True
             )
-            self.run(request, on_event)
+            done = self.run(request, on_event)
+            if done.interrupted:
+                # Stopped by a signal: no verdict on half the evidence.
+                from wtpar.errors import Interrupted
+
+                raise Interrupted(done.signal or "SIGINT")
 
         report = run_check(
             self.git,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -22,10 +23,17 @@ def services_from(ctx: click.Context) -> Services:
     svc = obj.get("services")
     if svc is None:
         svc = Services.from_cwd(obj.get("repo_dir", "."))
+        svc.report_stray_tasks()
         obj["services"] = svc
         root.obj = obj
     assert isinstance(svc, Services)
     return svc
+
+
+def say(text: str) -> None:
+    """One line on stderr, if there is still someone to read it (after SIGHUP, maybe not)."""
+    with contextlib.suppress(OSError):
+        click.echo(text, err=True)
 
 
 def echo_json(data: Any) -> None:

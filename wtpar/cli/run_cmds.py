@@ -11,9 +11,9 @@ from typing import IO
 
 import click
 
-from wtpar.cli._common import complete_worktree_branch, pipe_safe, services_from
+from wtpar.cli._common import complete_worktree_branch, pipe_safe, say, services_from
 from wtpar.config import OUTPUT_MODES
-from wtpar.errors import UsageError
+from wtpar.errors import Interrupted, UsageError, signal_label
 from wtpar.model import (
     RunEvent,
     RunReport,
@@ -366,14 +366,13 @@ def run(
     _finish(ctx, report, out, report_path, csv_path, junit_path, as_json)
 
 
-def _say_interrupted(presses: int) -> None:
+def _say_interrupted(presses: int, signal_name: str) -> None:
+    label = signal_label(signal_name)
+    again = "Ctrl-C again" if signal_name == "SIGINT" else f"{signal_name} again"
     if presses == 1:
-        click.echo(
-            "\nwtpar: interrupted: terminating running tasks (Ctrl-C again to kill them now)",
-            err=True,
-        )
+        say(f"\nwtpar: interrupted ({label}): terminating running tasks ({again} to kill them now)")
     else:
-        click.echo("wtpar: killing running tasks", err=True)
+        say("wtpar: killing running tasks")
 
 
 def _finish(
@@ -401,8 +400,7 @@ def _finish(
     if as_json:
         click.echo(report_json(report), nl=False, file=pipe_safe(sys.stdout))
     if report.interrupted:
-        click.echo("wtpar: interrupted", err=True)
-        ctx.exit(130)
+        raise Interrupted(report.signal or "SIGINT")
     if not report.ok:
         ctx.exit(1)
 
@@ -459,8 +457,7 @@ def exec_cmd(
 
     report = run_sync(dispatcher, on_interrupt=_say_interrupted)
     if report.interrupted:
-        click.echo("wtpar: interrupted", err=True)
-        ctx.exit(130)
+        raise Interrupted(report.signal or "SIGINT")
     task = report.tasks[0]
     if task.status is RunStatus.OK:
         return

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
+from wtpar.errors import signal_label
 from wtpar.model import (
     RunEvent,
     RunFinished,
@@ -164,6 +165,7 @@ class Dispatcher:
         self.results = results
         self.store = RunStore(wtpar_dir)
         self.interrupted = False
+        self.signal: str | None = None
         self.report: RunReport | None = None
         self._base_env = env if env is not None else clean_env()
         self._subscribers: list[Subscriber] = []
@@ -210,15 +212,16 @@ class Dispatcher:
         """Stop starting tasks, terminate the running ones; the rest end cancelled."""
         self._stop(reason)
 
-    def interrupt(self) -> None:
-        """The first Ctrl-C: like cancel_all, and the report says the run was interrupted."""
+    def interrupt(self, signal_name: str = "SIGINT") -> None:
+        """The first Ctrl-C (or SIGTERM, SIGHUP): like cancel_all, and the report says the
+        run was interrupted, and by what."""
         self.interrupted = True
-        self._stop("interrupted (Ctrl-C)")
+        self.signal = self.signal or signal_name
+        self._stop(f"interrupted ({signal_label(self.signal)})")
 
-    def kill_now(self) -> None:
+    def kill_now(self, signal_name: str = "SIGINT") -> None:
         """The second Ctrl-C: SIGKILL every running process group at once."""
-        self.interrupted = True
-        self._stop("interrupted (Ctrl-C)")
+        self.interrupt(signal_name)
         if self.executor is not None:
             for live in self._lives.values():
                 if live.running:
@@ -450,6 +453,7 @@ class Dispatcher:
             jobs=self.jobs,
             tasks=tuple(self._task_run(live) for live in self._lives.values()),
             interrupted=self.interrupted,
+            signal=self.signal,
         )
 
     def _record_results(self) -> None:
