@@ -112,8 +112,9 @@ def kill_quietly(pids: Sequence[int]) -> None:
             os.kill(pid, 9)
 
 
-def wtpar_popen(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    """`python -m wtpar ARGS` started in the background."""
+def wtpar_popen(*args: str, cwd: Path, new_session: bool = False) -> subprocess.Popen[str]:
+    """`python -m wtpar ARGS` started in the background (in a session of its own, whose
+    process group can be killed as a whole, with `new_session`)."""
 
     from tests.conftest import ROOT
 
@@ -125,4 +126,5 @@ def wtpar_popen(*args: str, cwd: Path) -> subprocess.Popen[str]:
         stdin=subprocess.DEVNULL,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=new_session,
     )

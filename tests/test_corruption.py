@@ -205,7 +205,7 @@ def test_a_damaged_state_file_names_the_way_out(used_repo: Path) -> None:
     assert _invoke(used_repo, ("list",)).exit_code == 0
 
 
-@pytest.mark.parametrize("folder", ["cache", "runs", "locks", "logs", "trash"])
+@pytest.mark.parametrize("folder", ["cache", "runs", "locks", "logs", "trash", "watch"])
 def test_a_file_where_wtpar_keeps_a_folder(used_repo: Path, folder: str) -> None:
     path = used_repo / ".git" / "wtpar" / folder
     if path.is_dir():
@@ -215,3 +215,13 @@ def test_a_file_where_wtpar_keeps_a_folder(used_repo: Path, folder: str) -> None
         _says_what_went_wrong(_invoke(used_repo, args))
         if path.is_dir():
             shutil.rmtree(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"\xff\x00", b"[1, 2, 3]", b'{"wtpar": "x"}', b"null"])
+def test_a_damaged_watchdog_record_is_dropped(repo: Path, content: bytes) -> None:
+    watch = repo / ".git" / "wtpar" / "watch"
+    watch.mkdir(parents=True)
+    (watch / "1.json").write_bytes(content)
+    result = _invoke(repo, ("list",))
+    _says_what_went_wrong(result)
+    assert result.exit_code == 0 and not (watch / "1.json").exists()

@@ -72,7 +72,7 @@ def test_remove_accepts_commits_that_are_pushed(tmp_path: Path, wtpar: Invoke) -
 
 def test_remove_never_touches_main_or_locked_or_unknown(repo: Path, wtpar: Invoke) -> None:
     main = wtpar("remove", "main", "--force")
-    assert main.exit_code == 1
+    assert main.exit_code == 2
     assert "main worktree is never removed" in main.stderr
     assert wtpar("spawn", "locked").exit_code == 0
     git(repo, "worktree", "lock", str(worktree_dir(repo, "locked")))

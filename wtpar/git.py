@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from wtpar import procs
 from wtpar.errors import CommandError, NotARepositoryError, UsageError, WtparError
@@ -245,7 +245,7 @@ class Git:
     def worktrees(self) -> list[Worktree]:
         """Every worktree of the repository, the main one first."""
         out = self.run("worktree", "list", "--porcelain", "-z").stdout
-        return parse_worktree_list(out)
+        return [_with_rebased_branch(wt) for wt in parse_worktree_list(out)]
 
     def status(self, path: str) -> StatusCounts | None:
         """Staged, modified and untracked counts of one worktree, without taking index.lock."""
@@ -403,6 +403,92 @@ class Git:
         """Fetch one remote (the caller holds the repository lock)."""
         self.run("fetch", "--quiet", "--prune", remote)
 
+    # -- what removing a worktree would lose (`remove`, `prune`) --------------------------
+
+    def hidden_changes(self, path: str) -> list[tuple[str, str]]:
+        """(flag, path) of files marked assume-unchanged or skip-worktree whose content
+        differs from the index: changes `git status` does not show. A skip-worktree file
+        that is absent is a sparse checkout, not a change."""
+        out = self.run("ls-files", "-v", "-z", cwd=path).stdout
+        flagged: dict[str, str] = {}
+        for item in out.split("\0"):
+            if len(item) < 3:
+                continue
+            tag, rel = item[0], item[2:]
+            if tag == "S":
+                flagged[rel] = "skip-worktree"
+            elif tag.islower():
+                flagged[rel] = "assume-unchanged"
+        present = [
+            rel for rel in flagged if "\n" not in rel and os.path.isfile(os.path.join(path, rel))
+        ]
+        if not present:
+            return []
+        staged = self.run("ls-files", "-s", "-z", "--", *present, cwd=path).stdout
+        index: dict[str, str] = {}
+        for item in staged.split("\0"):
+            meta, _, rel = item.partition("\t")
+            fields = meta.split()
+            if rel and len(fields) == 3 and fields[0] in ("100644", "100755"):
+                index[rel] = fields[1]
+        names = [rel for rel in present if rel in index]
+        hashed = self.run(
+            "hash-object", "--stdin-paths", cwd=path, input="".join(f"{r}\n" for r in names)
+        ).stdout.split()
+        return [
+            (flagged[rel], rel) for rel, sha in zip(names, hashed, strict=True) if sha != index[rel]
+        ]
+
+    def ignored_paths(self, path: str) -> list[str]:
+        """Ignored files and folders of a worktree (folders end with `/`), relative to it."""
+        out = self.run(
+            "ls-files",
+            "-z",
+            "--others",
+            "--ignored",
+            "--exclude-standard",
+            "--directory",
+            cwd=path,
+        ).stdout
+        return [item for item in out.split("\0") if item]
+
+    def submodule_paths(self, path: str) -> list[str]:
+        """The paths of the submodules (gitlinks) in a worktree's index."""
+        out = self.run("ls-files", "-s", "-z", cwd=path).stdout
+        return [item.partition("\t")[2] for item in out.split("\0") if item.startswith("160000 ")]
+
+    def unpublished_commits(self, path: str) -> list[str]:
+        """Commits of the repository at `path` (HEAD and local branches) on no remote-tracking
+        ref, newest first."""
+        res = self.run(
+            "rev-list", "HEAD", "--branches", "--not", "--remotes", cwd=path, check=False
+        )
+        return res.stdout.split() if res.returncode == 0 else []
+
+    def unreachable_in(self, git_dir: str, commits: Sequence[str]) -> list[str]:
+        """Those of `commits` that the repository at `git_dir` does not hold on any ref."""
+        if not commits or not os.path.isdir(git_dir):
+            return list(commits)
+        check = self.run(
+            "--git-dir",
+            git_dir,
+            "cat-file",
+            "--batch-check=%(objectname) %(objecttype)",
+            input="".join(f"{c}\n" for c in commits),
+        ).stdout.splitlines()
+        present = [c for c, line in zip(commits, check, strict=True) if line.endswith(" commit")]
+        missing = [c for c in commits if c not in set(present)]
+        if not present:
+            return missing
+        loose = self.run(
+            "--git-dir", git_dir, "rev-list", *present, "--not", "--all"
+        ).stdout.split()
+        return [c for c in commits if c in set(missing) | set(loose)]
+
+    def forget_worktree(self, path: str) -> None:
+        """Drop the metadata of a worktree whose folder is gone (`git worktree remove`)."""
+        self.run("worktree", "remove", "--force", path)
+
 
 _MERGE_TREE = (
     "merge-tree",
@@ -440,6 +526,25 @@ def parse_merge_tree_stdin(out: str) -> list[MergeTreeResult]:
         i += 1
         results.append(MergeTreeResult(status == "1", tree, tuple(dict.fromkeys(files))))
     return results
+
+
+def _with_rebased_branch(wt: Worktree) -> Worktree:
+    """A worktree stopped mid-rebase has a detached HEAD, yet it belongs to the branch being
+    rebased (`rebase-merge/head-name`): name it so `list`, `check`, `path`, `remove` find it."""
+    if not wt.detached or wt.prunable:
+        return wt
+    gitdir = worktree_git_dir(wt.path)
+    if gitdir is None:
+        return wt
+    for folder in ("rebase-merge", "rebase-apply"):
+        try:
+            with open(os.path.join(gitdir, folder, "head-name"), encoding="utf-8") as fh:
+                ref = fh.read().strip()
+        except OSError:
+            continue
+        if ref.startswith("refs/heads/"):
+            return replace(wt, branch=ref.removeprefix("refs/heads/"))
+    return wt
 
 
 def worktree_git_dir(worktree_path: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from wtpar.text import ahead_behind_text
+from wtpar.text import ahead_behind_text, human_size, plural
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class WorktreeRecord:
     base_ref: str | None
     base_sha: str | None
     created: float
+    populated: bool = True  # False from `worktree add` until the checkout has finished
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class SpawnOutcome(enum.Enum):
     """What `spawn` did for one branch."""
 
     CREATED = "created"
+    COMPLETED = "completed"  # an earlier spawn died before its checkout finished
     EXISTS = "exists"
     FAILED = "failed"
 
@@ -124,6 +126,20 @@ class SpawnResult:
 
 
 @dataclass(frozen=True)
+class IgnoredFiles:
+    """The ignored files (git's disposable build output) a removal deleted."""
+
+    files: int = 0
+    size: int = 0
+
+    def text(self) -> str:
+        """`also 3 ignored files, 120 MB`, or empty when there are none."""
+        if not self.files:
+            return ""
+        return f"also {plural(self.files, 'ignored file')}, {human_size(self.size)}"
+
+
+@dataclass(frozen=True)
 class RemoveResult:
     """The result of removing one branch's worktree."""
 
@@ -133,6 +149,8 @@ class RemoveResult:
     branch_deleted: bool = False
     message: str | None = None
     error: str | None = None
+    ignored: IgnoredFiles = IgnoredFiles()
+    stopped: tuple[str, ...] = ()  # `task test (pid 123)`: stopped by --force
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,7 @@ class PruneResult:
     merged: tuple[str, ...] = field(default_factory=tuple)
     kept: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     dry_run: bool = False
+    ignored: tuple[tuple[str, IgnoredFiles], ...] = ()  # per merged branch removed
 
 
 # -- tasks and runs (the dispatcher) -------------------------------------------------------

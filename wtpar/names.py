@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_UNSAFE_PATH = re.compile(r"[^A-Za-z0-9._-]+")
+# \w is Unicode-aware: `feat-ü-日本` keeps its letters (and a folder of its own).
+_UNSAFE_PATH = re.compile(r"[^\w.-]+")
 
 
 def safe_component(branch: str) -> str:

@@ -17,7 +17,7 @@ from wtpar.model import (
     SpawnResult,
     TaskKey,
 )
-from wtpar.worktrees import WorktreeManager
+from wtpar.worktrees import WorktreeManager, worktree_name
 
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
@@ -90,8 +90,13 @@ class Services:
         return self.worktrees.prune(merged, dry_run)
 
     def path_of(self, branch: str) -> str:
-        """The path of BRANCH's worktree."""
-        return self.worktrees.find(branch).path
+        """The path of BRANCH's worktree (an error when its folder is missing)."""
+        return self.worktrees.find_present(branch).path
+
+    def run_name(self, name: str) -> str:
+        """The name `run` knows a worktree by (its branch, or `(folder)` when detached), from
+        a branch, a path or a detached worktree's folder name; its folder must exist."""
+        return worktree_name(self.worktrees.find_present(name))
 
     # -- runs (the dispatcher); imported lazily so `wtpar list` never loads asyncio ----------
 
@@ -181,7 +186,7 @@ class Services:
 
         return [
             WorktreeInfo(
-                branch=wt.branch or f"({os.path.basename(wt.path)})",
+                branch=worktree_name(wt),
                 path=wt.path,
                 head=wt.head,
                 is_main=wt.is_main,

@@ -100,6 +100,7 @@ class StateStore:
                     "base_ref": rec.base_ref,
                     "base_sha": rec.base_sha,
                     "created": rec.created,
+                    "populated": rec.populated,
                 }
             data["schema"] = SCHEMA
             return data
@@ -132,6 +133,7 @@ def _parse_state(data: Any) -> dict[str, WorktreeRecord]:
             base_ref=rec.opt_text("base_ref"),
             base_sha=rec.opt_text("base_sha"),
             created=rec.opt_number("created") or 0.0,
+            populated=rec.flag("populated", True),
         )
         for branch, rec in doc.objects("worktrees", optional=True).items()
     }

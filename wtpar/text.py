@@ -79,3 +79,15 @@ def format_seconds(value: float | None) -> str:
     if value < 60:
         return f"{value:.1f}s"
     return f"{int(value // 60)}m{int(value % 60):02d}s"
+
+
+def human_size(size: int) -> str:
+    """`5 B`, `6.0 kB`, `120 MB` (decimal units, like `du --si`)."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000:
+            if unit == "B":
+                return f"{size} B"
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB" if value < 10 else f"{value:.0f} TB"

@@ -444,6 +444,7 @@ def exec_cmd(
     command = command_line(ctx.meta.get("wtpar.argv", []))
     if command is None:
         raise UsageError("give the command after --, e.g. wtpar exec feature-a -- make test")
+    branch = svc.run_name(branch)
     request = RunRequest(
         per_branch=((branch, command),),
         branches=(branch,),

@@ -76,6 +76,9 @@ def spawn(
             if r.outcome is SpawnOutcome.EXISTS:
                 click.echo(f"exists   {r.branch}  {r.path}")
                 continue
+            if r.outcome is SpawnOutcome.COMPLETED:
+                click.echo(f"completed  {r.branch}  {r.path}  (the checkout had not finished)")
+                continue
             how = how_words.get(r.how or "", "").format(base=r.base_ref)
             click.echo(f"created  {r.branch}  {r.path}  ({how})")
             for err in r.setup_errors:
@@ -111,6 +114,7 @@ def _status_json(bs: BranchStatus) -> dict[str, Any]:
         "base": bs.base,
         "base_sha": rec.base_sha if rec else None,
         "created": rec.created if rec else None,
+        "populated": rec.populated if rec else True,
         "last_commit": bs.last_commit_time,
     }
 
@@ -137,6 +141,8 @@ def _flags(bs: BranchStatus) -> str:
         flags.append("prunable")
     if bs.operation:
         flags.append(bs.operation)
+    if bs.record and not bs.record.populated:
+        flags.append("populating")
     return ",".join(flags)
 
 
@@ -208,9 +214,12 @@ def remove(
 ) -> None:
     """Remove the worktrees of BRANCHES.
 
-    Refuses a worktree with uncommitted or untracked changes, or with commits that are on
-    no other branch or remote, unless --force. Never removes the main worktree or a locked
-    one. The folder is moved aside and deleted in the background, so this returns at once.
+    Refuses, unless --force, a worktree with uncommitted or untracked changes, hidden
+    (assume-unchanged / skip-worktree) changes, commits that are on no other branch or
+    remote (submodule commits too), a rebase or merge in progress, or a task running in it
+    (--force stops the task first). Never removes the main worktree or a locked one.
+    Ignored files are deleted, and counted in the output. The folder is moved aside and
+    deleted in the background, so this returns at once.
     """
     svc = services_from(ctx)
     results = svc.remove(branches, force=force, delete_branch=delete_branch)
@@ -226,6 +235,9 @@ def remove(
                         "branch_deleted": r.branch_deleted,
                         "message": r.message,
                         "error": r.error,
+                        "ignored_files": r.ignored.files,
+                        "ignored_bytes": r.ignored.size,
+                        "stopped": list(r.stopped),
                     }
                     for r in results
                 ],
@@ -234,7 +246,10 @@ def remove(
     else:
         for r in results:
             if r.removed:
-                extra = f"; {r.message}" if r.message else ""
+                for task in r.stopped:
+                    click.echo(f"stopped task {task}")
+                notes = [n for n in (r.ignored.text(), r.message) if n]
+                extra = f"; {'; '.join(notes)}" if notes else ""
                 click.echo(f"removed  {r.branch}  {r.path}{extra}")
             else:
                 click.echo(f"refused  {r.branch}: {r.error}", err=True)
@@ -259,6 +274,7 @@ def prune(ctx: click.Context, merged: bool, dry_run: bool, as_json: bool) -> Non
                 "stale": list(result.stale),
                 "merged": list(result.merged),
                 "kept": [{"branch": b, "reason": why} for b, why in result.kept],
+                "ignored": {b: {"files": i.files, "bytes": i.size} for b, i in result.ignored},
             }
         )
         return
@@ -266,8 +282,10 @@ def prune(ctx: click.Context, merged: bool, dry_run: bool, as_json: bool) -> Non
     for p in result.stale:
         click.echo(f"{verb}  {p}  (folder is gone)")
     verb = "would remove" if dry_run else "removed"
+    ignored = dict(result.ignored)
     for b in result.merged:
-        click.echo(f"{verb}  {b}  (merged)")
+        also = ignored[b].text() if b in ignored else ""
+        click.echo(f"{verb}  {b}  (merged{'; ' + also if also else ''})")
     for b, why in result.kept:
         click.echo(f"kept  {b}: {why}", err=True)
     if not (result.stale or result.merged or result.kept):

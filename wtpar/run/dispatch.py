@@ -18,13 +18,15 @@ The CLI uses `runner.run_sync`, which adds Ctrl-C handling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
+from wtpar import busy
 from wtpar.errors import signal_label
 from wtpar.model import (
     RunEvent,
@@ -87,6 +89,7 @@ class _Live:
     log_at_line_start: bool = True
     partial: bytearray = field(default_factory=bytearray)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    busy_record: busy.BusyRecord | None = None  # while an attempt runs: seen by `remove`, `prune`
 
     @property
     def passed(self) -> bool:
@@ -108,6 +111,8 @@ class _Live:
         if self.start_time is None:
             self.start_time = now
         self.worker = worker
+        if self.busy_record is not None and pid is not None and worker is None:
+            self.busy_record.started(pid)  # a local process group `remove --force` may stop
         self.status = RunStatus.RUNNING
         self.emit(TaskStarted(self.instance.key, self.attempts, pid, now))
         if self.on_started is not None:
@@ -328,7 +333,8 @@ class Dispatcher:
             live.attempts = attempt
             live.running = True
             try:
-                result = await executor.execute(self._make_attempt(inst, attempt), live)
+                with self._busy_in_worktree(live):
+                    result = await executor.execute(self._make_attempt(inst, attempt), live)
             finally:
                 live.running = False
                 live.flush_output()
@@ -338,6 +344,17 @@ class Dispatcher:
     def _skipped(live: _Live, kind: SkipKind, reason: str) -> tuple[RunStatus, str]:
         live.skip = kind
         return RunStatus.SKIPPED, reason
+
+    @contextlib.contextmanager
+    def _busy_in_worktree(self, live: _Live) -> Iterator[None]:
+        """While an attempt runs, every wtpar process sees its worktree as busy (busy.py)."""
+        inst = live.instance
+        with busy.running_in(self.wtpar_dir, inst.worktree.path, inst.key.task) as record:
+            live.busy_record = record
+            try:
+                yield
+            finally:
+                live.busy_record = None
 
     def _make_attempt(self, inst: TaskInstance, number: int) -> Attempt:
         return Attempt(

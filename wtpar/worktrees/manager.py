@@ -4,11 +4,11 @@ entry points of spawn (spawn.py), remove and prune (remove.py)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from wtpar.config import Config
-from wtpar.errors import UsageError
+from wtpar.errors import UsageError, WtparError
 from wtpar.git import Git, RepoPaths
 from wtpar.model import (
     BranchStatus,
@@ -20,6 +20,11 @@ from wtpar.model import (
 )
 from wtpar.procs import workers
 from wtpar.state import StateStore
+
+
+def worktree_name(wt: Worktree) -> str:
+    """How wtpar names a worktree: its branch, or `(folder)` when its HEAD is detached."""
+    return wt.branch or f"({os.path.basename(wt.path)})"
 
 
 class WorktreeManager:
@@ -38,7 +43,8 @@ class WorktreeManager:
         return self.git.worktrees()
 
     def find(self, branch: str) -> Worktree:
-        """The worktree that has BRANCH checked out (or is at that path)."""
+        """The worktree that has BRANCH checked out, or is at that path; a detached one
+        also by its folder name (`side`, or `(side)` as `run` shows it)."""
         wts = self.worktrees()
         for wt in wts:
             if wt.branch == branch:
@@ -47,8 +53,22 @@ class WorktreeManager:
         for wt in wts:
             if os.path.realpath(wt.path) == target:
                 return wt
-        names = ", ".join(wt.branch or "(detached)" for wt in wts if not wt.is_main) or "none"
+        folder = branch[1:-1] if branch.startswith("(") and branch.endswith(")") else branch
+        detached = [wt for wt in wts if not wt.branch and os.path.basename(wt.path) == folder]
+        if len(detached) == 1:
+            return detached[0]
+        names = ", ".join(worktree_name(wt) for wt in wts if not wt.is_main) or "none"
         raise UsageError(f"no worktree for branch {branch!r} (worktrees: {names})")
+
+    def find_present(self, branch: str) -> Worktree:
+        """Like `find`, but the worktree's folder must exist."""
+        wt = self.find(branch)
+        if wt.prunable or not os.path.isdir(wt.path):
+            raise WtparError(
+                f"{branch}: folder missing ({wt.path}); `wtpar prune` forgets the worktree, "
+                f"`wtpar spawn {branch}` recreates it"
+            )
+        return wt
 
     def base_ref(self, worktrees: list[Worktree] | None = None) -> str:
         """The configured base, else the remote's default branch, else the main worktree's."""
@@ -67,7 +87,8 @@ class WorktreeManager:
     def remove(
         self, branches: Sequence[str], force: bool = False, delete_branch: bool = False
     ) -> list[RemoveResult]:
-        """Remove worktrees, refusing any that would lose work unless `force`."""
+        """Remove worktrees, refusing any that would lose work unless `force` (which first
+        stops the tasks running in them)."""
         from wtpar.worktrees.remove import Remover
 
         self.state.records()  # a damaged state.json stops us before anything changes
@@ -85,12 +106,6 @@ class WorktreeManager:
 
         self.state.records()  # a damaged state.json stops us before anything changes
         return Remover(self).prune(merged, dry_run)
-
-    def remove_integrated(self, branches: Iterable[str]) -> None:
-        """Remove worktrees already judged clean and integrated."""
-        from wtpar.worktrees.remove import Remover
-
-        Remover(self).remove_integrated(branches)
 
     # -- list ----------------------------------------------------------------------------
 

@@ -1,19 +1,28 @@
 """Removing and pruning worktrees without losing work: the refusals, the detaching under
-the repository lock, and the deletion of branches that are integrated."""
+the repository lock, and the deletion of branches that are integrated. What would be lost
+beyond `git status` (running tasks, hidden changes, submodule commits) is found by safety.py."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from wtpar import busy
 from wtpar.errors import UsageError
 from wtpar.git import worktree_git_dir
 from wtpar.locks import repo_lock
-from wtpar.model import PruneResult, RemoveResult, Worktree
+from wtpar.model import IgnoredFiles, PruneResult, RemoveResult, Worktree
 from wtpar.text import plural
+from wtpar.worktrees.safety import (
+    hidden_change_loss,
+    ignored_files,
+    operation_loss,
+    running_task_losses,
+    submodule_losses,
+)
 from wtpar.worktrees.trash import move_to_trash, sweep_trash
 
 if TYPE_CHECKING:
@@ -34,19 +43,32 @@ class Remover:
     def remove(
         self, branches: Sequence[str], force: bool = False, delete_branch: bool = False
     ) -> list[RemoveResult]:
-        """Remove worktrees, refusing any that would lose work unless `force`."""
+        """Remove worktrees, refusing any that would lose work unless `force` (which first
+        stops the tasks running in them)."""
         targets = [(b, self.find(b)) for b in dict.fromkeys(branches)]
+        for branch, wt in targets:
+            if wt.is_main:
+                raise UsageError(
+                    f"{branch!r} is the main worktree: the main worktree is never removed"
+                )
         results: list[RemoveResult] = []
         base = self.base_ref() if delete_branch else None
         for branch, wt in targets:
+            stopped: tuple[str, ...] = ()
+            if force and not wt.prunable and not wt.locked:
+                tasks = busy.stop_tasks(self.paths.wtpar_dir, wt.path)
+                stopped = tuple(f"{t.task} (pid {t.pid})" for t in tasks)
             refusal = self.removal_refusal(wt, force)
             if refusal:
                 results.append(RemoveResult(branch, False, wt.path, error=refusal))
                 continue
-            with repo_lock(self.paths.wtpar_dir):
-                self._detach_worktree(wt)
-                result = RemoveResult(branch, True, wt.path)
-                if delete_branch and wt.branch and base:
+            ignored, refusal = self._take_away(wt)
+            if refusal:
+                results.append(RemoveResult(branch, False, wt.path, error=refusal))
+                continue
+            result = RemoveResult(branch, True, wt.path, ignored=ignored, stopped=stopped)
+            if delete_branch and wt.branch and base:
+                with repo_lock(self.paths.wtpar_dir):
                     result = self._delete_branch_if_integrated(result, wt.branch, base)
             results.append(result)
         removed = [r.branch for r in results if r.removed]
@@ -55,6 +77,19 @@ class Remover:
         sweep_trash(self.paths.wtpar_dir)
         return results
 
+    def _take_away(self, wt: Worktree) -> tuple[IgnoredFiles, str | None]:
+        """Move a worktree judged safe to remove out of the way, unless a task started in it
+        meanwhile; return the ignored files it held (or why it stays)."""
+        present = os.path.isdir(wt.path) and not wt.prunable
+        ignored = ignored_files(self.git, wt.path) if present else IgnoredFiles()
+        with repo_lock(self.paths.wtpar_dir), busy.no_new_tasks(self.paths.wtpar_dir, wt.path):
+            running = running_task_losses(self.paths.wtpar_dir, wt.path)
+            if running:
+                return ignored, "; ".join(running)
+            self._detach_worktree(wt)
+        busy.forget(self.paths.wtpar_dir, wt.path)
+        return ignored, None
+
     def removal_refusal(self, wt: Worktree, force: bool) -> str | None:
         """Why this worktree must not be removed (None when it may)."""
         if wt.is_main:
@@ -62,20 +97,39 @@ class Remover:
         if wt.locked:
             reason = f" ({wt.locked_reason})" if wt.locked_reason else ""
             return f"worktree is locked{reason}; unlock it with `git worktree unlock {wt.path}`"
-        if force or wt.prunable:
+        if wt.prunable:
             return None
+        running = running_task_losses(self.paths.wtpar_dir, wt.path)
+        if running:
+            tail = "it could not be stopped" if force else "use --force to stop it and remove"
+            return "; ".join(running) + f" ({tail})"
+        if force:
+            return None
+        record = self.state.records().get(wt.branch or "")
+        blockers: list[str] = []
+        operation = operation_loss(self.git, wt.path)
+        if operation:
+            blockers.append(operation)
         lost: list[str] = []
-        counts = self.git.status(wt.path)
-        if counts is None:
-            return f"cannot read the status of {wt.path}; use --force to remove it anyway"
-        if counts.dirty:
-            lost.append("uncommitted changes: " + counts.words())
+        if record is None or record.populated:
+            # A worktree whose checkout never finished holds no changes of its own yet.
+            counts = self.git.status(wt.path)
+            if counts is None:
+                return f"cannot read the status of {wt.path}; use --force to remove it anyway"
+            if counts.dirty:
+                lost.append("uncommitted changes: " + counts.words())
+            hidden = hidden_change_loss(self.git, wt.path)
+            if hidden:
+                lost.append(hidden)
         if wt.head:
             unique = self.git.unique_commits(wt.head, wt.branch)
             if unique and not self._integrated(wt.head):
                 lost.append(f"{plural(unique, 'commit')} on no other branch or remote")
+        lost.extend(submodule_losses(self.git, self.paths.common_dir, wt.path))
         if lost:
-            return "would lose " + "; ".join(lost) + " (use --force to remove anyway)"
+            blockers.append("would lose " + "; ".join(lost))
+        if blockers:
+            return "; ".join(blockers) + " (use --force to remove anyway)"
         return None
 
     def _integrated(self, commit: str) -> bool:
@@ -108,36 +162,53 @@ class Remover:
     # -- prune ---------------------------------------------------------------------------
 
     def prune(self, merged: bool = False, dry_run: bool = False) -> PruneResult:
-        """Forget worktrees whose folder is gone; with `merged`, remove clean integrated ones."""
+        """Forget worktrees whose folder is gone; with `merged`, remove clean integrated ones
+        (never one whose branch has no commit since it was spawned: it is new, not merged)."""
         wts = self.worktrees()
         stale = tuple(wt.path for wt in wts if wt.prunable)
-        merged_paths: list[str] = []
+        candidates: list[Worktree] = []
         kept: list[tuple[str, str]] = []
         if merged:
             base = self.base_ref()
+            records = self.state.records()
             for wt in wts:
                 if wt.is_main or wt.prunable or not wt.branch or wt.branch == base:
                     continue
                 if not self.git.is_integrated(wt.branch, base):
                     continue
+                record = records.get(wt.branch)
+                if record is not None and record.base_sha and wt.head == record.base_sha:
+                    since = record.base_ref or record.base_sha[:10]
+                    kept.append(
+                        (
+                            wt.branch,
+                            f"no commit since it was spawned from {since} (new, not merged)",
+                        )
+                    )
+                    continue
                 refusal = self.removal_refusal(wt, force=False)
                 if refusal:
                     kept.append((wt.branch, refusal))
                     continue
-                merged_paths.append(wt.branch)
+                candidates.append(wt)
+        removed: list[str] = []
+        ignored: list[tuple[str, IgnoredFiles]] = []
+        if not dry_run and stale:
+            with repo_lock(self.paths.wtpar_dir):
+                self.git.run("worktree", "prune")
+        for wt in candidates:
+            assert wt.branch is not None
+            if dry_run:
+                found, refusal = ignored_files(self.git, wt.path), None
+            else:
+                found, refusal = self._take_away(wt)
+            if refusal:
+                kept.append((wt.branch, refusal))
+                continue
+            removed.append(wt.branch)
+            ignored.append((wt.branch, found))
         if not dry_run:
-            if stale:
-                with repo_lock(self.paths.wtpar_dir):
-                    self.git.run("worktree", "prune")
-            if merged_paths:
-                self.remove_integrated(merged_paths)
+            if removed:
+                self.state.drop(removed)
             sweep_trash(self.paths.wtpar_dir)
-        return PruneResult(stale, tuple(merged_paths), tuple(kept), dry_run)
-
-    def remove_integrated(self, branches: Iterable[str]) -> None:
-        """Remove worktrees already judged clean and integrated."""
-        names = list(branches)
-        with repo_lock(self.paths.wtpar_dir):
-            for branch in names:
-                self._detach_worktree(self.find(branch))
-        self.state.drop(names)
+        return PruneResult(stale, tuple(removed), tuple(kept), dry_run, tuple(ignored))

@@ -37,6 +37,7 @@ class SpawnPlan:
     error: str | None = None
     existing: bool = False
     setup_errors: tuple[str, ...] = ()
+    created: float | None = None  # when an earlier spawn created it (completing its checkout)
 
 
 def set_up(paths: RepoPaths, config: Config, plans: list[SpawnPlan]) -> None:

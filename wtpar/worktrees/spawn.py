@@ -7,13 +7,17 @@ metadata change happens under the repository lock; the checkout, the slow part, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-from wtpar.errors import CommandError
+from wtpar import busy
+from wtpar.errors import CommandError, UsageError
+from wtpar.git import worktree_git_dir
 from wtpar.locks import repo_lock
 from wtpar.model import SpawnOutcome, SpawnResult, Worktree, WorktreeRecord
 from wtpar.procs import workers
@@ -36,49 +40,93 @@ class Spawner:
         self.base_ref = manager.base_ref
 
     def spawn(self, branches: Sequence[str], from_ref: str | None = None) -> list[SpawnResult]:
-        """Create a worktree for each branch; one failure never stops the others."""
+        """Create a worktree for each branch; one failure never stops the others.
+
+        A worktree whose folder was deleted is created again; one whose checkout never
+        finished (its spawn was killed) is completed.
+        """
+        if from_ref is not None and self.git.resolve_commit(from_ref) is None:
+            raise UsageError(f"--from {from_ref!r} is not a commit")
         plans = [SpawnPlan(b, "") for b in dict.fromkeys(branches)]
-        base_name: str | None = None
-        base_sha: str | None = None
-        needs_base = False
-        with repo_lock(self.paths.wtpar_dir):
-            existing = {wt.branch: wt for wt in self.worktrees() if wt.branch}
-            taken_paths = {os.path.realpath(wt.path) for wt in existing.values()}
-            for plan in plans:
-                self._plan_one(plan, existing, taken_paths)
-                needs_base = needs_base or plan.how == "new"
-            if needs_base:
-                base_name = from_ref or self.base_ref()
-                base_sha = self.git.resolve_commit(base_name)
-            for plan in plans:
-                if plan.error or plan.existing:
-                    continue
-                if plan.how == "new":
-                    if base_sha is None:
-                        plan.error = f"base {base_name!r} is not a commit"
-                        continue
-                    plan.base_ref, plan.base_sha = base_name, base_sha
-                self._add_metadata(plan)
-        created = [p for p in plans if not p.error and not p.existing]
-        with ThreadPoolExecutor(workers(len(created))) as pool:
-            list(pool.map(self._populate, created))
-        set_up(self.paths, self.config, created)
-        self.state.put(
-            [
-                WorktreeRecord(p.branch, p.path, p.base_ref, p.base_sha, time.time())
-                for p in created
-                if not p.error
-            ]
-        )
+        with ExitStack() as busy_records:
+            with repo_lock(self.paths.wtpar_dir):
+                created = self._plan_and_add(plans, from_ref)
+                # Until its checkout has finished a worktree is "populating", and busy: a
+                # later spawn completes it, `remove` knows nothing of value is there yet.
+                self.state.put([self._record(p, populated=False) for p in created])
+                for plan in created:
+                    busy_records.enter_context(
+                        busy.running_in(self.paths.wtpar_dir, plan.path, "spawn")
+                    )
+            # The slow part runs outside the repository lock, still holding the busy records.
+            with ThreadPoolExecutor(workers(len(created))) as pool:
+                list(pool.map(self._populate, created))
+            set_up(self.paths, self.config, created)
+            self.state.put([self._record(p, populated=True) for p in created if not p.error])
         return [self._result(p) for p in plans]
 
-    def _plan_one(self, plan: SpawnPlan, existing: dict[str, Worktree], taken: set[str]) -> None:
+    def _plan_and_add(self, plans: list[SpawnPlan], from_ref: str | None) -> list[SpawnPlan]:
+        """Plan every branch and add the worktrees' metadata (under the repository lock);
+        return the plans that have a worktree to populate."""
+        base_name: str | None = None
+        base_sha: str | None = None
+        wts = self._forget_missing(self.worktrees(), {p.branch for p in plans})
+        existing = {wt.branch: wt for wt in wts if wt.branch}
+        taken_paths = {os.path.realpath(wt.path) for wt in wts}
+        records = self.state.records()
+        for plan in plans:
+            self._plan_one(plan, existing, taken_paths, records)
+        if any(plan.how == "new" and not plan.error for plan in plans):
+            base_name = from_ref or self.base_ref()
+            base_sha = self.git.resolve_commit(base_name)
+        for plan in plans:
+            if plan.error or plan.existing or plan.how == "complete":
+                continue
+            if plan.how == "new":
+                if base_sha is None:
+                    plan.error = f"base {base_name!r} is not a commit"
+                    continue
+                plan.base_ref, plan.base_sha = base_name, base_sha
+            self._add_metadata(plan)
+        return [p for p in plans if not p.error and not p.existing]
+
+    def _record(self, plan: SpawnPlan, populated: bool) -> WorktreeRecord:
+        created = plan.created or time.time()
+        return WorktreeRecord(
+            plan.branch, plan.path, plan.base_ref, plan.base_sha, created, populated
+        )
+
+    def _forget_missing(self, wts: list[Worktree], branches: set[str]) -> list[Worktree]:
+        """Drop the metadata of these branches' worktrees whose folder was deleted (not of
+        locked ones: their folder may be on a drive that is not mounted)."""
+        missing = [wt for wt in wts if wt.branch in branches and wt.prunable and not wt.locked]
+        for wt in missing:
+            self.git.forget_worktree(wt.path)
+        return self.worktrees() if missing else wts
+
+    def _plan_one(
+        self,
+        plan: SpawnPlan,
+        existing: dict[str, Worktree],
+        taken: set[str],
+        records: dict[str, WorktreeRecord],
+    ) -> None:
         branch = plan.branch
         if not self.git.is_valid_branch_name(branch):
             plan.error = f"invalid branch name {branch!r}"
             return
         if branch in existing:
-            plan.path, plan.existing, plan.how = existing[branch].path, True, "exists"
+            wt, rec = existing[branch], records.get(branch)
+            plan.path = wt.path
+            if (
+                rec is not None
+                and not rec.populated
+                and not busy.running_tasks(self.paths.wtpar_dir, wt.path)
+            ):
+                plan.how, plan.base_ref, plan.base_sha = "complete", rec.base_ref, rec.base_sha
+                plan.created = rec.created
+                return
+            plan.existing, plan.how = True, "exists"
             return
         plan.path = worktree_path(self.paths, self.config, branch)
         real = os.path.realpath(plan.path)
@@ -119,6 +167,11 @@ class Spawner:
 
     def _populate(self, plan: SpawnPlan) -> None:
         # The index of a --no-checkout worktree is empty; reading HEAD into it fills the tree.
+        gitdir = worktree_git_dir(plan.path)
+        if plan.how == "complete" and gitdir is not None:
+            # Left by the git a killed spawn was running; no one else works in this worktree.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(gitdir, "index.lock"))
         try:
             self.git.run("-c", "checkout.workers=0", "reset", "--hard", "--quiet", cwd=plan.path)
         except CommandError as exc:
@@ -130,6 +183,8 @@ class Spawner:
                 plan.branch, SpawnOutcome.FAILED, plan.path or None, error=plan.error
             )
         outcome = SpawnOutcome.EXISTS if plan.existing else SpawnOutcome.CREATED
+        if plan.how == "complete":
+            outcome = SpawnOutcome.COMPLETED
         return SpawnResult(
             plan.branch,
             outcome,

@@ -1,0 +1,52 @@
+"""The per-worktree busy records: seen across processes and within one, gone with their owner."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, wait_for
+from wtpar import busy
+
+
+def test_a_record_is_seen_in_the_same_process_and_released_after(tmp_path: Path) -> None:
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    assert busy.running_tasks(wtpar_dir, worktree) == []
+    with busy.running_in(wtpar_dir, worktree, "test") as record:
+        record.started(4242)
+        with busy.running_in(wtpar_dir, worktree, "lint"):
+            seen = busy.running_tasks(wtpar_dir, worktree)
+            assert sorted((t.task, t.pid) for t in seen) == [("lint", os.getpid()), ("test", 4242)]
+        assert [t.describe() for t in busy.running_tasks(wtpar_dir, worktree)] == [
+            "task test is running in it (pid 4242)"
+        ]
+        assert busy.running_tasks(wtpar_dir, str(tmp_path / "other")) == []
+    assert busy.running_tasks(wtpar_dir, worktree) == []
+
+
+def test_the_record_of_a_killed_process_is_stale(tmp_path: Path) -> None:
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    ready = tmp_path / "ready"
+    code = (
+        "import sys, time\n"
+        "from wtpar import busy\n"
+        "with busy.running_in(sys.argv[1], sys.argv[2], 'build'):\n"
+        "    open(sys.argv[3], 'w').close()\n"
+        "    time.sleep(600)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, wtpar_dir, worktree, str(ready)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        wait_for(ready.exists, 30, "the record to be held")
+        [task] = busy.running_tasks(wtpar_dir, worktree)
+        assert (task.task, task.owner_pid) == ("build", proc.pid)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert busy.running_tasks(wtpar_dir, worktree) == []
+    assert not [n for n in os.listdir(busy.busy_dir(wtpar_dir, worktree)) if n.endswith(".json")]

@@ -1,0 +1,108 @@
+"""Honest answers about odd worktrees (issue 9): bad input exits 2, a deleted folder, detached
+worktrees named by folder, non-ASCII branch names, and a spawn killed during its checkout."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+
+from fixtures.recipes import git
+from tests.conftest import Invoke, run_wtpar_process, wait_for
+from tests.run_helpers import wtpar_popen
+from tests.test_spawn import worktree_dir
+
+
+def test_bad_input_exits_2_and_changes_nothing(repo: Path, wtpar: Invoke) -> None:
+    main = wtpar("remove", "main")
+    assert main.exit_code == 2
+    assert "main worktree is never removed" in main.stderr
+    spawn = wtpar("spawn", "x", "--from", "nosuchref")
+    assert spawn.exit_code == 2
+    assert "--from 'nosuchref' is not a commit" in spawn.stderr
+    assert "x" not in git(repo, "branch", "--list", "x")
+    assert not worktree_dir(repo, "x").exists()
+
+
+def test_a_worktree_whose_folder_was_deleted(repo: Path, wtpar: Invoke) -> None:
+    assert wtpar("spawn", "gone").exit_code == 0
+    wt = worktree_dir(repo, "gone")
+    shutil.rmtree(wt)
+    path = wtpar("path", "gone")
+    assert path.exit_code == 1
+    assert "folder missing" in path.stderr and "wtpar prune" in path.stderr
+    ran = wtpar("exec", "gone", "--", "true")
+    assert ran.exit_code == 1
+    assert "folder missing" in ran.stderr
+    rows = {r["branch"]: r for r in json.loads(wtpar("list", "--json").output)["worktrees"]}
+    assert rows["gone"]["prunable"] is True
+    again = wtpar("spawn", "gone")
+    assert again.exit_code == 0, again.output
+    assert "created" in again.output
+    assert (wt / "README.md").exists()
+    assert wtpar("path", "gone").output.strip() == str(wt)
+
+
+def test_detached_worktrees_are_named_by_folder_or_path(repo: Path, wtpar: Invoke) -> None:
+    folder = repo.parent / "side"
+    git(repo, "worktree", "add", "-q", "--detach", str(folder), "HEAD")
+    assert wtpar("path", "side").output.strip() == str(folder)
+    assert wtpar("path", str(folder)).output.strip() == str(folder)
+    ran = wtpar("exec", "side", "--", "sh", "-c", "pwd > where.txt")
+    assert ran.exit_code == 0, ran.output
+    assert (folder / "where.txt").read_text().strip() == str(folder)
+    (folder / "where.txt").unlink()
+    removed = wtpar("remove", "side")
+    assert removed.exit_code == 0, removed.output
+    assert not folder.exists()
+
+
+def test_non_ascii_branch_names_keep_distinct_folders(repo: Path, wtpar: Invoke) -> None:
+    result = wtpar("spawn", "feat-ü-日本", "feat-ä-中国", "--json")
+    assert result.exit_code == 0, result.output
+    paths = {w["branch"]: w["path"] for w in json.loads(result.output)["worktrees"]}
+    assert paths["feat-ü-日本"] == str(worktree_dir(repo, "feat-ü-日本"))
+    assert paths["feat-ä-中国"] == str(worktree_dir(repo, "feat-ä-中国"))
+    assert git(paths["feat-ä-中国"], "branch", "--show-current").strip() == "feat-ä-中国"
+
+
+def spawn_killed_during_checkout(repo: Path, branch: str) -> None:
+    """`wtpar spawn BRANCH`, SIGKILLed (with its git) in the middle of its checkout."""
+    # A smudge filter that never ends holds the checkout half-way.
+    started = repo.parent / "checkout-started"
+    (repo / ".gitattributes").write_text("*.md filter=stall\n")
+    git(repo, "add", ".gitattributes")
+    git(repo, "commit", "-qm", "filter")
+    git(repo, "config", "filter.stall.smudge", f"touch '{started}'; exec sleep 600")
+    proc = wtpar_popen("spawn", branch, cwd=repo, new_session=True)
+    try:
+        wait_for(started.exists, 30, "the checkout to start")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    git(repo, "config", "filter.stall.smudge", "cat")
+
+
+def test_a_spawn_killed_during_checkout_is_completed_later(repo: Path, wtpar: Invoke) -> None:
+    spawn_killed_during_checkout(repo, "half")
+    wt = worktree_dir(repo, "half")
+    rows = {r["branch"]: r for r in json.loads(wtpar("list", "--json").output)["worktrees"]}
+    assert rows["half"]["populated"] is False
+    assert "populating" in wtpar("list").output
+    again = run_wtpar_process("spawn", "half", cwd=repo)
+    assert again.returncode == 0, again.stderr
+    assert "completed" in again.stdout
+    assert git(wt, "status", "--porcelain") == ""
+    assert (wt / "README.md").exists()
+    rows = {r["branch"]: r for r in json.loads(wtpar("list", "--json").output)["worktrees"]}
+    assert rows["half"]["populated"] is True
+
+
+def test_remove_knows_a_half_populated_worktree_holds_nothing(repo: Path, wtpar: Invoke) -> None:
+    spawn_killed_during_checkout(repo, "half")
+    assert git(worktree_dir(repo, "half"), "status", "--porcelain") != ""
+    removed = wtpar("remove", "half")
+    assert removed.exit_code == 0, removed.output
+    assert not worktree_dir(repo, "half").exists()

@@ -1,0 +1,205 @@
+"""Which tasks are running in which worktree, visible to every wtpar process on the repository,
+so that `remove` and `prune` never delete a worktree under a running task.
+
+Each running task holds one record file, `wtpar/locks/busy/<worktree>/<id>.json`, with an
+exclusive flock(2) on it for as long as it runs. A record whose lock can be taken belongs to
+a process that died (even by SIGKILL, the kernel drops its locks): it is stale and removed.
+
+flock is used directly, not through `filelock`: its locks belong to an open file description,
+so a fresh open in the same process conflicts too. The dashboard removes worktrees in the very
+process whose tasks run there, and `filelock`'s reentrant per-process lock would see its own
+tasks as stale.
+
+The `gate` file closes the race between "no task is running" and the folder being moved
+away: a task registers under a shared lock on it, `remove` checks and moves the folder under
+an exclusive one. A task registered after that finds no folder and fails to start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import itertools
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from wtpar.locks import locks_dir
+from wtpar.names import hash_stable
+
+_counter = itertools.count()
+_STOP_GRACE = 5.0
+
+
+@dataclass(frozen=True)
+class RunningTask:
+    """One task running in a worktree: its name, its process (group) id and wtpar's."""
+
+    task: str
+    pid: int
+    owner_pid: int
+    started: float
+
+    def describe(self) -> str:
+        """`task test is running in it (pid 123)`."""
+        return f"task {self.task} is running in it (pid {self.pid})"
+
+
+def busy_dir(wtpar_dir: str, worktree_path: str) -> str:
+    """The folder of one worktree's records (named after the folder, plus a hash of its path)."""
+    real = os.path.realpath(worktree_path)
+    name = f"{os.path.basename(real)[:40]}-{hash_stable(real):08x}"
+    return os.path.join(locks_dir(wtpar_dir), "busy", name)
+
+
+def _flock(fd: int, how: int) -> bool:
+    try:
+        fcntl.flock(fd, how)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return False
+        raise
+    return True
+
+
+@contextlib.contextmanager
+def _gate(folder: str, how: int) -> Iterator[None]:
+    fd = os.open(os.path.join(folder, "gate"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, how)
+        yield
+    finally:
+        os.close(fd)
+
+
+class BusyRecord:
+    """The record a running task holds; `started(pid)` names its process once it exists."""
+
+    def __init__(self, fd: int, path: str, task: str) -> None:
+        self._fd = fd
+        self.path = path
+        self.task = task
+        self._write(os.getpid())
+
+    def started(self, pid: int) -> None:
+        """Record the task's process id (its process group id, for `remove --force`)."""
+        self._write(pid)
+
+    def _write(self, pid: int) -> None:
+        data = {"task": self.task, "pid": pid, "owner_pid": os.getpid(), "started": time.time()}
+        text = json.dumps(data).encode("utf-8")
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, text, 0)
+
+
+@contextlib.contextmanager
+def running_in(wtpar_dir: str, worktree_path: str, task: str) -> Iterator[BusyRecord]:
+    """Hold a busy record for TASK in the worktree for the duration of the block."""
+    folder = busy_dir(wtpar_dir, worktree_path)
+    os.makedirs(folder, exist_ok=True)
+    name = f"{os.getpid()}-{next(_counter)}"
+    tmp = os.path.join(folder, f".{name}.tmp")
+    path = os.path.join(folder, f"{name}.json")
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        record = BusyRecord(fd, path, task)
+        with _gate(folder, fcntl.LOCK_SH):
+            # Readers only look at *.json: they never see a record before it is locked.
+            os.rename(tmp, path)
+        yield record
+    finally:
+        for leftover in (tmp, path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+        os.close(fd)
+
+
+def running_tasks(wtpar_dir: str, worktree_path: str) -> list[RunningTask]:
+    """The tasks running in a worktree now, in any wtpar process; stale records are dropped."""
+    folder = busy_dir(wtpar_dir, worktree_path)
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+    except FileNotFoundError:
+        return []
+    found: list[RunningTask] = []
+    for name in names:
+        task = _live_record(os.path.join(folder, name))
+        if task is not None:
+            found.append(task)
+    return found
+
+
+def _live_record(path: str) -> RunningTask | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        if _flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB):
+            # Nobody holds it: its process died without cleaning up.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            return None
+        return _parse(os.pread(fd, 4096, 0))
+    finally:
+        os.close(fd)
+
+
+def _parse(raw: bytes) -> RunningTask:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        return RunningTask(
+            str(data["task"]), int(data["pid"]), int(data["owner_pid"]), float(data["started"])
+        )
+    except (ValueError, KeyError, TypeError):
+        # Caught between truncate and write: it is running, its name is not known yet.
+        return RunningTask("(starting)", 0, 0, 0.0)
+
+
+@contextlib.contextmanager
+def no_new_tasks(wtpar_dir: str, worktree_path: str) -> Iterator[None]:
+    """While held, no task can register in the worktree (hold it to check, then remove)."""
+    folder = busy_dir(wtpar_dir, worktree_path)
+    os.makedirs(folder, exist_ok=True)
+    with _gate(folder, fcntl.LOCK_EX):
+        yield
+
+
+def forget(wtpar_dir: str, worktree_path: str) -> None:
+    """Delete the worktree's (empty) record folder once the worktree is gone."""
+    folder = busy_dir(wtpar_dir, worktree_path)
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if not name.endswith(".json"):
+                os.unlink(os.path.join(folder, name))
+        os.rmdir(folder)
+
+
+def stop_tasks(
+    wtpar_dir: str,
+    worktree_path: str,
+    grace: float = _STOP_GRACE,
+    wait: Callable[[float], None] = time.sleep,
+) -> list[RunningTask]:
+    """Terminate the tasks running in a worktree (SIGTERM to each process group, SIGKILL
+    after `grace` seconds) and wait until their records are released; return them."""
+    tasks = running_tasks(wtpar_dir, worktree_path)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for task in running_tasks(wtpar_dir, worktree_path):
+            if task.pid > 0 and task.pid != task.owner_pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(task.pid, sig)
+        deadline = time.monotonic() + grace
+        delay = 0.01
+        # The owning wtpar process releases a record once it has reaped the task's group.
+        while running_tasks(wtpar_dir, worktree_path) and time.monotonic() < deadline:
+            wait(delay)
+            delay = min(delay * 2, 0.2)
+        if not running_tasks(wtpar_dir, worktree_path):
+            break
+    return tasks

@@ -1,0 +1,89 @@
+"""What removing a worktree would lose that `git status` does not show: a task running in it,
+a rebase in progress, hidden (assume-unchanged / skip-worktree) changes, submodule commits
+kept only in its private module store; and the ignored files it would delete, to say so."""
+
+from __future__ import annotations
+
+import os
+
+from wtpar import busy
+from wtpar.git import Git, worktree_git_dir
+from wtpar.model import IgnoredFiles
+from wtpar.text import plural
+
+_SHOWN = 3
+
+
+def ignored_files(git: Git, path: str) -> IgnoredFiles:
+    """Count and size the ignored files of a worktree (folders are walked)."""
+    files = size = 0
+    for rel in git.ignored_paths(path):
+        full = os.path.join(path, rel)
+        if not rel.endswith("/"):
+            files += 1
+            size += _size(full)
+            continue
+        for folder, _dirs, names in os.walk(full):
+            for name in names:
+                files += 1
+                size += _size(os.path.join(folder, name))
+    return IgnoredFiles(files, size)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
+
+
+def running_task_losses(wtpar_dir: str, path: str) -> list[str]:
+    """`task T is running in it (pid N)` for each task running in the worktree."""
+    return [task.describe() for task in busy.running_tasks(wtpar_dir, path)]
+
+
+def operation_loss(git: Git, path: str) -> str | None:
+    """`a rebase is in progress` (or merge, cherry-pick, ...), else None."""
+    operation = git.operation_in_progress(path)
+    if operation is None or operation == "bisect":
+        return None
+    return f"a {operation} is in progress (finish or abort it)"
+
+
+def hidden_change_loss(git: Git, path: str) -> str | None:
+    """`1 hidden change (assume-unchanged: README.md)`, else None."""
+    hidden = git.hidden_changes(path)
+    if not hidden:
+        return None
+    shown = ", ".join(f"{flag}: {rel}" for flag, rel in hidden[:_SHOWN])
+    more = f", {len(hidden) - _SHOWN} more" if len(hidden) > _SHOWN else ""
+    return f"{plural(len(hidden), 'hidden change')} ({shown}{more})"
+
+
+def submodule_losses(git: Git, common_dir: str, path: str) -> list[str]:
+    """Submodule commits kept only in this worktree's own module store: on no remote, and
+    not in the main worktree's store (`.git/modules/...`) on any ref."""
+    private = worktree_git_dir(path)
+    return [] if private is None else _submodule_losses(git, path, private, common_dir, "")
+
+
+def _submodule_losses(git: Git, path: str, private: str, shared: str, prefix: str) -> list[str]:
+    # `private` is the git dir of the repository at `path`, `shared` its counterpart in the
+    # main worktree: nested submodules live in `<store>/modules/<name>` at both places.
+    losses: list[str] = []
+    for sub in git.submodule_paths(path):
+        sub_path = os.path.join(path, sub)
+        store = worktree_git_dir(sub_path)
+        if store is None or not store.startswith(private + os.sep):
+            continue
+        shared_store = os.path.join(shared, os.path.relpath(store, private))
+        lost = git.unreachable_in(shared_store, git.unpublished_commits(sub_path))
+        if lost:
+            ids = ", ".join(c[:10] for c in lost[:_SHOWN])
+            more = ", ..." if len(lost) > _SHOWN else ""
+            losses.append(
+                f"{plural(len(lost), 'commit')} in submodule {prefix}{sub} ({ids}{more}) "
+                "kept only in this worktree's module store; push them first"
+            )
+        losses.extend(_submodule_losses(git, sub_path, store, shared_store, f"{prefix}{sub}/"))
+    return losses
