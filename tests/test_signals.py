@@ -40,6 +40,14 @@ def _popen(*args: str, cwd: Path) -> subprocess.Popen[str]:
     )
 
 
+def _watched(repo: Path) -> int:
+    """How many process groups the run's watchdog has recorded."""
+    for record in (repo / ".git" / "wtpar" / "watch").glob("*.json"):
+        with contextlib.suppress(ValueError, OSError):
+            return len(json.loads(record.read_text())["groups"])
+    return 0
+
+
 def last_report(repo: Path) -> Any:
     runs = repo / ".git" / "wtpar" / "runs"
     return json.loads((runs / (runs / "last").read_text().strip() / "report.json").read_text())
@@ -120,6 +128,7 @@ def test_sigkill_of_wtpar_leaves_no_task_behind(repo: Path, tmp_path: Path) -> N
     proc = _popen("run", "-j", "4", "--output", "quiet", "--", command, cwd=repo)
     try:
         wait_for(lambda: len(read_pids(pids)) == 8, 30, "four tasks and their children")
+        wait_for(lambda: _watched(repo) == 4, 30, "the watchdog to know the four groups")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         everyone = read_pids(pids)

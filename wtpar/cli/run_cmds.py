@@ -238,10 +238,16 @@ tree, succeeded (results are remembered only for runs on a clean tree).
 --failed runs again every task that failed, timed out, was cancelled, or was
 skipped for a failed dependency in the last run, with the same commands.
 
-Exit status: 0 when every task succeeded, 1 when any failed, timed out or was
-cancelled, 2 for a usage or configuration error, 130 after Ctrl-C (the first
-Ctrl-C stops starting tasks, terminates the running ones and writes the partial
-report; a second one kills them at once).
+A task that does not run is skipped as `unchanged` (a success), `dependency
+failed` (a failure), `not applicable` (a dependency does not run on that branch)
+or `not triggered` (a cascade that did not fire).
+
+Exit status: 0 when no task failed, 1 when any failed, timed out, was cancelled
+or was skipped for a failed dependency, 2 for a usage or configuration error,
+130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP (the first signal stops
+starting tasks, terminates the running ones and writes the partial report; a
+second one kills them at once). If wtpar is killed outright, a watchdog stops
+its tasks.
 """
 
 
@@ -415,7 +421,7 @@ EXEC_HELP = """Run one command in one worktree, through the shared pool.
 The command takes a slot of the pool shared with every `wtpar run`, and waits
 for its --lock names first, like a task. Its output is shown as it comes and
 kept in .git/wtpar/runs/. The exit status is the command's own (1 if it timed
-out, 130 after Ctrl-C).
+out, 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP).
 """
 
 

@@ -117,7 +117,8 @@ class LocalExecutor(Executor):
             self._watchdog.untrack(proc.pid)
 
     async def aclose(self) -> None:
-        self._watchdog.close()
+        # In a thread: the watchdog exits at once, but the loop (the dashboard's) never waits.
+        await asyncio.to_thread(self._watchdog.close)
 
     async def _follow(
         self,

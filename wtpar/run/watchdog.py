@@ -128,12 +128,17 @@ class Watchdog:
         """A task's process group is gone."""
         self._send(b"-%d\n" % pgid)
 
-    def close(self) -> None:
-        """The run is over: end of file lets the watchdog exit (nothing left to stop)."""
-        if self._proc is not None and self._proc.stdin is not None:
+    def close(self, wait: float = 2.0) -> None:
+        """The run is over: end of file lets the watchdog exit, having nothing left to stop;
+        wait (at most `wait` seconds) until it has, so that it writes nothing afterwards."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
             with contextlib.suppress(OSError):
-                self._proc.stdin.close()
-        self._proc = None
+                proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(wait)
 
     def _send(self, line: bytes) -> None:
         if self._broken:
