@@ -3,18 +3,11 @@ and the JSON report follow that type, never the wording of a message."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import Invoke
-from tests.run_helpers import configure, spawn
+from tests.run_helpers import configure, last_report, spawn
 from wtpar.model import RunReport, RunStatus, SkipKind, TaskKey, TaskRun
-
-
-def last_report(repo: Path) -> Any:
-    runs = repo / ".git" / "wtpar" / "runs"
-    return json.loads((runs / (runs / "last").read_text().strip() / "report.json").read_text())
 
 
 def outcomes(repo: Path) -> dict[str, tuple[str, str | None]]:

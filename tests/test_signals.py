@@ -8,15 +8,20 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, run_wtpar_process, wait_for
-from tests.run_helpers import alive, configure, kill_quietly, read_pids, spawn
+from tests.conftest import run_wtpar_process, wait_for
+from tests.run_helpers import (
+    alive,
+    configure,
+    kill_quietly,
+    last_report,
+    read_pids,
+    spawn,
+    wtpar_popen,
+)
 
 SLEEPER = "echo $$ > {pids}/$WTPAR_BRANCH-$WTPAR_TASK.pid; exec sleep 60"
 LABELS: dict[int, str] = {
@@ -24,20 +29,6 @@ LABELS: dict[int, str] = {
     signal.SIGTERM: "SIGTERM",
     signal.SIGHUP: "SIGHUP",
 }
-
-
-def _popen(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    # Its own session, like a command started from a terminal: signals reach wtpar only.
-    return subprocess.Popen(
-        [sys.executable, "-m", "wtpar", *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        start_new_session=True,
-    )
 
 
 def _watched(repo: Path) -> int:
@@ -48,17 +39,22 @@ def _watched(repo: Path) -> int:
     return 0
 
 
-def last_report(repo: Path) -> Any:
-    runs = repo / ".git" / "wtpar" / "runs"
-    return json.loads((runs / (runs / "last").read_text().strip() / "report.json").read_text())
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_stops_the_run_like_ctrl_c(repo: Path, tmp_path: Path, sig: int) -> None:
     pids = tmp_path / "pids"
     pids.mkdir()
     spawn(repo, "a", "b", "c")
-    proc = _popen("run", "-j", "2", "--output", "stream", "--", SLEEPER.format(pids=pids), cwd=repo)
+    proc = wtpar_popen(
+        "run",
+        "-j",
+        "2",
+        "--output",
+        "stream",
+        "--",
+        SLEEPER.format(pids=pids),
+        cwd=repo,
+        new_session=True,
+    )
     try:
         wait_for(lambda: len(read_pids(pids)) == 2, 30, "two tasks to start")
         proc.send_signal(sig)
@@ -83,7 +79,7 @@ def test_a_signal_stops_exec(repo: Path, tmp_path: Path, sig: int) -> None:
     pids = tmp_path / "pids"
     pids.mkdir()
     spawn(repo, "a")
-    proc = _popen("exec", "a", "--", SLEEPER.format(pids=pids), cwd=repo)
+    proc = wtpar_popen("exec", "a", "--", SLEEPER.format(pids=pids), cwd=repo, new_session=True)
     try:
         wait_for(lambda: read_pids(pids), 30, "the command to start")
         proc.send_signal(sig)
@@ -103,7 +99,7 @@ def test_sigterm_stops_the_check_tasks(repo: Path, tmp_path: Path) -> None:
         repo, f'[tasks.test]\ncmd = "{SLEEPER.format(pids=pids)}"\n\n[check]\ntasks = ["test"]\n'
     )
     spawn(repo, "a")
-    proc = _popen("check", cwd=repo)
+    proc = wtpar_popen("check", cwd=repo, new_session=True)
     try:
         wait_for(lambda: read_pids(pids), 30, "the check task to start")
         proc.send_signal(signal.SIGTERM)
@@ -125,7 +121,9 @@ def test_sigkill_of_wtpar_leaves_no_task_behind(repo: Path, tmp_path: Path) -> N
     command = f"sh -c 'echo $$ > {pids}/$WTPAR_BRANCH-child.pid; exec sleep 60' & " + (
         SLEEPER.format(pids=pids).replace("exec sleep 60", "wait")
     )
-    proc = _popen("run", "-j", "4", "--output", "quiet", "--", command, cwd=repo)
+    proc = wtpar_popen(
+        "run", "-j", "4", "--output", "quiet", "--", command, cwd=repo, new_session=True
+    )
     try:
         wait_for(lambda: len(read_pids(pids)) == 8, 30, "four tasks and their children")
         wait_for(lambda: _watched(repo) == 4, 30, "the watchdog to know the four groups")
@@ -145,7 +143,9 @@ def test_tasks_left_running_are_reported_by_the_next_command(repo: Path, tmp_pat
     pids = tmp_path / "pids"
     pids.mkdir()
     spawn(repo, "a")
-    proc = _popen("run", "--output", "quiet", "--", SLEEPER.format(pids=pids), cwd=repo)
+    proc = wtpar_popen(
+        "run", "--output", "quiet", "--", SLEEPER.format(pids=pids), cwd=repo, new_session=True
+    )
     watch = repo / ".git" / "wtpar" / "watch"
     try:
         wait_for(lambda: read_pids(pids), 30, "the task to start")
@@ -174,7 +174,7 @@ def test_tasks_left_running_are_reported_by_the_next_command(repo: Path, tmp_pat
 def test_a_signal_during_spawn_stops_post_create(repo: Path, tmp_path: Path, sig: int) -> None:
     pidfile = tmp_path / "post_create.pid"
     configure(repo, f"[worktrees]\npost_create = ['echo $$ > {pidfile}; exec sleep 60']\n")
-    proc = _popen("spawn", "x", cwd=repo)
+    proc = wtpar_popen("spawn", "x", cwd=repo, new_session=True)
     try:
         wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 30, "post_create")
         pid = int(pidfile.read_text())
