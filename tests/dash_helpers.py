@@ -6,6 +6,7 @@ import io
 import time
 from collections.abc import Callable
 
+from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -20,10 +21,17 @@ async def until(
 ) -> None:
     """Let the app run until `condition()` holds, or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not _holds(condition):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         await pilot.pause(0.02)
+
+
+def _holds(condition: Callable[[], object]) -> bool:
+    try:
+        return bool(condition())
+    except NoMatches:  # the screen is still being composed
+        return False
 
 
 def cell(app: WtparApp, branch: str, column: str) -> str:

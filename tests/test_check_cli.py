@@ -231,7 +231,14 @@ def test_integrated_and_squash_merged_branches_are_reported(repo: Path, wtpar: I
     for name in ("merged", "squashed"):
         b = branch_of(report, name)
         assert b["integrated"] is True and codes(b) == {"integrated": False}
+        assert b["verdict"] == "merged"
     assert branch_of(report, "live")["integrated"] is False
+    assert branch_of(report, "live")["verdict"] == "ready"
+    table = wtpar("check", "merged", "live").output
+    assert [line.split()[:2] for line in table.splitlines()[2:4]] == [
+        ["merged", "merged"],
+        ["live", "ready"],
+    ]
     assert report["matrix"]["branches"] == ["live"]
     assert [s["branch"] for s in report["merge_order"]] == ["live"]
 
@@ -400,3 +407,13 @@ def test_git_238_falls_back_to_one_merge_per_pair(repo: Path, tmp_path: Path) ->
     assert report["git_version"] == "2.38.1"
     assert report["matrix"]["method"] == "per-pair"
     assert report["matrix"]["conflicts"] == [{"a": "a", "b": "b", "files": ["src/app.py"]}]
+
+
+def test_conflicts_column_names_three_partners_then_a_count(repo: Path, wtpar: Invoke) -> None:
+    for i in range(5):
+        make_branch(repo, f"edit-{i}", {"src/app.py": f"edit {i}\n"})
+    result = wtpar("check", *(f"edit-{i}" for i in range(5)), "--no-run")
+    rows = {line.split()[0]: line for line in result.output.splitlines()[2:7]}
+    assert "edit-1, edit-2, edit-3, +1" in rows["edit-0"]
+    report = report_of(wtpar("check", "--json", *(f"edit-{i}" for i in range(5))))
+    assert len(report["matrix"]["conflicts"]) == 10  # JSON keeps every pair

@@ -46,6 +46,16 @@ def test_invalid_toml_names_file_and_line(repo: Path, text: str, line: int) -> N
         ('base = "main"\nfrobnicate = 1\n', "unknown setting 'frobnicate'", 2),
         ('[worktrees]\npath = "/tmp/fixed"\n', "must be a string containing {branch}", 2),
         ("[worktrees]\ncopy = [1, 2]\n", "worktrees.copy must be a list of strings", 2),
+        ('[env]\nports = ["web"]\ncolour = 1\n', "unknown setting env.colour", 3),
+        (
+            '[env]\nports = ["web"]\nvars = { A = "{port_db}" }\n',
+            "unknown placeholder {port_db}",
+            3,
+        ),
+        ('[env]\nport_range = "80-90"\n', "env.port_range must look like", 2),
+        ('[services.web]\ncmd = "x"\nready = "web"\n', "'web' is not a port", 3),
+        ('[services.web]\ncmd = "x"\nrestart = 1\n', "unknown setting services.web.restart", 3),
+        ("[worktrees]\npre_remove = 3\n", "worktrees.pre_remove must be a list", 2),
     ],
 )
 def test_invalid_settings_name_file_and_line(

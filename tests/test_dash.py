@@ -148,3 +148,18 @@ async def test_check_shows_verdicts_reasons_and_conflicts(repo: Path, wtpar: Inv
         while app.selected_branch() != "dirty-one":
             await pilot.press("down")
         await until(pilot, lambda: "uncommitted" in panel_text(app), what="dirty-one's reasons")
+
+
+async def test_readiness_fills_in_without_a_key_and_after_a_change(
+    repo: Path, wtpar: Invoke
+) -> None:
+    assert wtpar("spawn", "fresh", "work").exit_code == 0
+    commit_file(worktree_dir(repo, "work"), "w.txt", "w\n")
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(150, 36)) as pilot:
+        await until(pilot, lambda: app.check_report is not None, what="the first check")
+        await until(pilot, lambda: cell(app, "work", "ready") == "ready")
+        assert cell(app, "fresh", "ready") == "merged"  # nothing of its own: not "ready"
+        (worktree_dir(repo, "work") / "wip.txt").write_text("wip\n")
+        await pilot.press("g")
+        await until(pilot, lambda: cell(app, "work", "ready") == "blocked", what="a re-check")

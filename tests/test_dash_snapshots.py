@@ -103,6 +103,7 @@ def test_remove_dialog(repo: Path, wtpar: Invoke, snap_compare: SnapCompare) -> 
 
     async def setup(pilot: Pilot[Any]) -> None:
         await until(pilot, lambda: app.table.row_count == 4, what="rows")
+        await until(pilot, lambda: app.check_report is not None, what="the readiness check")
         await pilot.press("down", "down", "d")
         await until(pilot, lambda: app.screen.id is not None or len(app.screen_stack) > 1)
         await pilot.pause()
@@ -151,6 +152,7 @@ def test_run_in_progress(repo: Path, wtpar: Invoke, snap_compare: SnapCompare) -
 
     async def setup(pilot: Pilot[Any]) -> None:
         await until(pilot, lambda: app.table.row_count == 4, what="rows")
+        await until(pilot, lambda: app.check_report is not None, what="the readiness check")
         await pilot.press("down")
         app.start_run(["api", "docs", "ui"], "lint")
         await until(pilot, lambda: all(running(b) for b in ("api", "docs", "ui")))

@@ -7,6 +7,7 @@ import os
 import pkgutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,23 @@ def _modules_after(code: str) -> set[str]:
         cwd=ROOT,
     ).stdout
     return set(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_every_module_is_under_an_import_contract() -> None:
+    """A new base module or package must be named in pyproject's import-linter contracts."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    named = {
+        m.strip()
+        for c in contracts["contracts"]
+        for entry in (*c.get("source_modules", ()), *c.get("layers", ()))
+        for m in entry.split("|")
+    }
+    top = {
+        f"wtpar.{m.name}"
+        for m in pkgutil.iter_modules(wtpar.__path__)
+        if m.name not in ("__main__",)
+    }
+    assert sorted(top - named) == []
 
 
 def test_core_module_list_is_not_empty() -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wtpar.check.rules import (
+from wtpar.check.model import (
     BaseMerge,
     BranchFacts,
     CheckFact,
@@ -16,11 +16,9 @@ from wtpar.check.rules import (
     Policy,
     UpstreamFacts,
     UpstreamState,
-    checks_summary,
-    dirty_summary,
-    evaluate,
-    pushed_summary,
 )
+from wtpar.check.report import checks_summary, dirty_summary, pushed_summary
+from wtpar.check.rules import evaluate
 from wtpar.model import Readiness, StatusCounts, Verdict
 
 IN_SYNC = UpstreamFacts("origin/feature")
@@ -168,7 +166,7 @@ def test_integrated_is_reported_and_skips_merge_rules(integrated: bool, ahead: i
         ),
         Policy(require_upstream=True, require_up_to_date=True),
     )
-    assert r.ready
+    assert r.verdict is Verdict.MERGED and not r.blocked and not r.ready
     assert codes(r) == {"integrated": False}
     assert "prune" in r.reasons[0].message
 
@@ -241,7 +239,9 @@ def test_every_combination_of_facts_and_policy() -> None:
         r = evaluate(facts, policy)
         assert codes(r) == expected, facts
         assert len(r.reasons) == len(expected), facts
-        assert r.ready is not any(expected.values()), facts
+        assert r.blocked is any(expected.values()), facts
+        if not r.blocked:
+            assert r.verdict is (Verdict.MERGED if is_int else Verdict.READY), facts
         assert r.branch == "b"
         seen += 1
     assert seen == 2 * 4 * 3 * 4 * 2 * 6 * 6 * 4
@@ -290,9 +290,9 @@ def test_verdict_properties(facts: BranchFacts, up: bool, to_date: bool) -> None
     lax = evaluate(facts, Policy())
     strict = evaluate(facts, Policy(up, to_date))
     for r in (lax, strict):
-        assert r.ready is not any(x.blocking for x in r.reasons)
+        assert r.blocked is any(x.blocking for x in r.reasons)
         assert all(x.message for x in r.reasons)
-    assert not (strict.ready and not lax.ready)
+    assert not (lax.blocked and not strict.blocked)
     assert {x.code for x in strict.reasons} == {x.code for x in lax.reasons}
     if facts.operation or (facts.dirty is not None and facts.dirty.dirty):
         assert not lax.ready

@@ -15,10 +15,12 @@ from wtpar.errors import ConfigError
 
 DEFAULT_PATH_TEMPLATE = "{repo_parent}/{repo}.worktrees/{branch}"
 _TOML_LINE = re.compile(r"line (\d+)")
-_KNOWN_TOP = {"base", "worktrees", "tasks", "check", "run"}
+_KNOWN_TOP = {"base", "worktrees", "tasks", "check", "run", "env", "services"}
+_PORT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEFAULT_PORT_RANGE = (20000, 29999)
+TEMPLATE_FIELDS = ("branch", "branch_slug", "repo", "worktree")
 PATH_PLACEHOLDERS = ("repo_parent", "repo", "repo_root", "branch")
-OUTPUT_MODES = ("stream", "grouped", "failures", "quiet")
-"""How `wtpar run` shows output (`--output`, `[run] output`)."""
 
 
 @dataclass(frozen=True)
@@ -29,14 +31,33 @@ class WorktreeConfig:
     copy: tuple[str, ...] = ()
     post_create: tuple[str, ...] = ()
     submodules: bool | None = None
+    pre_remove: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class RunSettings:
-    """`[run]`: defaults for `wtpar run` that its options override."""
+class EnvConfig:
+    """`[env]`: the ports and variables each worktree gets (templates not yet filled in)."""
 
-    jobs: int | None = None
-    output: str | None = None
+    ports: tuple[str, ...] = ()
+    port_range: tuple[int, int] = DEFAULT_PORT_RANGE
+    vars: tuple[tuple[str, str], ...] = ()
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One `[services.NAME]`: a long-running command per worktree (a dev server, a database)."""
+
+    name: str
+    cmd: str
+    ready: str | None = None  # a port name from [env] ports, or an http(s) URL
+    env: tuple[tuple[str, str], ...] = ()
+    ready_timeout: float = 30.0
+
+    @property
+    def ready_port(self) -> str | None:
+        """The port name readiness waits for, when `ready` names a port."""
+        return self.ready if self.ready and "://" not in self.ready else None
 
 
 @dataclass(frozen=True)
@@ -49,7 +70,9 @@ class Config:
     worktrees: WorktreeConfig = field(default_factory=WorktreeConfig)
     tasks: Mapping[str, Any] = field(default_factory=dict)
     check: Mapping[str, Any] = field(default_factory=dict)
-    run: RunSettings = field(default_factory=RunSettings)
+    run: Mapping[str, Any] = field(default_factory=dict)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    services: tuple[ServiceSpec, ...] = ()
 
     def error(self, message: str, *needles: str) -> ConfigError:
         """A ConfigError pointing at the first line that mentions any of `needles`."""
@@ -111,7 +134,7 @@ def _parse(path: str, text: str, data: Any) -> Config:
     wt = data.get("worktrees", {})
     if not isinstance(wt, dict):
         raise probe.error("[worktrees] must be a table", "worktrees")
-    for key in set(wt) - {"path", "copy", "post_create", "submodules"}:
+    for key in set(wt) - {"path", "copy", "post_create", "submodules", "pre_remove"}:
         raise probe.error(f"unknown setting worktrees.{key}", key)
     template = wt.get("path", DEFAULT_PATH_TEMPLATE)
     if not isinstance(template, str) or "{branch}" not in template:
@@ -119,11 +142,13 @@ def _parse(path: str, text: str, data: Any) -> Config:
     _check_template(probe, template)
     copy = _str_list(probe, wt.get("copy", []), "copy")
     post_create = _str_list(probe, wt.get("post_create", []), "post_create")
+    pre_remove = _str_list(probe, wt.get("pre_remove", []), "pre_remove")
     submodules = wt.get("submodules")
     if submodules is not None and not isinstance(submodules, bool):
         raise probe.error("worktrees.submodules must be true or false", "submodules")
+    env = _parse_env(probe, data.get("env", {}))
     sections: dict[str, Mapping[str, Any]] = {}
-    for name in ("tasks", "check"):
+    for name in ("tasks", "check", "run"):
         value = data.get(name, {})
         if not isinstance(value, dict):
             raise probe.error(f"[{name}] must be a table", name)
@@ -132,10 +157,12 @@ def _parse(path: str, text: str, data: Any) -> Config:
         source=path,
         text=text,
         base=base,
-        worktrees=WorktreeConfig(template, copy, post_create, submodules),
+        worktrees=WorktreeConfig(template, copy, post_create, submodules, pre_remove),
         tasks=sections["tasks"],
         check=sections["check"],
-        run=_run_settings(probe, data.get("run", {})),
+        run=sections["run"],
+        env=env,
+        services=_parse_services(probe, data.get("services", {}), env),
     )
 
 
@@ -157,26 +184,115 @@ def _check_template(probe: Config, template: str) -> None:
         ) from None
 
 
-def _run_settings(probe: Config, table: Any) -> RunSettings:
-    if not isinstance(table, dict):
-        raise probe.error("[run] must be a table", "[run]", "run")
-    for key in sorted(table):
-        if key not in ("jobs", "output"):
-            raise probe.error(
-                f"unknown setting run.{key} (known: jobs, output)", f"{key} =", f"{key}="
-            )
-    jobs = table.get("jobs")
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise probe.error("run.jobs must be a whole number, 1 or more", "jobs")
-    output = table.get("output")
-    if output is not None and output not in OUTPUT_MODES:
-        raise probe.error(f"run.output must be one of {', '.join(OUTPUT_MODES)}", "output")
-    return RunSettings(jobs, output)
-
-
 def _str_list(probe: Config, value: Any, key: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise probe.error(f"worktrees.{key} must be a list of strings", key)
     return tuple(value)
+
+
+def _parse_env(probe: Config, table: Any) -> EnvConfig:
+    if not isinstance(table, dict):
+        raise probe.error("[env] must be a table", "env")
+    for key in sorted(set(table) - {"ports", "port_range", "vars", "file"}):
+        raise probe.error(f"unknown setting env.{key} (known: file, port_range, ports, vars)", key)
+    ports = table.get("ports", [])
+    if not isinstance(ports, list) or not all(
+        isinstance(p, str) and _PORT_NAME.match(p) for p in ports
+    ):
+        raise probe.error('env.ports must be a list of lowercase names like "web"', "ports")
+    if len(set(ports)) != len(ports):
+        raise probe.error("env.ports names a port twice", "ports")
+    port_range = _parse_range(probe, table.get("port_range"))
+    if len(ports) > port_range[1] - port_range[0] + 1:
+        raise probe.error("env.port_range is smaller than one worktree's ports", "port_range")
+    file = table.get("file")
+    if file is not None and (
+        not isinstance(file, str) or not file or os.path.isabs(file) or ".." in file.split("/")
+    ):
+        raise probe.error("env.file must be a relative path inside the worktree", "file")
+    allowed = (*TEMPLATE_FIELDS, *(f"port_{p}" for p in ports))
+    return EnvConfig(tuple(ports), port_range, _templates(probe, table, "vars", allowed), file)
+
+
+def _parse_range(probe: Config, value: Any) -> tuple[int, int]:
+    if value is None:
+        return DEFAULT_PORT_RANGE
+    m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", value) if isinstance(value, str) else None
+    low, high = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    if not m or not 1024 <= low <= high <= 65535:
+        raise probe.error(
+            'env.port_range must look like "20000-29999", within 1024-65535', "port_range"
+        )
+    return low, high
+
+
+def _templates(
+    probe: Config, table: dict[str, Any], key: str, allowed: tuple[str, ...], where: str = "env"
+) -> tuple[tuple[str, str], ...]:
+    """`key` of `table` as (NAME, template) pairs whose placeholders are all in `allowed`."""
+    value = table.get(key, {})
+    if not isinstance(value, dict):
+        raise probe.error(f"{where}.{key} must be a table of strings", key)
+    pairs: list[tuple[str, str]] = []
+    for name, text in value.items():
+        if not _VAR_NAME.match(name):
+            raise probe.error(f"{where}.{key}: {name!r} is not a variable name", name)
+        if isinstance(text, bool) or not isinstance(text, str | int | float):
+            raise probe.error(f"{where}.{key}.{name} must be a string", name)
+        pairs.append((name, str(text)))
+        check_template(probe, str(text), allowed, f"{where}.{key}.{name}", name)
+    return tuple(pairs)
+
+
+def check_template(
+    probe: Config, text: str, allowed: tuple[str, ...], what: str, needle: str
+) -> None:
+    """Refuse a template with a placeholder that is not in `allowed` (or malformed braces)."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+    except ValueError as exc:
+        raise probe.error(
+            f"{what}: {exc} (write {{{{ and }}}} for literal braces)", needle
+        ) from None
+    for name in fields:
+        if name not in allowed:
+            known = ", ".join("{" + a + "}" for a in allowed)
+            raise probe.error(f"{what}: unknown placeholder {{{name}}} (known: {known})", needle)
+
+
+def _parse_services(probe: Config, table: Any, env: EnvConfig) -> tuple[ServiceSpec, ...]:
+    if not isinstance(table, dict):
+        raise probe.error("[services] must be a table of [services.NAME] tables", "services")
+    allowed = (*TEMPLATE_FIELDS, *(f"port_{p}" for p in env.ports))
+    specs: list[ServiceSpec] = []
+    for name, body in table.items():
+        header = f"[services.{name}]"
+        if not _PORT_NAME.match(name) or not isinstance(body, dict):
+            raise probe.error(f"{header} needs a lowercase name and a table", header)
+        for key in sorted(set(body) - {"cmd", "ready", "env", "ready_timeout"}):
+            raise probe.error(
+                f"unknown setting services.{name}.{key} (known: cmd, env, ready, ready_timeout)",
+                key,
+            )
+        cmd = body.get("cmd")
+        if not isinstance(cmd, str) or not cmd.strip():
+            raise probe.error(f"services.{name}.cmd must be a command line", header)
+        ready = body.get("ready")
+        if ready is not None and not isinstance(ready, str):
+            raise probe.error(f"services.{name}.ready must be a port name or a URL", "ready")
+        if isinstance(ready, str) and "://" in ready:
+            check_template(probe, ready, allowed, f"services.{name}.ready", "ready")
+        elif ready is not None and ready not in env.ports:
+            known = ", ".join(env.ports) or "none in [env] ports"
+            raise probe.error(
+                f"services.{name}.ready: {ready!r} is not a port (ports: {known}) nor a URL",
+                "ready",
+            )
+        timeout = body.get("ready_timeout", 30)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise probe.error(f"services.{name}.ready_timeout must be seconds > 0", "ready_timeout")
+        pairs = _templates(probe, body, "env", allowed, f"services.{name}")
+        specs.append(ServiceSpec(name, cmd, ready, pairs, float(timeout)))
+    return tuple(specs)

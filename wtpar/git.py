@@ -1,4 +1,4 @@
-"""The only module that talks to git: GitPython for discovery, the git CLI for batched calls.
+"""The only module that builds git command lines: every git call wtpar makes is a method here.
 
 Output is parsed from `-z` porcelain formats; status polling passes `--no-optional-locks`
 so that a dashboard or a parallel `wtpar list` never takes a worktree's `index.lock`.
@@ -7,17 +7,24 @@ so that a dashboard or a parallel `wtpar list` never takes a worktree's `index.l
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
 
 from wtpar import procs
-from wtpar.errors import CommandError, NotARepositoryError, UsageError, WtparError
-from wtpar.model import StatusCounts, Worktree
+from wtpar.errors import CommandError, UsageError, WtparError
+from wtpar.gitparse import (
+    HEX_RE,
+    MergeTreeResult,
+    parse_merge_tree_stdin,
+    parse_status_v2,
+    parse_worktree_list,
+    with_rebased_branch,
+    worktree_git_dir,
+)
+from wtpar.gitrepo import RepoPaths, discover, require_version, version
+from wtpar.model import BranchTracking, StatusCounts, Worktree
 
 _OPERATION_MARKERS = (
     ("MERGE_HEAD", "merge"),
@@ -27,66 +34,6 @@ _OPERATION_MARKERS = (
     ("rebase-merge", "rebase"),
     ("rebase-apply", "rebase"),
 )
-_HEX_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-
-
-@dataclass(frozen=True)
-class RepoPaths:
-    """Where a repository lives: its main worktree and its common git dir."""
-
-    root: str
-    common_dir: str
-
-    @property
-    def wtpar_dir(self) -> str:
-        """wtpar's own folder, shared by every worktree of the repository."""
-        return os.path.join(self.common_dir, "wtpar")
-
-
-def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
-    """Find the repository containing `start` (any of its worktrees).
-
-    One `git rev-parse` call: GitPython's discovery costs ~50 ms of import and set-up,
-    a third of `wtpar list`'s run time on a small repository.
-    """
-    where = os.path.abspath(start)
-    if not os.path.isdir(where):
-        raise NotARepositoryError(f"not a git repository (no such folder): {where}")
-    res = procs.run(
-        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository"],
-        cwd=where,
-        check=False,
-    )
-    if res.returncode != 0:
-        raise NotARepositoryError(f"not a git repository (or any parent up to /): {where}")
-    common_dir, bare = res.stdout.splitlines()[:2]
-    common_dir = os.path.realpath(common_dir)
-    if bare == "true":
-        raise NotARepositoryError(
-            f"{common_dir} is a bare repository; wtpar needs a main working tree"
-        )
-    if os.path.basename(common_dir) == ".git":
-        return RepoPaths(root=os.path.dirname(common_dir), common_dir=common_dir)
-    return RepoPaths(root=_main_worktree_root(common_dir), common_dir=common_dir)
-
-
-def _main_worktree_root(common_dir: str) -> str:
-    # `git worktree list` always names the main worktree first.
-    out = procs.run(["git", "--git-dir", common_dir, "worktree", "list", "--porcelain"]).stdout
-    first = out.split("\n", 1)[0]
-    if not first.startswith("worktree "):
-        raise NotARepositoryError(f"cannot find the main worktree of {common_dir}")
-    return os.path.realpath(first[len("worktree ") :])
-
-
-@functools.cache
-def version() -> tuple[int, int, int]:
-    """The installed git's version, detected once."""
-    out = procs.run(["git", "--version"]).stdout
-    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out)
-    if not m:
-        return (0, 0, 0)
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
 
 
 class Git:
@@ -127,7 +74,7 @@ class Git:
             check=False,
         )
         sha = res.stdout.strip()
-        return sha if res.returncode == 0 and _HEX_RE.match(sha) else None
+        return sha if res.returncode == 0 and HEX_RE.match(sha) else None
 
     def local_branch_exists(self, name: str) -> bool:
         """True when refs/heads/NAME exists."""
@@ -184,8 +131,9 @@ class Git:
         behind, ahead = (int(x) for x in res.stdout.split())
         return ahead, behind
 
-    def branch_tracking(self) -> dict[str, tuple[str | None, int | None, int | None, bool, int]]:
-        """Per local branch: (upstream, ahead, behind, gone, committer time), one git call."""
+    def branch_tracking(self) -> dict[str, BranchTracking]:
+        """Per local branch: its upstream, ahead/behind it, and its last commit's time; one
+        git call."""
         fmt = "%00".join(
             (
                 "%(refname:short)",
@@ -195,7 +143,7 @@ class Git:
             )
         )
         out = self.run("for-each-ref", f"--format={fmt}", "refs/heads").stdout
-        result: dict[str, tuple[str | None, int | None, int | None, bool, int]] = {}
+        result: dict[str, BranchTracking] = {}
         for line in out.splitlines():
             name, upstream, track, date = line.split("\0")
             gone = track == "gone"
@@ -208,8 +156,13 @@ class Git:
                         ahead = int(num)
                     elif word == "behind":
                         behind = int(num)
-            result[name] = (upstream or None, ahead, behind, gone, int(date or 0))
+            result[name] = BranchTracking(upstream or None, ahead, behind, gone, int(date or 0))
         return result
+
+    def commit_time(self, commit: str) -> int:
+        """The committer time of `commit` (0 when git cannot tell)."""
+        out = self.run("log", "-1", "--format=%ct", commit, check=False).stdout.strip()
+        return int(out) if out.isdigit() else 0
 
     def unique_commits(self, commit: str, branch: str | None) -> int:
         """How many commits of `commit` are on no other branch and no remote-tracking ref."""
@@ -245,7 +198,7 @@ class Git:
     def worktrees(self) -> list[Worktree]:
         """Every worktree of the repository, the main one first."""
         out = self.run("worktree", "list", "--porcelain", "-z").stdout
-        return [_with_rebased_branch(wt) for wt in parse_worktree_list(out)]
+        return [with_rebased_branch(wt) for wt in parse_worktree_list(out)]
 
     def status(self, path: str) -> StatusCounts | None:
         """Staged, modified and untracked counts of one worktree, without taking index.lock."""
@@ -287,14 +240,14 @@ class Git:
         ).stdout.splitlines()
         for ref, line in zip(wanted, out, strict=True):
             sha, _, kind = line.partition(" ")
-            result[ref] = sha if kind == "commit" and _HEX_RE.match(sha) else None
+            result[ref] = sha if kind == "commit" and HEX_RE.match(sha) else None
         return result
 
     def merge_base(self, a: str, b: str) -> str | None:
         """The best common ancestor of two commits, or None for unrelated histories."""
         res = self.run("merge-base", a, b, check=False, ok_codes=(0, 1))
         sha = res.stdout.strip()
-        return sha if res.returncode == 0 and _HEX_RE.match(sha) else None
+        return sha if res.returncode == 0 and HEX_RE.match(sha) else None
 
     def changed_paths(self, base: str, commit: str) -> tuple[list[str], list[str]] | None:
         """(paths changed, paths deleted) on COMMIT since its merge base with BASE."""
@@ -362,7 +315,7 @@ class Git:
         """
         res = self.run(*_MERGE_TREE, a, b, check=False, env=env)
         fields = res.stdout.split("\0")
-        if res.returncode not in (0, 1) or not _HEX_RE.match(fields[0]):
+        if res.returncode not in (0, 1) or not HEX_RE.match(fields[0]):
             raise CommandError(res.args, res.returncode, (res.stderr + res.stdout).strip())
         files = tuple(dict.fromkeys(f for f in fields[1:] if f))
         return MergeTreeResult(res.returncode == 0, fields[0], files)
@@ -498,135 +451,6 @@ _MERGE_TREE = (
     "--no-messages",
     "--allow-unrelated-histories",
 )
-
-
-@dataclass(frozen=True)
-class MergeTreeResult:
-    """One simulated merge: clean or not, the merged tree, the conflicted paths."""
-
-    clean: bool
-    tree: str
-    files: tuple[str, ...] = ()
-
-
-def parse_merge_tree_stdin(out: str) -> list[MergeTreeResult]:
-    """Parse `merge-tree --stdin -z --name-only` records: `status\\0tree\\0paths...\\0\\0`."""
-    results: list[MergeTreeResult] = []
-    fields = out.split("\0")
-    i = 0
-    while i + 1 < len(fields) and fields[i] in ("0", "1"):
-        status, tree = fields[i], fields[i + 1]
-        if not _HEX_RE.match(tree):
-            raise WtparError(f"git merge-tree --stdin gave no tree id for merge {len(results) + 1}")
-        i += 2
-        files: list[str] = []
-        while i < len(fields) and fields[i]:
-            files.append(fields[i])
-            i += 1
-        i += 1
-        results.append(MergeTreeResult(status == "1", tree, tuple(dict.fromkeys(files))))
-    return results
-
-
-def _with_rebased_branch(wt: Worktree) -> Worktree:
-    """A worktree stopped mid-rebase has a detached HEAD, yet it belongs to the branch being
-    rebased (`rebase-merge/head-name`): name it so `list`, `check`, `path`, `remove` find it."""
-    if not wt.detached or wt.prunable:
-        return wt
-    gitdir = worktree_git_dir(wt.path)
-    if gitdir is None:
-        return wt
-    for folder in ("rebase-merge", "rebase-apply"):
-        try:
-            with open(os.path.join(gitdir, folder, "head-name"), encoding="utf-8") as fh:
-                ref = fh.read().strip()
-        except OSError:
-            continue
-        if ref.startswith("refs/heads/"):
-            return replace(wt, branch=ref.removeprefix("refs/heads/"))
-    return wt
-
-
-def worktree_git_dir(worktree_path: str) -> str | None:
-    """The private git dir of a worktree (`.git` itself, or where a `.git` file points)."""
-    dotgit = os.path.join(worktree_path, ".git")
-    if os.path.isdir(dotgit):
-        return dotgit
-    try:
-        with open(dotgit, encoding="utf-8") as fh:
-            line = fh.readline().strip()
-    except OSError:
-        return None
-    if not line.startswith("gitdir:"):
-        return None
-    target = line[len("gitdir:") :].strip()
-    return os.path.normpath(os.path.join(worktree_path, target))
-
-
-def parse_worktree_list(out: str) -> list[Worktree]:
-    """Parse `git worktree list --porcelain -z`."""
-    result: list[Worktree] = []
-    fields: dict[str, str | None] = {}
-    for item in [*out.split("\0"), ""]:
-        if item:
-            key, _, value = item.partition(" ")
-            fields[key] = value if value or key in ("worktree", "branch", "HEAD") else None
-            if key in ("locked", "prunable") and not value:
-                fields[key] = ""
-            continue
-        if not fields:
-            continue
-        branch = fields.get("branch")
-        result.append(
-            Worktree(
-                path=fields.get("worktree") or "",
-                head=fields.get("HEAD") or None,
-                branch=branch.removeprefix("refs/heads/") if branch else None,
-                is_main=not result,
-                bare="bare" in fields,
-                detached="detached" in fields,
-                locked="locked" in fields,
-                locked_reason=fields.get("locked") or None,
-                prunable="prunable" in fields,
-                prunable_reason=fields.get("prunable") or None,
-            )
-        )
-        fields = {}
-    return result
-
-
-def parse_status_v2(out: str) -> StatusCounts:
-    """Count staged, modified, untracked and conflicted entries of `status --porcelain=v2 -z`."""
-    staged = modified = untracked = conflicted = 0
-    items = iter(out.split("\0"))
-    for item in items:
-        if not item:
-            continue
-        kind = item[0]
-        if kind in "12":
-            xy = item[2:4]
-            if xy[0] != ".":
-                staged += 1
-            if xy[1] != ".":
-                modified += 1
-            if kind == "2":
-                next(items, None)  # the rename's original path is its own field
-        elif kind == "u":
-            conflicted += 1
-        elif kind == "?":
-            untracked += 1
-    return StatusCounts(staged, modified, untracked, conflicted)
-
-
-def require_version(minimum: tuple[int, int], what: str) -> None:
-    """Raise a clear error when git is older than `minimum`."""
-    from wtpar.errors import GitVersionError
-
-    have = version()
-    if have[:2] < minimum:
-        need = ".".join(str(x) for x in minimum)
-        got = ".".join(str(x) for x in have)
-        raise GitVersionError(f"{what} needs git {need} or newer; this is git {got}")
 
 
 __all__ = [

@@ -57,6 +57,17 @@ class StatusCounts:
 
 
 @dataclass(frozen=True)
+class BranchTracking:
+    """A local branch against its upstream, and the time of its last commit."""
+
+    upstream: str | None = None
+    ahead: int | None = None  # None without an upstream (or when it is gone)
+    behind: int | None = None
+    gone: bool = False
+    committed: int = 0  # committer time, seconds since the epoch (0: unknown)
+
+
+@dataclass(frozen=True)
 class WorktreeRecord:
     """What wtpar remembers about a worktree it created (state.json)."""
 
@@ -123,6 +134,7 @@ class SpawnResult:
     base_sha: str | None = None
     error: str | None = None
     setup_errors: tuple[str, ...] = ()
+    from_spare: bool = False  # a warm-pool spare became this worktree
 
 
 @dataclass(frozen=True)
@@ -216,6 +228,8 @@ class TaskSpec:
     env: tuple[tuple[str, str], ...] = ()
     branches: tuple[str, ...] | None = None
     scope: str = "branch"  # "branch": once per worktree; "once": once, in the main worktree
+    priority: int = 0  # higher starts first among ready tasks, before the critical path
+    shards: int = 1  # instances per worktree, WTPAR_SHARD=1..shards
 
 
 @dataclass(frozen=True, order=True)
@@ -277,6 +291,7 @@ class RunReport:
     tasks: tuple[TaskRun, ...]
     interrupted: bool = False
     signal: str | None = None  # what interrupted it: "SIGINT", "SIGTERM", "SIGHUP"
+    jobs_note: str | None = None  # how -j was chosen, when wtpar chose it
 
     @property
     def ok(self) -> bool:
@@ -341,6 +356,7 @@ class Verdict(enum.Enum):
 
     READY = "ready"
     BLOCKED = "blocked"
+    MERGED = "merged"  # its work is already in the base: nothing to merge
 
 
 @dataclass(frozen=True)
@@ -362,8 +378,13 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        """True when nothing blocks the merge."""
+        """True when nothing blocks the merge and there is something to merge."""
         return self.verdict is Verdict.READY
+
+    @property
+    def blocked(self) -> bool:
+        """True when a reason blocks the merge."""
+        return self.verdict is Verdict.BLOCKED
 
     @property
     def blocking(self) -> tuple[Reason, ...]:

@@ -4,26 +4,43 @@ reads its configuration once, and hands out the core's operations."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from wtpar.config import Config, load_config
+from wtpar.errors import UsageError
 from wtpar.git import Git, RepoPaths, discover
 from wtpar.model import (
     BranchStatus,
     PruneResult,
     RemoveResult,
+    SpawnOutcome,
     SpawnResult,
     TaskKey,
+    Worktree,
 )
 from wtpar.worktrees import WorktreeManager, worktree_name
+from wtpar.worktrees.leases import (
+    DEFAULT_TTL,
+    Handout,
+    Lease,
+    LeaseHeldError,
+    LeaseStore,
+    check_holder_name,
+    fresh_branch_name,
+)
 
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
     from wtpar.model import RunEvent, RunReport, TaskSpec
     from wtpar.run.dispatch import Dispatcher
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
+    from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
+    from wtpar.worktrees.environment import Environments, EnvView
+    from wtpar.worktrees.spares import Spare
+    from wtpar.worktrees.sync import SyncResult
 
 
 class Services:
@@ -89,6 +106,102 @@ class Services:
         """Prune stale (and, with `merged`, integrated) worktrees."""
         return self.worktrees.prune(merged, dry_run)
 
+    # -- leases (wtpar/worktrees/leases.py) ------------------------------------------------
+
+    @cached_property
+    def lease_store(self) -> LeaseStore:
+        """Who holds which worktree."""
+        return LeaseStore(self.paths.wtpar_dir)
+
+    def leases(self) -> dict[str, Lease]:
+        """Unexpired leases by branch."""
+        return self.lease_store.active()
+
+    def claim(self, branch: str, by: str, ttl: float = DEFAULT_TTL, note: str = "") -> Lease:
+        """Claim BRANCH's worktree for BY (LeaseHeldError when someone else holds it)."""
+        wt = self.worktrees.find(branch)
+        return self.lease_store.claim(wt.branch or branch, by, ttl, note)
+
+    def release(self, branch: str, by: str | None = None) -> Lease | None:
+        """Release BRANCH's lease (refused when BY is given and someone else holds it)."""
+        return self.lease_store.release(branch, by)
+
+    def spawn_claimed(
+        self,
+        branches: Sequence[str],
+        by: str,
+        from_ref: str | None = None,
+        ttl: float = DEFAULT_TTL,
+        note: str = "",
+    ) -> list[SpawnResult]:
+        """Spawn BRANCHES and claim each for BY; one held by someone else fails, untouched."""
+        from dataclasses import replace
+
+        held = {b: x for b, x in self.leases().items() if b in branches and x.holder != by}
+        free = [b for b in branches if b not in held]
+        results = {r.branch: r for r in self.spawn(free, from_ref)} if free else {}
+        now = time.time()
+        out: list[SpawnResult] = []
+        for branch in dict.fromkeys(branches):
+            if branch in held:
+                error = LeaseHeldError(held[branch], by, now).message
+                out.append(SpawnResult(branch, SpawnOutcome.FAILED, None, error=error))
+                continue
+            result = results[branch]
+            if result.outcome is not SpawnOutcome.FAILED:
+                try:
+                    self.lease_store.claim(branch, by, ttl, note)
+                except LeaseHeldError as exc:
+                    result = replace(result, outcome=SpawnOutcome.FAILED, error=exc.message)
+            out.append(result)
+        return out
+
+    def claim_any(
+        self,
+        by: str,
+        from_ref: str | None = None,
+        branch: str | None = None,
+        ttl: float = DEFAULT_TTL,
+        note: str = "",
+    ) -> Handout:
+        """A worktree for BY on a new branch: a warm spare when one is ready, else spawned."""
+        from wtpar.errors import WtparError
+
+        check_holder_name(by)
+        name = branch or fresh_branch_name(by)
+        if branch and self.git.local_branch_exists(branch):
+            raise UsageError(f"claim --any: branch {branch!r} already exists; pick a new name")
+        (result,) = self.spawn_claimed([name], by, from_ref, ttl, note)
+        if result.outcome is not SpawnOutcome.CREATED or result.path is None:
+            raise WtparError(f"claim --any: could not create {name}: {result.error}")
+        lease = self.lease_store.holder(name)
+        assert lease is not None
+        ports = tuple(self.environments.ports_of(name).items())
+        return Handout(result.path, name, lease, ports, from_spare=result.from_spare)
+
+    # -- the warm pool of spare worktrees (wtpar/worktrees/warm_pool.py) -------------------
+
+    def spares(self) -> list[Spare]:
+        """The warm pool's spares, oldest first."""
+        from wtpar.worktrees.spares import SpareState, SpareStore
+
+        return [
+            s for s in SpareStore(self.paths.wtpar_dir).all() if s.state is not SpareState.TAKEN
+        ]
+
+    def fill_pool(self, count: int, from_ref: str | None = None, wait: bool = False) -> list[Spare]:
+        """Add COUNT spares at FROM_REF (default: the base), set up in the background."""
+        from wtpar.worktrees.warm_pool import fill
+
+        ref = from_ref or self.worktrees.base_ref(self.worktrees.worktrees())
+        return fill(self.paths, self.config, count, ref, background=not wait)
+
+    def drain_pool(self) -> list[Spare]:
+        """Remove every spare of the warm pool."""
+        from wtpar.worktrees.warm_pool import drain
+
+        return drain(self.paths)
+
     def path_of(self, branch: str) -> str:
         """The path of BRANCH's worktree (an error when its folder is missing)."""
         return self.worktrees.find_present(branch).path
@@ -144,13 +257,27 @@ class Services:
         with `d.cancel(key)` / `d.cancel_all()` from its key bindings.
         """
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
+        from wtpar.run.history import History
         from wtpar.run.results import ResultStore
+        from wtpar.run.runconfig import parse_run_settings
 
+        settings = parse_run_settings(self.config)
         plan = self.plan_run(request)
+        history = History(self.paths.wtpar_dir)
+        jobs, note = request.jobs or settings.jobs or default_jobs(), None
+        if request.auto_jobs or (request.jobs is None and settings.auto_jobs):
+            from wtpar.run.autojobs import auto_jobs
+
+            choice = auto_jobs(
+                plan, history, self.paths.wtpar_dir, request.task_names, request.command
+            )
+            jobs, note = choice.jobs, f"-j auto chose {choice.jobs}: {choice.why}"
         options = DispatchOptions(
-            jobs=request.jobs or self.config.run.jobs or default_jobs(),
+            jobs=jobs,
             stagger=request.stagger,
             fail_fast=request.fail_fast,
+            max_memory_percent=settings.max_memory_percent,
+            jobs_note=note,
         )
         return Dispatcher(
             plan,
@@ -158,6 +285,7 @@ class Services:
             options,
             run_id=run_id,
             results=ResultStore(self.paths.wtpar_dir),
+            history=history,
         )
 
     def run(
@@ -184,15 +312,19 @@ class Services:
     def _worktree_infos(self) -> list[WorktreeInfo]:
         from wtpar.run.plan import WorktreeInfo
 
+        wts = [wt for wt in self.worktrees.worktrees() if not wt.bare and not wt.prunable]
+        envs: dict[str, dict[str, str]] = {}
+        if self.environments.configured:
+            envs = self.environments.ensure([(wt.branch, wt.path) for wt in wts if wt.branch])
         return [
             WorktreeInfo(
                 branch=worktree_name(wt),
                 path=wt.path,
                 head=wt.head,
                 is_main=wt.is_main,
+                env=tuple(envs.get(wt.branch or "", {}).items()),
             )
-            for wt in self.worktrees.worktrees()
-            if not wt.bare and not wt.prunable
+            for wt in wts
         ]
 
     def _is_clean(self, path: str) -> bool:
@@ -293,6 +425,121 @@ class Services:
 
             report = replace(report, notes=(*notes, *report.notes))
         return report
+
+    # -- worktree environments: ports, variables, services, synced files -------------------
+
+    @cached_property
+    def environments(self) -> Environments:
+        """Each worktree's ports and variables."""
+        from wtpar.worktrees.environment import Environments
+
+        return Environments(self.paths, self.config)
+
+    @cached_property
+    def service_store(self) -> ServiceStore:
+        """The recorded services of every worktree."""
+        from wtpar.worktrees.devservices import ServiceStore
+
+        return ServiceStore(self.paths.wtpar_dir)
+
+    def worktree_at(self, folder: str) -> Worktree:
+        """The worktree containing `folder`."""
+        from wtpar.errors import UsageError
+
+        where = os.path.realpath(folder)
+        hits = [
+            wt
+            for wt in self.worktrees.worktrees()
+            if where == os.path.realpath(wt.path)
+            or where.startswith(os.path.realpath(wt.path) + os.sep)
+        ]
+        if not hits:
+            raise UsageError(f"{folder} is in no worktree of this repository")
+        return max(hits, key=lambda wt: len(wt.path))
+
+    def worktree_env(self, branch: str) -> dict[str, str]:
+        """BRANCH's variables (ports allocated on first use)."""
+        wt = self.worktrees.find(branch)
+        name = wt.branch or branch
+        return self.environments.ensure([(name, wt.path)])[name]
+
+    def env_views(self, worktrees: Sequence[Worktree]) -> dict[str, EnvView]:
+        """Ports, variables and services of each worktree by path, for `list` and the
+        dashboard: read-only, no lock, and psutil is loaded only when services exist."""
+        from wtpar.worktrees.environment import EnvView
+
+        has_services = os.path.isdir(os.path.join(self.paths.wtpar_dir, "services"))
+        statuses = self.service_statuses() if has_services else []
+        by_branch: dict[str, list[ServiceStatus]] = {}
+        for status in statuses:
+            by_branch.setdefault(status.record.branch, []).append(status)
+        held = self.environments.registry.all()
+        order = {n: i for i, n in enumerate(self.config.env.ports)}
+        views: dict[str, EnvView] = {}
+        for wt in worktrees:
+            name = wt.branch or ""
+            # In the configured order: `web` first when it is WTPAR_PORT.
+            ports = dict(sorted(held.get(name, {}).items(), key=lambda kv: order.get(kv[0], 99)))
+            variables = self.environments.variables(name, wt.path, ports) if wt.branch else {}
+            views[wt.path] = EnvView(variables, ports, tuple(by_branch.get(name, ())))
+        return views
+
+    def service_statuses(self, branches: Sequence[str] = ()) -> list[ServiceStatus]:
+        """Recorded services (of BRANCHES, or all) and whether they run."""
+        return self.service_store.statuses(set(branches) if branches else None)
+
+    def up(self, branches: Sequence[str] = (), names: Sequence[str] = ()) -> list[StartResult]:
+        """Start the configured services (or NAMES) in BRANCHES' worktrees (default: all but
+        main), in parallel; each waits until ready."""
+        from wtpar.worktrees.devservices import start_services
+
+        return start_services(
+            self.service_store, self.environments, self._env_targets(branches), names
+        )
+
+    def down(self, branches: Sequence[str] = (), names: Sequence[str] = ()) -> list[StopResult]:
+        """Stop running services (of BRANCHES and NAMES; default: all)."""
+        from wtpar.worktrees.devservices import stop_services
+
+        wanted = {self.worktrees.find(b).branch or b for b in branches}
+        return stop_services(self.service_store, wanted or None, set(names) or None)
+
+    def sync(self, branches: Sequence[str] = (), force: bool = False) -> list[SyncResult]:
+        """Copy the configured ignored files into BRANCHES' worktrees (default: all but main)
+        again, keeping files changed there unless `force`; rewrite `[env] file`."""
+        from dataclasses import replace
+
+        from wtpar.worktrees.sync import (
+            CopyManifest,
+            FileOutcome,
+            FileSync,
+            source_files,
+            sync_worktree,
+        )
+
+        targets = self._env_targets(branches)
+        rels = source_files(self.paths.root, self.config.worktrees.copy)
+        manifest = CopyManifest(self.paths.wtpar_dir)
+        results = [sync_worktree(manifest, self.paths.root, b, p, rels, force) for b, p in targets]
+        if self.config.env.file:
+            paths = dict(targets)
+            for i, (branch, variables) in enumerate(self.environments.ensure(targets).items()):
+                error = self.environments.write_file(paths[branch], variables)
+                if error:
+                    failed = FileSync(self.config.env.file, FileOutcome.FAILED, error)
+                    results[i] = replace(results[i], files=(*results[i].files, failed))
+        return results
+
+    def _env_targets(self, branches: Sequence[str]) -> list[tuple[str, str]]:
+        from wtpar.errors import UsageError
+
+        wts = [self.worktrees.find(b) for b in branches] or [
+            wt for wt in self.worktrees.worktrees() if not wt.is_main and not wt.prunable
+        ]
+        targets = [(wt.branch, wt.path) for wt in wts if wt.branch]
+        if branches and len(targets) < len(wts):
+            raise UsageError("a detached worktree has no branch to key its environment")
+        return list(dict.fromkeys(targets))
 
 
 def default_jobs() -> int:

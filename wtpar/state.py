@@ -43,9 +43,31 @@ def atomic_write_json(path: str, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def update_json(path: str, read: Callable[[str], _T], change: Callable[[_T], JsonDict]) -> JsonDict:
-    """Under the file's lock: `read` (which validates), apply `change`, write back atomically;
+def read_json(path: str, default: Any) -> Any:
+    """A JSON file that wtpar can do without: `default` when it is missing, and also when it
+    is damaged or its top level is not of `default`'s type (then with one warning)."""
+    try:
+        data = load_json(path)
+    except Corrupt as exc:
+        warn(f"{path}: {exc.problem}; ignoring it", about=path)
+        return default
+    if data is None:
+        return default
+    if default is not None and not isinstance(data, type(default)):
+        warn(f"{path}: not what wtpar writes there; ignoring it", about=path)
+        return default
+    return data
+
+
+def update_json(path: str, change: Callable[[Any], Any], default: Any) -> Any:
+    """Under the file's lock: read (as `read_json`), apply `change`, write back atomically;
     return the new data."""
+    return update_with(path, lambda p: read_json(p, default), change)
+
+
+def update_with(path: str, read: Callable[[str], _T], change: Callable[[_T], Any]) -> Any:
+    """Under the file's lock: `read` (which validates), apply `change`, write back
+    atomically; return the new data."""
     lock = file_lock(
         os.path.join(locks_dir(os.path.dirname(path)), os.path.basename(path) + ".lock")
     )
@@ -61,7 +83,7 @@ def update_cache(
     """update_json for a cache: a damaged one is replaced, one that cannot be written is left
     alone; both are warned about, neither stops the command."""
     try:
-        update_json(path, lambda p: read_cache(p, parse, empty), change)
+        update_with(path, lambda p: read_cache(p, parse, empty), change)
     except OSError as exc:
         warn(f"{path}: cannot write it ({exc.strerror or exc}); not caching this time", about=path)
 
@@ -105,7 +127,7 @@ class StateStore:
             data["schema"] = SCHEMA
             return data
 
-        update_json(self.path, self._read, change)
+        update_with(self.path, self._read, change)
 
     def drop(self, branches: list[str]) -> None:
         """Forget the records of these branches."""
@@ -117,7 +139,7 @@ class StateStore:
             data["schema"] = SCHEMA
             return data
 
-        update_json(self.path, self._read, change)
+        update_with(self.path, self._read, change)
 
 
 def _parse_state(data: Any) -> dict[str, WorktreeRecord]:

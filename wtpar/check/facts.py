@@ -11,21 +11,20 @@ from dataclasses import dataclass
 
 from wtpar import git as gitmod
 from wtpar.check.merging import ConflictMatrix, MergeOrder, MergeSimulator, suggested_order
-from wtpar.check.rules import (
+from wtpar.check.model import (
     BaseMerge,
     BranchFacts,
     CheckFact,
     CheckState,
     Policy,
     UpstreamFacts,
-    evaluate,
-    is_integrated,
 )
+from wtpar.check.rules import evaluate, is_integrated
 from wtpar.config import Config
 from wtpar.errors import UsageError
 from wtpar.git import Git
 from wtpar.locks import repo_lock
-from wtpar.model import Readiness, StatusCounts, Worktree
+from wtpar.model import BranchTracking, Readiness, StatusCounts, Worktree
 from wtpar.run.results import ResultStore
 
 CheckRunner = Callable[[Sequence[str], Sequence[str]], None]
@@ -101,8 +100,8 @@ class CheckReport:
 
     @property
     def ready(self) -> bool:
-        """True when every selected branch is ready."""
-        return all(b.readiness.ready for b in self.branches)
+        """True when no selected branch is blocked (ready or already merged)."""
+        return not any(b.readiness.blocked for b in self.branches)
 
     def branch(self, name: str) -> BranchCheck:
         """The check of one branch."""
@@ -153,7 +152,8 @@ def run_check(
         raise UsageError(f"base {base!r} is not a commit (use --base REF)")
     heads = {n: resolved[f"refs/heads/{n}"] or "" for n in names}
     tracking = git.branch_tracking()
-    local = _local_facts(git, base_sha, heads, worktrees)
+    sim = MergeSimulator(git, use_stdin=use_stdin)
+    local = _local_facts(git, sim.ahead_behind(base_sha, heads), worktrees)
     store = ResultStore(git.paths.wtpar_dir)
     ran: tuple[str, ...] = ()
     if runner is not None and settings.tasks:
@@ -166,11 +166,11 @@ def run_check(
         if ran:
             wanted = [t for t in settings.tasks if any(t in missing[n] for n in ran)]
             runner(wanted, ran)
-    with MergeSimulator(git, use_stdin=use_stdin) as sim:
+    with sim:
         merged = sim.base_results(base_sha, heads)
         checks: list[BranchCheck] = []
         for n in names:
-            up, up_ahead, up_behind, gone, _ = tracking.get(n, (None, None, None, False, 0))
+            track = tracking.get(n, BranchTracking())
             facts = BranchFacts(
                 branch=n,
                 base=base,
@@ -178,7 +178,9 @@ def run_check(
                 behind=local[n].behind,
                 merge=_base_merge(merged[n].related, merged[n].clean, merged[n].files, base),
                 dirty=local[n].dirty,
-                upstream=UpstreamFacts(up, up_ahead or 0, up_behind or 0, gone),
+                upstream=UpstreamFacts(
+                    track.upstream, track.ahead or 0, track.behind or 0, track.gone
+                ),
                 checks=_check_facts(
                     settings.tasks,
                     task_commands,
@@ -233,16 +235,16 @@ def _select(
 
 
 def _local_facts(
-    git: Git, base_sha: str, heads: Mapping[str, str], worktrees: Mapping[str, Worktree]
+    git: Git, counts: Mapping[str, tuple[int, int]], worktrees: Mapping[str, Worktree]
 ) -> dict[str, _Local]:
     def one(name: str) -> _Local:
-        ab = git.ahead_behind(base_sha, heads[name]) or (0, 0)
+        ahead, behind = counts[name]
         wt = worktrees.get(name)
         if wt is None or not os.path.isdir(wt.path):
-            return _Local(ab[0], ab[1], None, None)
-        return _Local(ab[0], ab[1], git.status(wt.path), git.operation_in_progress(wt.path))
+            return _Local(ahead, behind, None, None)
+        return _Local(ahead, behind, git.status(wt.path), git.operation_in_progress(wt.path))
 
-    names = list(heads)
+    names = list(counts)
     with ThreadPoolExecutor(max(1, min(8, len(names)))) as pool:
         return dict(zip(names, pool.map(one, names), strict=True))
 

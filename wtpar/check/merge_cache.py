@@ -11,7 +11,7 @@ from wtpar import git as gitmod
 from wtpar.state import update_cache
 from wtpar.stored import Corrupt, Fields, read_cache
 
-_KEEP = {"paths": 4000, "base": 4000, "pairs": 20000, "orders": 200}
+_KEEP = {"paths": 4000, "base": 4000, "counts": 4000, "pairs": 20000, "orders": 200}
 
 
 def pair_key(a: str, b: str) -> str:
@@ -118,6 +118,14 @@ def _check_entry(section: str, where: str, entry: Any) -> None:
             if not (isinstance(step, list) and len(step) == 2 and isinstance(step[0], bool)):
                 raise Corrupt(f"{where} should hold [clean, files] pairs")
             Fields({"files": step[1]}, where).texts("files")
+        return
+    if section == "counts":
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in entry)
+        ):
+            raise Corrupt(f"{where} should be [ahead, behind]")
         return
     fields = Fields(entry, where)
     if section == "paths":

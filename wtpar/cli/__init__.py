@@ -20,10 +20,18 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "path": ("wtpar.cli.worktree_cmds", "path", "Print the worktree path of a branch."),
     "remove": ("wtpar.cli.worktree_cmds", "remove", "Remove worktrees without losing work."),
     "prune": ("wtpar.cli.worktree_cmds", "prune", "Clean up stale or merged worktrees."),
+    "claim": ("wtpar.cli.lease_cmds", "claim", "Claim a worktree for an agent, or get a free one."),
+    "release": ("wtpar.cli.lease_cmds", "release", "Release a claimed worktree."),
+    "pool": ("wtpar.cli.pool_cmds", "pool", "Keep spare worktrees ready: fill, show, drain."),
     "dash": ("wtpar.cli.dash_cmd", "dash", "Open the live dashboard (Textual)."),
     "run": ("wtpar.cli.run_cmds", "run", "Run commands or tasks in many worktrees at once."),
     "exec": ("wtpar.cli.run_cmds", "exec_cmd", "Run one command in one worktree, via the pool."),
     "check": ("wtpar.cli.check_cmd", "check", "Tell which branches are ready to merge, and why."),
+    "env": ("wtpar.cli.env_cmds", "env_cmd", "Print a worktree's ports and variables."),
+    "up": ("wtpar.cli.env_cmds", "up", "Start worktrees' services (dev servers, databases)."),
+    "down": ("wtpar.cli.env_cmds", "down", "Stop worktrees' services."),
+    "ps": ("wtpar.cli.env_cmds", "ps", "List the services wtpar started."),
+    "sync": ("wtpar.cli.env_cmds", "sync", "Copy configured ignored files into worktrees again."),
 }
 
 

@@ -8,12 +8,15 @@ import json
 import os
 import shutil
 import sys
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import click
 from click.shell_completion import CompletionItem
 
 from wtpar.services import Services
+
+if TYPE_CHECKING:
+    from wtpar.worktrees.environment import EnvView
 
 
 def services_from(ctx: click.Context) -> Services:
@@ -137,3 +140,20 @@ def stdout_gone(stream: IO[str] | None = None) -> None:
         os.dup2(devnull, fd)
     finally:
         os.close(devnull)
+
+
+def env_view_json(view: EnvView) -> dict[str, Any]:
+    """A worktree's environment for `list --json`: variables, ports, services."""
+    return {
+        "env": dict(view.variables),
+        "ports": dict(view.ports),
+        "services": [
+            {
+                "service": s.record.service,
+                "state": s.state.value,
+                "pid": s.record.pid,
+                "port": s.record.port,
+            }
+            for s in view.services
+        ],
+    }

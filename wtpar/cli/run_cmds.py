@@ -6,13 +6,12 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO
 
 import click
 
 from wtpar.cli._common import complete_worktree_branch, pipe_safe, say, services_from
-from wtpar.config import OUTPUT_MODES
 from wtpar.errors import Interrupted, UsageError, signal_label
 from wtpar.model import (
     RunEvent,
@@ -26,6 +25,7 @@ from wtpar.model import (
 )
 from wtpar.run.plan import RunRequest
 from wtpar.run.report import report_csv, report_json, report_junit, summary
+from wtpar.run.runconfig import OUTPUT_MODES, parse_run_settings
 from wtpar.text import format_seconds, parse_duration
 
 _BAD = (RunStatus.FAILED, RunStatus.TIMED_OUT)
@@ -62,6 +62,18 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(exc)) from None
 
 
+def _jobs_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+    if value is None or value == "auto":
+        return value
+    try:
+        jobs = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give a number of slots, or auto") from None
+    if jobs < 1:
+        raise click.BadParameter(f"{value!r}: at least 1 slot")
+    return jobs
+
+
 def _per_branch(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
     pairs = []
     for value in values:
@@ -77,8 +89,17 @@ def _per_branch(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
 class LiveOutput:
     """Turns dispatcher events into what the terminal shows while a run is going."""
 
-    def __init__(self, mode: str, out: IO[str], prefix: bool = True) -> None:
+    def __init__(
+        self,
+        mode: str,
+        out: IO[str],
+        prefix: bool = True,
+        eta: Callable[[], float] | None = None,
+        holding: Callable[[], str | None] | None = None,
+    ) -> None:
         self.mode = mode
+        self.eta = eta
+        self.holding = holding
         self.out = out
         self.prefix = prefix
         self.total = 0
@@ -146,13 +167,18 @@ class LiveOutput:
         running = len(self.started)
         queued = max(self.total - self.done - running, 0)
         eta = "?"
-        if self.done and self.done < self.total:
-            eta = format_seconds(elapsed / self.done * (self.total - self.done))
-        elif self.total and self.done == self.total:
+        if self.total and self.done == self.total:
             eta = "0s"
+        elif self.eta is not None:
+            eta = format_seconds(self.eta())
+        elif self.done:
+            eta = format_seconds(elapsed / self.done * (self.total - self.done))
+        held = self.holding() if self.holding is not None else None
         text = (
             f"{self.done}/{self.total} done, {running} running, {queued} queued, "
-            f"{self.failed} failed | {format_seconds(elapsed)} elapsed | ETA {eta}"
+            f"{self.failed} failed | "
+            + (f"holding back: {held} | " if held else "")
+            + f"{format_seconds(elapsed)} elapsed | ETA {eta}"
         )
         width = max(20, _terminal_columns() - 1)
         text = text[:width]
@@ -211,6 +237,7 @@ RUN_HELP = """Run commands or named tasks in many worktrees at once, through one
   wtpar run test --fail-fast --retries 1 --timeout 10m
   wtpar run --failed                       # again, what failed last time
   wtpar run test --changed                 # skip what passed at this commit
+  wtpar run test -j auto                   # slots from CPUs, load, memory, history
   wtpar run test --junit report.xml --output failures   # in CI
 
 After `--`, one word is run as a shell command line (`-- 'make && make test'`);
@@ -224,6 +251,12 @@ different -j, each stays within its own and all together within the largest).
 A task first takes its named `locks` (`{branch}` scopes one to a worktree),
 then a slot. Every task runs in its own process group; a timeout or a cancel
 sends SIGTERM to the group, then SIGKILL after 5 s.
+
+When more tasks are ready than slots are free, the one with the longest
+remaining critical path (from the durations remembered in past runs) starts
+first; a task's `priority` comes before that. `-j auto` sizes the pool from the
+usable CPUs, the load, the free memory and that history (or the -j recorded by
+`wtpar tune`), and the summary says why.
 
 Every task's output is kept, complete, in .git/wtpar/runs/<run-id>/<branch>/<task>.log
 with report.json beside it. --output: `stream` prints lines as they come,
@@ -265,8 +298,10 @@ its tasks.
 @click.option(
     "-j",
     "--jobs",
-    type=click.IntRange(min=1),
-    help="Slots in the pool (default: the number of usable CPUs).",
+    callback=_jobs_option,
+    metavar="N|auto",
+    help="Slots in the pool, or `auto` (from CPUs, load, memory and history). "
+    "Default: [run] jobs, else the number of usable CPUs.",
 )
 @click.option(
     "-c",
@@ -315,7 +350,7 @@ def run(
     ctx: click.Context,
     task_names: tuple[str, ...],
     branches: tuple[str, ...],
-    jobs: int | None,
+    jobs: int | str | None,
     per_branch: tuple[str, ...],
     stagger: float | None,
     keep_going: bool,
@@ -340,7 +375,8 @@ def run(
         command=command,
         per_branch=_per_branch(per_branch),
         branches=branches,
-        jobs=jobs,
+        jobs=jobs if isinstance(jobs, int) else None,
+        auto_jobs=jobs == "auto",
         stagger=stagger or 0.0,
         fail_fast=not keep_going,
         retries=retries,
@@ -354,12 +390,13 @@ def run(
         if last is not None and not any(t.rerun_wanted for t in last.tasks):
             click.echo(f"nothing failed in the last run ({last.run_id})", file=out)
             return
-    mode = output or svc.config.run.output or ("progress" if out.isatty() else "grouped")
+    default = parse_run_settings(svc.config).output
+    mode = output or default or ("progress" if out.isatty() else "grouped")
     dispatcher = svc.make_dispatcher(request)
     if not dispatcher.keys:
         click.echo("nothing to run", file=out)
         return
-    live = LiveOutput(mode, out)
+    live = LiveOutput(mode, out, eta=dispatcher.eta, holding=lambda: dispatcher.holding_back)
     dispatcher.subscribe(live)
     from wtpar.run.runner import run_sync
 

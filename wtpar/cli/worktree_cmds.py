@@ -13,8 +13,10 @@ from wtpar.cli._common import (
     complete_any_branch,
     complete_worktree_branch,
     echo_json,
+    env_view_json,
     services_from,
 )
+from wtpar.cli.lease_cmds import lease_json, lease_text
 from wtpar.model import BranchStatus, SpawnOutcome
 from wtpar.text import aligned_table
 
@@ -31,9 +33,14 @@ JSON_SCHEMA = 1
     "branch, else the current branch).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was created as JSON.")
+@click.option("--claim", "claim_by", metavar="NAME", help="Also claim the worktrees for NAME.")
 @click.pass_context
 def spawn(
-    ctx: click.Context, branches: tuple[str, ...], from_ref: str | None, as_json: bool
+    ctx: click.Context,
+    branches: tuple[str, ...],
+    from_ref: str | None,
+    as_json: bool,
+    claim_by: str | None,
 ) -> None:
     """Create one worktree per BRANCH, in parallel.
 
@@ -42,7 +49,10 @@ def spawn(
     already have a worktree are reported and left alone. Exit 1 if any branch failed.
     """
     svc = services_from(ctx)
-    results = svc.spawn(branches, from_ref)
+    if claim_by is not None:
+        results = svc.spawn_claimed(branches, claim_by, from_ref)
+    else:
+        results = svc.spawn(branches, from_ref)
     failed = any(r.outcome is SpawnOutcome.FAILED or r.setup_errors for r in results)
     if as_json:
         echo_json(
@@ -58,6 +68,7 @@ def spawn(
                         "base_sha": r.base_sha,
                         "error": r.error,
                         "setup_errors": list(r.setup_errors),
+                        "from_spare": r.from_spare,
                     }
                     for r in results
                 ],
@@ -80,6 +91,7 @@ def spawn(
                 click.echo(f"completed  {r.branch}  {r.path}  (the checkout had not finished)")
                 continue
             how = how_words.get(r.how or "", "").format(base=r.base_ref)
+            how += ", from a warm spare" if r.from_spare else ""
             click.echo(f"created  {r.branch}  {r.path}  ({how})")
             for err in r.setup_errors:
                 click.echo(f"  setup failed: {err}", err=True)
@@ -168,8 +180,18 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """
     svc = services_from(ctx)
     statuses = svc.list_worktrees()
+    views = svc.env_views([bs.worktree for bs in statuses])
+    leases = svc.leases()
     if as_json:
-        echo_json({"schema": JSON_SCHEMA, "worktrees": [_status_json(bs) for bs in statuses]})
+        worktrees = [
+            {
+                **_status_json(bs),
+                **env_view_json(views[bs.worktree.path]),
+                **lease_json(leases.get(bs.worktree.branch or "")),
+            }
+            for bs in statuses
+        ]
+        echo_json({"schema": JSON_SCHEMA, "worktrees": worktrees})
         return
     now = time.time()
     rows = []
@@ -188,6 +210,15 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
             ]
         )
     headers = ["BRANCH", "PATH", "HEAD", "DIRTY", "BASE", "UPSTREAM", "AGE", "FLAGS"]
+    if any(v.ports or v.services for v in views.values()):
+        headers[-1:-1] = ["PORTS", "SERVICES"]
+        for row, bs in zip(rows, statuses, strict=True):
+            view = views[bs.worktree.path]
+            row[-1:-1] = [view.ports_text(), view.services_text()]
+    if leases:  # the HOLDER column appears once anyone claims a worktree
+        headers.insert(1, "HOLDER")
+        for row, bs in zip(rows, statuses, strict=True):
+            row.insert(1, lease_text(leases.get(bs.worktree.branch or ""), now))
     click.echo(aligned_table(headers, rows))
 
 

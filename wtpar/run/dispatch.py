@@ -43,10 +43,14 @@ from wtpar.model import (
     When,
 )
 from wtpar.procs import clean_env
+from wtpar.run import expect
 from wtpar.run.executor import Attempt, AttemptResult, Ending, Executor
+from wtpar.run.gate import StartGate
+from wtpar.run.history import Attempted, History
 from wtpar.run.plan import RunPlan, TaskInstance
 from wtpar.run.results import RecordedResult, ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
+from wtpar.run.schedule import remaining_time
 
 Subscriber = Callable[[RunEvent], None]
 
@@ -63,6 +67,8 @@ class DispatchOptions:
     grace: float = 5.0  # SIGTERM to SIGKILL
     retry_backoff: float = 0.5  # first pause between attempts, doubled each time
     drain: float = 0.25  # how long to read output left in the pipe after the exit
+    max_memory_percent: float | None = None  # no new start while used memory is above it
+    jobs_note: str | None = None  # how `jobs` was chosen (-j auto), for the summary
 
 
 @dataclass(eq=False)
@@ -159,6 +165,8 @@ class Dispatcher:
         run_id: str | None = None,
         results: ResultStore | None = None,
         env: dict[str, str] | None = None,
+        history: History | None = None,
+        memory_percent: Callable[[], float] | None = None,
     ) -> None:
         if options.jobs < 1:
             raise ValueError("jobs must be at least 1")
@@ -183,6 +191,13 @@ class Dispatcher:
         }
         for live in self._lives.values():
             live.on_started = functools.partial(self._after_start, live)
+        self.history = history
+        self.expected = expect.estimates(plan, history)
+        self._nodes = expect.graph(plan, self.expected)
+        self._ranks = expect.start_order(self._nodes)
+        self._attempted: list[Attempted] = []
+        self._memory_percent = memory_percent
+        self._gate: StartGate | None = None
 
     @property
     def jobs(self) -> int:
@@ -248,10 +263,12 @@ class Dispatcher:
         for live in self._lives.values():
             inst = live.instance
             self._emit(TaskQueued(inst.key, inst.command, inst.worktree.path))
+        self._gate = StartGate(self.options.jobs, self._memory_hold)
         await self.executor.start()
         tasks = []
         for live in self._lives.values():
             live.task = asyncio.create_task(self._drive(live), name=str(live.instance.key))
+            live.task.add_done_callback(functools.partial(self._cancelled_early, live))
             tasks.append(live.task)
         try:
             if tasks:
@@ -266,6 +283,8 @@ class Dispatcher:
             self.report = self._make_report()
             self.store.save(self.report)
             self._record_results()
+            if self.history is not None:
+                self.history.record(self._attempted)
         self._emit(RunFinished(self.report))
         return self.report
 
@@ -281,6 +300,12 @@ class Dispatcher:
             # dependents waiting for an instance that will not finish.
             status, reason = RunStatus.FAILED, f"wtpar: {exc}"
         self._finish(live, status, reason)
+
+    def _cancelled_early(self, live: _Live, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never runs _drive: finish it here, so its
+        # dependents do not wait for it forever.
+        if not live.finished.is_set():
+            self._finish(live, RunStatus.CANCELLED, live.cancel_reason or self._stopping)
 
     async def _execute(self, live: _Live) -> tuple[RunStatus, str | None]:
         inst = live.instance
@@ -324,7 +349,9 @@ class Dispatcher:
         inst = live.instance
         executor = self.executor
         assert executor is not None
-        async with executor.hold(inst.locks), executor.slot():
+        assert self._gate is not None
+        rank = self._ranks[inst.key]
+        async with executor.hold(inst.locks), self._gate.turn(rank), executor.slot():
             await self._stagger_gate()
             if self._stopping or live.cancel_reason:
                 return RunStatus.CANCELLED, live.cancel_reason or self._stopping
@@ -332,12 +359,14 @@ class Dispatcher:
                 live.note(f"attempt {attempt} of {attempts}")
             live.attempts = attempt
             live.running = True
+            began = time.monotonic()
             try:
                 with self._busy_in_worktree(live):
                     result = await executor.execute(self._make_attempt(inst, attempt), live)
             finally:
                 live.running = False
                 live.flush_output()
+        self._remember(inst, result, time.monotonic() - began)
         return self._judge(live, result)
 
     @staticmethod
@@ -386,6 +415,48 @@ class Dispatcher:
             return RunStatus.CANCELLED, live.cancel_reason or self._stopping
         return (RunStatus.OK, None) if result.exit_code == 0 else (RunStatus.FAILED, None)
 
+    # -- history, ETA and hold-back --------------------------------------------------------
+
+    def _remember(self, inst: TaskInstance, result: AttemptResult, seconds: float) -> None:
+        if result.ending in (Ending.EXITED, Ending.TIMED_OUT):
+            self._attempted.append(
+                expect.attempt_entry(
+                    inst, seconds, result.exit_code, time.time(),
+                    result.cpu_seconds, result.peak_rss,
+                )
+            )  # fmt: skip
+
+    @property
+    def holding_back(self) -> str | None:
+        """Why no new task starts now (`[run] max_memory_percent`), or None."""
+        return self._gate.holding if self._gate is not None else None
+
+    def _memory_hold(self) -> str | None:
+        limit = self.options.max_memory_percent
+        if limit is None:
+            return None
+        if self._memory_percent is None:
+            from wtpar.run.resources import memory_percent
+
+            self._memory_percent = memory_percent
+        used = self._memory_percent()
+        if used <= limit:
+            return None
+        return f"memory {used:.0f}% > {limit:g}%"
+
+    def eta(self, now: float | None = None) -> float:
+        """Seconds left, from history: the longest remaining chain or the remaining work
+        over the slots, whichever is larger."""
+        now = time.time() if now is None else now
+        done: dict[TaskKey, float] = {}
+        for key, live in self._lives.items():
+            if live.finished.is_set():
+                done[key] = 1.0
+            elif live.running and live.start_time is not None:
+                expected = self.expected[key].seconds
+                done[key] = (now - live.start_time) / expected if expected > 0 else 1.0
+        return remaining_time(self._nodes, done, self.jobs)
+
     def _after_start(self, live: _Live) -> None:
         if self._stopping or live.cancel_reason:
             self._terminate(live)
@@ -406,6 +477,7 @@ class Dispatcher:
 
     def _env(self, inst: TaskInstance, attempt: int) -> dict[str, str]:
         env = dict(self._base_env)
+        env.update(inst.worktree.env)
         env.update(inst.spec.env)
         env.update(
             WTPAR_BRANCH=inst.worktree.branch,
@@ -471,6 +543,7 @@ class Dispatcher:
             tasks=tuple(self._task_run(live) for live in self._lives.values()),
             interrupted=self.interrupted,
             signal=self.signal,
+            jobs_note=self.options.jobs_note,
         )
 
     def _record_results(self) -> None:

@@ -59,6 +59,8 @@ class AttemptResult:
     detail: str | None = None
     worker: str | None = None
     infra_retries: int = 0
+    cpu_seconds: float | None = None  # user + system time of the process and its reaped children
+    peak_rss: int | None = None  # bytes: the largest resident set the OS saw among them
 
 
 class AttemptSink(Protocol):

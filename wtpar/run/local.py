@@ -18,6 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from wtpar.model import TaskKey
+from wtpar.run.child import Child, start_child
 from wtpar.run.executor import Attempt, AttemptResult, AttemptSink, Ending, Executor
 from wtpar.run.pool import ResourceLocks, SlotPool
 from wtpar.run.watchdog import Watchdog
@@ -59,7 +60,7 @@ class _PipeProtocol(asyncio.Protocol):
 
 @dataclass(eq=False)
 class _Running:
-    proc: asyncio.subprocess.Process
+    proc: Child
     signalled: bool = False  # we sent SIGTERM/SIGKILL before the process exited
     kill_timer: asyncio.TimerHandle | None = None
 
@@ -91,17 +92,7 @@ class LocalExecutor(Executor):
         loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe()
         try:
-            proc = await asyncio.create_subprocess_exec(
-                SHELL,
-                "-c",
-                attempt.command,
-                cwd=attempt.cwd,
-                env=dict(attempt.env),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                start_new_session=True,
-            )
+            proc = start_child([SHELL, "-c", attempt.command], attempt.cwd, attempt.env, write_fd)
         except OSError as exc:
             os.close(read_fd)
             return AttemptResult(Ending.NOT_STARTED, detail=f"cannot start: {exc}")
@@ -132,7 +123,7 @@ class LocalExecutor(Executor):
         sink.started(proc.pid, None)
         pipe = os.fdopen(read_fd, "rb", buffering=0)
         transport, protocol = await loop.connect_read_pipe(lambda: _PipeProtocol(sink), pipe)
-        exited = asyncio.ensure_future(proc.wait())
+        exited = proc.wait()
         timed_out = False
         try:
             done, _ = await asyncio.wait({exited}, timeout=attempt.timeout)
@@ -140,7 +131,7 @@ class LocalExecutor(Executor):
                 timed_out = True
                 sink.note(f"timed out after {attempt.timeout:g}s; terminating")
                 self._terminate(running)
-            returncode = await exited
+            ended = await exited
             await self._reap_group(proc.pid, already_signalled=running.signalled)
             await asyncio.wait({protocol.closed}, timeout=self.drain)
         except asyncio.CancelledError:
@@ -152,12 +143,16 @@ class LocalExecutor(Executor):
                 running.kill_timer.cancel()
                 running.kill_timer = None
             transport.close()
+        returncode = ended.returncode
         exit_code = returncode if returncode >= 0 else 128 - returncode
+        ending = Ending.EXITED
         if timed_out:
-            return AttemptResult(Ending.TIMED_OUT, exit_code)
-        if running.signalled:
-            return AttemptResult(Ending.CANCELLED, exit_code)
-        return AttemptResult(Ending.EXITED, exit_code)
+            ending = Ending.TIMED_OUT
+        elif running.signalled:
+            ending = Ending.CANCELLED
+        return AttemptResult(
+            ending, exit_code, cpu_seconds=ended.cpu_seconds, peak_rss=ended.peak_rss
+        )
 
     def terminate(self, key: TaskKey) -> None:
         running = self._running.get(key)

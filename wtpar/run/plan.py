@@ -7,6 +7,7 @@ out, dependencies before dependents.
 from __future__ import annotations
 
 import fnmatch
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -35,6 +36,7 @@ class RunRequest:
     per_branch: tuple[tuple[str, str], ...] = ()
     branches: tuple[str, ...] = ()
     jobs: int | None = None
+    auto_jobs: bool = False  # -j auto (autojobs.py)
     stagger: float = 0.0
     fail_fast: bool = False
     retries: int | None = None
@@ -53,6 +55,7 @@ class WorktreeInfo:
     head: str | None = None
     clean: bool = False
     is_main: bool = False
+    env: tuple[tuple[str, str], ...] = ()  # its ports and [env] vars
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class RunPlan:
         return len(self.instances)
 
 
+_GLOB_CHARS = frozenset("*?[")
+
 ResultLookup = Callable[[str, str, str], "tuple[bool, str] | None"]
 """(task, command, head) -> (succeeded, where it was seen) for `--changed`, or None if unknown."""
 
@@ -100,13 +105,16 @@ def select_worktrees(
     wanted = list(patterns)
     if not wanted:
         return [wt for wt in worktrees if not wt.is_main]
+    by_branch: dict[str, list[WorktreeInfo]] = {}
+    for wt in worktrees:
+        by_branch.setdefault(wt.branch, []).append(wt)
     chosen: dict[str, WorktreeInfo] = {}
     for pattern in wanted:
-        hits = [
-            wt
-            for wt in worktrees
-            if wt.branch == pattern or fnmatch.fnmatchcase(wt.branch, pattern)
-        ]
+        # A name without glob characters matches only itself: a look-up, not a scan.
+        if _GLOB_CHARS.isdisjoint(pattern):
+            hits = by_branch.get(pattern, [])
+        else:
+            hits = [wt for wt in worktrees if fnmatch.fnmatchcase(wt.branch, pattern)]
         if not hits:
             names = ", ".join(wt.branch for wt in worktrees) or "none"
             raise UsageError(f"no worktree for branch {pattern!r} (worktrees: {names})")
@@ -163,19 +171,25 @@ def _needs_branches(specs: Mapping[str, TaskSpec], request: RunRequest) -> bool:
 
 
 def _closure(specs: Mapping[str, TaskSpec], names: Iterable[str]) -> list[str]:
-    """The named tasks, their dependencies, and the cascades they trigger, transitively."""
-    wanted: list[str] = []
-    todo = list(names)
+    """The named tasks, their dependencies, and the cascades they trigger, transitively
+    (breadth first; linear in the tasks and their edges)."""
+    cascades: dict[str, list[str]] = {}
+    for s in specs.values():
+        if s.after:
+            cascades.setdefault(s.after, []).append(s.name)
+    wanted: dict[str, None] = {}
+    todo = deque(names)
     while todo:
-        name = todo.pop(0)
+        name = todo.popleft()
         if name in wanted:
             continue
-        wanted.append(name)
-        todo += specs[name].depends_on
-        if specs[name].after:
-            todo.append(specs[name].after or "")
-        todo += [s.name for s in specs.values() if s.after == name]
-    return wanted
+        wanted[name] = None
+        spec = specs[name]
+        todo += spec.depends_on
+        if spec.after:
+            todo.append(spec.after)
+        todo += cascades.get(name, ())
+    return list(wanted)
 
 
 def _named_instances(
@@ -199,6 +213,7 @@ def _named_instances(
                 if spec.branches is None
                 or any(fnmatch.fnmatchcase(wt.branch, p) for p in spec.branches)
             ]
+    runs_on = {name: {wt.branch for wt in found} for name, found in where.items()}
     result: list[TaskInstance] = []
     for name in names:
         spec = specs[name]
@@ -206,14 +221,14 @@ def _named_instances(
             deps: list[TaskKey] = []
             missing: list[str] = []
             for dep in spec.depends_on:
-                target = _instance_key(specs[dep], dep, wt, main, where)
+                target = _instance_key(specs[dep], dep, wt, main, runs_on)
                 if target is None:
                     missing.append(dep)
                 else:
                     deps.append(target)
             trigger = None
             if spec.after:
-                trigger = _instance_key(specs[spec.after], spec.after, wt, main, where)
+                trigger = _instance_key(specs[spec.after], spec.after, wt, main, runs_on)
                 if trigger is None:
                     missing.append(spec.after)
             skip, skip_reason = None, None
@@ -235,11 +250,11 @@ def _instance_key(
     dep: str,
     wt: WorktreeInfo,
     main: WorktreeInfo | None,
-    where: Mapping[str, list[WorktreeInfo]],
+    runs_on: Mapping[str, set[str]],
 ) -> TaskKey | None:
     if dep_spec.scope == "once":
         return TaskKey(main.branch, dep) if main else None
-    return TaskKey(wt.branch, dep) if any(w.branch == wt.branch for w in where[dep]) else None
+    return TaskKey(wt.branch, dep) if wt.branch in runs_on[dep] else None
 
 
 def _adhoc_instances(request: RunRequest, selected: Sequence[WorktreeInfo]) -> list[TaskInstance]:

@@ -101,6 +101,8 @@ def summary(report: RunReport) -> str:
         f"durations (nearest rank, n={stats.ran}): p50 {format_seconds(stats.p50)}, "
         f"p95 {format_seconds(stats.p95)}, p99 {format_seconds(stats.p99)}"
     )
+    if report.jobs_note:
+        lines.append(report.jobs_note)
     return "\n".join(lines)
 
 
@@ -130,6 +132,7 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
         "jobs": report.jobs,
         "interrupted": report.interrupted,
         "signal": report.signal,
+        "jobs_note": report.jobs_note,
         "ok": report.ok,
         "stats": {
             "wall": stats.wall,
@@ -182,6 +185,7 @@ def report_from_dict(data: Any) -> RunReport:
         tasks=tasks,
         interrupted=doc.flag("interrupted", False),
         signal=doc.opt_text("signal"),
+        jobs_note=doc.opt_text("jobs_note"),
     )
 
 

@@ -29,6 +29,8 @@ _KNOWN_KEYS = {
     "env",
     "branches",
     "scope",
+    "priority",
+    "shards",
 }
 _SCOPES = ("branch", "once")
 
@@ -102,6 +104,12 @@ def _parse_one(config: Config, name: str, table: Any) -> TaskSpec:
         raise bad("scope", 'must be "branch" (once per worktree) or "once" (main worktree)')
     if scope == "once" and branches is not None:
         raise bad("branches", 'has no meaning with scope = "once" (it runs in the main worktree)')
+    priority = table.get("priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise bad("priority", "must be a whole number (higher starts first)")
+    shards = table.get("shards", 1)
+    if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= 1000:
+        raise bad("shards", "must be a whole number from 1 to 1000")
     return TaskSpec(
         name=name,
         cmd=cmd,
@@ -114,6 +122,8 @@ def _parse_one(config: Config, name: str, table: Any) -> TaskSpec:
         env=tuple((k, _env_text(v)) for k, v in env.items()),
         branches=branches,
         scope=scope,
+        priority=priority,
+        shards=shards,
     )
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
+from wtpar.check.facts import CheckReport
 from wtpar.model import BranchStatus
 
 
@@ -19,9 +19,9 @@ class WorktreesRefreshed(Message):
 
 @dataclass
 class ReadinessChecked(Message):
-    """A background readiness check finished (report is the core's CheckReport)."""
+    """A background readiness check finished."""
 
-    report: Any
+    report: CheckReport
 
 
 @dataclass

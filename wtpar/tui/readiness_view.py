@@ -1,12 +1,28 @@
-"""The readiness check as the dashboard runs and shows it."""
+"""The readiness check as the dashboard runs and shows it: the report reduced to what the
+readiness panel draws, as one typed summary."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from wtpar.check.facts import CheckReport
+from wtpar.check.merging import PairConflict
+from wtpar.check.reasons import order_step_reason
+from wtpar.model import Reason, Verdict
 from wtpar.services import Services
 
-# (ready, blocked, selected branch, reasons as (message, blocking), conflicts, note)
-Summary = tuple[int, int, str | None, list[tuple[str, bool]], list[tuple[str, str, list[str]]], str]
+
+@dataclass(frozen=True)
+class ReadinessSummary:
+    """What the readiness panel shows, for the branch under the cursor."""
+
+    ready: int
+    blocked: int
+    merged: int
+    selected: str | None
+    reasons: tuple[Reason, ...]
+    conflicts: tuple[PairConflict, ...]
+    note: str
 
 
 def run_check(services: Services) -> CheckReport:
@@ -15,24 +31,28 @@ def run_check(services: Services) -> CheckReport:
     return services.check(run=False)
 
 
-def verdicts(report: CheckReport) -> dict[str, str]:
-    """`ready` or `blocked` per branch."""
-    return {b.branch: b.readiness.verdict.value for b in report.branches}
+def verdicts(report: CheckReport) -> dict[str, Verdict]:
+    """The verdict of each branch."""
+    return {b.branch: b.readiness.verdict for b in report.branches}
 
 
-def readiness_summary(report: CheckReport, selected: str | None) -> Summary:
-    """What the readiness panel shows, for the branch under the cursor."""
-    ready = sum(1 for b in report.branches if b.readiness.ready)
-    blocked = len(report.branches) - ready
-    reasons: list[tuple[str, bool]] = []
+def readiness_summary(report: CheckReport, selected: str | None) -> ReadinessSummary:
+    """Counts, the selected branch's reasons (with merge-order conflicts), the pairs."""
+    counts = {v: 0 for v in Verdict}
+    reasons: tuple[Reason, ...] = ()
     shown: str | None = None
     for b in report.branches:
+        counts[b.readiness.verdict] += 1
         if b.branch == selected:
             shown = selected
-            reasons = [(r.message, r.blocking) for r in b.readiness.reasons]
-    for step in report.order.conflicting:
-        if step.branch == selected:
-            after = ", ".join(step.after) or "earlier branches"
-            reasons.append((f"conflicts once {after} landed: {', '.join(step.files)}", True))
-    conflicts = [(c.a, c.b, list(c.files)) for c in report.matrix.conflicts]
-    return ready, blocked, shown, reasons, conflicts, f"against {report.base}"
+            reasons = b.readiness.reasons
+    steps = [order_step_reason(s) for s in report.order.conflicting if s.branch == selected]
+    return ReadinessSummary(
+        ready=counts[Verdict.READY],
+        blocked=counts[Verdict.BLOCKED],
+        merged=counts[Verdict.MERGED],
+        selected=shown,
+        reasons=(*reasons, *steps),
+        conflicts=report.matrix.conflicts,
+        note=f"against {report.base}",
+    )

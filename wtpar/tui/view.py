@@ -19,6 +19,7 @@ from wtpar.model import (
     TaskQueued,
     TaskRun,
     TaskStarted,
+    Verdict,
 )
 
 Clock = Callable[[], float]
@@ -32,6 +33,8 @@ STATUS_STYLE = {
     RunStatus.QUEUED: "cyan",
     RunStatus.RUNNING: "bold cyan",
 }
+VERDICT_STYLES = {Verdict.READY: "bold green", Verdict.BLOCKED: "bold red", Verdict.MERGED: "cyan"}
+VERDICT_ORDER = {Verdict.BLOCKED: 0, Verdict.READY: 1, Verdict.MERGED: 2}
 
 
 @dataclass
@@ -55,7 +58,7 @@ class DashState:
     statuses: list[BranchStatus] = field(default_factory=list)
     tasks: dict[TaskKey, TaskCell] = field(default_factory=dict)
     task_names: list[str] = field(default_factory=list)
-    verdicts: dict[str, str] = field(default_factory=dict)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
     marked: set[str] = field(default_factory=set)
     jobs: int = 0
 
@@ -205,8 +208,8 @@ def row_cells(
     for task in state.task_names:
         cells[f"task:{task}"] = task_cell_text(state.tasks.get(TaskKey(name, task)), now)
     verdict = state.verdicts.get(name)
-    style = {"ready": "bold green", "blocked": "bold red"}.get(verdict or "", "dim")
-    cells["ready"] = (verdict or "-", style)
+    style = VERDICT_STYLES.get(verdict, "dim") if verdict else "dim"
+    cells["ready"] = (verdict.value if verdict else "-", style)
     return cells
 
 
@@ -220,7 +223,8 @@ def sort_key(column: str, bs: BranchStatus, state: DashState) -> tuple[int, str 
     if column == "base":
         return (0, -(bs.behind or 0))
     if column == "ready":
-        return (0, {"blocked": 0, "ready": 1}.get(state.verdicts.get(branch_name(bs), ""), 2))
+        verdict = state.verdicts.get(branch_name(bs))
+        return (0, VERDICT_ORDER.get(verdict, 3) if verdict else 3)
     if column.startswith("task:"):
         cell = state.tasks.get(TaskKey(branch_name(bs), column[5:]))
         order = [RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.RUNNING, RunStatus.QUEUED]

@@ -5,21 +5,36 @@ Each runs git in a thread worker and reports back with ActionDone / ActionFailed
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import work
-from textual.app import App
+from textual.screen import Screen
 
 from wtpar.errors import WtparError
 from wtpar.model import BranchStatus
-from wtpar.services import Services
 from wtpar.tui.messages import ActionDone, ActionFailed
 from wtpar.tui.screens import ConfirmScreen, PromptScreen
 from wtpar.tui.view import branch_name
 
+if TYPE_CHECKING:
+    from wtpar.tui.app import WtparApp
 
-class WorktreeActions(App[int]):
-    """The spawn, remove and prune actions, mixed into the dashboard app."""
 
-    services: Services
+class WorktreeActions(Screen[None]):
+    """The spawn, remove and prune actions of the main screen."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def dash(self) -> WtparApp: ...
+
+        def selected_status(self) -> BranchStatus | None: ...
+
+    def action_remove(self) -> None:
+        """Remove the selected worktree after a confirmation."""
+        bs = self.selected_status()
+        if bs is not None:
+            self.ask_remove(bs)
 
     def action_spawn(self) -> None:
         """Ask for branch names and create their worktrees."""
@@ -28,7 +43,7 @@ class WorktreeActions(App[int]):
             if text:
                 self._spawn_worker(text.split())
 
-        self.push_screen(
+        self.app.push_screen(
             PromptScreen(
                 "Spawn worktrees",
                 "feature-a feature-b",
@@ -40,7 +55,7 @@ class WorktreeActions(App[int]):
     @work(thread=True, group="actions")
     def _spawn_worker(self, branches: list[str]) -> None:
         try:
-            results = self.services.spawn(branches)
+            results = self.dash.services.spawn(branches)
         except WtparError as exc:
             self.post_message(ActionFailed("spawn", exc.message))
             return
@@ -58,10 +73,10 @@ class WorktreeActions(App[int]):
     @work(thread=True, exclusive=True, group="remove-check")
     def _remove_check_worker(self, bs: BranchStatus) -> None:
         try:
-            refusal = self.services.worktrees.removal_refusal(bs.worktree, force=False)
+            refusal = self.dash.services.worktrees.removal_refusal(bs.worktree, force=False)
         except WtparError as exc:
             refusal = exc.message
-        self.call_from_thread(self._confirm_remove, bs, refusal)
+        self.app.call_from_thread(self._confirm_remove, bs, refusal)
 
     def _confirm_remove(self, bs: BranchStatus, refusal: str | None) -> None:
         name = branch_name(bs)
@@ -71,12 +86,12 @@ class WorktreeActions(App[int]):
                 self._remove_worker(name)
 
         body = f"Remove the worktree of {name} at\n{bs.worktree.path}?\nThe branch is kept."
-        self.push_screen(ConfirmScreen(f"Remove {name}", body, refusal), done)
+        self.app.push_screen(ConfirmScreen(f"Remove {name}", body, refusal), done)
 
     @work(thread=True, group="actions")
     def _remove_worker(self, branch: str) -> None:
         try:
-            results = self.services.remove([branch])
+            results = self.dash.services.remove([branch])
         except WtparError as exc:
             self.post_message(ActionFailed("remove", exc.message))
             return
@@ -93,7 +108,7 @@ class WorktreeActions(App[int]):
     @work(thread=True, group="actions")
     def _prune_worker(self) -> None:
         try:
-            result = self.services.prune()
+            result = self.dash.services.prune()
         except WtparError as exc:
             self.post_message(ActionFailed("prune", exc.message))
             return

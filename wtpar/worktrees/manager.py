@@ -12,6 +12,7 @@ from wtpar.errors import UsageError, WtparError
 from wtpar.git import Git, RepoPaths
 from wtpar.model import (
     BranchStatus,
+    BranchTracking,
     PruneResult,
     RemoveResult,
     SpawnResult,
@@ -132,21 +133,20 @@ class WorktreeManager:
                 ab = self.git.ahead_behind(base, wt.head)
                 if ab is not None:
                     ahead, behind = ab
-            up, up_ahead, up_behind, gone, date = tracking.get(
-                wt.branch or "", (None, None, None, False, 0)
-            )
+            track = tracking.get(wt.branch or "", BranchTracking())
+            date = track.committed
             if not wt.branch and wt.head:
-                date = int(self.git.run("log", "-1", "--format=%ct", wt.head).stdout.strip() or 0)
+                date = self.git.commit_time(wt.head)
             return BranchStatus(
                 worktree=wt,
                 status=counts,
                 base=base,
                 ahead=ahead,
                 behind=behind,
-                upstream=up,
-                upstream_ahead=up_ahead,
-                upstream_behind=up_behind,
-                upstream_gone=gone,
+                upstream=track.upstream,
+                upstream_ahead=track.ahead,
+                upstream_behind=track.behind,
+                upstream_gone=track.gone,
                 last_commit_time=date or None,
                 operation=operation,
                 record=rec,

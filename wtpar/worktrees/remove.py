@@ -5,17 +5,22 @@ beyond `git status` (running tasks, hidden changes, submodule commits) is found 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from wtpar import busy
 from wtpar.errors import UsageError
-from wtpar.git import worktree_git_dir
 from wtpar.locks import repo_lock
 from wtpar.model import IgnoredFiles, PruneResult, RemoveResult, Worktree
 from wtpar.text import plural
+from wtpar.worktrees.leases import LeaseStore, lease_refusal
+from wtpar.worktrees.lifecycle import (
+    pre_remove_refusal,
+    release_missing,
+    release_worktrees,
+    stop_worktree_services,
+)
 from wtpar.worktrees.safety import (
     hidden_change_loss,
     ignored_files,
@@ -23,7 +28,7 @@ from wtpar.worktrees.safety import (
     running_task_losses,
     submodule_losses,
 )
-from wtpar.worktrees.trash import move_to_trash, sweep_trash
+from wtpar.worktrees.trash import detach_worktree, sweep_trash
 
 if TYPE_CHECKING:
     from wtpar.worktrees.manager import WorktreeManager
@@ -34,6 +39,7 @@ class Remover:
 
     def __init__(self, manager: WorktreeManager) -> None:
         self.paths = manager.paths
+        self.config = manager.config
         self.git = manager.git
         self.state = manager.state
         self.find = manager.find
@@ -58,7 +64,9 @@ class Remover:
             if force and not wt.prunable and not wt.locked:
                 tasks = busy.stop_tasks(self.paths.wtpar_dir, wt.path)
                 stopped = tuple(f"{t.task} (pid {t.pid})" for t in tasks)
-            refusal = self.removal_refusal(wt, force)
+            refusal = self.removal_refusal(wt, force) or pre_remove_refusal(
+                self.paths, self.config, wt, force
+            )
             if refusal:
                 results.append(RemoveResult(branch, False, wt.path, error=refusal))
                 continue
@@ -74,14 +82,20 @@ class Remover:
         removed = [r.branch for r in results if r.removed]
         if removed:
             self.state.drop(removed)
+            LeaseStore(self.paths.wtpar_dir).forget(removed)
+            release_worktrees(self.paths, self.config, removed)
         sweep_trash(self.paths.wtpar_dir)
         return results
+
+    def _live_branches(self) -> list[str]:
+        return [wt.branch for wt in self.worktrees() if wt.branch and not wt.prunable]
 
     def _take_away(self, wt: Worktree) -> tuple[IgnoredFiles, str | None]:
         """Move a worktree judged safe to remove out of the way, unless a task started in it
         meanwhile; return the ignored files it held (or why it stays)."""
         present = os.path.isdir(wt.path) and not wt.prunable
         ignored = ignored_files(self.git, wt.path) if present else IgnoredFiles()
+        stop_worktree_services(self.paths, [wt.branch] if wt.branch else [])
         with repo_lock(self.paths.wtpar_dir), busy.no_new_tasks(self.paths.wtpar_dir, wt.path):
             running = running_task_losses(self.paths.wtpar_dir, wt.path)
             if running:
@@ -105,6 +119,9 @@ class Remover:
             return "; ".join(running) + f" ({tail})"
         if force:
             return None
+        claimed = lease_refusal(LeaseStore(self.paths.wtpar_dir).holder(wt.branch or wt.path))
+        if claimed:
+            return claimed
         record = self.state.records().get(wt.branch or "")
         blockers: list[str] = []
         operation = operation_loss(self.git, wt.path)
@@ -141,13 +158,7 @@ class Remover:
         return self.git.resolve_commit(base) is not None and self.git.is_integrated(commit, base)
 
     def _detach_worktree(self, wt: Worktree) -> None:
-        gitdir = worktree_git_dir(wt.path) if os.path.exists(wt.path) else None
-        if os.path.exists(wt.path):
-            move_to_trash(self.paths.wtpar_dir, wt.path)
-        if gitdir and os.path.isdir(gitdir) and os.path.dirname(gitdir).endswith("worktrees"):
-            shutil.rmtree(gitdir, ignore_errors=True)
-        else:
-            self.git.run("worktree", "prune")
+        detach_worktree(self.git, self.paths.wtpar_dir, wt.path)
 
     def _delete_branch_if_integrated(
         self, result: RemoveResult, branch: str, base: str
@@ -187,6 +198,8 @@ class Remover:
                     )
                     continue
                 refusal = self.removal_refusal(wt, force=False)
+                if not refusal and not dry_run:
+                    refusal = pre_remove_refusal(self.paths, self.config, wt, force=False)
                 if refusal:
                     kept.append((wt.branch, refusal))
                     continue
@@ -210,5 +223,8 @@ class Remover:
         if not dry_run:
             if removed:
                 self.state.drop(removed)
+                LeaseStore(self.paths.wtpar_dir).forget(removed)
+                release_worktrees(self.paths, self.config, removed)
+            release_missing(self.paths, self.config, self._live_branches)
             sweep_trash(self.paths.wtpar_dir)
         return PruneResult(stale, tuple(removed), tuple(kept), dry_run, tuple(ignored))

@@ -6,13 +6,10 @@ writes the shared git config.
 
 from __future__ import annotations
 
-import fcntl
-import glob
 import os
-import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wtpar import procs
 from wtpar.config import Config
@@ -21,8 +18,9 @@ from wtpar.git import Git, RepoPaths
 from wtpar.locks import repo_lock
 from wtpar.names import safe_component
 from wtpar.procs import workers
-
-_FICLONE = 0x40049409  # ioctl number of FICLONE on Linux
+from wtpar.worktrees.environment import Environments
+from wtpar.worktrees.lifecycle import command_env
+from wtpar.worktrees.sync import CopyManifest, source_files, sync_worktree
 
 
 @dataclass
@@ -38,10 +36,12 @@ class SpawnPlan:
     existing: bool = False
     setup_errors: tuple[str, ...] = ()
     created: float | None = None  # when an earlier spawn created it (completing its checkout)
+    env: dict[str, str] = field(default_factory=dict)  # ports and [env] vars, for commands
+    spare_commit: str | None = None  # set when a warm-pool spare became this worktree
 
 
 def set_up(paths: RepoPaths, config: Config, plans: list[SpawnPlan]) -> None:
-    """Submodules, `copy` and `post_create` for the plans that were populated."""
+    """Submodules, copied files, `[env] file` and `post_create` for the populated plans."""
     ready = [p for p in plans if not p.error]
     git = Git(paths)
     if not ready:
@@ -65,9 +65,7 @@ def set_up(paths: RepoPaths, config: Config, plans: list[SpawnPlan]) -> None:
                     )
                 except CommandError as exc:
                     plan.setup_errors += (f"submodules: {exc.output.strip()}",)
-    if cfg.copy:
-        for plan in ready:
-            plan.setup_errors += tuple(copy_globs(paths.root, plan.path, cfg.copy))
+    copy_files(paths, config, ready)
     if cfg.post_create:
         log_dir = os.path.join(paths.wtpar_dir, "logs", "post_create")
         os.makedirs(log_dir, exist_ok=True)
@@ -85,35 +83,19 @@ def set_up(paths: RepoPaths, config: Config, plans: list[SpawnPlan]) -> None:
             plan.setup_errors += errs
 
 
-def copy_globs(src_root: str, dst_root: str, patterns: Iterable[str]) -> list[str]:
-    """Copy files matching `patterns` (usually ignored ones like `.env`); return errors."""
-    errors: list[str] = []
-    for pattern in patterns:
-        for src in glob.glob(os.path.join(src_root, pattern), recursive=True, include_hidden=True):
-            rel = os.path.relpath(src, src_root)
-            if rel.split(os.sep, 1)[0] == ".git":
-                continue
-            dst = os.path.join(dst_root, rel)
-            try:
-                if os.path.isdir(src):
-                    shutil.copytree(src, dst, copy_function=clone_file, dirs_exist_ok=True)
-                elif not os.path.exists(dst):
-                    os.makedirs(os.path.dirname(dst), exist_ok=True)
-                    clone_file(src, dst)
-            except OSError as exc:
-                errors.append(f"copy {rel}: {exc.strerror or exc}")
-    return errors
-
-
-def clone_file(src: str, dst: str) -> str:
-    """Copy one file, copy-on-write (FICLONE) where the filesystem can, a plain copy otherwise."""
-    try:
-        with open(src, "rb") as fin, open(dst, "wb") as fout:
-            fcntl.ioctl(fout.fileno(), _FICLONE, fin.fileno())
-        shutil.copystat(src, dst)
-        return dst
-    except OSError:
-        return shutil.copy2(src, dst)
+def copy_files(paths: RepoPaths, config: Config, plans: list[SpawnPlan]) -> None:
+    """Copy `[worktrees] copy` and `.worktreeinclude` files, and write `[env] file`."""
+    files = source_files(paths.root, config.worktrees.copy)
+    manifest = CopyManifest(paths.wtpar_dir)
+    envs = Environments(paths, config)
+    for plan in plans:
+        if files:
+            synced = sync_worktree(manifest, paths.root, plan.branch, plan.path, files)
+            plan.setup_errors += tuple(f"copy {f.error}" for f in synced.files if f.error)
+        plan.env = envs.current(plan.branch, plan.path)
+        error = envs.write_file(plan.path, plan.env)
+        if error:
+            plan.setup_errors += (error,)
 
 
 def run_post_create(plan: SpawnPlan, commands: Sequence[str], log_dir: str) -> tuple[str, ...]:
@@ -127,7 +109,7 @@ def run_post_create(plan: SpawnPlan, commands: Sequence[str], log_dir: str) -> t
             returncode = procs.run_in_group(
                 command,
                 cwd=plan.path,
-                env=procs.clean_env({"WTPAR_BRANCH": plan.branch, "WTPAR_WORKTREE": plan.path}),
+                env=command_env(plan.env, plan.branch, plan.path),
                 output=log,
             )
             if returncode != 0:

@@ -21,8 +21,10 @@ from wtpar.git import worktree_git_dir
 from wtpar.locks import repo_lock
 from wtpar.model import SpawnOutcome, SpawnResult, Worktree, WorktreeRecord
 from wtpar.procs import workers
+from wtpar.worktrees.lifecycle import allocate_spawn_ports
 from wtpar.worktrees.paths import worktree_path
-from wtpar.worktrees.setup import SpawnPlan, set_up
+from wtpar.worktrees.setup import SpawnPlan, copy_files, set_up
+from wtpar.worktrees.warm_pool import adopt_spare, switch_spare
 
 if TYPE_CHECKING:
     from wtpar.worktrees.manager import WorktreeManager
@@ -51,6 +53,10 @@ class Spawner:
         with ExitStack() as busy_records:
             with repo_lock(self.paths.wtpar_dir):
                 created = self._plan_and_add(plans, from_ref)
+                # Under the same lock as `worktree add`: concurrent spawns never share a port.
+                no_ports = allocate_spawn_ports(
+                    self.paths, self.config, [p.branch for p in created]
+                )
                 # Until its checkout has finished a worktree is "populating", and busy: a
                 # later spawn completes it, `remove` knows nothing of value is there yet.
                 self.state.put([self._record(p, populated=False) for p in created])
@@ -58,10 +64,16 @@ class Spawner:
                     busy_records.enter_context(
                         busy.running_in(self.paths.wtpar_dir, plan.path, "spawn")
                     )
+            for plan in created:
+                if plan.branch in no_ports:
+                    plan.setup_errors += (no_ports[plan.branch],)
             # The slow part runs outside the repository lock, still holding the busy records.
             with ThreadPoolExecutor(workers(len(created))) as pool:
                 list(pool.map(self._populate, created))
-            set_up(self.paths, self.config, created)
+            # A warm-pool spare was set up when the pool was filled; it only needs its env.
+            set_up(self.paths, self.config, [p for p in created if p.spare_commit is None])
+            adopted = [p for p in created if p.spare_commit and not p.error]
+            copy_files(self.paths, self.config, adopted)
             self.state.put([self._record(p, populated=True) for p in created if not p.error])
         return [self._result(p) for p in plans]
 
@@ -87,7 +99,8 @@ class Spawner:
                     plan.error = f"base {base_name!r} is not a commit"
                     continue
                 plan.base_ref, plan.base_sha = base_name, base_sha
-            self._add_metadata(plan)
+            if plan.how == "complete" or not adopt_spare(self.git, self.paths, plan):
+                self._add_metadata(plan)
         return [p for p in plans if not p.error and not p.existing]
 
     def _record(self, plan: SpawnPlan, populated: bool) -> WorktreeRecord:
@@ -166,6 +179,9 @@ class Spawner:
             plan.error = exc.output.strip().splitlines()[-1] if exc.output.strip() else exc.message
 
     def _populate(self, plan: SpawnPlan) -> None:
+        if plan.spare_commit is not None:
+            switch_spare(self.git, plan)
+            return
         # The index of a --no-checkout worktree is empty; reading HEAD into it fills the tree.
         gitdir = worktree_git_dir(plan.path)
         if plan.how == "complete" and gitdir is not None:
@@ -193,6 +209,7 @@ class Spawner:
             plan.base_ref,
             plan.base_sha,
             setup_errors=plan.setup_errors,
+            from_spare=plan.spare_commit is not None,
         )
 
     # -- list ----------------------------------------------------------------------------

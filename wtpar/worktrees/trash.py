@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import subprocess
 import sys
 import time
+
+from wtpar.git import Git, worktree_git_dir
 
 
 def move_to_trash(wtpar_dir: str, path: str) -> None:
@@ -26,6 +29,18 @@ def move_to_trash(wtpar_dir: str, path: str) -> None:
         dest = os.path.join(local, f"{os.path.basename(path)}-{time.time_ns()}")
         os.rename(path, dest)
     delete_in_background(dest)
+
+
+def detach_worktree(git: Git, wtpar_dir: str, path: str) -> None:
+    """Move a worktree's folder to the trash and drop git's metadata of it (the caller
+    holds the repository lock and has decided nothing is lost)."""
+    gitdir = worktree_git_dir(path) if os.path.exists(path) else None
+    if os.path.exists(path):
+        move_to_trash(wtpar_dir, path)
+    if gitdir and os.path.isdir(gitdir) and os.path.dirname(gitdir).endswith("worktrees"):
+        shutil.rmtree(gitdir, ignore_errors=True)
+    else:
+        git.run("worktree", "prune")
 
 
 def sweep_trash(wtpar_dir: str) -> None:

@@ -7,6 +7,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from wtpar.tui.readiness_view import ReadinessSummary
+
 
 class ReadinessPanel(Static):
     """Merge readiness at a glance, beside the table."""
@@ -19,38 +21,35 @@ class ReadinessPanel(Static):
         """No check has run yet."""
         self.update(Text(hint, style="dim"))
 
-    def show(
-        self,
-        ready: int,
-        blocked: int,
-        selected: str | None,
-        reasons: list[tuple[str, bool]],
-        matrix: list[tuple[str, str, list[str]]],
-        note: str = "",
-    ) -> None:
-        """Draw the summary; `reasons` are (message, blocking); `matrix` is (a, b, files)."""
+    def show(self, summary: ReadinessSummary) -> None:
+        """Draw the counts, the selected branch's reasons and the conflicting pairs."""
         parts: list[RenderableType] = []
-        summary = Text()
-        summary.append(f"{ready} ready", style="bold green")
-        summary.append("  ")
-        summary.append(f"{blocked} blocked", style="bold red" if blocked else "dim")
-        if note:
-            summary.append(f"  {note}", style="dim")
-        parts.append(summary)
-        if selected:
-            parts.append(Text(f"\n{selected}", style="bold"))
-            if not reasons:
+        counts = Text()
+        counts.append(f"{summary.ready} ready", style="bold green")
+        counts.append("  ")
+        counts.append(f"{summary.blocked} blocked", style="bold red" if summary.blocked else "dim")
+        if summary.merged:
+            counts.append(f"  {summary.merged} merged", style="cyan")
+        if summary.note:
+            counts.append(f"  {summary.note}", style="dim")
+        parts.append(counts)
+        if summary.selected:
+            parts.append(Text(f"\n{summary.selected}", style="bold"))
+            if not summary.reasons:
                 parts.append(Text("  no reasons: ready to merge", style="green"))
-            for message, blocking in reasons:
-                mark, style = ("✗", "red") if blocking else ("!", "yellow")
-                parts.append(Text(f"  {mark} {message}", style=style))
+            for reason in summary.reasons:
+                mark, style = ("✗", "red") if reason.blocking else ("!", "yellow")
+                parts.append(Text(f"  {mark} {reason.message}", style=style))
         parts.append(Text("\nConflicts between branches", style="bold"))
-        if not matrix:
+        if not summary.conflicts:
             parts.append(Text("  none", style="green"))
         else:
             table = Table(box=None, show_header=False, padding=(0, 1))
-            for a, b, files in matrix:
+            for pair in summary.conflicts:
+                files = list(pair.files)
                 shown = ", ".join(files[:3]) + (f" +{len(files) - 3}" if len(files) > 3 else "")
-                table.add_row(Text(a, style="red"), Text("×"), Text(b, style="red"), Text(shown))
+                table.add_row(
+                    Text(pair.a, style="red"), Text("×"), Text(pair.b, style="red"), Text(shown)
+                )
             parts.append(table)
         self.update(Group(*parts))

@@ -1,0 +1,161 @@
+"""The warm pool: `pool fill` sets spares up ahead of time, `spawn` and `claim --any` take
+them (same content as a fresh checkout, only differing files written, environment
+allocated), `pool drain` removes them, and no spare is ever handed out twice."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from fixtures.recipes import git, make_branch
+from tests.conftest import Invoke, run_wtpar_process, wait_for
+from tests.run_helpers import wtpar_popen
+from tests.test_spawn import worktree_dir
+
+SETUP = """
+[worktrees]
+copy = [".env"]
+post_create = ["echo set-up > made.txt"]
+[env]
+ports = ["web"]
+file = ".env.local"
+"""
+
+
+def configure(repo: Path) -> None:
+    (repo / ".gitignore").write_text("made.txt\n.env\n.env.local\nwtpar.toml\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore setup output")
+    (repo / ".env").write_text("SECRET=1\n")
+    (repo / "wtpar.toml").write_text(SETUP)
+
+
+def spares(wtpar: Invoke) -> list[dict[str, str]]:
+    result = wtpar("pool", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["schema"] == 1
+    return list(data["spares"])
+
+
+def tracked_content(path: Path) -> dict[str, str]:
+    files = git(path, "ls-files", "-z").split("\0")
+    return {f: (path / f).read_text() for f in files if f}
+
+
+def test_fill_sets_spares_up_and_drain_removes_them(repo: Path, wtpar: Invoke) -> None:
+    configure(repo)
+    result = wtpar("pool", "fill", "2", "--wait")
+    assert result.exit_code == 0, result.output
+    listed = spares(wtpar)
+    head = git(repo, "rev-parse", "main").strip()
+    assert [s["state"] for s in listed] == ["ready", "ready"]
+    for spare in listed:
+        path = Path(spare["path"])
+        assert spare["commit"] == head
+        assert (path / "made.txt").read_text() == "set-up\n"
+        assert (path / ".env").read_text() == "SECRET=1\n"
+        assert git(path, "status", "--porcelain") == ""
+    drained = wtpar("pool", "drain")
+    assert "drained 2 spares" in drained.output
+    assert spares(wtpar) == []
+    assert "spare-" not in git(repo, "worktree", "list")
+    assert all(not Path(s["path"]).exists() for s in listed)
+
+
+def test_fill_returns_at_once_and_sets_up_in_the_background(repo: Path, wtpar: Invoke) -> None:
+    gate = repo.parent / "go"
+    configure(repo)
+    (repo / "wtpar.toml").write_text(
+        SETUP.replace('"echo set-up > made.txt"', f'"while [ ! -e {gate} ]; do sleep 0.05; done"')
+    )
+    result = run_wtpar_process("pool", "fill", "1", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert [s["state"] for s in spares(wtpar)] == ["filling"]
+    gate.write_text("")
+    wait_for(lambda: [s["state"] for s in spares(wtpar)] == ["ready"], 30, "the spare to be ready")
+
+
+def test_a_failed_setup_marks_the_spare_failed_and_spawn_skips_it(
+    repo: Path, wtpar: Invoke
+) -> None:
+    configure(repo)
+    (repo / "wtpar.toml").write_text(SETUP.replace("echo set-up > made.txt", "exit 3"))
+    result = wtpar("pool", "fill", "1", "--wait")
+    assert result.exit_code == 1
+    (spare,) = spares(wtpar)
+    assert spare["state"] == "failed"
+    assert "exited 3" in str(spare["error"])
+    spawned = json.loads(wtpar("spawn", "feat", "--json").output)["worktrees"][0]
+    assert spawned["from_spare"] is False
+    assert wtpar("pool", "drain").exit_code == 0
+
+
+def test_spawn_from_a_spare_equals_a_fresh_checkout(repo: Path, wtpar: Invoke) -> None:
+    configure(repo)
+    make_branch(repo, "feature", {"README.md": "changed\n", "new/file.txt": "new\n"})
+    git(repo, "branch", "fresh-copy", "feature")
+    assert wtpar("pool", "fill", "1", "--wait").exit_code == 0
+    (spare,) = spares(wtpar)
+    unchanged = Path(spare["path"]) / ".gitignore"
+    before = os.stat(unchanged)
+    result = wtpar("spawn", "feature", "--json")
+    assert result.exit_code == 0, result.output
+    (item,) = json.loads(result.output)["worktrees"]
+    assert item["from_spare"] is True and item["outcome"] == "created"
+    took = worktree_dir(repo, "feature")
+    assert item["path"] == str(took)
+    assert not Path(spare["path"]).exists() and spares(wtpar) == []
+    assert wtpar("spawn", "fresh-copy").exit_code == 0  # the pool is empty: a full checkout
+    fresh = worktree_dir(repo, "fresh-copy")
+    assert tracked_content(took) == tracked_content(fresh)
+    assert (took / "new" / "file.txt").read_text() == "new\n"
+    assert git(took, "status", "--porcelain") == ""
+    assert git(took, "branch", "--show-current").strip() == "feature"
+    # Only the files that differ were written: an unchanged one is the same file.
+    after = os.stat(took / ".gitignore")
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # Set up at fill time, its environment allocated when handed out.
+    assert (took / "made.txt").read_text() == "set-up\n"
+    env = (took / ".env.local").read_text()
+    assert "WTPAR_PORT_WEB=" in env
+    ports = json.loads((repo / ".git" / "wtpar" / "ports.json").read_text())
+    assert "feature" in json.dumps(ports)
+    # git knows the worktree at its new path.
+    listed = git(repo, "worktree", "list", "--porcelain")
+    assert f"worktree {took}\nHEAD " in listed and "spare-" not in listed
+    assert wtpar("remove", "feature").exit_code == 0
+
+
+def test_a_new_branch_from_a_spare_starts_at_the_base(repo: Path, wtpar: Invoke) -> None:
+    configure(repo)
+    assert wtpar("pool", "fill", "1", "--wait").exit_code == 0
+    git(repo, "commit", "-q", "--allow-empty", "-m", "main moved on")
+    result = wtpar("spawn", "topic", "--json")
+    (item,) = json.loads(result.output)["worktrees"]
+    assert item["from_spare"] is True
+    took = worktree_dir(repo, "topic")
+    assert git(took, "rev-parse", "HEAD") == git(repo, "rev-parse", "main")
+    assert git(took, "status", "--porcelain") == ""
+
+
+def test_claim_any_from_8_processes_takes_each_spare_once(repo: Path, wtpar: Invoke) -> None:
+    configure(repo)
+    assert wtpar("pool", "fill", "4", "--wait").exit_code == 0
+    procs = [
+        wtpar_popen("claim", "--any", "--by", f"agent-{i}", "--json", cwd=repo) for i in range(8)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+    got = [json.loads(out) for out, _ in outputs]
+    assert len({g["path"] for g in got}) == 8
+    assert sum(bool(g["from_spare"]) for g in got) == 4
+    assert spares(wtpar) == []
+    web_ports = [g["ports"]["web"] for g in got]
+    assert len(set(web_ports)) == 8
+    for g in got:
+        path = Path(g["path"])
+        assert git(path, "branch", "--show-current").strip() == g["branch"]
+        assert git(path, "status", "--porcelain") == ""

@@ -1,0 +1,131 @@
+"""Parsers of git's machine-readable output (`-z` porcelain formats), pure except for
+reading a worktree's `.git` file."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, replace
+
+from wtpar.errors import WtparError
+from wtpar.model import StatusCounts, Worktree
+
+HEX_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+@dataclass(frozen=True)
+class MergeTreeResult:
+    """One simulated merge: clean or not, the merged tree, the conflicted paths."""
+
+    clean: bool
+    tree: str
+    files: tuple[str, ...] = ()
+
+
+def parse_merge_tree_stdin(out: str) -> list[MergeTreeResult]:
+    """Parse `merge-tree --stdin -z --name-only` records: `status\\0tree\\0paths...\\0\\0`."""
+    results: list[MergeTreeResult] = []
+    fields = out.split("\0")
+    i = 0
+    while i + 1 < len(fields) and fields[i] in ("0", "1"):
+        status, tree = fields[i], fields[i + 1]
+        if not HEX_RE.match(tree):
+            raise WtparError(f"git merge-tree --stdin gave no tree id for merge {len(results) + 1}")
+        i += 2
+        files: list[str] = []
+        while i < len(fields) and fields[i]:
+            files.append(fields[i])
+            i += 1
+        i += 1
+        results.append(MergeTreeResult(status == "1", tree, tuple(dict.fromkeys(files))))
+    return results
+
+
+def with_rebased_branch(wt: Worktree) -> Worktree:
+    """A worktree stopped mid-rebase has a detached HEAD, yet it belongs to the branch being
+    rebased (`rebase-merge/head-name`): name it so `list`, `check`, `path`, `remove` find it."""
+    if not wt.detached or wt.prunable:
+        return wt
+    gitdir = worktree_git_dir(wt.path)
+    if gitdir is None:
+        return wt
+    for folder in ("rebase-merge", "rebase-apply"):
+        try:
+            with open(os.path.join(gitdir, folder, "head-name"), encoding="utf-8") as fh:
+                ref = fh.read().strip()
+        except OSError:
+            continue
+        if ref.startswith("refs/heads/"):
+            return replace(wt, branch=ref.removeprefix("refs/heads/"))
+    return wt
+
+
+def worktree_git_dir(worktree_path: str) -> str | None:
+    """The private git dir of a worktree (`.git` itself, or where a `.git` file points)."""
+    dotgit = os.path.join(worktree_path, ".git")
+    if os.path.isdir(dotgit):
+        return dotgit
+    try:
+        with open(dotgit, encoding="utf-8") as fh:
+            line = fh.readline().strip()
+    except OSError:
+        return None
+    if not line.startswith("gitdir:"):
+        return None
+    target = line[len("gitdir:") :].strip()
+    return os.path.normpath(os.path.join(worktree_path, target))
+
+
+def parse_worktree_list(out: str) -> list[Worktree]:
+    """Parse `git worktree list --porcelain -z`."""
+    result: list[Worktree] = []
+    fields: dict[str, str | None] = {}
+    for item in [*out.split("\0"), ""]:
+        if item:
+            key, _, value = item.partition(" ")
+            fields[key] = value if value or key in ("worktree", "branch", "HEAD") else None
+            if key in ("locked", "prunable") and not value:
+                fields[key] = ""
+            continue
+        if not fields:
+            continue
+        branch = fields.get("branch")
+        result.append(
+            Worktree(
+                path=fields.get("worktree") or "",
+                head=fields.get("HEAD") or None,
+                branch=branch.removeprefix("refs/heads/") if branch else None,
+                is_main=not result,
+                bare="bare" in fields,
+                detached="detached" in fields,
+                locked="locked" in fields,
+                locked_reason=fields.get("locked") or None,
+                prunable="prunable" in fields,
+                prunable_reason=fields.get("prunable") or None,
+            )
+        )
+        fields = {}
+    return result
+
+
+def parse_status_v2(out: str) -> StatusCounts:
+    """Count staged, modified, untracked and conflicted entries of `status --porcelain=v2 -z`."""
+    staged = modified = untracked = conflicted = 0
+    items = iter(out.split("\0"))
+    for item in items:
+        if not item:
+            continue
+        kind = item[0]
+        if kind in "12":
+            xy = item[2:4]
+            if xy[0] != ".":
+                staged += 1
+            if xy[1] != ".":
+                modified += 1
+            if kind == "2":
+                next(items, None)  # the rename's original path is its own field
+        elif kind == "u":
+            conflicted += 1
+        elif kind == "?":
+            untracked += 1
+    return StatusCounts(staged, modified, untracked, conflicted)

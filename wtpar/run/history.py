@@ -1,0 +1,191 @@
+"""How long every task took, and what it used: the memory that orders runs, estimates
+their end and sizes the pool.
+
+Each finished attempt is kept (duration, exit code, CPU seconds and peak memory as the OS
+reported them) under its (task, branch, command) key, the last `KEEP` per key, in
+`wtpar/cache/history.json`, written under the file's lock. Every entry is validated on
+read: a damaged one is dropped, a damaged file reads as empty.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from wtpar.state import read_json, update_json
+
+KEEP = 20  # attempts kept per key
+MAX_KEYS = 5000  # keys kept in all, the least recently used dropped first
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Attempted:
+    """One finished attempt of one task instance."""
+
+    task: str
+    branch: str
+    command: str
+    duration: float
+    exit_code: int | None
+    finished: float
+    cpu_seconds: float | None = None
+    peak_rss: int | None = None  # bytes
+
+    @property
+    def cpu_share(self) -> float | None:
+        """CPU seconds per second of wall time: 1.0 keeps a core busy, 0.1 mostly waits."""
+        if self.cpu_seconds is None or self.duration <= 0:
+            return None
+        return self.cpu_seconds / self.duration
+
+
+@dataclass(frozen=True)
+class TaskId:
+    """What history is keyed by."""
+
+    task: str
+    branch: str
+    command: str
+
+
+def _key(task: str, branch: str, command: str) -> str:
+    return f"{task}\x1f{branch}\x1f{command}"
+
+
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "task": (str,),
+    "branch": (str,),
+    "command": (str,),
+    "duration": (int, float),
+    "exit_code": (int, type(None)),
+    "finished": (int, float),
+    "cpu_seconds": (int, float, type(None)),
+    "peak_rss": (int, type(None)),
+}
+
+
+def _valid(entry: Any) -> Attempted | None:
+    if not isinstance(entry, dict) or set(entry) != set(_FIELDS):
+        return None
+    for name, types in _FIELDS.items():
+        value = entry[name]
+        if isinstance(value, bool) or not isinstance(value, types):
+            return None
+    if entry["duration"] < 0:
+        return None
+    return Attempted(**entry)
+
+
+class History:
+    """`wtpar/cache/history.json`: the recent attempts of every task, by key."""
+
+    def __init__(self, wtpar_dir: str, keep: int = KEEP, max_keys: int = MAX_KEYS) -> None:
+        self.path = os.path.join(wtpar_dir, "cache", "history.json")
+        self.keep = keep
+        self.max_keys = max_keys
+
+    def record(self, attempts: Iterable[Attempted]) -> None:
+        """Add these attempts (oldest first), under the file's lock."""
+        new: dict[str, list[dict[str, Any]]] = {}
+        for a in attempts:
+            new.setdefault(_key(a.task, a.branch, a.command), []).append(asdict(a))
+        if not new:
+            return
+
+        def change(data: Any) -> dict[str, Any]:
+            entries = self._entries(data)
+            kept = {k: [asdict(a) for a in v] for k, v in entries.items()}
+            for key, added in new.items():
+                kept[key] = (kept.pop(key, []) + added)[-self.keep :]
+            if len(kept) > self.max_keys:
+                # dicts keep insertion order and updated keys were re-inserted last.
+                kept = dict(list(kept.items())[-self.max_keys :])
+            return {"schema": SCHEMA, "entries": kept}
+
+        update_json(self.path, change, {})
+
+    def load(self) -> dict[TaskId, list[Attempted]]:
+        """Every valid remembered attempt, by key, oldest first."""
+        result: dict[TaskId, list[Attempted]] = {}
+        for attempts in self._entries(read_json(self.path, {})).values():
+            first = attempts[0]
+            result[TaskId(first.task, first.branch, first.command)] = attempts
+        return result
+
+    @staticmethod
+    def _entries(data: Any) -> dict[str, list[Attempted]]:
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            return {}
+        raw = data.get("entries")
+        if not isinstance(raw, dict):
+            return {}
+        entries: dict[str, list[Attempted]] = {}
+        for key, items in raw.items():
+            if not isinstance(items, list):
+                continue
+            valid = [a for a in map(_valid, items) if a is not None]
+            valid = [a for a in valid if _key(a.task, a.branch, a.command) == key]
+            if valid:
+                entries[key] = valid
+        return entries
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What history expects of one task instance, and where the figure comes from."""
+
+    seconds: float
+    source: str  # "this branch", "other branches", "all tasks", "no history"
+    cpu_share: float | None = None
+    peak_rss: int | None = None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def estimate(
+    wanted: Sequence[TaskId], known: Mapping[TaskId, Sequence[Attempted]]
+) -> dict[TaskId, Estimate]:
+    """Expected durations: the mean of the key's own attempts; a task never seen on this
+    branch takes its mean on other branches (same command first); else the mean of all."""
+    by_task_cmd: dict[tuple[str, str], list[Attempted]] = {}
+    by_task: dict[str, list[Attempted]] = {}
+    for tid, attempts in known.items():
+        by_task_cmd.setdefault((tid.task, tid.command), []).extend(attempts)
+        by_task.setdefault(tid.task, []).extend(attempts)
+    result: dict[TaskId, Estimate] = {}
+    missing: list[TaskId] = []
+    for tid in wanted:
+        for source, attempts in (
+            ("this branch", known.get(tid, ())),
+            ("other branches", by_task_cmd.get((tid.task, tid.command), ())),
+            ("other branches", by_task.get(tid.task, ())),
+        ):
+            if attempts:
+                result[tid] = _summarise(attempts, source)
+                break
+        else:
+            missing.append(tid)
+    if missing:
+        seen = [e.seconds for e in result.values()] or [
+            a.duration for attempts in known.values() for a in attempts
+        ]
+        fallback = _mean(seen)
+        for tid in missing:
+            if fallback is None:
+                result[tid] = Estimate(1.0, "no history")
+            else:
+                result[tid] = Estimate(fallback, "all tasks")
+    return result
+
+
+def _summarise(attempts: Sequence[Attempted], source: str) -> Estimate:
+    seconds = _mean([a.duration for a in attempts]) or 0.0
+    shares = [s for a in attempts if (s := a.cpu_share) is not None]
+    peaks = [a.peak_rss for a in attempts if a.peak_rss is not None]
+    return Estimate(seconds, source, _mean(shares), max(peaks) if peaks else None)

@@ -1,0 +1,82 @@
+"""Which ready task starts first when slots are few: the one whose remaining critical path
+is longest, so a run ends as close as it can to max(longest chain, total work / slots).
+
+Pure: the graph and the expected durations come in, ranks and estimates come out.
+A task's own `priority` comes before everything (higher first); then the critical path
+(its expected duration plus the longest chain of its dependents); then the listed order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class Node(Generic[K]):
+    """One task instance as the scheduler sees it."""
+
+    key: K
+    seconds: float  # expected duration
+    after: tuple[K, ...] = ()  # what must finish before it starts (dependencies, trigger)
+    priority: int = 0
+
+
+@dataclass(frozen=True, order=True)
+class Rank:
+    """Smaller starts first."""
+
+    priority: int  # the negated `priority`
+    path: float  # the negated critical path
+    listed: int
+
+
+def critical_paths(nodes: Sequence[Node[K]]) -> dict[K, float]:
+    """Each node's expected duration plus the longest chain of nodes that wait for it."""
+    index = {n.key: n for n in nodes}
+    waiting: dict[K, list[K]] = {n.key: [] for n in nodes}
+    for n in nodes:
+        for before in n.after:
+            if before in waiting:
+                waiting[before].append(n.key)
+    paths: dict[K, float] = {}
+    # Iterative post-order, so a long chain cannot exhaust the recursion limit.
+    for root in index:
+        stack: list[tuple[K, bool]] = [(root, False)]
+        while stack:
+            key, expanded = stack.pop()
+            if key in paths:
+                continue
+            if expanded:
+                tail = max((paths[w] for w in waiting[key]), default=0.0)
+                paths[key] = max(index[key].seconds, 0.0) + tail
+                continue
+            stack.append((key, True))
+            stack.extend((w, False) for w in waiting[key] if w not in paths)
+    return paths
+
+
+def ranks(nodes: Sequence[Node[K]]) -> dict[K, Rank]:
+    """The start order of each node among those ready at the same time."""
+    paths = critical_paths(nodes)
+    return {
+        n.key: Rank(-n.priority, -round(paths[n.key], 6), listed) for listed, n in enumerate(nodes)
+    }
+
+
+def remaining_time(nodes: Sequence[Node[K]], done: Mapping[K, float], slots: int) -> float:
+    """An estimate of the time left: the larger of the longest remaining chain and the
+    remaining work spread over the slots. `done` maps a node to the fraction of it done
+    (1.0 when finished; a running node counts by its elapsed share)."""
+    left = [
+        Node(n.key, n.seconds * (1.0 - min(done.get(n.key, 0.0), 1.0)), n.after, n.priority)
+        for n in nodes
+    ]
+    if not left:
+        return 0.0
+    chain = max(critical_paths(left).values(), default=0.0)
+    work = sum(n.seconds for n in left)
+    return max(chain, work / max(slots, 1))

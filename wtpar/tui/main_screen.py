@@ -1,0 +1,323 @@
+"""The dashboard's main screen: the branch table, the readiness panel, the log pane and
+the pool bar, with every key binding and the actions behind them.
+
+Runs and the log are driven by run_actions.py, spawn/remove/prune by worktree_actions.py;
+both are mixed into this screen so that one class owns the bindings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Header, Static
+
+from wtpar.errors import WtparError
+from wtpar.model import BranchStatus
+from wtpar.text import plural
+from wtpar.tui.messages import ActionDone, ActionFailed, ReadinessChecked, WorktreesRefreshed
+from wtpar.tui.run_actions import RunActions
+from wtpar.tui.screens import ConfirmScreen, PromptScreen
+from wtpar.tui.view import COLUMN_TITLES, FIXED_COLUMNS, branch_name, row_cells, sort_key, visible
+from wtpar.tui.widgets.branch_table import BranchTable
+from wtpar.tui.widgets.readiness import ReadinessPanel
+from wtpar.tui.worktree_actions import WorktreeActions
+
+if TYPE_CHECKING:
+    from wtpar.tui.app import WtparApp
+
+# What the readiness check last saw: each worktree's path, HEAD and changes, and how many
+# runs had finished. The check runs again in the background when it differs.
+Fingerprint = tuple[tuple[tuple[str, str | None, str], ...], int]
+
+
+class MainScreen(RunActions, WorktreeActions):
+    """Every branch's state beside the merge-readiness summary."""
+
+    BINDINGS = [
+        Binding("r", "run_selected", "Run"),
+        Binding("R", "run_marked", "Run marked/all"),
+        Binding("f", "rerun_failed", "Re-run failed"),
+        Binding("c", "cancel_selected", "Cancel"),
+        Binding("C", "cancel_all", "Cancel all", show=False),
+        Binding("space", "toggle_mark", "Mark"),
+        Binding("a", "mark_all", "Mark all", show=False),
+        Binding("n", "spawn", "Spawn"),
+        Binding("d", "remove", "Remove"),
+        Binding("p", "prune", "Prune", show=False),
+        Binding("k", "check", "Check"),
+        Binding("g", "refresh", "Refresh"),
+        Binding("slash", "filter", "Filter"),
+        Binding("s", "sort", "Sort"),
+        Binding("left_square_bracket", "log_task(-1)", "Prev log", show=False),
+        Binding("right_square_bracket", "log_task(1)", "Next log", show=False),
+        Binding("q", "quit_dash", "Quit"),
+        # Textual's own quit would leave running tasks behind: every exit goes through here.
+        Binding("ctrl+q", "quit_dash", "Quit", show=False, priority=True),
+        Binding("ctrl+c", "quit_dash", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_text = ""
+        self.sort_column: str | None = None
+        self.loaded = False
+        self.runs_finished = 0
+        self._checked: Fingerprint | None = None
+
+    @property
+    def dash(self) -> WtparApp:
+        """The app, with its model (services, state, runs)."""
+        return cast("WtparApp", self.app)
+
+    # -- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="≡")
+        with Horizontal(id="top"):
+            yield BranchTable()
+            yield ReadinessPanel()
+        yield self.make_log_pane()
+        yield Static(id="pool")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(ReadinessPanel).show_nothing("Checking merge readiness…")
+        self._draw_pool()
+        self.table.focus()
+        self.action_refresh()
+        if self.dash.refresh_interval:
+            self.set_interval(self.dash.refresh_interval, self.action_refresh)
+        self.set_interval(1.0, self._tick)
+
+    # -- drawing -------------------------------------------------------------------------
+
+    @property
+    def table(self) -> BranchTable:
+        """The branch table."""
+        return self.query_one(BranchTable)
+
+    def visible_statuses(self) -> list[BranchStatus]:
+        """Rows after the filter and the sort."""
+        rows = visible(self.dash.state.statuses, self.filter_text)
+        if self.sort_column:
+            column = self.sort_column
+            rows.sort(key=lambda bs: sort_key(column, bs, self.dash.state))
+        return rows
+
+    def redraw(self) -> None:
+        """Redraw the table, the readiness panel, the pool bar (cells that changed only)."""
+        state = self.dash.state
+        now = self.dash.now()
+        # The verdict before the task columns, so that many tasks never push it off screen.
+        columns = [(c, COLUMN_TITLES[c]) for c in (*FIXED_COLUMNS, "ready")]
+        columns += [(f"task:{t}", t) for t in state.task_names]
+        if self.sort_column:
+            columns = [
+                (key, title + (" ▼" if key == self.sort_column else "")) for key, title in columns
+            ]
+        root = self.dash.services.paths.root
+        rows = [
+            (bs.worktree.path, row_cells(bs, state, root, now)) for bs in self.visible_statuses()
+        ]
+        self.table.show(columns, rows)
+        self._draw_readiness()
+        self._draw_pool()
+
+    def _draw_pool(self) -> None:
+        state = self.dash.state
+        running, queued = state.pool_counts()
+        ok, bad = state.outcome_counts()
+        jobs = state.jobs
+        text = (
+            f"pool: {running}/{jobs} busy, {max(0, jobs - running)} free, {queued} queued"
+            f"  │  {ok} ok, {bad} failed"
+        )
+        if self.filter_text:
+            text += f"  │  filter: {self.filter_text}"
+        if state.marked:
+            text += f"  │  {len(state.marked)} marked"
+        self.query_one("#pool", Static).update(text)
+
+    def _draw_readiness(self) -> None:
+        report = self.dash.check_report
+        if report is None:
+            return
+        from wtpar.tui.readiness_view import readiness_summary
+
+        self.query_one(ReadinessPanel).show(readiness_summary(report, self.selected_branch()))
+
+    def _tick(self) -> None:
+        if self.dash.state.running_keys():
+            self.redraw()
+
+    # -- selection -----------------------------------------------------------------------
+
+    def selected_status(self) -> BranchStatus | None:
+        """The worktree under the cursor."""
+        key = self.table.selected_key()
+        for bs in self.dash.state.statuses:
+            if bs.worktree.path == key:
+                return bs
+        return None
+
+    def selected_branch(self) -> str | None:
+        """The branch under the cursor."""
+        bs = self.selected_status()
+        return branch_name(bs) if bs else None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Follow the newly selected branch's log, and show its readiness reasons."""
+        self.unpin_log()
+        self.follow_log(0)
+        self._draw_readiness()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """Clicking a column header sorts by it."""
+        self.sort_column = str(event.column_key.value)
+        self.redraw()
+
+    # -- refresh -------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        """Re-read every worktree's status in the background."""
+        self._refresh_worker()
+
+    @work(thread=True, exclusive=True, group="refresh")
+    def _refresh_worker(self) -> None:
+        try:
+            statuses = self.dash.services.list_worktrees()
+        except WtparError as exc:
+            self.post_message(ActionFailed("refresh", exc.message))
+            return
+        self.post_message(WorktreesRefreshed(statuses))
+
+    def on_worktrees_refreshed(self, message: WorktreesRefreshed) -> None:
+        """New statuses: one batched redraw, and a readiness check if anything changed."""
+        state = self.dash.state
+        state.statuses = message.statuses
+        state.marked &= {branch_name(bs) for bs in message.statuses}
+        first = not self.loaded
+        self.loaded = True
+        self.redraw()
+        if first:
+            self.follow_log(0)
+        if self._fingerprint() != self._checked:
+            self.action_check(quiet=True)
+
+    def _fingerprint(self) -> Fingerprint:
+        statuses = self.dash.state.statuses
+        rows = tuple((bs.worktree.path, bs.worktree.head, bs.changes_text()) for bs in statuses)
+        return rows, self.runs_finished
+
+    def on_action_failed(self, message: ActionFailed) -> None:
+        """Show a background failure as an error notification."""
+        self.notify(message.message, title=f"{message.what} failed", severity="error", timeout=8)
+
+    def on_action_done(self, message: ActionDone) -> None:
+        """Show what a background action did, then refresh."""
+        self.notify(message.summary, title=message.what)
+        self.action_refresh()
+
+    # -- marks, filter, sort ---------------------------------------------------------------
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the selected branch (runs with R go to marked branches)."""
+        name = self.selected_branch()
+        if name is None:
+            return
+        self.dash.state.marked ^= {name}
+        self.redraw()
+        if self.table.cursor_row < self.table.row_count - 1:
+            self.table.move_cursor(row=self.table.cursor_row + 1)
+
+    def action_mark_all(self) -> None:
+        """Mark every branch, or clear the marks when all are marked."""
+        state = self.dash.state
+        names = {branch_name(bs) for bs in self.visible_statuses() if not bs.worktree.is_main}
+        state.marked = set() if names <= state.marked else names
+        self.redraw()
+
+    def action_filter(self) -> None:
+        """Show only rows whose branch or path contains some text."""
+
+        def done(text: str | None) -> None:
+            self.filter_text = text or ""
+            self.redraw()
+
+        self.app.push_screen(
+            PromptScreen(
+                "Filter rows", "part of a branch name (empty: show all)", self.filter_text
+            ),
+            done,
+        )
+
+    def action_sort(self) -> None:
+        """Cycle the sort column: branch, changes, base, readiness, each task, none."""
+        order = ["branch", "dirty", "base", "ready"]
+        order += [f"task:{t}" for t in self.dash.state.task_names]
+        if self.sort_column not in order:
+            self.sort_column = order[0]
+        else:
+            i = order.index(self.sort_column) + 1
+            self.sort_column = order[i] if i < len(order) else None
+        self.redraw()
+
+    # -- readiness -----------------------------------------------------------------------
+
+    def action_check(self, quiet: bool = False) -> None:
+        """Run the readiness check in the background (also after every refresh that
+        changed a worktree, and after every run)."""
+        if not quiet:
+            self.query_one(ReadinessPanel).show_nothing("Checking merge readiness…")
+        self._checked = self._fingerprint()
+        self._check_worker()
+
+    @work(thread=True, exclusive=True, group="check")
+    def _check_worker(self) -> None:
+        from wtpar.tui.readiness_view import run_check
+
+        try:
+            report = run_check(self.dash.services)
+        except WtparError as exc:
+            self.post_message(ActionFailed("check", exc.message))
+            return
+        self.post_message(ReadinessChecked(report))
+
+    def on_readiness_checked(self, message: ReadinessChecked) -> None:
+        """Show the verdicts in the table and the panel."""
+        from wtpar.tui.readiness_view import verdicts
+
+        self.dash.check_report = message.report
+        self.dash.state.verdicts = verdicts(message.report)
+        self.redraw()
+
+    # -- quit ----------------------------------------------------------------------------
+
+    def action_quit_dash(self) -> None:
+        """Quit; running tasks are cancelled (their process groups terminated) first."""
+        running = self.dash.state.running_keys()
+        if not running:
+            self.app.exit(0)
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.action_cancel_all()
+                self.app.run_worker(self._exit_when_idle(), group="quit")
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Quit", f"{plural(len(running), 'task')} still running: cancel and quit?"
+            ),
+            done,
+        )
+
+    async def _exit_when_idle(self) -> None:
+        for worker in list(self.app.workers):
+            if worker.group == "runs":
+                await worker.wait()
+        self.app.exit(0)
