@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from wtpar.errors import WtparError
@@ -129,3 +130,38 @@ def parse_status_v2(out: str) -> StatusCounts:
         elif kind == "?":
             untracked += 1
     return StatusCounts(staged, modified, untracked, conflicted)
+
+
+@dataclass(frozen=True)
+class ReplayCommit:
+    """A commit a rebase replays: its id, first parent, message and author variables."""
+
+    sha: str
+    parent: str
+    message: str
+    author: Mapping[str, str]
+
+
+def parse_replay_log(out: str) -> list[ReplayCommit]:
+    """Parse `log -z --format=%H%x01%P%x01%an%x01%ae%x01%ad%x01%B --date=raw`."""
+    commits = []
+    for record in out.split("\0"):
+        if not record:
+            continue
+        sha, parents, name, email, date, message = record.split("\x01", 5)
+        author = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date}
+        commits.append(ReplayCommit(sha, parents.split()[0], message, author))
+    return commits
+
+
+def parse_numstat(out: str) -> list[tuple[int | None, int | None, str]]:
+    """Parse `diff --numstat -z --no-renames`: (added, deleted, path), None for binary."""
+    rows = []
+    for item in out.split("\0"):
+        if not item:
+            continue
+        added, deleted, path = item.split("\t", 2)
+        rows.append(
+            (None if added == "-" else int(added), None if deleted == "-" else int(deleted), path)
+        )
+    return rows

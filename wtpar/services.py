@@ -34,8 +34,13 @@ from wtpar.worktrees.leases import (
 
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
+    from wtpar.land.plan import LandPlan, Strategy
+    from wtpar.land.report import LandReport
+    from wtpar.land.train import Train, TrainSubscriber
+    from wtpar.land.update import UpdateResult
     from wtpar.model import RunEvent, RunReport, TaskSpec
-    from wtpar.run.dispatch import Dispatcher
+    from wtpar.run.dispatch import Dispatcher, DispatchOptions
+    from wtpar.run.executor import Executor
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
     from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
     from wtpar.worktrees.environment import Environments, EnvView
@@ -49,6 +54,8 @@ class Services:
     def __init__(self, paths: RepoPaths, config: Config | None = None) -> None:
         self.paths = paths
         self._config = config
+        self.backend: str | None = None  # for runs whose request names none (`dash --backend`)
+        self.scheduler: str | None = None
 
     @classmethod
     def from_cwd(cls, start: str | os.PathLike[str] = ".") -> Services:
@@ -222,8 +229,9 @@ class Services:
     def plan_run(self, request: RunRequest) -> RunPlan:
         """The task instances `request` would run (UsageError/ConfigError before anything runs).
 
-        Worktrees used by the plan have their HEAD and cleanliness read, so results can be
-        remembered (clean trees only) and `changed` can skip what already passed.
+        With `changed`, the worktrees used by the plan have their cleanliness read first, so
+        what already passed at a clean HEAD is skipped; otherwise it is read during the run
+        (`make_dispatcher`), for recording results.
         """
         from concurrent.futures import ThreadPoolExecutor
         from dataclasses import replace
@@ -237,6 +245,8 @@ class Services:
         if request.failed_only:
             request, only = self._failed_request(request)
         infos = self._worktree_infos()
+        if not request.changed:
+            return build_plan(specs, request, infos, only=only)
         draft = build_plan(specs, request, infos, only=only)
         used = sorted({i.worktree.path for i in draft.instances})
         with ThreadPoolExecutor(workers(len(used))) as pool:
@@ -250,16 +260,27 @@ class Services:
 
         return build_plan(specs, request, infos, lookup=lookup, only=only)
 
-    def make_dispatcher(self, request: RunRequest, run_id: str | None = None) -> Dispatcher:
+    def make_dispatcher(
+        self,
+        request: RunRequest,
+        run_id: str | None = None,
+        on_note: Callable[[str], None] | None = None,
+    ) -> Dispatcher:
         """A Dispatcher for `request`, ready to `await run()` in any event loop.
 
         The dashboard: `d = services.make_dispatcher(req); d.subscribe(cb); await d.run()`,
-        with `d.cancel(key)` / `d.cancel_all()` from its key bindings.
+        with `d.cancel(key)` / `d.cancel_all()` from its key bindings. `on_note` receives
+        warnings for the user (a Dask scheduler reached without TLS, say).
         """
+        from dataclasses import replace
+
+        from wtpar.run.cleanliness import CleanReads
+        from wtpar.run.dask.settings import backend_of
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
         from wtpar.run.history import History
         from wtpar.run.results import ResultStore
         from wtpar.run.runconfig import parse_run_settings
+        from wtpar.run.runstore import new_run_id
 
         settings = parse_run_settings(self.config)
         plan = self.plan_run(request)
@@ -279,13 +300,44 @@ class Services:
             max_memory_percent=settings.max_memory_percent,
             jobs_note=note,
         )
+        run_id = run_id or new_run_id()
+        executor = None
+        if request.backend is None and request.scheduler is None:
+            request = replace(request, backend=self.backend, scheduler=self.scheduler)
+        if backend_of(self.config, request.backend) == "dask":
+            executor = self._dask_executor(request, run_id, options, on_note)
         return Dispatcher(
             plan,
             self.paths.wtpar_dir,
             options,
+            executor=executor,
             run_id=run_id,
             results=ResultStore(self.paths.wtpar_dir),
             history=history,
+            clean_reads=None if request.changed else CleanReads(self._is_clean),
+        )
+
+    def _dask_executor(
+        self,
+        request: RunRequest,
+        run_id: str,
+        options: DispatchOptions,
+        on_note: Callable[[str], None] | None,
+    ) -> Executor:
+        """The Dask executor (`distributed` is imported only here, on the Dask path)."""
+        from wtpar.run.dask.executor import DaskExecutor
+        from wtpar.run.dask.settings import dask_settings
+
+        return DaskExecutor(
+            dask_settings(self.config, request.scheduler),
+            self.paths.root,
+            self.paths.common_dir,
+            run_id,
+            jobs=request.jobs,
+            local_workers=options.jobs,
+            grace=options.grace,
+            drain=options.drain,
+            on_note=on_note or (lambda text: None),
         )
 
     def run(
@@ -425,6 +477,92 @@ class Services:
 
             report = replace(report, notes=(*notes, *report.notes))
         return report
+
+    # -- landing (`wtpar land`, `wtpar update`) -------------------------------------------
+
+    def land_base(self, into: str | None = None) -> str:
+        """The branch a land moves: --into, else the base of `check`; it must be a local
+        branch."""
+        from wtpar.errors import UsageError
+
+        base = into or self._default_base()
+        if not self.git.local_branch_exists(base):
+            raise UsageError(f"land moves a local branch, and {base!r} is not one (use --into)")
+        return base
+
+    def _default_base(self) -> str:
+        from wtpar.check.facts import parse_check_config
+
+        configured = parse_check_config(self.config).base
+        return configured or self.worktrees.base_ref(self.worktrees.worktrees())
+
+    def land_plan(
+        self,
+        branches: Sequence[str] = (),
+        into: str | None = None,
+        strategy: Strategy | None = None,
+        run: bool = True,
+        on_event: Callable[[RunEvent], None] | None = None,
+    ) -> LandPlan:
+        """The plan of a land: `check`'s ready branches (or BRANCHES) in its suggested order."""
+        from wtpar.check.facts import parse_check_config
+        from wtpar.land.cleanup import refuse_dirty_base
+        from wtpar.land.plan import Strategy
+        from wtpar.land.select import make_plan
+
+        base = self.land_base(into)
+        refuse_dirty_base(self.git, self.worktrees, base)
+        report = self.check(branches, base=base, run=run, on_event=on_event)
+        tasks = parse_check_config(self.config).tasks
+        return make_plan(report, branches, strategy or Strategy.MERGE, tasks, run)
+
+    def make_train(self, plan: LandPlan, jobs: int | None = None, push: bool = False) -> Train:
+        """A merge train for PLAN, ready to `await run()` (the dashboard) or run_train_sync."""
+        from wtpar.land.train import Train, TrainSettings
+
+        main = next((i for i in self._worktree_infos() if i.is_main), None)
+        where = next((wt.path for wt in self.worktrees.worktrees() if wt.branch == plan.base), None)
+        specs = self.load_tasks() if plan.run_checks else {}
+        settings = TrainSettings(jobs or default_jobs(), specs, main, where, push)
+        return Train(self.git, plan, settings)
+
+    def land(
+        self,
+        plan: LandPlan,
+        jobs: int | None = None,
+        push: bool = False,
+        cleanup: bool = False,
+        on_event: TrainSubscriber | None = None,
+    ) -> LandReport:
+        """Run the train of PLAN and land what passes; Ctrl-C handling on the main thread."""
+        from wtpar.land.train import run_train_sync
+
+        train = self.make_train(plan, jobs, push)
+        if on_event is not None:
+            train.subscribe(on_event)
+        report = run_train_sync(train)
+        if cleanup and report.landed:
+            from dataclasses import replace
+
+            from wtpar.land.cleanup import clean_landed
+
+            cleaned = clean_landed(self.git, self.worktrees, report.landed, plan.base)
+            report = replace(report, cleaned=cleaned)
+        return report
+
+    def update(
+        self, branches: Sequence[str] = (), merge: bool = False, base: str | None = None
+    ) -> list[UpdateResult]:
+        """Rebase (or merge) BRANCHES (default: every worktree's but the base's) onto the base."""
+        from wtpar.land.update import update_branches
+
+        base = base or self._default_base()
+        wts = [wt for wt in self.worktrees.worktrees() if not wt.prunable]
+        if branches:
+            targets = [self.worktrees.find(b) for b in dict.fromkeys(branches)]
+        else:
+            targets = [wt for wt in wts if not wt.is_main and wt.branch and wt.branch != base]
+        return update_branches(self.git, base, targets, merge)
 
     # -- worktree environments: ports, variables, services, synced files -------------------
 

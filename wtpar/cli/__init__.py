@@ -27,6 +27,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("wtpar.cli.run_cmds", "run", "Run commands or tasks in many worktrees at once."),
     "exec": ("wtpar.cli.run_cmds", "exec_cmd", "Run one command in one worktree, via the pool."),
     "check": ("wtpar.cli.check_cmd", "check", "Tell which branches are ready to merge, and why."),
+    "land": ("wtpar.cli.land_cmd", "land", "Test the ready branches together, land what passes."),
+    "update": ("wtpar.cli.land_cmd", "update", "Rebase or merge branches onto the base, at once."),
     "env": ("wtpar.cli.env_cmds", "env_cmd", "Print a worktree's ports and variables."),
     "up": ("wtpar.cli.env_cmds", "up", "Start worktrees' services (dev servers, databases)."),
     "down": ("wtpar.cli.env_cmds", "down", "Stop worktrees' services."),
@@ -105,6 +107,7 @@ def cli(ctx: click.Context, repo_dir: str) -> None:
       cd "$(wtpar path feature-a)"        # jump into one
       wtpar run -- make test              # in every worktree, through one pool
       wtpar check                         # ready or blocked per branch, and why
+      wtpar land                          # test the ready ones together, land what passes
       wtpar dash                          # all of it live, in the terminal
       wtpar remove feature-a              # refuses if work would be lost
     """

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wtpar.model import RunReport, RunStatus, SkipKind, TaskKey, TaskRun
+from wtpar.run.shards import group_runs, shard_name
 from wtpar.stored import Corrupt, Fields
 from wtpar.text import aligned_table, format_seconds, plural
 
@@ -67,18 +68,29 @@ def run_stats(report: RunReport) -> RunStats:
 def summary(report: RunReport) -> str:
     """The table (branch x task: status, exit code, duration, attempts, note) and the stats."""
     headers = ("BRANCH", "TASK", "STATUS", "EXIT", "DURATION", "ATTEMPTS", "NOTE")
-    rows = [
-        (
-            t.key.branch,
-            t.key.task,
-            t.status.value,
-            "-" if t.exit_code is None else str(t.exit_code),
-            format_seconds(t.duration),
-            str(t.attempts),
-            t.reason or "",
-        )
-        for t in report.tasks
-    ]
+    rows: list[tuple[str, ...]] = []
+    for group in group_runs(report.tasks):
+        if group.sharded:
+            # The task once, then its shards inside it.
+            started, ended = group.started, group.ended
+            span = None if started is None or ended is None else ended - started
+            attempts = str(sum(r.attempts for r in group.runs))
+            rows.append(
+                (group.branch, group.task, group.status.value, "-", format_seconds(span),
+                 attempts, group.counts())
+            )  # fmt: skip
+        for t in group.runs:
+            rows.append(
+                (
+                    "" if group.sharded else t.key.branch,
+                    f"  #{t.key.shard}" if group.sharded else t.key.task,
+                    t.status.value,
+                    "-" if t.exit_code is None else str(t.exit_code),
+                    format_seconds(t.duration),
+                    str(t.attempts),
+                    t.reason or "",
+                )
+            )
     lines = [aligned_table(headers, rows)]
     stats = run_stats(report)
     counts = ", ".join(
@@ -144,10 +156,20 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
             "p95": stats.p95,
             "p99": stats.p99,
         },
+        "groups": [
+            {
+                "branch": g.branch,
+                "task": g.task,
+                "status": g.status.value,
+                "shards": [r.key.shard for r in g.runs] if g.sharded else [],
+            }
+            for g in group_runs(report.tasks)
+        ],
         "tasks": [
             {
                 "branch": t.key.branch,
                 "task": t.key.task,
+                "shard": t.key.shard,
                 "command": t.command,
                 "worktree": t.worktree,
                 "status": t.status.value,
@@ -159,6 +181,8 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
                 "log": t.log_path,
                 "reason": t.reason,
                 "skip": t.skip.value if t.skip else None,
+                "worker": t.worker,
+                "infra_retries": t.infra_retries,
             }
             for t in report.tasks
         ],
@@ -197,8 +221,11 @@ def _task_from_dict(t: Fields) -> TaskRun:
         skip = SkipKind(skip_text) if skip_text is not None else None
     except ValueError:
         raise Corrupt(f"{t.where}: {text!r} / {skip_text!r} is not a task outcome") from None
+    shard = t.opt_integer("shard") or 0
+    if shard < 0:
+        raise Corrupt(f"{t.where}.shard should be 0 or more")
     return TaskRun(
-        key=TaskKey(t.text("branch"), t.text("task")),
+        key=TaskKey(t.text("branch"), t.text("task"), shard),
         command=t.text("command"),
         worktree=t.text("worktree"),
         status=status,
@@ -209,6 +236,8 @@ def _task_from_dict(t: Fields) -> TaskRun:
         log_path=t.opt_text("log"),
         reason=t.opt_text("reason"),
         skip=skip,
+        worker=t.opt_text("worker"),
+        infra_retries=t.opt_integer("infra_retries") or 0,
     )
 
 
@@ -230,6 +259,9 @@ def report_csv(report: RunReport) -> str:
             "worktree",
             "log",
             "reason",
+            "worker",
+            "infra_retries",
+            "shard",
         ]
     )
     for t in report.tasks:
@@ -247,6 +279,9 @@ def report_csv(report: RunReport) -> str:
                 t.worktree,
                 t.log_path or "",
                 t.reason or "",
+                t.worker or "",
+                t.infra_retries,
+                t.key.shard or "",
             ]
         )
     return buffer.getvalue()
@@ -277,9 +312,16 @@ def report_junit(report: RunReport, outputs: Mapping[TaskKey, str] | None = None
                 suite,
                 "testcase",
                 classname=branch,
-                name=t.key.task,
+                name=shard_name(t.key),
                 time=f"{t.duration or 0.0:.3f}",
             )
+            if t.worker:
+                props = ET.SubElement(case, "properties")
+                ET.SubElement(props, "property", name="worker", value=t.worker)
+                if t.infra_retries:
+                    ET.SubElement(
+                        props, "property", name="infra_retries", value=str(t.infra_retries)
+                    )
             if t.status in _FAILED:
                 what = (
                     "timed out" if t.status is RunStatus.TIMED_OUT else f"exit code {t.exit_code}"

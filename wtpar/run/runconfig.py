@@ -4,6 +4,7 @@
 jobs = "auto"              # or a number; -j on the command line wins
 max_memory_percent = 80    # no new task starts while used memory is above this
 output = "grouped"         # stream | grouped | failures | quiet; --output wins
+backend = "dask"           # where tasks run (read by wtpar.run.dask.settings.backend_of)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from wtpar.config import Config
 
-_KNOWN = ("jobs", "max_memory_percent", "output")
+_KNOWN = ("jobs", "max_memory_percent", "backend", "output")  # backend: wtpar.run.dask.settings
 OUTPUT_MODES = ("stream", "grouped", "failures", "quiet")
 """How `wtpar run` shows output (`--output`, `[run] output`)."""
 

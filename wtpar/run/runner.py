@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from wtpar.model import RunReport
 from wtpar.run.dispatch import Dispatcher
+
+_T = TypeVar("_T")
 
 INTERRUPTING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 """Signals that interrupt a run: Ctrl-C, `kill`, and the terminal closing."""
@@ -28,7 +30,32 @@ def run_sync(
     kills every task at once. `on_tick` is called every `tick_interval` seconds (the CLI's
     progress line), `on_interrupt` with the number of signals so far and the signal's name."""
 
+    def interrupted(presses: int, signal_name: str) -> None:
+        if presses == 1:
+            dispatcher.interrupt(signal_name)
+        else:
+            dispatcher.kill_now(signal_name)
+        if on_interrupt is not None:
+            on_interrupt(presses, signal_name)
+
     async def main() -> RunReport:
+        ticker = asyncio.create_task(_tick(on_tick, tick_interval)) if on_tick else None
+        try:
+            return await dispatcher.run()
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+
+    return run_with_signals(main, interrupted)
+
+
+def run_with_signals(
+    main: Callable[[], Awaitable[_T]], on_signal: Callable[[int, str], None]
+) -> _T:
+    """Run `main()` on a new event loop, blocking; each SIGINT, SIGTERM or SIGHUP calls
+    `on_signal(signals so far, its name)` on the loop (handled only on the main thread)."""
+
+    async def guarded() -> _T:
         loop = asyncio.get_running_loop()
         previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
@@ -36,27 +63,19 @@ def run_sync(
 
             def interrupted(sig: signal.Signals) -> None:
                 presses[0] += 1
-                if presses[0] == 1:
-                    dispatcher.interrupt(sig.name)
-                else:
-                    dispatcher.kill_now(sig.name)
-                if on_interrupt is not None:
-                    on_interrupt(presses[0], sig.name)
+                on_signal(presses[0], sig.name)
 
             for sig in INTERRUPTING:
                 previous[sig] = signal.getsignal(sig)
                 loop.add_signal_handler(sig, interrupted, sig)
-        ticker = asyncio.create_task(_tick(on_tick, tick_interval)) if on_tick else None
         try:
-            return await dispatcher.run()
+            return await main()
         finally:
-            if ticker is not None:
-                ticker.cancel()
             for sig, handler in previous.items():
                 loop.remove_signal_handler(sig)
                 signal.signal(sig, handler)  # asyncio would leave the default behind
 
-    return asyncio.run(main())
+    return asyncio.run(guarded())
 
 
 async def _tick(callback: Callable[[], None], interval: float) -> None:

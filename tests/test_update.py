@@ -1,0 +1,72 @@
+"""`wtpar update` on real worktrees: a clean rebase, a conflict put back exactly as it was
+and reported with its files, a worktree with changes skipped; `--merge`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fixtures.recipes import commit_file, git, make_branch
+from tests.check_helpers import add_worktree
+from tests.conftest import Invoke
+
+
+def three_branches(repo: Path) -> dict[str, Path]:
+    """clean (rebases fine), clash (conflicts with main's new commit), dirty (has changes);
+    main then moves on."""
+    make_branch(repo, "clean", {"clean.txt": "clean\n"})
+    make_branch(repo, "clash", {"README.md": "clash's readme\n"})
+    make_branch(repo, "dirty", {"dirty.txt": "dirty\n"})
+    wts = {name: add_worktree(repo, name) for name in ("clean", "clash", "dirty")}
+    (wts["dirty"] / "dirty.txt").write_text("edited, not committed\n")
+    commit_file(repo, "README.md", "main's readme\n", "main moves on")
+    return wts
+
+
+def update_json(wtpar: Invoke, *args: str) -> tuple[int, dict[str, dict[str, object]]]:
+    result = wtpar("update", "--json", *args)
+    data = json.loads(result.stdout)
+    return result.exit_code, {b["branch"]: b for b in data["branches"]}
+
+
+def test_update_rebases_restores_a_conflict_and_skips_a_dirty_worktree(
+    repo: Path, wtpar: Invoke
+) -> None:
+    wts = three_branches(repo)
+    heads = {b: git(repo, "rev-parse", b).strip() for b in wts}
+    code, result = update_json(wtpar)
+    assert code == 1
+    assert {b: r["outcome"] for b, r in result.items()} == {
+        "clean": "updated",
+        "clash": "conflict",
+        "dirty": "skipped",
+    }
+    main = git(repo, "rev-parse", "main").strip()
+    assert git(repo, "merge-base", "--is-ancestor", main, "clean", check=False) == ""
+    assert git(repo, "rev-list", "--count", "--merges", "main..clean").strip() == "0"
+    # The conflicting branch is exactly where it was: same commit, clean, no rebase under way.
+    assert result["clash"]["files"] == ["README.md"]
+    assert git(repo, "rev-parse", "clash").strip() == heads["clash"]
+    assert git(wts["clash"], "status", "--porcelain") == ""
+    gitdir = Path(git(wts["clash"], "rev-parse", "--absolute-git-dir").strip())
+    assert not (gitdir / "rebase-merge").exists() and not (gitdir / "rebase-apply").exists()
+    # The dirty one is untouched, its change still there, and the reason says why.
+    assert "uncommitted changes" in str(result["dirty"]["detail"])
+    assert git(repo, "rev-parse", "dirty").strip() == heads["dirty"]
+    assert (wts["dirty"] / "dirty.txt").read_text() == "edited, not committed\n"
+
+
+def test_update_merge_merges_the_base_in(repo: Path, wtpar: Invoke) -> None:
+    three_branches(repo)
+    code, result = update_json(wtpar, "clean", "--merge")
+    assert code == 0 and result["clean"]["outcome"] == "updated"
+    assert git(repo, "rev-list", "--count", "--merges", "main..clean").strip() == "1"
+    code, result = update_json(wtpar, "clean")
+    assert code == 0 and result["clean"]["outcome"] == "up to date"
+
+
+def test_update_table_names_the_conflicting_files(repo: Path, wtpar: Invoke) -> None:
+    three_branches(repo)
+    text = wtpar("update", "clash").stdout
+    assert "clash   conflict" in text
+    assert "conflicts in README.md; put back as it was" in text
