@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 
 from wtpar import procs
@@ -88,6 +87,17 @@ class Git:
         """Remote-tracking refs (`origin/NAME`) for a branch name, across all remotes."""
         out = self.run("for-each-ref", "--format=%(refname:short)", f"refs/remotes/*/{name}").stdout
         return [line for line in out.splitlines() if line and not line.endswith("/HEAD")]
+
+    def branch_ref_rows(self, names: Sequence[str]) -> list[tuple[str, str, str, str]]:
+        """(refname, short name, object id, type) of every ref `refs/heads/NAME` and
+        `refs/remotes/*/NAME` match (and refs below them), for all NAMES in one git call."""
+        if not names:
+            return []
+        patterns = [p for n in names for p in (f"refs/heads/{n}", f"refs/remotes/*/{n}")]
+        fmt = "%(refname)%00%(refname:short)%00%(objectname)%00%(objecttype)"
+        out = self.run("for-each-ref", f"--format={fmt}", *patterns).stdout
+        rows = [line.split("\0") for line in out.splitlines()]
+        return [(r[0], r[1], r[2], r[3]) for r in rows if len(r) == 4]
 
     def is_valid_branch_name(self, name: str) -> bool:
         """True when NAME is acceptable to `git check-ref-format --branch`."""
@@ -300,6 +310,8 @@ class Git:
     def quarantine(self) -> Iterator[dict[str, str]]:
         """An environment whose new objects go to a temporary folder deleted afterwards; the
         repository's objects stay readable as an alternate, and none are added to it."""
+        import tempfile  # here, not at the top: `wtpar list` never makes a quarantine
+
         tmp = tempfile.mkdtemp(prefix="wtpar-objects-")
         objects = os.path.join(tmp, "objects")
         os.makedirs(objects)
@@ -420,6 +432,19 @@ class Git:
             "rev-list", "HEAD", "--branches", "--not", "--remotes", cwd=path, check=False
         )
         return res.stdout.split() if res.returncode == 0 else []
+
+    def worktree_ref_commits(self, path: str) -> dict[str, int]:
+        """Per worktree-private ref (`refs/worktree/*`, kept in the worktree's own git dir and
+        deleted with it): how many commits it alone reaches, on no branch or remote."""
+        out = self.run(
+            "for-each-ref", "--format=%(refname)", "refs/worktree/", cwd=path
+        ).stdout.split()
+        counts: dict[str, int] = {}
+        for ref in out:
+            res = self.run("rev-list", "--count", ref, "--not", "--branches", "--remotes", cwd=path)
+            if int(res.stdout.strip() or 0):
+                counts[ref] = int(res.stdout.strip())
+        return counts
 
     def unreachable_in(self, git_dir: str, commits: Sequence[str]) -> list[str]:
         """Those of `commits` that the repository at `git_dir` does not hold on any ref."""

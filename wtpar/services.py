@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from wtpar.land.train import Train, TrainSubscriber
     from wtpar.land.update import UpdateResult
     from wtpar.model import RunEvent, RunReport, TaskSpec
+    from wtpar.notify import NotifyOutcome, Sent
+    from wtpar.run.activity import WaitResult
     from wtpar.run.dispatch import Dispatcher, DispatchOptions
     from wtpar.run.executor import Executor
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
@@ -274,6 +276,7 @@ class Services:
         """
         from dataclasses import replace
 
+        from wtpar.run.activity import RunActivity
         from wtpar.run.cleanliness import CleanReads
         from wtpar.run.dask.settings import backend_of
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
@@ -306,7 +309,7 @@ class Services:
             request = replace(request, backend=self.backend, scheduler=self.scheduler)
         if backend_of(self.config, request.backend) == "dask":
             executor = self._dask_executor(request, run_id, options, on_note)
-        return Dispatcher(
+        dispatcher = Dispatcher(
             plan,
             self.paths.wtpar_dir,
             options,
@@ -316,6 +319,31 @@ class Services:
             history=history,
             clean_reads=None if request.changed else CleanReads(self._is_clean),
         )
+        # `wtpar wait` in any process sees this run until its report is written.
+        worktrees = [i.worktree.path for i in plan.instances]
+        dispatcher.subscribe(RunActivity(self.paths.wtpar_dir, dispatcher.run_id, worktrees))
+        return dispatcher
+
+    def wait(self, names: Sequence[str] = (), timeout: float | None = None) -> WaitResult:
+        """Block until no task runs (and no run is unfinished) in the worktrees of NAMES
+        (default: every worktree); their last runs' outcomes."""
+        from wtpar.run.activity import WaitResult, last_outcomes, wait_outcome, wait_until_idle
+
+        wts = [self.worktrees.find(n) for n in dict.fromkeys(names)] or [
+            wt for wt in self.worktrees.worktrees() if not wt.bare and not wt.prunable
+        ]
+        paths = [wt.path for wt in wts]
+        idle, busy = wait_until_idle(self.paths.wtpar_dir, paths, timeout)
+        results = last_outcomes(self.paths.wtpar_dir, paths)
+        names_by_path = {wt.path: worktree_name(wt) for wt in wts}
+        outcome = wait_outcome(results, not idle)
+        return WaitResult(outcome, tuple(results), tuple(busy), names_by_path)
+
+    def notify(self, what: str, outcome: NotifyOutcome, summary: str) -> Sent:
+        """Announce that WHAT finished: `[notify] command`, else notify-send."""
+        from wtpar.notify import Notification, send
+
+        return send(self.config, Notification(what, outcome, summary), self.paths.root)
 
     def _dask_executor(
         self,
@@ -604,23 +632,9 @@ class Services:
     def env_views(self, worktrees: Sequence[Worktree]) -> dict[str, EnvView]:
         """Ports, variables and services of each worktree by path, for `list` and the
         dashboard: read-only, no lock, and psutil is loaded only when services exist."""
-        from wtpar.worktrees.environment import EnvView
-
         has_services = os.path.isdir(os.path.join(self.paths.wtpar_dir, "services"))
         statuses = self.service_statuses() if has_services else []
-        by_branch: dict[str, list[ServiceStatus]] = {}
-        for status in statuses:
-            by_branch.setdefault(status.record.branch, []).append(status)
-        held = self.environments.registry.all()
-        order = {n: i for i, n in enumerate(self.config.env.ports)}
-        views: dict[str, EnvView] = {}
-        for wt in worktrees:
-            name = wt.branch or ""
-            # In the configured order: `web` first when it is WTPAR_PORT.
-            ports = dict(sorted(held.get(name, {}).items(), key=lambda kv: order.get(kv[0], 99)))
-            variables = self.environments.variables(name, wt.path, ports) if wt.branch else {}
-            views[wt.path] = EnvView(variables, ports, tuple(by_branch.get(name, ())))
-        return views
+        return self.environments.views(worktrees, statuses)
 
     def service_statuses(self, branches: Sequence[str] = ()) -> list[ServiceStatus]:
         """Recorded services (of BRANCHES, or all) and whether they run."""
@@ -645,28 +659,9 @@ class Services:
     def sync(self, branches: Sequence[str] = (), force: bool = False) -> list[SyncResult]:
         """Copy the configured ignored files into BRANCHES' worktrees (default: all but main)
         again, keeping files changed there unless `force`; rewrite `[env] file`."""
-        from dataclasses import replace
+        from wtpar.worktrees.sync import sync_worktrees
 
-        from wtpar.worktrees.sync import (
-            CopyManifest,
-            FileOutcome,
-            FileSync,
-            source_files,
-            sync_worktree,
-        )
-
-        targets = self._env_targets(branches)
-        rels = source_files(self.paths.root, self.config.worktrees.copy)
-        manifest = CopyManifest(self.paths.wtpar_dir)
-        results = [sync_worktree(manifest, self.paths.root, b, p, rels, force) for b, p in targets]
-        if self.config.env.file:
-            paths = dict(targets)
-            for i, (branch, variables) in enumerate(self.environments.ensure(targets).items()):
-                error = self.environments.write_file(paths[branch], variables)
-                if error:
-                    failed = FileSync(self.config.env.file, FileOutcome.FAILED, error)
-                    results[i] = replace(results[i], files=(*results[i].files, failed))
-        return results
+        return sync_worktrees(self.environments, self._env_targets(branches), force)
 
     def _env_targets(self, branches: Sequence[str]) -> list[tuple[str, str]]:
         from wtpar.errors import UsageError

@@ -22,6 +22,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "prune": ("wtpar.cli.worktree_cmds", "prune", "Clean up stale or merged worktrees."),
     "claim": ("wtpar.cli.lease_cmds", "claim", "Claim a worktree for an agent, or get a free one."),
     "release": ("wtpar.cli.lease_cmds", "release", "Release a claimed worktree."),
+    "wait": ("wtpar.cli.notify_cmds", "wait", "Wait until tasks in worktrees end; their outcome."),
     "pool": ("wtpar.cli.pool_cmds", "pool", "Keep spare worktrees ready: fill, show, drain."),
     "dash": ("wtpar.cli.dash_cmd", "dash", "Open the live dashboard (Textual)."),
     "run": ("wtpar.cli.run_cmds", "run", "Run commands or tasks in many worktrees at once."),

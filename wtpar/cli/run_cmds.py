@@ -12,6 +12,7 @@ from typing import IO
 import click
 
 from wtpar.cli._common import complete_worktree_branch, pipe_safe, say, services_from
+from wtpar.cli.notify_cmds import announce, notify_option
 from wtpar.errors import Interrupted, UsageError, signal_label
 from wtpar.model import (
     RunEvent,
@@ -23,8 +24,9 @@ from wtpar.model import (
     TaskQueued,
     TaskStarted,
 )
+from wtpar.notify import NotifyOutcome
 from wtpar.run.plan import RunRequest
-from wtpar.run.report import report_csv, report_json, report_junit, summary
+from wtpar.run.report import counts_line, report_csv, report_json, report_junit, summary
 from wtpar.run.runconfig import OUTPUT_MODES, parse_run_settings
 from wtpar.text import format_seconds, parse_duration
 
@@ -364,6 +366,7 @@ its tasks.
     metavar="ADDRESS",
     help="The Dask scheduler (tcp://host:8786, tls://...); none: a LocalCluster for the run.",
 )
+@notify_option
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -382,6 +385,7 @@ def run(
     as_json: bool,
     failed: bool,
     changed: bool,
+    notify: bool,
     backend: str | None,
     scheduler: str | None,
 ) -> None:
@@ -429,6 +433,10 @@ def run(
         on_interrupt=_say_interrupted,
     )
     live.clear()
+    if notify:
+        bad = [str(t.key) for t in report.tasks if t.status in _BAD]
+        text = counts_line(report) + (f"; failed: {', '.join(bad)}" if bad else "")
+        announce(ctx, "run", NotifyOutcome.of(report.ok, report.interrupted), text)
     _finish(ctx, report, out, report_path, csv_path, junit_path, as_json)
 
 

@@ -65,6 +65,17 @@ def run_stats(report: RunReport) -> RunStats:
     )
 
 
+def counts_line(report: RunReport) -> str:
+    """`3 tasks: 2 ok, 1 skipped (1 not applicable)`, with ` (interrupted)` when the run was."""
+    counts = ", ".join(
+        f"{n} {status.value}" + (_skip_kinds(report) if status is RunStatus.SKIPPED else "")
+        for status in RunStatus
+        if (n := sum(1 for t in report.tasks if t.status is status))
+    )
+    tail = " (interrupted)" if report.interrupted else ""
+    return f"{plural(len(report.tasks), 'task')}: {counts or 'none'}{tail}"
+
+
 def summary(report: RunReport) -> str:
     """The table (branch x task: status, exit code, duration, attempts, note) and the stats."""
     headers = ("BRANCH", "TASK", "STATUS", "EXIT", "DURATION", "ATTEMPTS", "NOTE")
@@ -93,16 +104,8 @@ def summary(report: RunReport) -> str:
             )
     lines = [aligned_table(headers, rows)]
     stats = run_stats(report)
-    counts = ", ".join(
-        f"{n} {status.value}" + (_skip_kinds(report) if status is RunStatus.SKIPPED else "")
-        for status in RunStatus
-        if (n := sum(1 for t in report.tasks if t.status is status))
-    )
     lines.append("")
-    lines.append(
-        f"{plural(len(report.tasks), 'task')}: {counts or 'none'}"
-        + (" (interrupted)" if report.interrupted else "")
-    )
+    lines.append(counts_line(report))
     speed = "-" if stats.speedup is None else f"{stats.speedup:.2f}x"
     rate = "-" if stats.throughput is None else f"{stats.throughput:.2f} tasks/s"
     lines.append(
