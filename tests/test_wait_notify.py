@@ -98,7 +98,7 @@ def test_run_notify_runs_the_configured_command(repo: Path, wtpar: Invoke, tmp_p
     failed = wtpar("run", "--notify", "--", "false")
     assert failed.exit_code == 1
     line = out.read_text().strip()
-    assert line == "run:failure:1 tasks: 1 failed; failed: feat:cmd"
+    assert line == "run:failure:1 task: 1 failed; failed: feat:cmd"
 
 
 def test_check_notify_tells_how_many_branches_are_ready(
@@ -133,7 +133,7 @@ def test_notify_send_is_used_without_a_command(
     assert wtpar("run", "--notify", "--", "true").exit_code == 0
     title, summary = record.read_text().splitlines()[:2]
     assert title == "wtpar run: success"
-    assert summary == "1 tasks: 1 ok"
+    assert summary == "1 task: 1 ok"
 
 
 def test_unknown_notify_setting_is_a_config_error(repo: Path, wtpar: Invoke) -> None:
