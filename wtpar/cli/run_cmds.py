@@ -229,6 +229,17 @@ def _write(path: str, text: str) -> None:
         fh.write(text)
 
 
+branches_option = click.option(
+    "-b",
+    "--branch",
+    "branches",
+    multiple=True,
+    metavar="BRANCH",
+    shell_complete=complete_worktree_branch,
+    help="Run in this worktree (repeatable; globs allowed). Default: all but the main one.",
+)
+"""`-b BRANCH`, as `wtpar run` and `wtpar tune` take it."""
+
 RUN_HELP = """Run commands or named tasks in many worktrees at once, through one shared pool.
 
 \b
@@ -269,8 +280,9 @@ summary. The default is a live progress line on a terminal, `grouped` otherwise.
 
 --retries and --timeout apply to every task, replacing the tasks' own. Retries
 wait 0.5 s, 1 s, 2 s, ... between attempts; a timeout counts as a failure.
---changed skips a task whose last run at the same HEAD commit, with a clean
-tree, succeeded (results are remembered only for runs on a clean tree).
+--changed skips a task whose last run on the same tree succeeded, with the
+same command and env, on any branch: HEAD's tree on a clean worktree, the tree
+of the files as they are (untracked included) on a dirty one.
 --failed runs again every task that failed, timed out, was cancelled, or was
 skipped for a failed dependency in the last run, with the same commands.
 
@@ -297,15 +309,7 @@ its tasks.
 
 @click.command(cls=CommandAfterDashes, help=RUN_HELP, short_help="Run commands in many worktrees.")
 @click.argument("task_names", nargs=-1, metavar="[TASK]... [-- COMMAND [ARG]...]")
-@click.option(
-    "-b",
-    "--branch",
-    "branches",
-    multiple=True,
-    metavar="BRANCH",
-    shell_complete=complete_worktree_branch,
-    help="Run in this worktree (repeatable; globs allowed). Default: all but the main one.",
-)
+@branches_option
 @click.option(
     "-j",
     "--jobs",
@@ -354,7 +358,7 @@ its tasks.
 )
 @click.option("--failed", is_flag=True, help="Run again what did not succeed in the last run.")
 @click.option(
-    "--changed", is_flag=True, help="Skip tasks that passed at this commit on a clean tree."
+    "--changed", is_flag=True, help="Skip tasks that passed on the same tree (any branch)."
 )
 @click.option(
     "--backend",

@@ -15,6 +15,7 @@ from wtpar.errors import UsageError
 from wtpar.model import SkipKind, TaskKey, TaskSpec
 from wtpar.run.shards import expand_shards, shard_command, shard_name
 from wtpar.run.taskconfig import ADHOC_TASK
+from wtpar.run.treekey import result_command
 
 # -- one run ------------------------------------------------------------------------------
 
@@ -58,6 +59,7 @@ class WorktreeInfo:
     path: str
     head: str | None = None
     clean: bool = False
+    tree: str | None = None  # the tree to be tested (read for `--changed`; treekey.py)
     is_main: bool = False
     env: tuple[tuple[str, str], ...] = ()  # its ports and [env] vars
 
@@ -99,7 +101,7 @@ class RunPlan:
 _GLOB_CHARS = frozenset("*?[")
 
 ResultLookup = Callable[[str, str, str], "tuple[bool, str] | None"]
-"""(task, command, head) -> (succeeded, where it was seen) for `--changed`, or None if unknown."""
+"""(task, command with env, tree) -> (succeeded, where it was seen) for `--changed`, or None."""
 
 
 def select_worktrees(
@@ -301,15 +303,17 @@ def _restrict(instances: list[TaskInstance], keep: set[TaskKey]) -> list[TaskIns
 
 def _skip_if_unchanged(instance: TaskInstance, lookup: ResultLookup) -> TaskInstance:
     wt = instance.worktree
-    if instance.skip or not wt.clean or wt.head is None:
+    if instance.skip or wt.tree is None:
         return instance
-    seen = lookup(shard_name(instance.key), instance.command, wt.head)
+    command = result_command(instance.command, instance.spec.env)
+    seen = lookup(shard_name(instance.key), command, wt.tree)
     if seen is None or not seen[0]:
         return instance
+    state = "clean" if wt.clean else "uncommitted"
     return replace(
         instance,
         skip=SkipKind.UNCHANGED,
-        skip_reason=f"succeeded at {wt.head[:10]} with a clean tree ({seen[1]})",
+        skip_reason=f"succeeded on the same {state} tree {wt.tree[:10]} ({seen[1]})",
     )
 
 

@@ -1,14 +1,17 @@
-"""Remembered task outcomes keyed by (task, command, HEAD commit), recorded only for runs
-on a clean tree, so `wtpar run --changed` and `wtpar check` can reuse them."""
+"""Remembered task outcomes keyed by (task, command with its env, tested tree), so
+`wtpar run --changed` and `wtpar check` can reuse them wherever the same content was
+tested: after a rebase that left the tree as it was, on another branch with the same
+tree, or on a dirty worktree whose state already passed (treekey.py)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from wtpar.model import RunStatus
+from wtpar.run.treekey import commit_trees
 from wtpar.state import update_cache
 from wtpar.stored import Corrupt, Fields, read_cache
 
@@ -28,6 +31,7 @@ class RecordedResult:
     exit_code: int | None
     finished: float
     run_id: str
+    tree: str = ""  # the tested tree; from `head` when recorded without one
 
     @property
     def passed(self) -> bool:
@@ -35,20 +39,32 @@ class RecordedResult:
         return self.status == "ok"
 
 
-def _key(task: str, command: str, head: str) -> str:
-    return f"{task}\x1f{command}\x1f{head}"
+def _key(task: str, command: str, tree: str) -> str:
+    return f"{task}\x1f{command}\x1ftree:{tree}"
 
 
 class ResultStore:
-    """`wtpar/cache/results.json`: the latest result per (task, command, commit)."""
+    """`wtpar/cache/results.json`: the latest result per (task, command, tree)."""
 
     def __init__(self, wtpar_dir: str, keep: int = 5000) -> None:
         self.path = os.path.join(wtpar_dir, "cache", "results.json")
         self.keep = keep
+        self._git_dir = os.path.dirname(wtpar_dir)
+        self._trees: dict[str, str | None] = {}
+
+    def trees(self, heads: Iterable[str]) -> dict[str, str | None]:
+        """The tree of each commit (read once per store, in one git call)."""
+        wanted = [h for h in dict.fromkeys(heads) if h not in self._trees]
+        if wanted:
+            self._trees.update(commit_trees(self._git_dir, wanted))
+        return {h: self._trees.get(h) for h in heads}
 
     def record(self, results: Iterable[RecordedResult]) -> None:
         """Remember these results (the newest wins), under the file's lock."""
-        new = {_key(r.task, r.command, r.head): r for r in results}
+        results = list(results)
+        trees = self.trees([r.head for r in results if not r.tree])
+        results = [r if r.tree else replace(r, tree=trees.get(r.head) or "") for r in results]
+        new = {_key(r.task, r.command, r.tree): r for r in results if r.tree}
         if not new:
             return
 
@@ -60,9 +76,15 @@ class ResultStore:
         empty: dict[str, RecordedResult] = {}
         update_cache(self.path, _parse_results, empty, change)
 
-    def lookup(self, task: str, command: str, head: str) -> RecordedResult | None:
-        """The remembered result of TASK running COMMAND at commit HEAD, if any."""
-        return self._load().get(_key(task, command, head))
+    def lookup(
+        self, task: str, command: str, head: str = "", tree: str | None = None
+    ) -> RecordedResult | None:
+        """The remembered result of TASK running COMMAND on TREE (by default, the tree of
+        commit HEAD), if any."""
+        tree = tree or self.trees([head]).get(head)
+        if not tree:
+            return None
+        return self._load().get(_key(task, command, tree))
 
     def all(self) -> list[RecordedResult]:
         """Every remembered result."""
@@ -90,6 +112,7 @@ def _parse_result(entry: Fields) -> RecordedResult:
         exit_code=entry.opt_integer("exit_code"),
         finished=entry.number("finished"),
         run_id=entry.text("run_id"),
+        tree=entry.opt_text("tree") or "",
     )
     if result.status not in _STATUSES:
         raise Corrupt(f"{entry.where}.status {result.status!r} is not a task status")
