@@ -36,6 +36,9 @@ def test_a_worktree_whose_folder_was_deleted(repo: Path, wtpar: Invoke) -> None:
     ran = wtpar("exec", "gone", "--", "true")
     assert ran.exit_code == 1
     assert "folder missing" in ran.stderr
+    in_run = wtpar("run", "-b", "gone", "--", "true")
+    assert in_run.exit_code == 1
+    assert "folder missing" in in_run.stderr
     rows = {r["branch"]: r for r in json.loads(wtpar("list", "--json").output)["worktrees"]}
     assert rows["gone"]["prunable"] is True
     again = wtpar("spawn", "gone")

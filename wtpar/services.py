@@ -249,6 +249,7 @@ class Services:
         if request.failed_only:
             request, only = self._failed_request(request)
         infos = self._worktree_infos()
+        self._refuse_missing_folders(request.branches)
         if not request.changed:
             return build_plan(specs, request, infos, only=only)
         draft = build_plan(specs, request, infos, only=only)
@@ -449,6 +450,14 @@ class Services:
         from wtpar.run.runstore import RunStore
 
         return RunStore(self.paths.wtpar_dir).last_report()
+
+    def _refuse_missing_folders(self, names: Sequence[str]) -> None:
+        """A branch named with `-b` whose worktree folder was deleted: say so, as `exec` and
+        `path` do, rather than "no worktree"."""
+        missing = {wt.branch for wt in self.worktrees.worktrees() if wt.prunable and wt.branch}
+        for name in names:
+            if name in missing:
+                self.worktrees.find_present(name)
 
     def _worktree_infos(self) -> list[WorktreeInfo]:
         from wtpar.run.plan import WorktreeInfo
