@@ -111,9 +111,7 @@ def test_remove_knows_a_half_populated_worktree_holds_nothing(repo: Path, wtpar:
     assert not worktree_dir(repo, "half").exists()
 
 
-def test_two_detached_worktrees_with_one_folder_name_need_a_path(
-    repo: Path, wtpar: Invoke
-) -> None:
+def test_two_detached_worktrees_with_one_folder_name_need_a_path(repo: Path, wtpar: Invoke) -> None:
     first, second = repo.parent / "a" / "side", repo.parent / "b" / "side"
     for folder in (first, second):
         git(repo, "worktree", "add", "-q", "--detach", str(folder), "HEAD")
