@@ -151,11 +151,13 @@ class Train:
         sandbox = Sandbox(self.git, f"{self.land_id}-{number}", env)
         names = [f"{b}@step{first + i}" for i, (b, _) in enumerate(built)]
         try:
-            infos = []
-            for name, (_, combined) in zip(names, built, strict=True):
-                if combined is not None and not self.interrupted:
-                    path = await asyncio.to_thread(sandbox.add, name.replace("@", "-"), combined)
-                    infos.append(WorktreeInfo(branch=name, path=path, head=combined))
+            wanted = [(n, c) for n, (_, c) in zip(names, built, strict=True) if c is not None]
+            folders = [(n.replace("@", "-"), c) for n, c in wanted]
+            paths = await asyncio.to_thread(sandbox.add_all, folders)
+            infos = [
+                WorktreeInfo(branch=n, path=p, head=c)
+                for (n, c), p in zip(wanted, paths, strict=True)
+            ]
             if self.interrupted or not infos:
                 return tuple(_step(b, c, [], self.interrupted) for b, c in built)
             request = RunRequest(
