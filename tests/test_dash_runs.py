@@ -32,6 +32,21 @@ async def start_slow(app: WtparApp, pilot: Pilot[int], pid_file: Path) -> int:
     return int(pid_file.read_text())
 
 
+async def select_running_slow(app: WtparApp, pilot: Pilot[int], pid_file: Path) -> int:
+    """Select the `slow` row and run the slow task there, until it shows as running."""
+    await until(pilot, lambda: app.table.row_count == 2)
+    await pilot.press("down")
+    child = await start_slow(app, pilot, pid_file)
+    await until(pilot, lambda: cell(app, "slow", "task:cmd").startswith("▶"))
+    return child
+
+
+def slow_app(repo: Path, wtpar: Invoke) -> WtparApp:
+    """The dashboard on a repository with one worktree, `slow`."""
+    setup_repo(repo, wtpar, "slow")
+    return make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+
+
 def setup_repo(repo: Path, wtpar: Invoke, *branches: str) -> None:
     (repo / "wtpar.toml").write_text(TASKS)
     assert wtpar("spawn", *branches).exit_code == 0
@@ -93,15 +108,10 @@ async def test_adhoc_command_failure_then_rerun_failed(repo: Path, wtpar: Invoke
 async def test_cancel_terminates_the_running_process_group(
     repo: Path, wtpar: Invoke, tmp_path: Path
 ) -> None:
-    setup_repo(repo, wtpar, "slow")
-    pid_file = tmp_path / "child.pid"
-    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    app = slow_app(repo, wtpar)
     async with app.run_test(size=(150, 36)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 2)
-        await pilot.press("down")
-        child = await start_slow(app, pilot, pid_file)
+        child = await select_running_slow(app, pilot, tmp_path / "child.pid")
         key = TaskKey("slow", "cmd")
-        await until(pilot, lambda: cell(app, "slow", "task:cmd").startswith("▶"))
         await pilot.press("c")
         await until(
             pilot,
@@ -186,3 +196,20 @@ async def test_output_that_arrives_under_a_dialog_is_in_the_log(repo: Path, wtpa
         assert [f"line {i}" for i in range(1, 6)] == [
             line for line in log_text(app).splitlines() if line.startswith("line")
         ]
+
+
+async def test_remove_refuses_a_worktree_whose_task_runs_in_the_dashboard(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    app = slow_app(repo, wtpar)
+    async with app.run_test(size=(150, 36)) as pilot:
+        child = await select_running_slow(app, pilot, tmp_path / "child.pid")
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        refusal = str(app.screen.query_one("#refusal").render())
+        assert "task cmd is running in it (pid " in refusal
+        await pilot.press("y")  # a refusal can only be acknowledged
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert worktree_dir(repo, "slow").is_dir()
+        await pilot.press("c")
+        wait_for(lambda: not alive(child), 10, "the sleep to be gone")

@@ -90,7 +90,8 @@ def test_list_run_and_check_run_without_importing_textual(
         "import sys\n"
         "from wtpar.cli import main\n"
         f"try:\n    main({argv!r})\nexcept SystemExit as exc:\n    code = exc.code\n"
-        "print('EXIT', code, 'textual' in sys.modules, 'rich' in sys.modules)\n"
+        "print('EXIT', code, 'textual' in sys.modules, 'rich' in sys.modules,"
+        " 'distributed' in sys.modules)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -102,4 +103,4 @@ def test_list_run_and_check_run_without_importing_textual(
     ).stdout
     last = out.strip().splitlines()[-1].split()
     assert last[0] == "EXIT" and last[1] in ("0", "1"), out
-    assert last[2:] == ["False", "False"], f"{argv[0]} imported textual or rich"
+    assert last[2:] == ["False", "False", "False"], f"{argv[0]} imported textual, rich or dask"

@@ -16,6 +16,9 @@ from fixtures.recipes import commit_file, git, make_repo
 from tests.conftest import Invoke, wait_for
 from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
+from wtpar.git import Git, discover
+from wtpar.model import IgnoredFiles
+from wtpar.worktrees.safety import ignored_files
 
 
 @contextmanager
@@ -154,6 +157,19 @@ def test_remove_says_which_ignored_files_it_deleted(repo: Path, wtpar: Invoke) -
     data = json.loads(wtpar("remove", "again", "--json").output)
     assert data["removed"][0]["ignored_files"] == 0
     assert data["removed"][0]["ignored_bytes"] == 0
+
+
+def test_counting_ignored_files_stops_at_its_budget(repo: Path) -> None:
+    (repo / ".gitignore").write_text("build/\n")
+    (repo / "build" / "deep").mkdir(parents=True)
+    (repo / "build" / "deep" / "a.o").write_bytes(b"\0" * 10)
+    git_ = Git(discover(repo))
+    assert ignored_files(git_, str(repo)) == IgnoredFiles(1, 10)
+    partial = ignored_files(git_, str(repo), budget=-1)
+    assert not partial.complete and partial.files == 0
+    assert IgnoredFiles(5000, 12_000_000, complete=False).text() == (
+        "also at least 5000 ignored files, 12 MB"
+    )
 
 
 def test_prune_merged_reports_ignored_files_and_keeps_new_branches(

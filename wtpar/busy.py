@@ -83,6 +83,7 @@ class BusyRecord:
         self._fd = fd
         self.path = path
         self.task = task
+        self._started = time.time()
         self._write(os.getpid())
 
     def started(self, pid: int) -> None:
@@ -90,7 +91,7 @@ class BusyRecord:
         self._write(pid)
 
     def _write(self, pid: int) -> None:
-        data = {"task": self.task, "pid": pid, "owner_pid": os.getpid(), "started": time.time()}
+        data = {"task": self.task, "pid": pid, "owner_pid": os.getpid(), "started": self._started}
         text = json.dumps(data).encode("utf-8")
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, text, 0)
@@ -187,19 +188,32 @@ def stop_tasks(
     wait: Callable[[float], None] = time.sleep,
 ) -> list[RunningTask]:
     """Terminate the tasks running in a worktree (SIGTERM to each process group, SIGKILL
-    after `grace` seconds) and wait until their records are released; return them."""
-    tasks = running_tasks(wtpar_dir, worktree_path)
+    after `grace` seconds) and wait until their records are released; return those stopped.
+
+    Only records naming a process group of their own are signalled: a `spawn`, or a task on
+    a remote worker, is never stopped this way (the caller then finds it still running).
+    """
+    stoppable = [t for t in running_tasks(wtpar_dir, worktree_path) if 0 < t.pid != t.owner_pid]
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for task in running_tasks(wtpar_dir, worktree_path):
-            if task.pid > 0 and task.pid != task.owner_pid:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(task.pid, sig)
+        left = _stoppable_left(wtpar_dir, worktree_path, stoppable)
+        if not left:
+            break
+        for task in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(task.pid, sig)
         deadline = time.monotonic() + grace
         delay = 0.01
         # The owning wtpar process releases a record once it has reaped the task's group.
-        while running_tasks(wtpar_dir, worktree_path) and time.monotonic() < deadline:
+        while _stoppable_left(wtpar_dir, worktree_path, stoppable):
+            if time.monotonic() > deadline:
+                break
             wait(delay)
             delay = min(delay * 2, 0.2)
-        if not running_tasks(wtpar_dir, worktree_path):
-            break
-    return tasks
+    return stoppable
+
+
+def _stoppable_left(
+    wtpar_dir: str, worktree_path: str, stoppable: list[RunningTask]
+) -> list[RunningTask]:
+    running = set(running_tasks(wtpar_dir, worktree_path))
+    return [t for t in stoppable if t in running]

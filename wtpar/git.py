@@ -445,6 +445,26 @@ class Git:
         """Drop the metadata of a worktree whose folder is gone (`git worktree remove`)."""
         self.run("worktree", "remove", "--force", path)
 
+    def prune_worktrees(self) -> None:
+        """Forget every worktree whose folder is gone (`git worktree prune`)."""
+        self.run("worktree", "prune")
+
+    def add_worktree(
+        self, path: str, branch: str, new_from: str | None = None, track: bool = False
+    ) -> None:
+        """Add a worktree for BRANCH at PATH without checking it out (the caller populates it
+        with `checkout_all`); with `new_from`, BRANCH is created there (tracking it if `track`)."""
+        args = ["worktree", "add", "--no-checkout", "--quiet"]
+        if new_from is None:
+            args += [path, branch]
+        else:
+            args += ["--track" if track else "--no-track", "-b", branch, path, new_from]
+        self.run(*args)
+
+    def checkout_all(self, path: str) -> None:
+        """Fill a worktree's index and files from its HEAD (after `add_worktree`)."""
+        self.run("-c", "checkout.workers=0", "reset", "--hard", "--quiet", cwd=path)
+
     # -- landing (`wtpar land`, `wtpar update`) -------------------------------------------
 
     def update_ref(self, ref: str, new: str, old: str, reason: str) -> bool:

@@ -143,12 +143,14 @@ class IgnoredFiles:
 
     files: int = 0
     size: int = 0
+    complete: bool = True  # False: counting stopped early, these are lower bounds
 
     def text(self) -> str:
         """`also 3 ignored files, 120 MB`, or empty when there are none."""
         if not self.files:
             return ""
-        return f"also {plural(self.files, 'ignored file')}, {human_size(self.size)}"
+        bound = "" if self.complete else "at least "
+        return f"also {bound}{plural(self.files, 'ignored file')}, {human_size(self.size)}"
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,7 @@ class TaskSpec:
     env: tuple[tuple[str, str], ...] = ()
     branches: tuple[str, ...] | None = None
     scope: str = "branch"  # "branch": once per worktree; "once": once, in the main worktree
+    resources: tuple[tuple[str, float], ...] = ()  # Dask worker resources, e.g. (("gpu", 1),)
     priority: int = 0  # higher starts first among ready tasks, before the critical path
     shards: int = 1  # instances per worktree, WTPAR_SHARD=1..shards
 
@@ -229,8 +232,11 @@ class TaskKey:
 
     branch: str
     task: str
+    shard: int = 0  # 1..N for a task with `shards = N`, 0 otherwise
 
     def __str__(self) -> str:
+        if self.shard:
+            return f"{self.branch}:{self.task}#{self.shard}"
         return f"{self.branch}:{self.task}"
 
 
@@ -248,6 +254,8 @@ class TaskRun:
     attempts: int = 0
     log_path: str | None = None
     reason: str | None = None
+    worker: str | None = None  # the Dask worker that ran the last attempt
+    infra_retries: int = 0  # starts again after a lost worker (not attempts)
 
     @property
     def duration(self) -> float | None:

@@ -82,6 +82,41 @@ def run(
     return result
 
 
+def signal_group(pgid: int, sig: int) -> bool:
+    """Signal a process group; False when no process is left in it."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        # A member changed its credentials (setuid helper): nothing more we can do.
+        return False
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    """True while a live (not zombie) process of group `pgid` exists.
+
+    A member that exited after its parent stays a zombie until init reaps it, which some
+    inits do only every few seconds: it runs nothing, so it does not count.
+    """
+    if not signal_group(pgid, 0):
+        return False
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return True  # no /proc: trust the signal
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
+
+
 def workers(n: int) -> int:
     """How many threads to use for `n` independent git calls."""
     return max(1, min(n, 2 * (os.cpu_count() or 2), 16))

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from wtpar.land.train import Train, TrainSubscriber
     from wtpar.land.update import UpdateResult
     from wtpar.model import RunEvent, RunReport, TaskSpec
-    from wtpar.run.dispatch import Dispatcher
+    from wtpar.run.dispatch import Dispatcher, DispatchOptions
+    from wtpar.run.executor import Executor
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
     from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
     from wtpar.worktrees.environment import Environments, EnvView
@@ -55,6 +56,8 @@ class Services:
     def __init__(self, paths: RepoPaths, config: Config | None = None) -> None:
         self.paths = paths
         self._config = config
+        self.backend: str | None = None  # for runs whose request names none (`dash --backend`)
+        self.scheduler: str | None = None
 
     @classmethod
     def from_cwd(cls, start: str | os.PathLike[str] = ".") -> Services:
@@ -212,8 +215,9 @@ class Services:
     def plan_run(self, request: RunRequest) -> RunPlan:
         """The task instances `request` would run (UsageError/ConfigError before anything runs).
 
-        Worktrees used by the plan have their HEAD and cleanliness read, so results can be
-        remembered (clean trees only) and `changed` can skip what already passed.
+        With `changed`, the worktrees used by the plan have their cleanliness read first, so
+        what already passed at a clean HEAD is skipped; otherwise it is read during the run
+        (`make_dispatcher`), for recording results.
         """
         from concurrent.futures import ThreadPoolExecutor
         from dataclasses import replace
@@ -227,6 +231,8 @@ class Services:
         if request.failed_only:
             request, only = self._failed_request(request)
         infos = self._worktree_infos()
+        if not request.changed:
+            return build_plan(specs, request, infos, only=only)
         draft = build_plan(specs, request, infos, only=only)
         used = sorted({i.worktree.path for i in draft.instances})
         with ThreadPoolExecutor(workers(len(used))) as pool:
@@ -240,16 +246,27 @@ class Services:
 
         return build_plan(specs, request, infos, lookup=lookup, only=only)
 
-    def make_dispatcher(self, request: RunRequest, run_id: str | None = None) -> Dispatcher:
+    def make_dispatcher(
+        self,
+        request: RunRequest,
+        run_id: str | None = None,
+        on_note: Callable[[str], None] | None = None,
+    ) -> Dispatcher:
         """A Dispatcher for `request`, ready to `await run()` in any event loop.
 
         The dashboard: `d = services.make_dispatcher(req); d.subscribe(cb); await d.run()`,
-        with `d.cancel(key)` / `d.cancel_all()` from its key bindings.
+        with `d.cancel(key)` / `d.cancel_all()` from its key bindings. `on_note` receives
+        warnings for the user (a Dask scheduler reached without TLS, say).
         """
+        from dataclasses import replace
+
+        from wtpar.run.cleanliness import CleanReads
+        from wtpar.run.dask.settings import backend_of
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
         from wtpar.run.history import History
         from wtpar.run.results import ResultStore
         from wtpar.run.runconfig import parse_run_settings
+        from wtpar.run.runstore import new_run_id
 
         settings = parse_run_settings(self.config)
         plan = self.plan_run(request)
@@ -269,13 +286,44 @@ class Services:
             max_memory_percent=settings.max_memory_percent,
             jobs_note=note,
         )
+        run_id = run_id or new_run_id()
+        executor = None
+        if request.backend is None and request.scheduler is None:
+            request = replace(request, backend=self.backend, scheduler=self.scheduler)
+        if backend_of(self.config, request.backend) == "dask":
+            executor = self._dask_executor(request, run_id, options, on_note)
         return Dispatcher(
             plan,
             self.paths.wtpar_dir,
             options,
+            executor=executor,
             run_id=run_id,
             results=ResultStore(self.paths.wtpar_dir),
             history=history,
+            clean_reads=None if request.changed else CleanReads(self._is_clean),
+        )
+
+    def _dask_executor(
+        self,
+        request: RunRequest,
+        run_id: str,
+        options: DispatchOptions,
+        on_note: Callable[[str], None] | None,
+    ) -> Executor:
+        """The Dask executor (`distributed` is imported only here, on the Dask path)."""
+        from wtpar.run.dask.executor import DaskExecutor
+        from wtpar.run.dask.settings import dask_settings
+
+        return DaskExecutor(
+            dask_settings(self.config, request.scheduler),
+            self.paths.root,
+            self.paths.common_dir,
+            run_id,
+            jobs=request.jobs,
+            local_workers=options.jobs,
+            grace=options.grace,
+            drain=options.drain,
+            on_note=on_note or (lambda text: None),
         )
 
     def run(

@@ -18,8 +18,22 @@ from wtpar.cli._common import services_from
 @click.option(
     "-j", "--jobs", type=click.IntRange(min=1), help="Pool size for runs (default: CPUs)."
 )
+@click.option(
+    "--backend",
+    type=click.Choice(("local", "dask")),
+    help="Where runs started here go: this machine, or a Dask cluster (see `wtpar run`).",
+)
+@click.option(
+    "--scheduler", metavar="ADDRESS", help="The Dask scheduler (implies --backend dask)."
+)
 @click.pass_context
-def dash(ctx: click.Context, refresh: float, jobs: int | None) -> None:
+def dash(
+    ctx: click.Context,
+    refresh: float,
+    jobs: int | None,
+    backend: str | None,
+    scheduler: str | None,
+) -> None:
     """Open the dashboard: every worktree's state beside the merge-readiness summary.
 
     \b
@@ -33,6 +47,9 @@ def dash(ctx: click.Context, refresh: float, jobs: int | None) -> None:
     """
     from wtpar.tui.app import make_app
 
-    app = make_app(services_from(ctx), refresh_interval=refresh, jobs=jobs)
+    services = services_from(ctx)
+    services.backend = "dask" if scheduler and backend is None else backend
+    services.scheduler = scheduler
+    app = make_app(services, refresh_interval=refresh, jobs=jobs)
     app.run()
     ctx.exit(app.return_code or 0)

@@ -242,6 +242,7 @@ RUN_HELP = """Run commands or named tasks in many worktrees at once, through one
   wtpar run test --changed                 # skip what passed at this commit
   wtpar run test -j auto                   # slots from CPUs, load, memory, history
   wtpar run test --junit report.xml --output failures   # in CI
+  wtpar run test --backend dask --scheduler tcp://sched:8786   # on a Dask cluster
 
 After `--`, one word is run as a shell command line (`-- 'make && make test'`);
 several words are quoted so each stays one argument (`-- pytest -k 'a or b'`).
@@ -273,6 +274,14 @@ wait 0.5 s, 1 s, 2 s, ... between attempts; a timeout counts as a failure.
 tree, succeeded (results are remembered only for runs on a clean tree).
 --failed runs again every task that failed, timed out, was cancelled, or was
 skipped for a failed dependency in the last run, with the same commands.
+
+--backend dask runs the same graph on a Dask cluster (`pip install
+"wtpar[dask]"`): --scheduler or `[dask] scheduler` names it; without one, a
+LocalCluster of worker processes is started for the run. Workers run each task on
+the worktree's exact state (HEAD plus uncommitted and untracked changes, as a
+snapshot commit), named locks are held by the scheduler, -j caps the tasks in
+flight, and a task whose worker dies runs again elsewhere (an infrastructure
+retry, not an attempt). See the README's Dask section.
 
 Exit status: 0 when every task succeeded, 1 when any failed, timed out or was
 cancelled, 2 for a usage or configuration error, 130 after Ctrl-C (the first
@@ -342,6 +351,16 @@ report; a second one kills them at once).
 @click.option(
     "--changed", is_flag=True, help="Skip tasks that passed at this commit on a clean tree."
 )
+@click.option(
+    "--backend",
+    type=click.Choice(("local", "dask")),
+    help="Where tasks run: this machine, or a Dask cluster (default: [run] backend, else local).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="The Dask scheduler (tcp://host:8786, tls://...); none: a LocalCluster for the run.",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -360,6 +379,8 @@ def run(
     as_json: bool,
     failed: bool,
     changed: bool,
+    backend: str | None,
+    scheduler: str | None,
 ) -> None:
     svc = services_from(ctx)
     command = command_line(ctx.meta.get("wtpar.argv", []))
@@ -380,6 +401,8 @@ def run(
         timeout=timeout,
         changed=changed,
         failed_only=failed,
+        backend="dask" if scheduler and backend is None else backend,
+        scheduler=scheduler,
     )
     out = sys.stderr if as_json else sys.stdout
     if failed:
@@ -388,7 +411,7 @@ def run(
             click.echo(f"nothing failed in the last run ({last.run_id})", file=out)
             return
     mode = output or ("progress" if out.isatty() else "grouped")
-    dispatcher = svc.make_dispatcher(request)
+    dispatcher = svc.make_dispatcher(request, on_note=_warn)
     if not dispatcher.keys:
         click.echo("nothing to run", file=out)
         return
@@ -403,6 +426,10 @@ def run(
     )
     live.clear()
     _finish(ctx, report, out, report_path, csv_path, junit_path, as_json)
+
+
+def _warn(text: str) -> None:
+    click.echo(f"wtpar: warning: {text}", err=True)
 
 
 def _say_interrupted(presses: int) -> None:

@@ -268,6 +268,7 @@ def remove(
                         "error": r.error,
                         "ignored_files": r.ignored.files,
                         "ignored_bytes": r.ignored.size,
+                        "ignored_complete": r.ignored.complete,
                         "stopped": list(r.stopped),
                     }
                     for r in results
@@ -305,7 +306,10 @@ def prune(ctx: click.Context, merged: bool, dry_run: bool, as_json: bool) -> Non
                 "stale": list(result.stale),
                 "merged": list(result.merged),
                 "kept": [{"branch": b, "reason": why} for b, why in result.kept],
-                "ignored": {b: {"files": i.files, "bytes": i.size} for b, i in result.ignored},
+                "ignored": {
+                    b: {"files": i.files, "bytes": i.size, "complete": i.complete}
+                    for b, i in result.ignored
+                },
             }
         )
         return

@@ -42,6 +42,7 @@ from wtpar.model import (
 )
 from wtpar.procs import clean_env
 from wtpar.run import expect
+from wtpar.run.cleanliness import CleanReads
 from wtpar.run.executor import Attempt, AttemptResult, Ending, Executor
 from wtpar.run.gate import StartGate
 from wtpar.run.history import Attempted, History
@@ -49,6 +50,7 @@ from wtpar.run.plan import UNCHANGED_PREFIX, RunPlan, TaskInstance
 from wtpar.run.results import RecordedResult, ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
 from wtpar.run.schedule import remaining_time
+from wtpar.run.shards import shard_env, shard_name
 
 Subscriber = Callable[[RunEvent], None]
 
@@ -164,6 +166,7 @@ class Dispatcher:
         run_id: str | None = None,
         results: ResultStore | None = None,
         env: dict[str, str] | None = None,
+        clean_reads: CleanReads | None = None,
         history: History | None = None,
         memory_percent: Callable[[], float] | None = None,
     ) -> None:
@@ -175,6 +178,7 @@ class Dispatcher:
         self.executor = executor
         self.run_id = run_id or new_run_id()
         self.results = results
+        self.clean_reads = clean_reads  # read while the run goes on (cleanliness.py)
         self.store = RunStore(wtpar_dir)
         self.interrupted = False
         self.report: RunReport | None = None
@@ -262,6 +266,8 @@ class Dispatcher:
             self._emit(TaskQueued(inst.key, inst.command, inst.worktree.path))
         self._gate = StartGate(self.options.jobs, self._memory_hold)
         await self.executor.start()
+        if self.clean_reads is not None:
+            self.clean_reads.start(live.instance.worktree.path for live in self._lives.values())
         tasks = []
         for live in self._lives.values():
             live.task = asyncio.create_task(self._drive(live), name=str(live.instance.key))
@@ -279,7 +285,8 @@ class Dispatcher:
             await self.executor.aclose()
             self.report = self._make_report()
             self.store.save(self.report)
-            self._record_results()
+            clean = await self.clean_reads.results() if self.clean_reads is not None else {}
+            self._record_results(clean)
             if self.history is not None:
                 self.history.record(self._attempted)
         self._emit(RunFinished(self.report))
@@ -381,6 +388,7 @@ class Dispatcher:
             branch=inst.worktree.branch,
             head=inst.worktree.head,
             locks=inst.locks,
+            resources=dict(inst.spec.resources),
         )
 
     def _judge(self, live: _Live, result: AttemptResult) -> tuple[RunStatus, str | None]:
@@ -471,6 +479,7 @@ class Dispatcher:
             WTPAR_RUN_ID=self.run_id,
             WTPAR_ATTEMPT=str(attempt),
         )
+        env.update(shard_env(inst.spec, inst.key.shard))
         return env
 
     def _finish(self, live: _Live, status: RunStatus, reason: str | None) -> None:
@@ -516,6 +525,8 @@ class Dispatcher:
             attempts=live.attempts,
             log_path=live.log_path if live.log is not None else None,
             reason=live.reason,
+            worker=live.worker,
+            infra_retries=live.infra_retries,
         )
 
     def _make_report(self) -> RunReport:
@@ -529,13 +540,13 @@ class Dispatcher:
             jobs_note=self.options.jobs_note,
         )
 
-    def _record_results(self) -> None:
+    def _record_results(self, clean: dict[str, bool]) -> None:
         if self.results is None or self.report is None:
             return
         final = (RunStatus.OK, RunStatus.FAILED, RunStatus.TIMED_OUT)
         records = [
             RecordedResult(
-                task=run.key.task,
+                task=shard_name(run.key),
                 command=run.command,
                 branch=run.key.branch,
                 head=live.instance.worktree.head or "",
@@ -545,7 +556,9 @@ class Dispatcher:
                 run_id=self.run_id,
             )
             for run, live in zip(self.report.tasks, self._lives.values(), strict=True)
-            if run.status in final and live.instance.worktree.clean and live.instance.worktree.head
+            if run.status in final
+            and clean.get(live.instance.worktree.path, live.instance.worktree.clean)
+            and live.instance.worktree.head
         ]
         self.results.record(records)
 

@@ -10,17 +10,14 @@ from wtpar.model import TaskKey
 from wtpar.run.history import Attempted, Estimate, History, TaskId, estimate
 from wtpar.run.plan import RunPlan, TaskInstance
 from wtpar.run.schedule import Node, Rank, ranks
+from wtpar.run.shards import shard_name
 
 
 def task_id(instance: TaskInstance) -> TaskId:
     """The history key of a task instance."""
-    return TaskId(history_name(instance.key), instance.key.branch, instance.command)
+    return TaskId(shard_name(instance.key), instance.key.branch, instance.command)
 
 
-def history_name(key: TaskKey) -> str:
-    """The task name history files an instance under (a shard counts as its own task)."""
-    shard = getattr(key, "shard", 0)
-    return f"{key.task}#{shard}" if shard else key.task
 
 
 def estimates(plan: RunPlan, history: History | None) -> dict[TaskKey, Estimate]:

@@ -18,6 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from wtpar.model import TaskKey
+from wtpar.procs import group_alive, signal_group
 from wtpar.run.child import Child, start_child
 from wtpar.run.executor import Attempt, AttemptResult, AttemptSink, Ending, Executor
 from wtpar.run.pool import ResourceLocks, SlotPool
@@ -25,18 +26,6 @@ from wtpar.run.pool import ResourceLocks, SlotPool
 SHELL = "/bin/sh"
 _GROUP_POLL_FIRST = 0.005
 _GROUP_POLL_MAX = 0.05
-
-
-def signal_group(pgid: int, sig: int) -> bool:
-    """Signal a process group; False when no process is left in it."""
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        # A member changed its credentials (setuid helper): nothing more we can do.
-        return False
-    return True
 
 
 class _PipeProtocol(asyncio.Protocol):
@@ -174,14 +163,14 @@ class LocalExecutor(Executor):
         and the members are not our children), so this polls, briefly, and only when
         something was left behind.
         """
-        if not signal_group(pgid, 0):
+        if not group_alive(pgid):
             return
         if not already_signalled:
             signal_group(pgid, signal.SIGTERM)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.grace
         delay = _GROUP_POLL_FIRST
-        while signal_group(pgid, 0):
+        while group_alive(pgid):
             if loop.time() >= deadline:
                 signal_group(pgid, signal.SIGKILL)
                 return

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from wtpar.errors import UsageError
 from wtpar.model import TaskKey, TaskSpec
+from wtpar.run.shards import expand_shards, shard_command, shard_name
 from wtpar.run.taskconfig import ADHOC_TASK
 
 UNCHANGED_PREFIX = "unchanged"
@@ -31,7 +32,8 @@ class RunRequest:
     entries may be glob patterns. `retries` and `timeout`, when set, override every task's own.
     `changed` skips tasks whose last run at the same commit with a clean tree succeeded;
     `failed_only` re-runs what did not succeed in the last run. `locks` are extra named locks
-    for ad-hoc commands (`wtpar exec --lock`).
+    for ad-hoc commands (`wtpar exec --lock`). `backend` and `scheduler` choose where tasks
+    run (this machine, or a Dask cluster).
     """
 
     task_names: tuple[str, ...] = ()
@@ -47,6 +49,8 @@ class RunRequest:
     changed: bool = False
     failed_only: bool = False
     locks: tuple[str, ...] = ()
+    backend: str | None = None  # "local" or "dask"; None: `[run] backend`, else local
+    scheduler: str | None = None  # the Dask scheduler's address (over `[dask] scheduler`)
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,8 @@ class TaskInstance:
 
     @property
     def command(self) -> str:
-        """The shell command line."""
-        return self.spec.cmd
+        """The shell command line, `{shard}`/`{shards}` expanded."""
+        return shard_command(self.spec, self.key.shard)
 
     @property
     def locks(self) -> tuple[str, ...]:
@@ -155,7 +159,7 @@ def build_plan(
         )
     instances: list[TaskInstance] = []
     if request.task_names:
-        instances += _named_instances(specs, request, selected, main)
+        instances += expand_shards(_named_instances(specs, request, selected, main))
     instances += _adhoc_instances(request, selected)
     instances = [_override(i, request) for i in instances]
     if only is not None:
@@ -293,7 +297,7 @@ def _skip_if_unchanged(instance: TaskInstance, lookup: ResultLookup) -> TaskInst
     wt = instance.worktree
     if instance.skip_reason or not wt.clean or wt.head is None:
         return instance
-    seen = lookup(instance.key.task, instance.command, wt.head)
+    seen = lookup(shard_name(instance.key), instance.command, wt.head)
     if seen is None or not seen[0]:
         return instance
     return replace(

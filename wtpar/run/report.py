@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wtpar.model import RunReport, RunStatus, TaskKey, TaskRun
+from wtpar.run.shards import group_runs, shard_name
 from wtpar.text import aligned_table, format_seconds
 
 SCHEMA = 1
@@ -66,18 +67,29 @@ def run_stats(report: RunReport) -> RunStats:
 def summary(report: RunReport) -> str:
     """The table (branch x task: status, exit code, duration, attempts, note) and the stats."""
     headers = ("BRANCH", "TASK", "STATUS", "EXIT", "DURATION", "ATTEMPTS", "NOTE")
-    rows = [
-        (
-            t.key.branch,
-            t.key.task,
-            t.status.value,
-            "-" if t.exit_code is None else str(t.exit_code),
-            format_seconds(t.duration),
-            str(t.attempts),
-            t.reason or "",
-        )
-        for t in report.tasks
-    ]
+    rows: list[tuple[str, ...]] = []
+    for group in group_runs(report.tasks):
+        if group.sharded:
+            # The task once, then its shards inside it.
+            started, ended = group.started, group.ended
+            span = None if started is None or ended is None else ended - started
+            attempts = str(sum(r.attempts for r in group.runs))
+            rows.append(
+                (group.branch, group.task, group.status.value, "-", format_seconds(span),
+                 attempts, group.counts())
+            )  # fmt: skip
+        for t in group.runs:
+            rows.append(
+                (
+                    "" if group.sharded else t.key.branch,
+                    f"  #{t.key.shard}" if group.sharded else t.key.task,
+                    t.status.value,
+                    "-" if t.exit_code is None else str(t.exit_code),
+                    format_seconds(t.duration),
+                    str(t.attempts),
+                    t.reason or "",
+                )
+            )
     lines = [aligned_table(headers, rows)]
     stats = run_stats(report)
     counts = ", ".join(
@@ -135,10 +147,20 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
             "p95": stats.p95,
             "p99": stats.p99,
         },
+        "groups": [
+            {
+                "branch": g.branch,
+                "task": g.task,
+                "status": g.status.value,
+                "shards": [r.key.shard for r in g.runs] if g.sharded else [],
+            }
+            for g in group_runs(report.tasks)
+        ],
         "tasks": [
             {
                 "branch": t.key.branch,
                 "task": t.key.task,
+                "shard": t.key.shard,
                 "command": t.command,
                 "worktree": t.worktree,
                 "status": t.status.value,
@@ -149,6 +171,8 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
                 "attempts": t.attempts,
                 "log": t.log_path,
                 "reason": t.reason,
+                "worker": t.worker,
+                "infra_retries": t.infra_retries,
             }
             for t in report.tasks
         ],
@@ -166,7 +190,7 @@ def report_from_dict(data: Mapping[str, Any]) -> RunReport:
         raise ValueError(f"unsupported report schema {data.get('schema')!r}")
     tasks = tuple(
         TaskRun(
-            key=TaskKey(str(t["branch"]), str(t["task"])),
+            key=TaskKey(str(t["branch"]), str(t["task"]), _shard(t.get("shard", 0))),
             command=str(t["command"]),
             worktree=str(t["worktree"]),
             status=RunStatus(t["status"]),
@@ -176,6 +200,8 @@ def report_from_dict(data: Mapping[str, Any]) -> RunReport:
             attempts=int(t.get("attempts", 0)),
             log_path=t.get("log"),
             reason=t.get("reason"),
+            worker=t.get("worker"),
+            infra_retries=int(t.get("infra_retries", 0)),
         )
         for t in data.get("tasks", [])
     )
@@ -188,6 +214,12 @@ def report_from_dict(data: Mapping[str, Any]) -> RunReport:
         interrupted=bool(data.get("interrupted", False)),
         jobs_note=data.get("jobs_note") if isinstance(data.get("jobs_note"), str) else None,
     )
+
+
+def _shard(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"bad shard {value!r}")
+    return value
 
 
 def report_csv(report: RunReport) -> str:
@@ -208,6 +240,9 @@ def report_csv(report: RunReport) -> str:
             "worktree",
             "log",
             "reason",
+            "worker",
+            "infra_retries",
+            "shard",
         ]
     )
     for t in report.tasks:
@@ -225,6 +260,9 @@ def report_csv(report: RunReport) -> str:
                 t.worktree,
                 t.log_path or "",
                 t.reason or "",
+                t.worker or "",
+                t.infra_retries,
+                t.key.shard or "",
             ]
         )
     return buffer.getvalue()
@@ -255,9 +293,16 @@ def report_junit(report: RunReport, outputs: Mapping[TaskKey, str] | None = None
                 suite,
                 "testcase",
                 classname=branch,
-                name=t.key.task,
+                name=shard_name(t.key),
                 time=f"{t.duration or 0.0:.3f}",
             )
+            if t.worker:
+                props = ET.SubElement(case, "properties")
+                ET.SubElement(props, "property", name="worker", value=t.worker)
+                if t.infra_retries:
+                    ET.SubElement(
+                        props, "property", name="infra_retries", value=str(t.infra_retries)
+                    )
             if t.status in _FAILED:
                 what = (
                     "timed out" if t.status is RunStatus.TIMED_OUT else f"exit code {t.exit_code}"

@@ -3,6 +3,7 @@
 [run]
 jobs = "auto"              # or a number; -j on the command line wins
 max_memory_percent = 80    # no new task starts while used memory is above this
+backend = "dask"           # where tasks run (read by wtpar.run.dask.settings.backend_of)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from wtpar.config import Config
 
-_KNOWN = ("jobs", "max_memory_percent")
+_KNOWN = ("jobs", "max_memory_percent", "backend")  # backend: wtpar.run.dask.settings
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ class RunStore:
 
     def log_path(self, run_id: str, key: TaskKey) -> str:
         """The log file of one task instance."""
-        return os.path.join(self.run_dir(run_id), unique_component(key.branch), f"{key.task}.log")
+        name = f"{key.task}.{key.shard}" if key.shard else key.task
+        return os.path.join(self.run_dir(run_id), unique_component(key.branch), f"{name}.log")
 
     def report_path(self, run_id: str) -> str:
         """report.json of one run."""

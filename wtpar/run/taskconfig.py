@@ -29,6 +29,7 @@ _KNOWN_KEYS = {
     "env",
     "branches",
     "scope",
+    "resources",
     "priority",
     "shards",
 }
@@ -104,6 +105,12 @@ def _parse_one(config: Config, name: str, table: Any) -> TaskSpec:
         raise bad("scope", 'must be "branch" (once per worktree) or "once" (main worktree)')
     if scope == "once" and branches is not None:
         raise bad("branches", 'has no meaning with scope = "once" (it runs in the main worktree)')
+    resources = table.get("resources", {})
+    if not isinstance(resources, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+        for k, v in resources.items()
+    ):
+        raise bad("resources", "must be a table of positive numbers, e.g. { gpu = 1 }")
     priority = table.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise bad("priority", "must be a whole number (higher starts first)")
@@ -122,6 +129,7 @@ def _parse_one(config: Config, name: str, table: Any) -> TaskSpec:
         env=tuple((k, _env_text(v)) for k, v in env.items()),
         branches=branches,
         scope=scope,
+        resources=tuple((k, float(v)) for k, v in resources.items()),
         priority=priority,
         shards=shards,
     )
@@ -156,6 +164,12 @@ def _check_graph(config: Config, specs: Mapping[str, TaskSpec]) -> None:
                 )
             if dep == spec.name:
                 raise config.error(f"task {spec.name!r} depends on itself", header)
+            if dep == spec.after and specs[dep].shards > 1:
+                raise config.error(
+                    f"task {spec.name!r}: after = {dep!r} is not possible, {dep!r} runs as "
+                    "shards (use depends_on, which waits for every shard)",
+                    header,
+                )
             if spec.scope == "once" and specs[dep].scope == "branch":
                 raise config.error(
                     f"task {spec.name!r} runs once, in the main worktree, so it cannot wait for "

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 
 from wtpar.errors import WtparError
-from wtpar.model import BranchStatus, RunEvent, RunFinished, TaskKey
+from wtpar.model import BranchStatus, RunEvent, RunFinished
 from wtpar.run.plan import RunRequest
 from wtpar.tui.batcher import EventBatcher
 from wtpar.tui.log_follow import choose_log_task
@@ -157,7 +157,8 @@ class RunActions(Screen[None]):
             return
         log = self.query_one(LogPane)
         state = self.dash.state
-        keys = [k for k in (TaskKey(branch, t) for t in state.task_names) if k in state.tasks]
+        mine = sorted(k for k in state.tasks if k.branch == branch)  # shards in order
+        keys = [k for t in state.task_names for k in mine if k.task == t]
         running = [k for k in keys if not state.tasks[k].status.finished]
         choice = choose_log_task(keys, running, log.following, self._log_pinned, step)
         self._log_pinned = choice.pinned

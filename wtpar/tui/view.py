@@ -21,6 +21,7 @@ from wtpar.model import (
     TaskStarted,
     Verdict,
 )
+from wtpar.run.shards import TaskGroup
 
 Clock = Callable[[], float]
 
@@ -49,6 +50,7 @@ class TaskCell:
     reason: str | None = None
     log_path: str | None = None
     command: str = ""
+    shards: str = ""  # "3/4 ok" when the cell stands for a sharded task's shards
 
 
 @dataclass
@@ -142,10 +144,44 @@ def seconds(value: float) -> str:
     return f"{int(value // 3600)}h{int(value % 3600 // 60):02d}m"
 
 
+def task_cell(state: DashState, branch: str, task: str) -> TaskCell | None:
+    """The cell of a task on a branch; a sharded task's shards merged into one."""
+    cell = state.tasks.get(TaskKey(branch, task))
+    if cell is not None:
+        return cell
+    keys = [k for k in state.tasks if k.branch == branch and k.task == task and k.shard]
+    if not keys:
+        return None
+    group = shard_group([(k, state.tasks[k]) for k in keys])
+    return TaskCell(
+        group.status,
+        group.started,
+        group.ended,
+        attempt=max(state.tasks[k].attempt for k in keys),
+        shards=f"{sum(state.tasks[k].status is RunStatus.OK for k in keys)}/{len(keys)} ok",
+    )
+
+
+def shard_group(cells: list[tuple[TaskKey, TaskCell]]) -> TaskGroup:
+    """Shard cells as a TaskGroup, so the dashboard merges them as the reports do."""
+    return TaskGroup(
+        cells[0][0].branch,
+        cells[0][0].task,
+        tuple(
+            TaskRun(k, c.command, "", c.status, c.exit_code, c.started, c.ended) for k, c in cells
+        ),
+    )
+
+
 def task_cell_text(cell: TaskCell | None, now: float) -> tuple[str, str]:
     """(text, style) of one task column."""
     if cell is None:
         return "-", "dim"
+    text, style = _task_text(cell, now)
+    return (f"{text} [{cell.shards}]" if cell.shards else text), style
+
+
+def _task_text(cell: TaskCell, now: float) -> tuple[str, str]:
     style = STATUS_STYLE[cell.status]
     if cell.status is RunStatus.RUNNING and cell.started is not None:
         return f"▶ {seconds(max(0.0, now - cell.started))}", style
@@ -206,7 +242,7 @@ def row_cells(
         "upstream": (bs.upstream_text(), "dim" if not bs.upstream else ""),
     }
     for task in state.task_names:
-        cells[f"task:{task}"] = task_cell_text(state.tasks.get(TaskKey(name, task)), now)
+        cells[f"task:{task}"] = task_cell_text(task_cell(state, name, task), now)
     verdict = state.verdicts.get(name)
     style = VERDICT_STYLES.get(verdict, "dim") if verdict else "dim"
     cells["ready"] = (verdict.value if verdict else "-", style)
@@ -226,7 +262,7 @@ def sort_key(column: str, bs: BranchStatus, state: DashState) -> tuple[int, str 
         verdict = state.verdicts.get(branch_name(bs))
         return (0, VERDICT_ORDER.get(verdict, 3) if verdict else 3)
     if column.startswith("task:"):
-        cell = state.tasks.get(TaskKey(branch_name(bs), column[5:]))
+        cell = task_cell(state, branch_name(bs), column[5:])
         order = [RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.RUNNING, RunStatus.QUEUED]
         return (0, order.index(cell.status) if cell and cell.status in order else len(order))
     return (0, str(row_value(column, bs)))

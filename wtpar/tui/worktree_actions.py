@@ -97,7 +97,8 @@ class WorktreeActions(Screen[None]):
             return
         for r in results:
             if r.removed:
-                self.post_message(ActionDone("remove", f"removed {r.branch}"))
+                also = f"; {r.ignored.text()}" if r.ignored.files else ""
+                self.post_message(ActionDone("remove", f"removed {r.branch}{also}"))
             else:
                 self.post_message(ActionFailed("remove", f"{r.branch}: {r.error}"))
 

@@ -167,7 +167,7 @@ class Remover:
             return replace(result, message=f"kept branch {branch}: base {base!r} is not usable")
         if not self.git.is_integrated(branch, base):
             return replace(result, message=f"kept branch {branch}: not integrated into {base}")
-        self.git.run("branch", "-D", "--quiet", branch)
+        self.git.delete_branch(branch)
         return replace(result, branch_deleted=True, message=f"deleted branch {branch}")
 
     # -- prune ---------------------------------------------------------------------------
@@ -208,7 +208,7 @@ class Remover:
         ignored: list[tuple[str, IgnoredFiles]] = []
         if not dry_run and stale:
             with repo_lock(self.paths.wtpar_dir):
-                self.git.run("worktree", "prune")
+                self.git.prune_worktrees()
         for wt in candidates:
             assert wt.branch is not None
             if dry_run:

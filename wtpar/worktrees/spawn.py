@@ -163,18 +163,16 @@ class Spawner:
 
     def _add_metadata(self, plan: SpawnPlan) -> None:
         os.makedirs(os.path.dirname(plan.path), exist_ok=True)
-        args = ["worktree", "add", "--no-checkout", "--quiet"]
-        if plan.how == "local":
-            args += [plan.path, plan.branch]
-        elif plan.how == "remote":
+        new_from: str | None = None
+        if plan.how == "remote":
             assert plan.base_ref is not None
             plan.base_sha = self.git.resolve_commit(plan.base_ref)
-            args += ["--track", "-b", plan.branch, plan.path, plan.base_ref]
-        else:
+            new_from = plan.base_ref
+        elif plan.how != "local":
             assert plan.base_sha is not None
-            args += ["--no-track", "-b", plan.branch, plan.path, plan.base_sha]
+            new_from = plan.base_sha
         try:
-            self.git.run(*args)
+            self.git.add_worktree(plan.path, plan.branch, new_from, track=plan.how == "remote")
         except CommandError as exc:
             plan.error = exc.output.strip().splitlines()[-1] if exc.output.strip() else exc.message
 
@@ -189,7 +187,7 @@ class Spawner:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(gitdir, "index.lock"))
         try:
-            self.git.run("-c", "checkout.workers=0", "reset", "--hard", "--quiet", cwd=plan.path)
+            self.git.checkout_all(plan.path)
         except CommandError as exc:
             plan.error = f"checkout failed: {exc.output.strip() or exc.message}"
 

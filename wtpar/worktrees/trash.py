@@ -40,7 +40,7 @@ def detach_worktree(git: Git, wtpar_dir: str, path: str) -> None:
     if gitdir and os.path.isdir(gitdir) and os.path.dirname(gitdir).endswith("worktrees"):
         shutil.rmtree(gitdir, ignore_errors=True)
     else:
-        git.run("worktree", "prune")
+        git.prune_worktrees()
 
 
 def sweep_trash(wtpar_dir: str) -> None:

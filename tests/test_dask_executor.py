@@ -1,0 +1,169 @@
+"""The Dask executor behind the dispatcher, on an in-process LocalCluster: the same
+semantics as a local run, output while the task runs, stops that stop, refs cleaned up."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from fixtures.recipes import git
+from tests.conftest import Invoke, wait_for
+from tests.dask_helpers import cancel_on_line, gone, inproc_cluster  # noqa: F401 - a fixture
+from tests.run_helpers import by_key, configure, make_dispatcher, run_request, spawn
+from wtpar.model import RunEvent, RunReport, RunStatus, TaskKey, TaskOutput
+from wtpar.run.plan import RunRequest
+from wtpar.run.runner import run_sync
+
+pytestmark = pytest.mark.dask
+
+
+def _dask(scheduler: str, **fields: object) -> RunRequest:
+    return RunRequest(backend="dask", scheduler=scheduler, **fields)  # type: ignore[arg-type]
+
+
+GRAPH = """
+[tasks.build]
+cmd = "echo built > built.txt"
+[tasks.test]
+cmd = 'cat built.txt && test "$WTPAR_BRANCH" != bad'
+depends_on = ["build"]
+retries = 1
+[tasks.notify]
+cmd = "echo notified"
+after = "test"
+when = "failure"
+[tasks.slow]
+cmd = "sleep 5"
+timeout = "0.5s"
+"""
+
+
+def test_the_same_graph_reports_the_same_locally_and_on_a_cluster(
+    repo: Path,
+    inproc_cluster: str,  # noqa: F811
+) -> None:
+    configure(repo, GRAPH)
+    spawn(repo, "good", "bad")
+    names = ("test", "slow")
+    local = run_request(repo, RunRequest(task_names=names, jobs=4))
+    worktrees = repo.parent / "proj.worktrees"
+    for branch in ("good", "bad"):
+        (worktrees / branch / "built.txt").unlink()
+    remote = run_request(repo, _dask(inproc_cluster, task_names=names, jobs=4))
+
+    def outcome(report: RunReport) -> dict[TaskKey, tuple[object, ...]]:
+        return {t.key: (t.status, t.attempts, t.exit_code, t.reason) for t in report.tasks}
+
+    assert outcome(remote) == outcome(local)
+    statuses = {key: run.status for key, run in by_key(remote).items()}
+    assert statuses[TaskKey("bad", "test")] is RunStatus.FAILED
+    assert statuses[TaskKey("bad", "notify")] is RunStatus.OK
+    assert statuses[TaskKey("good", "notify")] is RunStatus.SKIPPED
+    assert statuses[TaskKey("good", "slow")] is RunStatus.TIMED_OUT
+    assert {run.worker for run in remote.tasks if run.attempts} <= set(_workers(inproc_cluster))
+    assert all(run.worker is None for run in local.tasks)
+    assert not (worktrees / "good" / "built.txt").exists()  # built on a worker's checkout
+
+
+def _workers(address: str) -> list[str]:
+    from distributed import Client
+
+    with Client(address, timeout=10) as client:
+        return list(client.scheduler_info(n_workers=-1)["workers"])
+
+
+def test_output_reaches_the_coordinator_while_the_task_runs(
+    repo: Path,
+    tmp_path: Path,
+    inproc_cluster: str,  # noqa: F811
+) -> None:
+    spawn(repo, "a")
+    go = tmp_path / "go"
+    command = (
+        f'echo ready; i=0; while [ ! -f "{go}" ] && [ $i -lt 1000 ]; do sleep 0.01; '
+        f'i=$((i+1)); done; [ -f "{go}" ] && echo "saw go"'
+    )
+    dispatcher = make_dispatcher(repo, _dask(inproc_cluster, command=command))
+    lines: list[str] = []
+
+    def on_event(event: RunEvent) -> None:
+        if isinstance(event, TaskOutput):
+            lines.append(event.line)
+            if event.line == "ready":
+                go.touch()  # only possible if "ready" arrived while the task was waiting
+
+    dispatcher.subscribe(on_event)
+    report = run_sync(dispatcher)
+    assert report.ok, lines
+    assert lines == ["ready", "saw go"]
+    log = report.tasks[0].log_path
+    assert log is not None and Path(log).read_text() == "ready\nsaw go\n"
+
+
+def test_cancel_and_timeout_stop_the_process_group(
+    repo: Path,
+    tmp_path: Path,
+    inproc_cluster: str,  # noqa: F811
+) -> None:
+    spawn(repo, "a", "b")
+    configure(
+        repo,
+        f"""
+[tasks.hang]
+cmd = 'sleep 30 & echo $! $$ > {tmp_path}/$WTPAR_BRANCH.pid; echo up; wait'
+[tasks.hang-timed]
+cmd = 'sleep 30 & echo $! $$ > {tmp_path}/timed.pid; wait'
+timeout = "1s"
+branches = ["b"]
+""",
+        commit=False,
+    )
+    dispatcher = make_dispatcher(
+        repo, _dask(inproc_cluster, task_names=("hang", "hang-timed"), branches=("a", "b"))
+    )
+
+    report = cancel_on_line(dispatcher, "up")
+    runs = by_key(report)
+    assert runs[TaskKey("a", "hang")].status is RunStatus.CANCELLED
+    assert runs[TaskKey("b", "hang")].status is RunStatus.CANCELLED
+    assert runs[TaskKey("b", "hang-timed")].status is RunStatus.TIMED_OUT
+    pids = [int(p) for f in tmp_path.glob("*.pid") for p in f.read_text().split()]
+    assert len(pids) == 6
+    wait_for(lambda: gone(pids), 5, "the tasks' processes to end")
+
+
+def test_the_commits_are_published_for_the_run_only(
+    repo: Path,
+    tmp_path: Path,
+    inproc_cluster: str,  # noqa: F811
+) -> None:
+    spawn(repo, "a")
+    shared = tmp_path / "shared.git"
+    git(tmp_path, "init", "-q", "--bare", str(shared))
+    (repo / "wtpar.toml").write_text(f'[dask]\nrepo = "{shared}"\n')
+    git(repo, "add", "wtpar.toml")
+    git(repo, "commit", "-q", "-m", "dask repo")
+    git(repo.parent / "proj.worktrees" / "a", "merge", "-q", "main")
+    command = f"git --git-dir={shared} for-each-ref --format='%(refname)' refs/wtpar"
+    report = run_request(repo, _dask(inproc_cluster, command=command))
+    assert report.ok
+    log = Path(report.tasks[0].log_path or "").read_text()
+    assert log.startswith(f"refs/wtpar/runs/{report.run_id}/")
+    assert git(shared, "for-each-ref") == ""
+    assert git(repo, "for-each-ref", "refs/wtpar") == ""
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_2(repo: Path, wtpar: Invoke) -> None:
+    spawn(repo, "a")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (repo / "wtpar.toml").write_text('[dask]\nconnect_timeout = "1s"\n')
+    result = wtpar("run", "--scheduler", f"tcp://127.0.0.1:{port}", "--", "true")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert lines == [
+        f"wtpar: error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 1s"
+    ]

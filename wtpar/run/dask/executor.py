@@ -1,0 +1,367 @@
+"""The Dask executor: the dispatcher's attempts run on a Dask cluster's workers.
+
+The dispatcher keeps the graph and every policy (dependencies, retries, cascades, events,
+logs, reports); this runs one attempt at a time, as the local executor does, but elsewhere:
+
+- the worktree's exact state becomes a commit (`snapshot`), published for the workers;
+- `run_attempt` is submitted with the task's resources, preferring the worker that last
+  ran that commit (its worktree is already checked out there);
+- output arrives as chunks on the repository's event topic, routed by attempt token to the
+  attempt's sink, and the result waits for the last chunk;
+- terminate and kill set the attempt's cancel events (the runner stops the process group);
+- each future is dropped as soon as its result is read: Dask re-runs finished tasks whose
+  futures are still held when a worker dies. A task whose worker died mid-run is started
+  again elsewhere by Dask; the scheduler's `remove-worker` event, which lists the tasks the
+  worker had, counts an infrastructure retry, not an attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import CancelledError as FutureCancelled
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from wtpar.model import TaskKey
+from wtpar.names import hash_stable
+from wtpar.run.dask.connect import Connection, connect
+from wtpar.run.dask.locks import SchedulerLocks
+from wtpar.run.dask.protocol import NOTE, OUTPUT, START, RemoteAttempt, RemoteResult, cancel_event
+from wtpar.run.dask.runner import run_attempt
+from wtpar.run.dask.settings import DaskSettings
+from wtpar.run.dask.snapshot import Snapshot, publish, run_ref, snapshot, unpublish
+from wtpar.run.executor import Attempt, AttemptResult, AttemptSink, Ending, Executor
+
+_LAST_CHUNK_WAIT = 2.0  # bound on waiting for output published before the result
+_SCHEDULER_TOPIC = "all"  # where the scheduler says a worker was removed, with its tasks
+
+
+@dataclass(eq=False)
+class _Route:
+    """Where one attempt's messages go, and what has arrived."""
+
+    sink: AttemptSink
+    starts: int = 0
+    lost: int = 0  # workers that died while the task was on them
+    received: dict[str, int] = field(default_factory=dict)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(eq=False)
+class _Remote:
+    """The attempt of a task instance running now."""
+
+    token: str
+    route: _Route
+    future: Any = None
+    flags: set[bool] = field(default_factory=set)  # the cancel events set: False term, True kill
+
+
+class DaskExecutor(Executor):
+    """Runs attempts on the workers of a Dask cluster (or of a LocalCluster for the run)."""
+
+    name = "dask"
+
+    def __init__(
+        self,
+        settings: DaskSettings,
+        repo_root: str,
+        common_dir: str,
+        run_id: str,
+        *,
+        jobs: int | None = None,
+        local_workers: int = 1,
+        grace: float = 5.0,
+        drain: float = 0.25,
+        on_note: Callable[[str], None] = lambda text: None,
+    ) -> None:
+        self.settings = settings
+        self.repo_root = repo_root
+        self.run_id = run_id
+        self.source = settings.repo or common_dir
+        self.topic = f"wtpar-output-{hash_stable(self.source):08x}"
+        self.grace = grace
+        self.drain = drain
+        self.on_note = on_note
+        self._local_workers = local_workers
+        self._slots = asyncio.Semaphore(jobs) if jobs else None
+        self._conn: Connection | None = None
+        self._locks: SchedulerLocks | None = None
+        self._snapshots: dict[str, asyncio.Future[Snapshot]] = {}
+        self._published: list[str] = []
+        self._preferred: dict[str, str] = {}
+        self._routes: dict[str, _Route] = {}
+        self._keys: dict[str, str] = {}  # Dask key -> attempt token
+        self._running: dict[TaskKey, _Remote] = {}
+
+    # -- set-up and tear-down ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (DaskConnectError, exit 2, when the cluster cannot be used)."""
+        if self._conn is not None:
+            return
+        self._conn = await connect(self.settings, self._local_workers)
+        for note in self._conn.notes:
+            self.on_note(note)
+        self._locks = SchedulerLocks(self._conn.client)
+        self._conn.client.subscribe_topic(self.topic, self._on_message)
+        self._conn.client.subscribe_topic(_SCHEDULER_TOPIC, self._on_scheduler_event)
+
+    async def aclose(self) -> None:
+        """Delete the published run refs, then disconnect (and stop a LocalCluster)."""
+        if self._published:
+            commits, self._published = self._published, []
+            await asyncio.to_thread(
+                unpublish, self.repo_root, self.settings.repo, self.run_id, commits
+            )
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if self._locks is not None:
+            self._locks.close()
+        conn.client.unsubscribe_topic(self.topic)
+        conn.client.unsubscribe_topic(_SCHEDULER_TOPIC)
+        await conn.close()
+
+    def describe(self) -> str:
+        """The footer text: the cluster's workers and threads."""
+        if self._conn is None:
+            return "dask: not connected"
+        info = self._conn.client.scheduler_info()
+        workers, threads = info.get("n_workers", 0), info.get("total_threads", 0)
+        where = "LocalCluster" if self._conn.cluster is not None else self._conn.address
+        return f"dask {where}: {_count(workers, 'worker')}, {_count(threads, 'thread')}"
+
+    # -- the pool ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """`-j` caps the tasks in flight; without it, Dask queues them on its workers."""
+        if self._slots is None:
+            yield
+            return
+        async with self._slots:
+            yield
+
+    @asynccontextmanager
+    async def hold(self, locks: Sequence[str]) -> AsyncIterator[None]:
+        """Named locks held by the scheduler (shared by every coordinator)."""
+        names = list(locks)
+        if not names:
+            yield
+            return
+        async with self._client_locks().hold(names):
+            yield
+
+    def _client_locks(self) -> SchedulerLocks:
+        if self._locks is None:
+            raise RuntimeError("DaskExecutor.start() was not awaited")
+        return self._locks
+
+    # -- one attempt -------------------------------------------------------------------------
+
+    async def execute(self, attempt: Attempt, sink: AttemptSink) -> AttemptResult:
+        """Run one attempt on a worker; its output reaches `sink` as it comes."""
+        await self.start()
+        assert self._conn is not None
+        snap = await self._snapshot(attempt.cwd)
+        token = uuid.uuid4().hex
+        route = _Route(sink)
+        remote = _Remote(token, route)
+        job = RemoteAttempt(
+            token=token,
+            topic=self.topic,
+            command=attempt.command,
+            source=self.source,
+            ref=run_ref(self.run_id, snap.commit),
+            commit=snap.commit,
+            subdir=_relative(attempt.cwd, snap.top),
+            env=_task_env(attempt.env),
+            timeout=attempt.timeout,
+            grace=self.grace,
+            drain=self.drain,
+        )
+        # A worker preference together with resources trips the scheduler (KeyError):
+        # a task that needs resources goes wherever they are.
+        preferred = None if attempt.resources else self._preferred.get(snap.commit)
+        dask_key = f"wtpar-{attempt.key.task}-{token}"
+        self._routes[token] = route
+        self._keys[dask_key] = token
+        self._running[attempt.key] = remote
+        try:
+            remote.future = self._conn.client.submit(
+                run_attempt,
+                job,
+                key=dask_key,
+                pure=False,
+                resources=dict(attempt.resources) or None,
+                **({"workers": [preferred], "allow_other_workers": True} if preferred else {}),
+            )
+            result = await self._result(remote)
+            if isinstance(result, AttemptResult):
+                return result
+            await self._last_chunk(route, result)
+            self._preferred[snap.commit] = result.worker
+            return AttemptResult(
+                result.ending,
+                result.exit_code,
+                result.detail,
+                result.worker,
+                infra_retries=route.lost,
+            )
+        finally:
+            remote.future = None  # drop the future: see the module doc
+            del self._running[attempt.key]
+            del self._routes[token]
+            del self._keys[dask_key]
+            await self._clear_flags(remote)
+
+    async def _result(self, remote: _Remote) -> RemoteResult | AttemptResult:
+        from distributed.scheduler import KilledWorker
+
+        try:
+            result: RemoteResult = await remote.future
+        except asyncio.CancelledError:
+            # The dispatcher itself is cancelled (a quitting dashboard): stop the process.
+            self._flag(remote, kill=False)
+            self._flag(remote, kill=True)
+            remote.future.cancel()
+            raise
+        except FutureCancelled:
+            return AttemptResult(Ending.CANCELLED, None, None, None)
+        except KilledWorker:
+            return AttemptResult(
+                Ending.NOT_STARTED,
+                None,
+                "the workers running it kept dying (see the scheduler's allowed-failures)",
+                None,
+                infra_retries=remote.route.lost,
+            )
+        except Exception as exc:  # noqa: BLE001 - whatever Dask raises fails this task only
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            return AttemptResult(
+                Ending.NOT_STARTED, None, f"dask: {type(exc).__name__}: {detail}".rstrip(": ")
+            )
+        return result
+
+    async def _last_chunk(self, route: _Route, result: RemoteResult) -> None:
+        """Wait (briefly) until every message the finished runner published has arrived."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _LAST_CHUNK_WAIT
+        while route.received.get(result.epoch, 0) < result.messages:
+            route.arrived.clear()
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(route.arrived.wait(), left)
+            except TimeoutError:
+                return
+
+    def _on_message(self, event: tuple[float, dict[str, Any]]) -> None:
+        message = event[1]
+        route = self._routes.get(message.get("token", ""))
+        if route is None:
+            return  # another run's, or a late chunk of an attempt already reported
+        epoch = message["epoch"]
+        route.received[epoch] = route.received.get(epoch, 0) + 1
+        if message["kind"] == START:
+            route.starts += 1
+            route.sink.started(message.get("pid"), message.get("worker"))
+        elif message["kind"] == OUTPUT:
+            route.sink.output(message["data"])
+        elif message["kind"] == NOTE:
+            route.sink.note(message["text"])
+        route.arrived.set()
+
+    def _on_scheduler_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        """A worker left: the tasks it had run again elsewhere (infrastructure retries)."""
+        message = event[1]
+        if not isinstance(message, dict) or message.get("action") != "remove-worker":
+            return
+        for key in message.get("processing-tasks") or ():
+            route = self._routes.get(self._keys.get(str(key), ""))
+            if route is not None:
+                route.lost += 1
+                route.sink.note(
+                    f"worker {message.get('worker')} was lost while it had this task; "
+                    "Dask runs it again on another worker"
+                )
+
+    # -- cancelling ----------------------------------------------------------------------------
+
+    def terminate(self, key: TaskKey) -> None:
+        """SIGTERM to the task's process group on its worker (SIGKILL after the grace period);
+        a task not started yet is taken off the cluster."""
+        remote = self._running.get(key)
+        if remote is None:
+            return
+        self._flag(remote, kill=False)
+        if remote.route.starts == 0 and remote.future is not None:
+            remote.future.cancel()
+
+    def kill(self, key: TaskKey) -> None:
+        """SIGKILL to the task's process group on its worker, now."""
+        remote = self._running.get(key)
+        if remote is not None:
+            self._flag(remote, kill=False)
+            self._flag(remote, kill=True)
+
+    def _flag(self, remote: _Remote, kill: bool) -> None:
+        if kill in remote.flags or self._conn is None:
+            return
+        from distributed import Event
+
+        remote.flags.add(kill)
+        event = Event(cancel_event(remote.token, kill), client=self._conn.client)
+        asyncio.ensure_future(event.set())
+
+    async def _clear_flags(self, remote: _Remote) -> None:
+        """Forget the cancel events on the scheduler (an event set stays until cleared)."""
+        if not remote.flags or self._conn is None:
+            return
+        from distributed import Event
+
+        for kill in remote.flags:
+            try:
+                await Event(cancel_event(remote.token, kill), client=self._conn.client).clear()
+            except OSError:
+                return
+
+    # -- the exact content ---------------------------------------------------------------------
+
+    async def _snapshot(self, cwd: str) -> Snapshot:
+        """The worktree's state as a commit, published once per run (shared by its tasks)."""
+        pending = self._snapshots.get(cwd)
+        if pending is None:
+            pending = asyncio.ensure_future(self._make_snapshot(cwd))
+            self._snapshots[cwd] = pending
+        return await asyncio.shield(pending)
+
+    async def _make_snapshot(self, cwd: str) -> Snapshot:
+        snap = await asyncio.to_thread(snapshot, cwd, self.settings.uncommitted)
+        if snap.commit not in self._published:
+            self._published.append(snap.commit)
+            await asyncio.to_thread(
+                publish, self.repo_root, self.settings.repo, self.run_id, [snap.commit]
+            )
+        return snap
+
+
+def _task_env(env: Any) -> tuple[tuple[str, str], ...]:
+    """What the task sets over this machine's environment: only that goes to the worker,
+    whose own PATH, HOME and the rest stay as they are."""
+    return tuple((k, v) for k, v in env.items() if os.environ.get(k) != v)
+
+
+def _relative(cwd: str, top: str) -> str:
+    rel = os.path.relpath(os.path.realpath(cwd), os.path.realpath(top))
+    return "" if rel == "." else rel
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -1,0 +1,230 @@
+"""The function a Dask worker runs for one task attempt.
+
+Dask cannot stop a running function: cancelling its future leaves the thread (and the
+subprocess it started) running. So this runner owns the process group itself, as the local
+executor does: `/bin/sh -c CMD` in a new session, output read as it comes and published in
+bounded chunks on the run's event topic, and a loop that checks the attempt's timeout and
+its two cancel flags (`distributed.Event`s set by the coordinator: terminate, kill now).
+A stop sends SIGTERM to the group, then SIGKILL after the grace period; whatever the task
+left in its group is ended too, so no process outlives its task on the worker.
+
+This module is imported on workers (by unpickling `run_attempt`) and only on the Dask path.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from wtpar.procs import clean_env, group_alive, signal_group
+from wtpar.run.dask.checkout import CheckoutError, cache_root, checkout
+from wtpar.run.dask.protocol import (
+    CHUNK_BYTES,
+    NOTE,
+    OUTPUT,
+    START,
+    RemoteAttempt,
+    RemoteResult,
+    cancel_event,
+)
+from wtpar.run.executor import Ending
+
+SHELL = "/bin/sh"
+_TICK = 0.05  # how often the loop wakes without output: timeout, kill timer
+_CANCEL_CHECK = 0.2  # how often the cancel flags are asked for (a round trip to the scheduler)
+_FLUSH_AFTER = 0.05  # output waits at most this long before it is published
+_GROUP_POLL = 0.02
+
+Publish = Callable[[dict[str, Any]], None]
+Flag = Callable[[], bool]
+
+
+def run_attempt(job: RemoteAttempt) -> RemoteResult:
+    """Check out the attempt's commit on this worker and run its command there (Dask task)."""
+    from distributed import Event, get_worker
+
+    worker = get_worker()
+    epoch = uuid.uuid4().hex
+    sent = [0]
+
+    def publish(message: dict[str, Any]) -> None:
+        worker.log_event(job.topic, {**message, "token": job.token, "epoch": epoch})
+        sent[0] += 1
+
+    def flag(kill: bool) -> Flag:
+        event: list[Any] = []
+
+        def is_set() -> bool:
+            if not event:
+                event.append(Event(cancel_event(job.token, kill)))
+            return bool(event[0].is_set())
+
+        return is_set
+
+    ending, exit_code, detail = _run(job, publish, flag(False), flag(True))
+    return RemoteResult(ending, exit_code, detail, worker.address, epoch, sent[0])
+
+
+def _run(
+    job: RemoteAttempt, publish: Publish, terminate: Flag, kill: Flag
+) -> tuple[Ending, int | None, str | None]:
+    try:
+        root = checkout(job.source, job.ref, job.commit, cache_root())
+    except CheckoutError as exc:
+        return Ending.NOT_STARTED, None, exc.message
+    cwd = os.path.join(root, job.subdir) if job.subdir else root
+    env = clean_env(dict(job.env))
+    env["WTPAR_WORKTREE"] = root
+    try:
+        proc = subprocess.Popen(
+            [SHELL, "-c", job.command],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return Ending.NOT_STARTED, None, f"cannot start: {exc}"
+    publish({"kind": START, "pid": proc.pid})
+    return _Supervisor(job, proc, publish, terminate, kill).run()
+
+
+class _Supervisor:
+    """Streams one process's output and enforces its timeout and cancel flags."""
+
+    def __init__(
+        self,
+        job: RemoteAttempt,
+        proc: subprocess.Popen[bytes],
+        publish: Publish,
+        terminate: Flag,
+        kill: Flag,
+    ) -> None:
+        self.job = job
+        self.proc = proc
+        self.publish = publish
+        self.terminate_flag = terminate
+        self.kill_flag = kill
+        self.pending = bytearray()
+        self.pending_since = 0.0
+        self.signalled = False
+        self.kill_at: float | None = None
+        self.timed_out = False
+        assert proc.stdout is not None
+        self.fd = proc.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.fd, selectors.EVENT_READ)
+        self.eof = False
+
+    def run(self) -> tuple[Ending, int | None, str | None]:
+        started = time.monotonic()
+        deadline = started + self.job.timeout if self.job.timeout else None
+        next_check = started + _CANCEL_CHECK
+        try:
+            while self.proc.poll() is None:
+                self._read(_TICK)
+                now = time.monotonic()
+                if deadline is not None and now >= deadline and not self.timed_out:
+                    self.timed_out = True
+                    self._note(f"timed out after {self.job.timeout:g}s; terminating")
+                    self._terminate(now)
+                if now >= next_check:
+                    next_check = now + _CANCEL_CHECK
+                    self._check_flags(now)
+                if self.kill_at is not None and now >= self.kill_at:
+                    signal_group(self.proc.pid, signal.SIGKILL)
+                    self.kill_at = None
+            self._reap_group()
+            self._drain()
+        finally:
+            self.selector.close()
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
+            self._flush()
+        code = self.proc.returncode
+        exit_code = code if code >= 0 else 128 - code
+        if self.timed_out:
+            return Ending.TIMED_OUT, exit_code, f"timed out after {self.job.timeout:g}s"
+        if self.signalled:
+            return Ending.CANCELLED, exit_code, None
+        return Ending.EXITED, exit_code, None
+
+    def _check_flags(self, now: float) -> None:
+        # The coordinator sets the terminate flag with the kill flag, so one round trip a
+        # check is enough until a stop has begun.
+        if not self.signalled:
+            if self.terminate_flag():
+                self._terminate(now)
+        elif self.kill_at is not None and self.kill_flag():
+            signal_group(self.proc.pid, signal.SIGKILL)
+            self.kill_at = None
+
+    def _terminate(self, now: float) -> None:
+        if self.signalled:
+            return
+        self.signalled = True
+        if signal_group(self.proc.pid, signal.SIGTERM):
+            self.kill_at = now + self.job.grace
+
+    def _reap_group(self) -> None:
+        """End what the task left running in its group (background children)."""
+        pgid = self.proc.pid
+        if not group_alive(pgid):
+            return
+        if not self.signalled:
+            signal_group(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + self.job.grace
+        while group_alive(pgid):
+            if time.monotonic() >= deadline:
+                signal_group(pgid, signal.SIGKILL)
+                return
+            self._read(_GROUP_POLL)
+
+    def _drain(self) -> None:
+        """Read what is left in the pipe, for a short bound: a grandchild that escaped the
+        group and holds the pipe cannot make the task wait."""
+        deadline = time.monotonic() + self.job.drain
+        while not self.eof and time.monotonic() < deadline:
+            self._read(max(0.0, deadline - time.monotonic()))
+
+    def _read(self, wait: float) -> None:
+        if self.eof:
+            time.sleep(wait)  # wait-ok: the pipe is closed; the caller polls the process
+            return
+        if self.selector.select(wait):
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                data = None
+            if data == b"":
+                self.eof = True
+                self.selector.unregister(self.fd)
+            elif data:
+                if not self.pending:
+                    self.pending_since = time.monotonic()
+                self.pending += data
+        if self.pending and (
+            len(self.pending) >= CHUNK_BYTES
+            or time.monotonic() - self.pending_since >= _FLUSH_AFTER
+        ):
+            self._flush()
+
+    def _flush(self) -> None:
+        data = bytes(self.pending)
+        self.pending.clear()
+        for at in range(0, len(data), CHUNK_BYTES):
+            self.publish({"kind": OUTPUT, "data": data[at : at + CHUNK_BYTES]})
+
+    def _note(self, text: str) -> None:
+        """A line of wtpar's own for the task's log, after the output so far."""
+        self._flush()
+        self.publish({"kind": NOTE, "text": text})
