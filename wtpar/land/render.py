@@ -8,6 +8,7 @@ from typing import Any
 
 from wtpar.land.plan import OUTCOME_TEXT, LandPlan, Outcome, StepResult, StepState
 from wtpar.land.report import LandReport
+from wtpar.land.update import UpdateResult
 from wtpar.text import aligned_table, plural
 
 JSON_SCHEMA = 1
@@ -200,3 +201,11 @@ def report_json(report: LandReport) -> dict[str, Any]:
         "cleaned": [{"branch": b, "result": what} for b, what in report.cleaned],
         "notes": list(report.notes),
     }
+
+
+def update_summary(result: UpdateResult) -> str:
+    """One branch's update in a few words: what happened, and why when nothing did."""
+    if result.files:
+        return f"{result.branch}: conflicts in {', '.join(result.files)}; put back as it was"
+    detail = f" ({result.detail})" if result.detail else ""
+    return f"{result.branch}: {result.outcome.value}{detail}"

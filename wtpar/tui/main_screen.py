@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from wtpar.errors import WtparError
 from wtpar.model import BranchStatus
 from wtpar.text import plural
+from wtpar.tui.land_actions import LandActions
 from wtpar.tui.messages import ActionDone, ActionFailed, ReadinessChecked, WorktreesRefreshed
 from wtpar.tui.run_actions import RunActions
 from wtpar.tui.screens import ConfirmScreen, PromptScreen
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 Fingerprint = tuple[tuple[tuple[str, str | None, str], ...], int]
 
 
-class MainScreen(RunActions, WorktreeActions):
+class MainScreen(RunActions, WorktreeActions, LandActions):
     """Every branch's state beside the merge-readiness summary."""
 
     BINDINGS = [
@@ -49,6 +50,9 @@ class MainScreen(RunActions, WorktreeActions):
         Binding("d", "remove", "Remove"),
         Binding("p", "prune", "Prune", show=False),
         Binding("k", "check", "Check"),
+        Binding("v", "diff", "Diff"),
+        Binding("L", "land", "Land marked/ready"),
+        Binding("u", "update", "Update"),
         Binding("g", "refresh", "Refresh"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort"),
