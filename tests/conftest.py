@@ -106,3 +106,14 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str =
             raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
         time.sleep(delay)  # wait-ok: polling a condition with a deadline
         delay = min(delay * 2, 0.1)
+
+
+@pytest.fixture
+def stop_services_after(repo: Path) -> Iterator[None]:
+    """Whatever services a (failing) test left running are stopped, by recorded pid."""
+    yield
+    from wtpar.worktrees.devservices import ServiceStore
+
+    store = ServiceStore(str(repo / ".git" / "wtpar"))
+    for rec in store.records():
+        store.stop(rec, grace=1.0)

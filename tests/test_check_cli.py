@@ -417,4 +417,3 @@ def test_conflicts_column_names_three_partners_then_a_count(repo: Path, wtpar: I
     assert "edit-1, edit-2, edit-3, +1" in rows["edit-0"]
     report = report_of(wtpar("check", "--json", *(f"edit-{i}" for i in range(5))))
     assert len(report["matrix"]["conflicts"]) == 10  # JSON keeps every pair
-

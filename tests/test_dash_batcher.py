@@ -38,5 +38,3 @@ def test_a_burst_of_lines_is_one_call_and_a_new_run_resets_first() -> None:
     assert lines[0] == "line 0" and lines[-1] == "--- attempt 2 ---" and len(lines) == 501
     batcher.flush(log)
     assert len(log.calls) == 2  # nothing new: nothing drawn
-
-

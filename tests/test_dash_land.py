@@ -122,7 +122,7 @@ async def test_update_rebases_the_selected_branch(repo: Path) -> None:
     async with app.run_test(size=(140, 40)) as pilot:
         await until(pilot, lambda: app.table.row_count == 4, what="four rows")
         await select(pilot, app, "b")
-        await pilot.press("u")
+        await pilot.press("b")
         main = git(repo, "rev-parse", "main").strip()
         await until(
             pilot,

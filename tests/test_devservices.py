@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import psutil
-import pytest
 
 from tests.conftest import Invoke, run_wtpar_process, wait_for
+from tests.run_helpers import wtpar_popen
 from wtpar.worktrees.devservices import ServiceRecord, ServiceStore, StopOutcome, service_key
 
 HTTP = f"{sys.executable} -m http.server $WTPAR_PORT_WEB --bind 127.0.0.1"
@@ -52,16 +52,9 @@ def ps_json(repo: Path) -> list[dict[str, object]]:
     return services
 
 
-@pytest.fixture
-def cleanup(repo: Path) -> Iterator[None]:
-    """Whatever a failing test left running is stopped, by its recorded pid."""
-    yield
-    store = ServiceStore(str(repo / ".git" / "wtpar"))
-    for rec in store.records():
-        store.stop(rec, grace=1.0)
-
-
-def test_services_start_ready_survive_listed_and_stop(repo: Path, cleanup: None) -> None:
+def test_services_start_ready_survive_listed_and_stop(
+    repo: Path, stop_services_after: None
+) -> None:
     config(repo, f'[services.web]\ncmd = "{HTTP}"\nready = "web"\n')
     assert run_wtpar_process("spawn", "s1", "s2", cwd=repo).returncode == 0
     up = run_wtpar_process("up", cwd=repo)
@@ -92,7 +85,7 @@ def test_services_start_ready_survive_listed_and_stop(repo: Path, cleanup: None)
     assert [s["branch"] for s in ps_json(repo)] == ["s2"]
 
 
-def test_remove_stops_the_worktrees_services_first(repo: Path, cleanup: None) -> None:
+def test_remove_stops_the_worktrees_services_first(repo: Path, stop_services_after: None) -> None:
     # A shell with two children: every process of the group must go.
     config(repo, '[services.pair]\ncmd = "sleep 300 & sleep 300 & wait"\n')
     assert run_wtpar_process("spawn", "r1", cwd=repo).returncode == 0
@@ -108,7 +101,7 @@ def test_remove_stops_the_worktrees_services_first(repo: Path, cleanup: None) ->
 
 
 def test_a_service_that_exits_before_ready_is_reported_with_its_log(
-    repo: Path, wtpar: Invoke, cleanup: None
+    repo: Path, wtpar: Invoke, stop_services_after: None
 ) -> None:
     config(
         repo, '[services.web]\ncmd = "echo starting; echo no database >&2; exit 3"\nready = "web"\n'
@@ -122,7 +115,7 @@ def test_a_service_that_exits_before_ready_is_reported_with_its_log(
 
 
 def test_a_service_that_never_answers_is_stopped_and_reported(
-    repo: Path, wtpar: Invoke, cleanup: None
+    repo: Path, wtpar: Invoke, stop_services_after: None
 ) -> None:
     config(
         repo,
@@ -155,7 +148,9 @@ def test_a_reused_pid_is_never_taken_for_a_service(repo: Path, wtpar: Invoke) ->
         other.wait()
 
 
-def test_a_service_ignoring_sigterm_is_killed(repo: Path, wtpar: Invoke, cleanup: None) -> None:
+def test_a_service_ignoring_sigterm_is_killed(
+    repo: Path, wtpar: Invoke, stop_services_after: None
+) -> None:
     config(repo, "[services.stubborn]\ncmd = \"trap '' TERM; echo up; sleep 300 & wait\"\n")
     assert wtpar("spawn", "k").exit_code == 0
     assert wtpar("up", "k").exit_code == 0
@@ -173,3 +168,20 @@ def test_up_names_unknown_services(repo: Path, wtpar: Invoke) -> None:
     result = wtpar("up", "u", "-s", "db")
     assert result.exit_code == 2
     assert "unknown service 'db' (services: web)" in result.stderr
+
+
+def test_ctrl_c_while_waiting_leaves_the_service_running_and_findable(
+    repo: Path, stop_services_after: None
+) -> None:
+    config(repo, '[services.web]\ncmd = "exec sleep 300"\nready = "web"\nready_timeout = 120\n')
+    assert run_wtpar_process("spawn", "i", cwd=repo).returncode == 0
+    up = wtpar_popen("up", "i", cwd=repo)
+    records = repo / ".git" / "wtpar" / "services"
+    wait_for(lambda: records.is_dir() and any(records.glob("*.json")), 20, "the record")
+    up.send_signal(signal.SIGINT)
+    _, err = up.communicate(timeout=20)
+    assert up.returncode == 130, err
+    (service,) = ps_json(repo)
+    assert service["state"] == "running"
+    assert run_wtpar_process("down", cwd=repo).returncode == 0
+    assert not alive(int(str(service["pid"])))

@@ -173,4 +173,3 @@ def test_claim_any_from_8_processes_hands_out_8_different_worktrees(repo: Path) 
     for g in got:
         assert leases[str(g["branch"])].holder == g["holder"]
         assert Path(str(g["path"]), "README.md").exists()
-

@@ -89,6 +89,17 @@ class Git:
         out = self.run("for-each-ref", "--format=%(refname:short)", f"refs/remotes/*/{name}").stdout
         return [line for line in out.splitlines() if line and not line.endswith("/HEAD")]
 
+    def branch_ref_rows(self, names: Sequence[str]) -> list[tuple[str, str, str, str]]:
+        """(refname, short name, object id, type) of every ref `refs/heads/NAME` and
+        `refs/remotes/*/NAME` match (and refs below them), for all NAMES in one git call."""
+        if not names:
+            return []
+        patterns = [p for n in names for p in (f"refs/heads/{n}", f"refs/remotes/*/{n}")]
+        fmt = "%(refname)%00%(refname:short)%00%(objectname)%00%(objecttype)"
+        out = self.run("for-each-ref", f"--format={fmt}", *patterns).stdout
+        rows = [line.split("\0") for line in out.splitlines()]
+        return [(r[0], r[1], r[2], r[3]) for r in rows if len(r) == 4]
+
     def is_valid_branch_name(self, name: str) -> bool:
         """True when NAME is acceptable to `git check-ref-format --branch`."""
         if not name or name.startswith("-"):

@@ -592,23 +592,9 @@ class Services:
     def env_views(self, worktrees: Sequence[Worktree]) -> dict[str, EnvView]:
         """Ports, variables and services of each worktree by path, for `list` and the
         dashboard: read-only, no lock, and psutil is loaded only when services exist."""
-        from wtpar.worktrees.environment import EnvView
-
         has_services = os.path.isdir(os.path.join(self.paths.wtpar_dir, "services"))
         statuses = self.service_statuses() if has_services else []
-        by_branch: dict[str, list[ServiceStatus]] = {}
-        for status in statuses:
-            by_branch.setdefault(status.record.branch, []).append(status)
-        held = self.environments.registry.all()
-        order = {n: i for i, n in enumerate(self.config.env.ports)}
-        views: dict[str, EnvView] = {}
-        for wt in worktrees:
-            name = wt.branch or ""
-            # In the configured order: `web` first when it is WTPAR_PORT.
-            ports = dict(sorted(held.get(name, {}).items(), key=lambda kv: order.get(kv[0], 99)))
-            variables = self.environments.variables(name, wt.path, ports) if wt.branch else {}
-            views[wt.path] = EnvView(variables, ports, tuple(by_branch.get(name, ())))
-        return views
+        return self.environments.views(worktrees, statuses)
 
     def service_statuses(self, branches: Sequence[str] = ()) -> list[ServiceStatus]:
         """Recorded services (of BRANCHES, or all) and whether they run."""
@@ -633,28 +619,9 @@ class Services:
     def sync(self, branches: Sequence[str] = (), force: bool = False) -> list[SyncResult]:
         """Copy the configured ignored files into BRANCHES' worktrees (default: all but main)
         again, keeping files changed there unless `force`; rewrite `[env] file`."""
-        from dataclasses import replace
+        from wtpar.worktrees.sync import sync_worktrees
 
-        from wtpar.worktrees.sync import (
-            CopyManifest,
-            FileOutcome,
-            FileSync,
-            source_files,
-            sync_worktree,
-        )
-
-        targets = self._env_targets(branches)
-        rels = source_files(self.paths.root, self.config.worktrees.copy)
-        manifest = CopyManifest(self.paths.wtpar_dir)
-        results = [sync_worktree(manifest, self.paths.root, b, p, rels, force) for b, p in targets]
-        if self.config.env.file:
-            paths = dict(targets)
-            for i, (branch, variables) in enumerate(self.environments.ensure(targets).items()):
-                error = self.environments.write_file(paths[branch], variables)
-                if error:
-                    failed = FileSync(self.config.env.file, FileOutcome.FAILED, error)
-                    results[i] = replace(results[i], files=(*results[i].files, failed))
-        return results
+        return sync_worktrees(self.environments, self._env_targets(branches), force)
 
     def _env_targets(self, branches: Sequence[str]) -> list[tuple[str, str]]:
         from wtpar.errors import UsageError

@@ -63,9 +63,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(exc)) from None
 
 
-def _jobs_option(
-    ctx: click.Context, param: click.Parameter, value: str | None
-) -> int | str | None:
+def _jobs_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
     if value is None or value == "auto":
         return value
     try:

@@ -22,7 +22,16 @@ from wtpar.tui.land_actions import LandActions
 from wtpar.tui.messages import ActionDone, ActionFailed, ReadinessChecked, WorktreesRefreshed
 from wtpar.tui.run_actions import RunActions
 from wtpar.tui.screens import ConfirmScreen, PromptScreen
-from wtpar.tui.view import COLUMN_TITLES, FIXED_COLUMNS, branch_name, row_cells, sort_key, visible
+from wtpar.tui.service_actions import ServiceActions
+from wtpar.tui.view import (
+    COLUMN_TITLES,
+    FIXED_COLUMNS,
+    branch_name,
+    env_columns,
+    row_cells,
+    sort_key,
+    visible,
+)
 from wtpar.tui.widgets.branch_table import BranchTable
 from wtpar.tui.widgets.readiness import ReadinessPanel
 from wtpar.tui.worktree_actions import WorktreeActions
@@ -35,7 +44,7 @@ if TYPE_CHECKING:
 Fingerprint = tuple[tuple[tuple[str, str | None, str], ...], int]
 
 
-class MainScreen(RunActions, WorktreeActions, LandActions):
+class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
     """Every branch's state beside the merge-readiness summary."""
 
     BINDINGS = [
@@ -49,10 +58,13 @@ class MainScreen(RunActions, WorktreeActions, LandActions):
         Binding("n", "spawn", "Spawn"),
         Binding("d", "remove", "Remove"),
         Binding("p", "prune", "Prune", show=False),
+        # One footer entry for both keys: u starts, U stops the selected worktree's services.
+        Binding("u", "services_up", "Svc", key_display="u/U"),
+        Binding("U", "services_down", "Stop services", show=False),
         Binding("k", "check", "Check"),
         Binding("v", "diff", "Diff"),
         Binding("L", "land", "Land marked/ready"),
-        Binding("u", "update", "Update"),
+        Binding("b", "update", "Rebase"),
         Binding("g", "refresh", "Refresh"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort"),
@@ -117,7 +129,7 @@ class MainScreen(RunActions, WorktreeActions, LandActions):
         state = self.dash.state
         now = self.dash.now()
         # The verdict before the task columns, so that many tasks never push it off screen.
-        columns = [(c, COLUMN_TITLES[c]) for c in (*FIXED_COLUMNS, "ready")]
+        columns = [(c, COLUMN_TITLES[c]) for c in (*FIXED_COLUMNS, *env_columns(state), "ready")]
         columns += [(f"task:{t}", t) for t in state.task_names]
         if self.sort_column:
             columns = [
@@ -194,15 +206,17 @@ class MainScreen(RunActions, WorktreeActions, LandActions):
     def _refresh_worker(self) -> None:
         try:
             statuses = self.dash.services.list_worktrees()
+            envs = self.dash.services.env_views([bs.worktree for bs in statuses])
         except WtparError as exc:
             self.post_message(ActionFailed("refresh", exc.message))
             return
-        self.post_message(WorktreesRefreshed(statuses))
+        self.post_message(WorktreesRefreshed(statuses, envs))
 
     def on_worktrees_refreshed(self, message: WorktreesRefreshed) -> None:
         """New statuses: one batched redraw, and a readiness check if anything changed."""
         state = self.dash.state
         state.statuses = message.statuses
+        state.envs = message.envs
         state.marked &= {branch_name(bs) for bs in message.statuses}
         first = not self.loaded
         self.loaded = True

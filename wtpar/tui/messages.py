@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from wtpar.check.facts import CheckReport
 from wtpar.model import BranchStatus
 
+if TYPE_CHECKING:
+    from wtpar.worktrees.environment import EnvView
+
 
 @dataclass
 class WorktreesRefreshed(Message):
-    """A background refresh read every worktree's status."""
+    """A background refresh read every worktree's status (and ports and services)."""
 
     statuses: list[BranchStatus]
+    envs: dict[str, EnvView] = field(default_factory=dict)  # by worktree path
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from wtpar.model import (
     BranchStatus,
@@ -22,6 +23,9 @@ from wtpar.model import (
     Verdict,
 )
 from wtpar.run.shards import TaskGroup
+
+if TYPE_CHECKING:
+    from wtpar.worktrees.environment import EnvView
 
 Clock = Callable[[], float]
 
@@ -63,6 +67,7 @@ class DashState:
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     marked: set[str] = field(default_factory=set)
     jobs: int = 0
+    envs: dict[str, EnvView] = field(default_factory=dict)  # ports and services by path
 
     def note_task(self, name: str) -> None:
         """Remember a task name so it gets a column, in order of first appearance."""
@@ -214,7 +219,26 @@ COLUMN_TITLES = {
     "base": "Base ↑↓",
     "upstream": "Upstream",
     "ready": "Ready",
+    "ports": "Ports",
+    "services": "Services",
 }
+
+
+def services_style(view: EnvView) -> str:
+    """Green while every service runs, red when one has exited, dim with none."""
+    from wtpar.worktrees.devservices import ServiceState
+
+    if not view.services:
+        return "dim"
+    running = all(s.state is ServiceState.RUNNING for s in view.services)
+    return "green" if running else "red"
+
+
+def env_columns(state: DashState) -> tuple[str, ...]:
+    """The Ports and Services columns, once any worktree has ports or services."""
+    if any(view.ports or view.services for view in state.envs.values()):
+        return ("ports", "services")
+    return ()
 
 
 def row_cells(
@@ -241,6 +265,10 @@ def row_cells(
         "base": (bs.base_text(), ""),
         "upstream": (bs.upstream_text(), "dim" if not bs.upstream else ""),
     }
+    view = state.envs.get(wt.path)
+    if view is not None:
+        cells["ports"] = (view.ports_text(), "")
+        cells["services"] = (view.services_text(), services_style(view))
     for task in state.task_names:
         cells[f"task:{task}"] = task_cell_text(task_cell(state, name, task), now)
     verdict = state.verdicts.get(name)

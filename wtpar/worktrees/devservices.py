@@ -15,6 +15,7 @@ import enum
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,7 @@ class StartOutcome(enum.Enum):
     ALREADY_RUNNING = "already running"
     EXITED = "exited"  # it ended before it was ready
     NOT_READY = "not ready"  # it did not answer in time; wtpar stopped it
+    LEFT_STARTING = "left starting"  # wtpar was interrupted while waiting; it runs on
 
 
 class StopOutcome(enum.Enum):
@@ -144,6 +146,8 @@ class ServiceStore:
     def __init__(self, wtpar_dir: str) -> None:
         self.wtpar_dir = wtpar_dir
         self.dir = os.path.join(wtpar_dir, SERVICES_DIR)
+        # Set on Ctrl-C: waiting stops, and what started stays running and recorded.
+        self.interrupted = threading.Event()
 
     def records(self) -> list[ServiceRecord]:
         """Every recorded service (an unreadable record is ignored)."""
@@ -159,7 +163,7 @@ class ServiceStore:
     def statuses(self, branches: set[str] | None = None) -> list[ServiceStatus]:
         """Recorded services (of `branches`, when given) with their state."""
         return [
-            ServiceStatus(r, ServiceState.RUNNING if group_members(r) else ServiceState.EXITED)
+            ServiceStatus(r, ServiceState.RUNNING if is_running(r) else ServiceState.EXITED)
             for r in self.records()
             if branches is None or r.branch in branches
         ]
@@ -173,7 +177,7 @@ class ServiceStore:
             if old:
                 with contextlib.suppress(TypeError, ValueError):
                     rec = ServiceRecord(**old)
-                    if group_members(rec):
+                    if is_running(rec):
                         return StartResult(
                             launch.branch,
                             spec.name,
@@ -265,7 +269,9 @@ class ServiceStore:
                     rec.branch, rec.service, StartOutcome.NOT_READY, rec.pid, rec.port, None,
                     waited_for, rec.log, log_tail(rec.log, offset),
                 )  # fmt: skip
-            time.sleep(_POLL)
+            if self.interrupted.wait(_POLL):
+                outcome = StartOutcome.LEFT_STARTING
+                break
         return StartResult(rec.branch, rec.service, outcome, rec.pid, rec.port, None, waited_for)
 
     def stop(self, rec: ServiceRecord, grace: float = 5.0) -> StopResult:
@@ -286,6 +292,23 @@ class ServiceStore:
 
     def _record_path(self, key: str) -> str:
         return os.path.join(self.dir, f"{key}.json")
+
+
+def is_running(rec: ServiceRecord) -> bool:
+    """True while any process of the service lives (the leader alone is checked first,
+    so `ps` and `list` need not scan every process of the machine)."""
+    import psutil
+
+    try:
+        leader = psutil.Process(rec.pid)
+        if (
+            abs(leader.create_time() - rec.start_time) <= 0.05
+            and leader.status() != psutil.STATUS_ZOMBIE
+        ):
+            return True
+    except psutil.Error:
+        pass
+    return bool(group_members(rec))
 
 
 def group_members(rec: ServiceRecord) -> list[int]:
@@ -366,8 +389,15 @@ def start_services(
             launches.append(Launch(spec, branch, path, env, port, ready_url))
     if not launches:
         return []
-    with ThreadPoolExecutor(min(16, len(launches))) as pool:
-        return list(pool.map(store.start, launches))
+    pool = ThreadPoolExecutor(min(16, len(launches)))
+    try:
+        futures = [pool.submit(store.start, launch) for launch in launches]
+        return [future.result() for future in futures]
+    except KeyboardInterrupt:
+        store.interrupted.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def stop_services(

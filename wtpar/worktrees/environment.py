@@ -18,6 +18,7 @@ from wtpar import procs
 from wtpar.config import Config
 from wtpar.git import RepoPaths
 from wtpar.locks import repo_lock
+from wtpar.model import Worktree
 from wtpar.state import atomic_write_text
 from wtpar.worktrees.ports import PortRegistry, Ports
 
@@ -133,6 +134,23 @@ class Environments:
     def variables(self, branch: str, path: str, ports: Mapping[str, int]) -> Variables:
         """Variables for one worktree given its ports."""
         return render_variables(self.config, self.repo, branch, path, ports)
+
+    def views(
+        self, worktrees: Sequence[Worktree], statuses: Sequence[ServiceStatus]
+    ) -> dict[str, EnvView]:
+        """Each worktree's variables, ports (in the configured order) and services, by path."""
+        by_branch: dict[str, list[ServiceStatus]] = {}
+        for status in statuses:
+            by_branch.setdefault(status.record.branch, []).append(status)
+        held = self.registry.all()
+        order = {n: i for i, n in enumerate(self.config.env.ports)}
+        views: dict[str, EnvView] = {}
+        for wt in worktrees:
+            name = wt.branch or ""
+            ports = dict(sorted(held.get(name, {}).items(), key=lambda kv: order.get(kv[0], 99)))
+            variables = self.variables(name, wt.path, ports) if wt.branch else {}
+            views[wt.path] = EnvView(variables, ports, tuple(by_branch.get(name, ())))
+        return views
 
     def release(self, branches: Sequence[str]) -> None:
         """Free the ports of removed worktrees; the caller holds the repository lock."""

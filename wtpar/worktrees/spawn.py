@@ -21,6 +21,7 @@ from wtpar.git import worktree_git_dir
 from wtpar.locks import repo_lock
 from wtpar.model import SpawnOutcome, SpawnResult, Worktree, WorktreeRecord
 from wtpar.procs import workers
+from wtpar.refnames import BranchRefs, branch_name_ok, branch_refs
 from wtpar.worktrees.lifecycle import allocate_spawn_ports
 from wtpar.worktrees.paths import worktree_path
 from wtpar.worktrees.setup import SpawnPlan, copy_files, set_up
@@ -86,10 +87,11 @@ class Spawner:
         existing = {wt.branch: wt for wt in wts if wt.branch}
         taken_paths = {os.path.realpath(wt.path) for wt in wts}
         records = self.state.records()
+        refs = self._branch_refs([p.branch for p in plans])
         for plan in plans:
-            self._plan_one(plan, existing, taken_paths, records)
+            self._plan_one(plan, existing, taken_paths, records, refs)
         if any(plan.how == "new" and not plan.error for plan in plans):
-            base_name = from_ref or self.base_ref()
+            base_name = from_ref or self.base_ref(wts)
             base_sha = self.git.resolve_commit(base_name)
         for plan in plans:
             if plan.error or plan.existing or plan.how == "complete":
@@ -102,6 +104,18 @@ class Spawner:
             if plan.how == "complete" or not adopt_spare(self.git, self.paths, plan):
                 self._add_metadata(plan)
         return [p for p in plans if not p.error and not p.existing]
+
+    def _branch_refs(self, branches: Sequence[str]) -> BranchRefs:
+        """The valid names and their local and remote-tracking refs, in one git call; only
+        names git must interpret (with an `@`) are checked by a git call of their own."""
+        valid = []
+        for branch in branches:
+            ok = branch_name_ok(branch)
+            if ok is None:
+                ok = self.git.is_valid_branch_name(branch)
+            if ok:
+                valid.append(branch)
+        return branch_refs(valid, self.git.branch_ref_rows(valid))
 
     def _record(self, plan: SpawnPlan, populated: bool) -> WorktreeRecord:
         created = plan.created or time.time()
@@ -123,9 +137,10 @@ class Spawner:
         existing: dict[str, Worktree],
         taken: set[str],
         records: dict[str, WorktreeRecord],
+        refs: BranchRefs,
     ) -> None:
         branch = plan.branch
-        if not self.git.is_valid_branch_name(branch):
+        if not refs.valid(branch):
             plan.error = f"invalid branch name {branch!r}"
             return
         if branch in existing:
@@ -150,12 +165,13 @@ class Spawner:
             plan.error = f"path {plan.path} exists and is not an empty folder"
             return
         taken.add(real)
-        if self.git.local_branch_exists(branch):
+        if branch in refs.local:
             plan.how = "local"
             return
-        remotes = self.git.remote_branches_named(branch)
+        remotes = refs.remotes_named(branch)
         if len(remotes) == 1:
             plan.how, plan.base_ref = "remote", remotes[0]
+            plan.base_sha = refs.commits.get(remotes[0])
         elif len(remotes) > 1:
             plan.error = f"branch {branch!r} exists on several remotes ({', '.join(remotes)})"
         else:
@@ -166,7 +182,7 @@ class Spawner:
         new_from: str | None = None
         if plan.how == "remote":
             assert plan.base_ref is not None
-            plan.base_sha = self.git.resolve_commit(plan.base_ref)
+            plan.base_sha = plan.base_sha or self.git.resolve_commit(plan.base_ref)
             new_from = plan.base_ref
         elif plan.how != "local":
             assert plan.base_sha is not None

@@ -17,12 +17,15 @@ import hashlib
 import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from wtpar import procs
 from wtpar.names import unique_component
 from wtpar.state import atomic_write_json, read_json
+
+if TYPE_CHECKING:
+    from wtpar.worktrees.environment import Environments
 
 INCLUDE_FILE = ".worktreeinclude"
 _FICLONE = 0x40049409  # ioctl number of FICLONE on Linux
@@ -170,6 +173,26 @@ def sync_worktree(
             results.append(FileSync(rel, FileOutcome.FAILED, f"{rel}: {exc.strerror or exc}"))
     manifest.write(branch, copied)
     return SyncResult(branch, dst_root, tuple(results))
+
+
+def sync_worktrees(
+    envs: Environments, targets: Sequence[tuple[str, str]], force: bool = False
+) -> list[SyncResult]:
+    """`wtpar sync`: copy the configured files into each (branch, path) again, and write
+    `[env] file` again (a refusal is reported as that file's failure)."""
+    root, wtpar_dir = envs.paths.root, envs.paths.wtpar_dir
+    rels = source_files(root, envs.config.worktrees.copy)
+    manifest = CopyManifest(wtpar_dir)
+    results = [sync_worktree(manifest, root, b, p, rels, force) for b, p in targets]
+    env_file = envs.config.env.file
+    if env_file:
+        variables = envs.ensure(targets)
+        for i, (branch, path) in enumerate(targets):
+            error = envs.write_file(path, variables[branch])
+            if error:
+                failed = FileSync(env_file, FileOutcome.FAILED, error)
+                results[i] = replace(results[i], files=(*results[i].files, failed))
+    return results
 
 
 def digest(path: str) -> str:
