@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from fixtures.recipes import commit_file, git, make_repo
 from tests.conftest import Invoke, wait_for
 from tests.run_helpers import wtpar_popen
@@ -114,6 +116,30 @@ def test_remove_refuses_submodule_commits_found_only_in_the_worktree(
     assert wtpar("remove", "sub-work", cwd=app).exit_code == 0
 
 
+def test_remove_names_commits_of_a_nested_submodule(tmp_path: Path, wtpar: Invoke) -> None:
+    inner = make_repo(tmp_path / "inner")
+    lib = make_repo(tmp_path / "lib")
+    git(lib, "submodule", "add", "-q", str(inner), "inner")
+    git(lib, "commit", "-qm", "add inner")
+    app = make_repo(tmp_path / "app")
+    git(app, "submodule", "add", "-q", str(lib), "vendor/lib")
+    git(app, "submodule", "update", "--init", "--recursive", "-q")
+    git(app, "commit", "-qm", "add lib")
+    assert wtpar("spawn", "deep", cwd=app).exit_code == 0
+    wt = worktree_dir(app, "deep")
+    sub = wt / "vendor" / "lib"
+    lost = commit_file(sub / "inner", "deep.txt", "only here\n")
+    git(sub, "add", "inner")
+    git(sub, "commit", "-qm", "bump inner")
+    git(wt, "add", "vendor/lib")
+    git(wt, "commit", "-qm", "bump lib")
+    git(app, "merge", "-q", "deep")
+    refused = wtpar("remove", "deep", cwd=app)
+    assert refused.exit_code == 1
+    assert "in submodule vendor/lib (" in refused.stderr
+    assert f"1 commit in submodule vendor/lib/inner ({lost[:10]})" in refused.stderr
+
+
 def test_remove_refuses_hidden_changes(repo: Path, wtpar: Invoke) -> None:
     assert wtpar("spawn", "assumed", "skipped", "sparse").exit_code == 0
     assumed = worktree_dir(repo, "assumed")
@@ -193,21 +219,24 @@ def test_prune_merged_reports_ignored_files_and_keeps_new_branches(
     assert worktree_dir(repo, "fresh").is_dir()
 
 
-def _stopped_rebase(repo: Path, wtpar: Invoke) -> Path:
+def _stopped_rebase(repo: Path, wtpar: Invoke, backend: str) -> Path:
     assert wtpar("spawn", "o1").exit_code == 0
     wt = worktree_dir(repo, "o1")
     commit_file(wt, "README.md", "branch side\n")
     commit_file(repo, "README.md", "main side\n")
-    git(wt, "rebase", "main", check=False)
+    git(wt, "rebase", backend, "main", check=False)
+    state = "rebase-merge" if backend == "--merge" else "rebase-apply"
+    assert (Path(git(wt, "rev-parse", "--absolute-git-dir").strip()) / state).is_dir()
     assert git(wt, "branch", "--show-current").strip() == ""
     (wt / "notes.txt").write_text("uncommitted\n")
     return wt
 
 
+@pytest.mark.parametrize("backend", ["--merge", "--apply"])
 def test_a_worktree_mid_rebase_belongs_to_the_branch_being_rebased(
-    repo: Path, wtpar: Invoke
+    repo: Path, wtpar: Invoke, backend: str
 ) -> None:
-    wt = _stopped_rebase(repo, wtpar)
+    wt = _stopped_rebase(repo, wtpar, backend)
     rows = {r["branch"]: r for r in json.loads(wtpar("list", "--json").output)["worktrees"]}
     assert rows["o1"]["path"] == str(wt) and rows["o1"]["operation"] == "rebase"
     assert wtpar("path", "o1").output.strip() == str(wt)

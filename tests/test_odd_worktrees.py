@@ -106,3 +106,17 @@ def test_remove_knows_a_half_populated_worktree_holds_nothing(repo: Path, wtpar:
     removed = wtpar("remove", "half")
     assert removed.exit_code == 0, removed.output
     assert not worktree_dir(repo, "half").exists()
+
+
+def test_two_detached_worktrees_with_one_folder_name_need_a_path(
+    repo: Path, wtpar: Invoke
+) -> None:
+    first, second = repo.parent / "a" / "side", repo.parent / "b" / "side"
+    for folder in (first, second):
+        git(repo, "worktree", "add", "-q", "--detach", str(folder), "HEAD")
+    ambiguous = wtpar("path", "side")
+    assert ambiguous.exit_code == 2
+    assert f"'side' names 2 detached worktrees ({first}, {second}): give its path" in (
+        ambiguous.stderr
+    )
+    assert wtpar("path", str(second)).output.strip() == str(second)

@@ -166,7 +166,7 @@ def test_changed_says_what_it_skipped(wtpar: Invoke, repo: Path) -> None:
     assert wtpar("run", "test", "--changed").exit_code == 0
     second = wtpar("run", "test", "--changed")
     assert second.exit_code == 0
-    assert "== a:test skipped (unchanged: succeeded at" in second.output
+    assert "== a:test skipped (unchanged: succeeded on the same clean tree" in second.output
     assert "ran" not in second.output.split("BRANCH")[0]
 
 

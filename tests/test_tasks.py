@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from wtpar.errors import ConfigError, UsageError
 from wtpar.model import TaskKey, When
 from wtpar.run.plan import RunRequest, WorktreeInfo, build_plan
 from wtpar.run.taskconfig import ADHOC_TASK, parse_tasks
+from wtpar.run.treekey import result_command
 from wtpar.text import parse_duration
 
 WORKTREES = [
@@ -230,23 +232,32 @@ def test_overrides_and_restriction(tmp_path: Path) -> None:
     assert inst.deps == () and inst.spec.retries == 0 and inst.spec.timeout == 5.0
 
 
-def test_changed_skips_only_clean_trees_that_passed_at_the_same_commit(tmp_path: Path) -> None:
+def test_changed_skips_what_passed_on_the_same_tree(tmp_path: Path) -> None:
     (tmp_path / "wtpar.toml").write_text(GRAPH)
     specs = parse_tasks(load_config(str(tmp_path)))
-    passed = {("test", "pytest -q", "a" * 40), ("test", "pytest -q", "b" * 40)}
-    failed = {("test", "pytest -q", "c" * 40)}
+    # feature-b is dirty: its tree is its working state's, which never ran.
+    trees = {"/r.w/a": "1" * 40, "/r.w/b": "d" * 40, "/r.w/c": "3" * 40}
+    worktrees = [replace(wt, tree=trees.get(wt.path)) for wt in WORKTREES]
+    command = result_command("pytest -q", specs["test"].env)  # test has an env
+    assert command != "pytest -q"
+    passed = {("test", command, "1" * 40), ("test", command, "2" * 40)}
+    failed = {("test", command, "3" * 40)}
 
-    def lookup(task: str, command: str, head: str) -> tuple[bool, str] | None:
-        if (task, command, head) in passed:
+    def lookup(task: str, command: str, tree: str) -> tuple[bool, str] | None:
+        if (task, command, tree) in passed:
             return True, "run r1"
-        if (task, command, head) in failed:
+        if (task, command, tree) in failed:
             return False, "run r1"
         return None
 
     request = RunRequest(task_names=("test",), changed=True)
-    by_key = {i.key: i for i in build_plan(specs, request, WORKTREES, lookup).instances}
+    by_key = {i.key: i for i in build_plan(specs, request, worktrees, lookup).instances}
     assert (by_key[TaskKey("feature-a", "test")].skip_reason or "").startswith("unchanged")
-    assert by_key[TaskKey("feature-b", "test")].skip_reason is None  # dirty tree
+    assert by_key[TaskKey("feature-b", "test")].skip_reason is None  # its state never ran
     assert by_key[TaskKey("fix-c", "test")].skip_reason is None  # failed last time
+    trees["/r.w/b"] = "2" * 40  # the dirty state is one that passed
+    worktrees = [replace(wt, tree=trees.get(wt.path)) for wt in WORKTREES]
+    by_key = {i.key: i for i in build_plan(specs, request, worktrees, lookup).instances}
+    assert "same uncommitted tree" in (by_key[TaskKey("feature-b", "test")].skip_reason or "")
     without = build_plan(specs, RunRequest(task_names=("test",)), WORKTREES, lookup)
     assert all(i.skip_reason is None for i in without.instances)

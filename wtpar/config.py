@@ -15,7 +15,17 @@ from wtpar.errors import ConfigError
 
 DEFAULT_PATH_TEMPLATE = "{repo_parent}/{repo}.worktrees/{branch}"
 _TOML_LINE = re.compile(r"line (\d+)")
-_KNOWN_TOP = {"base", "worktrees", "tasks", "check", "run", "env", "services", "dask"}
+_KNOWN_TOP = {
+    "base",
+    "worktrees",
+    "tasks",
+    "check",
+    "run",
+    "env",
+    "services",
+    "dask",
+    "notify",
+}
 _PORT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_PORT_RANGE = (20000, 29999)
@@ -71,6 +81,7 @@ class Config:
     check: Mapping[str, Any] = field(default_factory=dict)
     run: Mapping[str, Any] = field(default_factory=dict)
     dask: Mapping[str, Any] = field(default_factory=dict)
+    notify: Mapping[str, Any] = field(default_factory=dict)  # [notify], read by notify.py
     env: EnvConfig = field(default_factory=EnvConfig)
     services: tuple[ServiceSpec, ...] = ()
 
@@ -147,7 +158,7 @@ def _parse(path: str, text: str, data: Any) -> Config:
         raise probe.error("worktrees.submodules must be true or false", "submodules")
     env = _parse_env(probe, data.get("env", {}))
     sections: dict[str, Mapping[str, Any]] = {}
-    for name in ("tasks", "check", "run", "dask"):
+    for name in ("tasks", "check", "run", "dask", "notify"):
         value = data.get(name, {})
         if not isinstance(value, dict):
             raise probe.error(f"[{name}] must be a table", name)
@@ -161,6 +172,7 @@ def _parse(path: str, text: str, data: Any) -> Config:
         check=sections["check"],
         run=sections["run"],
         dask=sections["dask"],
+        notify=sections["notify"],
         env=env,
         services=_parse_services(probe, data.get("services", {}), env),
     )

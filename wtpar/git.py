@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 
 from wtpar import procs
@@ -311,6 +310,8 @@ class Git:
     def quarantine(self) -> Iterator[dict[str, str]]:
         """An environment whose new objects go to a temporary folder deleted afterwards; the
         repository's objects stay readable as an alternate, and none are added to it."""
+        import tempfile  # here, not at the top: `wtpar list` never makes a quarantine
+
         tmp = tempfile.mkdtemp(prefix="wtpar-objects-")
         objects = os.path.join(tmp, "objects")
         os.makedirs(objects)
@@ -431,6 +432,19 @@ class Git:
             "rev-list", "HEAD", "--branches", "--not", "--remotes", cwd=path, check=False
         )
         return res.stdout.split() if res.returncode == 0 else []
+
+    def worktree_ref_commits(self, path: str) -> dict[str, int]:
+        """Per worktree-private ref (`refs/worktree/*`, kept in the worktree's own git dir and
+        deleted with it): how many commits it alone reaches, on no branch or remote."""
+        out = self.run(
+            "for-each-ref", "--format=%(refname)", "refs/worktree/", cwd=path
+        ).stdout.split()
+        counts: dict[str, int] = {}
+        for ref in out:
+            res = self.run("rev-list", "--count", ref, "--not", "--branches", "--remotes", cwd=path)
+            if int(res.stdout.strip() or 0):
+                counts[ref] = int(res.stdout.strip())
+        return counts
 
     def unreachable_in(self, git_dir: str, commits: Sequence[str]) -> list[str]:
         """Those of `commits` that the repository at `git_dir` does not hold on any ref."""

@@ -120,3 +120,16 @@ def group_alive(pgid: int) -> bool:
 def workers(n: int) -> int:
     """How many threads to use for `n` independent git calls."""
     return max(1, min(n, 2 * (os.cpu_count() or 2), 16))
+
+
+def pid_alive(pid: object) -> bool:
+    """True while process `pid` exists (records naming a dead process count for nothing)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True

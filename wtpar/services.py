@@ -42,9 +42,13 @@ if TYPE_CHECKING:
     from wtpar.land.train import Train, TrainSubscriber
     from wtpar.land.update import UpdateResult
     from wtpar.model import RunEvent, RunReport, TaskSpec
+    from wtpar.notify import NotifyOutcome, Sent
+    from wtpar.run.activity import WaitResult
     from wtpar.run.dispatch import Dispatcher, DispatchOptions
     from wtpar.run.executor import Executor
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
+    from wtpar.run.results import ResultStore
+    from wtpar.run.tune import TuneRow
     from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
     from wtpar.worktrees.environment import Environments, EnvView
     from wtpar.worktrees.spares import Spare
@@ -238,14 +242,40 @@ class Services:
         used = sorted({i.worktree.path for i in draft.instances})
         with ThreadPoolExecutor(workers(len(used))) as pool:
             clean = dict(zip(used, pool.map(self._is_clean, used), strict=True))
-        infos = [replace(wt, clean=clean.get(wt.path, False)) for wt in infos]
         store = ResultStore(self.paths.wtpar_dir)
+        trees = self._tested_trees(infos, clean, store)
+        infos = [
+            replace(wt, clean=clean.get(wt.path, False), tree=trees.get(wt.path)) for wt in infos
+        ]
 
-        def lookup(task: str, command: str, head: str) -> tuple[bool, str] | None:
-            found = store.lookup(task, command, head)
-            return None if found is None else (found.passed, f"run {found.run_id}")
+        def lookup(task: str, command: str, tree: str) -> tuple[bool, str] | None:
+            found = store.lookup(task, command, tree=tree)
+            if found is None:
+                return None
+            return found.passed, f"run {found.run_id} on {found.branch}"
 
         return build_plan(specs, request, infos, lookup=lookup, only=only)
+
+    def _tested_trees(
+        self, infos: Sequence[WorktreeInfo], clean: dict[str, bool], store: ResultStore
+    ) -> dict[str, str | None]:
+        """The tree each used worktree would test: HEAD's when clean, else its working
+        state's (untracked files included), computed without touching its index."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from wtpar.procs import workers
+        from wtpar.run.treekey import working_tree
+
+        used = [wt for wt in infos if wt.path in clean and wt.head]
+        heads = store.trees([wt.head or "" for wt in used if clean[wt.path]])
+        trees = {wt.path: heads.get(wt.head or "") for wt in used if clean[wt.path]}
+        dirty = [wt.path for wt in used if not clean[wt.path]]
+        scratch = os.path.join(self.paths.wtpar_dir, "tmp")
+        with ThreadPoolExecutor(workers(len(dirty))) as pool:
+            trees.update(
+                zip(dirty, pool.map(lambda p: working_tree(p, scratch), dirty), strict=True)
+            )
+        return trees
 
     def make_dispatcher(
         self,
@@ -261,6 +291,7 @@ class Services:
         """
         from dataclasses import replace
 
+        from wtpar.run.activity import RunActivity
         from wtpar.run.cleanliness import CleanReads
         from wtpar.run.dask.settings import backend_of
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
@@ -293,7 +324,7 @@ class Services:
             request = replace(request, backend=self.backend, scheduler=self.scheduler)
         if backend_of(self.config, request.backend) == "dask":
             executor = self._dask_executor(request, run_id, options, on_note)
-        return Dispatcher(
+        dispatcher = Dispatcher(
             plan,
             self.paths.wtpar_dir,
             options,
@@ -303,6 +334,31 @@ class Services:
             history=history,
             clean_reads=None if request.changed else CleanReads(self._is_clean),
         )
+        # `wtpar wait` in any process sees this run until its report is written.
+        worktrees = [i.worktree.path for i in plan.instances]
+        dispatcher.subscribe(RunActivity(self.paths.wtpar_dir, dispatcher.run_id, worktrees))
+        return dispatcher
+
+    def wait(self, names: Sequence[str] = (), timeout: float | None = None) -> WaitResult:
+        """Block until no task runs (and no run is unfinished) in the worktrees of NAMES
+        (default: every worktree); their last runs' outcomes."""
+        from wtpar.run.activity import WaitResult, last_outcomes, wait_outcome, wait_until_idle
+
+        wts = [self.worktrees.find(n) for n in dict.fromkeys(names)] or [
+            wt for wt in self.worktrees.worktrees() if not wt.bare and not wt.prunable
+        ]
+        paths = [wt.path for wt in wts]
+        idle, busy = wait_until_idle(self.paths.wtpar_dir, paths, timeout)
+        results = last_outcomes(self.paths.wtpar_dir, paths)
+        names_by_path = {wt.path: worktree_name(wt) for wt in wts}
+        outcome = wait_outcome(results, not idle)
+        return WaitResult(outcome, tuple(results), tuple(busy), names_by_path)
+
+    def notify(self, what: str, outcome: NotifyOutcome, summary: str) -> Sent:
+        """Announce that WHAT finished: `[notify] command`, else notify-send."""
+        from wtpar.notify import Notification, send
+
+        return send(self.config, Notification(what, outcome, summary), self.paths.root)
 
     def _dask_executor(
         self,
@@ -341,6 +397,33 @@ class Services:
         if on_event is not None:
             dispatcher.subscribe(on_event)
         return run_sync(dispatcher)
+
+    def tune(
+        self,
+        request: RunRequest,
+        jobs: Sequence[int],
+        staggers: Sequence[float],
+        on_measured: Callable[[int, float, RunReport], None] | None = None,
+    ) -> tuple[list[TuneRow], TuneRow | None]:
+        """Run `request` at every -j and stagger, measure each, and record the -j worth
+        using for `-j auto` (`wtpar tune`)."""
+        from dataclasses import replace
+
+        from wtpar.run.tune import TuneRecords, recommend, selection_key, tune_rows
+
+        measured = []
+        for stagger in staggers:
+            for j in jobs:
+                report = self.run(replace(request, jobs=j, auto_jobs=False, stagger=stagger))
+                measured.append((j, stagger, report))
+                if on_measured is not None:
+                    on_measured(j, stagger, report)
+        rows = tune_rows(measured)
+        chosen = recommend(rows)
+        if chosen is not None:
+            key = selection_key(request.task_names, request.command)
+            TuneRecords(self.paths.wtpar_dir).record(key, chosen.jobs, chosen.stagger)
+        return rows, chosen
 
     def last_run_report(self) -> RunReport | None:
         """The report of the latest run on this repository, if any."""
@@ -416,6 +499,7 @@ class Services:
         """
         from wtpar.check.facts import fetch_base, parse_check_config, run_check
         from wtpar.errors import UsageError
+        from wtpar.run.treekey import result_command
 
         settings = parse_check_config(self.config)
         specs = self.load_tasks() if settings.tasks else {}
@@ -449,7 +533,8 @@ class Services:
             self.git,
             base_name,
             settings,
-            {name: specs[name].cmd for name in settings.tasks},
+            # As results know each task: its command with a digest of its env.
+            {name: result_command(specs[name].cmd, specs[name].env) for name in settings.tasks},
             branches,
             runner=(runner or through_dispatcher) if run else None,
             use_stdin=use_stdin,

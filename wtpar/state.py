@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,8 @@ def atomic_write_text(path: str, text: str) -> None:
     """Replace `path` with `text` so that readers see the old or the new file, never half."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
+    import tempfile  # here: reading state (`wtpar list`) never needs it
+
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -155,6 +155,7 @@ def run_check(
     sim = MergeSimulator(git, use_stdin=use_stdin)
     local = _local_facts(git, sim.ahead_behind(base_sha, heads), worktrees)
     store = ResultStore(git.paths.wtpar_dir)
+    store.trees(heads.values())  # results are keyed by tree: read them all in one call
     ran: tuple[str, ...] = ()
     if runner is not None and settings.tasks:
         missing = {

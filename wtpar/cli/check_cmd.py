@@ -6,7 +6,9 @@ import click
 
 from wtpar.check.report import render_markdown, render_matrix, render_text, report_json
 from wtpar.cli._common import complete_any_branch, echo_json, services_from
+from wtpar.cli.notify_cmds import announce, notify_option
 from wtpar.model import RunEvent, TaskFinished, TaskStarted
+from wtpar.notify import NotifyOutcome
 
 
 @click.command()
@@ -30,6 +32,7 @@ from wtpar.model import RunEvent, TaskFinished, TaskStarted
     "the conflicts between branches.",
 )
 @click.option("--matrix", "show_matrix", is_flag=True, help="Add the branch x branch grid.")
+@notify_option
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -40,6 +43,7 @@ def check(
     as_json: bool,
     fmt: str,
     show_matrix: bool,
+    notify: bool,
 ) -> None:
     """Tell, for each BRANCH, whether it is ready to merge into the base, and why not.
 
@@ -75,6 +79,10 @@ def check(
         click.echo(render_matrix(report))
     else:
         click.echo(render_text(report, show_matrix))
+    if notify:
+        ready = sum(1 for b in report.branches if b.readiness.ready)
+        text = f"{ready} of {len(report.branches)} branches ready to merge"
+        announce(ctx, "check", NotifyOutcome.of(report.ready), text)
     ctx.exit(0 if report.ready else 1)
 
 

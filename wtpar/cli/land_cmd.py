@@ -8,11 +8,13 @@ from typing import Any
 import click
 
 from wtpar.cli._common import complete_worktree_branch, echo_json, services_from
+from wtpar.cli.notify_cmds import announce, notify_option
 from wtpar.land.plan import Strategy
 from wtpar.land.render import JSON_SCHEMA, plan_json, render_plan, render_report, report_json
 from wtpar.land.report import Landing, RoundStarted, StepJudged
 from wtpar.land.update import UpdateResult
 from wtpar.model import TaskStarted
+from wtpar.notify import NotifyOutcome
 from wtpar.text import aligned_table, plural
 
 
@@ -38,6 +40,7 @@ from wtpar.text import aligned_table, plural
 @click.option("--push", is_flag=True, help="Push the base to its upstream (fast-forward only).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Pool slots (default: CPUs).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema 1).")
+@notify_option
 @click.pass_context
 def land(
     ctx: click.Context,
@@ -50,6 +53,7 @@ def land(
     push: bool,
     jobs: int | None,
     as_json: bool,
+    notify: bool,
 ) -> None:
     """Land BRANCHES into the base after testing them together, the way a merge queue does.
 
@@ -91,6 +95,11 @@ def land(
         echo_json(report_json(report))
     else:
         click.echo(render_report(report))
+    if notify:
+        interrupted = report.landing is Landing.INTERRUPTED
+        names = ", ".join(report.landed) or "-"
+        text = f"landed {len(report.landed)} of {len(plan.order)}: {names}"
+        announce(ctx, "land", NotifyOutcome.of(report.ok, interrupted), text)
     if report.landing is Landing.INTERRUPTED:
         ctx.exit(130)
     ctx.exit(0 if report.ok else 1)

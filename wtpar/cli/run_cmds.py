@@ -12,6 +12,7 @@ from typing import IO
 import click
 
 from wtpar.cli._common import complete_worktree_branch, services_from
+from wtpar.cli.notify_cmds import announce, notify_option
 from wtpar.errors import UsageError
 from wtpar.model import (
     RunEvent,
@@ -23,8 +24,9 @@ from wtpar.model import (
     TaskQueued,
     TaskStarted,
 )
+from wtpar.notify import NotifyOutcome
 from wtpar.run.plan import RunRequest
-from wtpar.run.report import report_csv, report_json, report_junit, summary
+from wtpar.run.report import counts_line, report_csv, report_json, report_junit, summary
 from wtpar.services import rerun_wanted
 from wtpar.text import format_seconds, parse_duration
 
@@ -228,6 +230,17 @@ def _write(path: str, text: str) -> None:
         fh.write(text)
 
 
+branches_option = click.option(
+    "-b",
+    "--branch",
+    "branches",
+    multiple=True,
+    metavar="BRANCH",
+    shell_complete=complete_worktree_branch,
+    help="Run in this worktree (repeatable; globs allowed). Default: all but the main one.",
+)
+"""`-b BRANCH`, as `wtpar run` and `wtpar tune` take it."""
+
 RUN_HELP = """Run commands or named tasks in many worktrees at once, through one shared pool.
 
 \b
@@ -268,8 +281,9 @@ summary. The default is a live progress line on a terminal, `grouped` otherwise.
 
 --retries and --timeout apply to every task, replacing the tasks' own. Retries
 wait 0.5 s, 1 s, 2 s, ... between attempts; a timeout counts as a failure.
---changed skips a task whose last run at the same HEAD commit, with a clean
-tree, succeeded (results are remembered only for runs on a clean tree).
+--changed skips a task whose last run on the same tree succeeded, with the
+same command and env, on any branch: HEAD's tree on a clean worktree, the tree
+of the files as they are (untracked included) on a dirty one.
 --failed runs again every task that failed, timed out, was cancelled, or was
 skipped for a failed dependency in the last run, with the same commands.
 
@@ -290,15 +304,7 @@ report; a second one kills them at once).
 
 @click.command(cls=CommandAfterDashes, help=RUN_HELP, short_help="Run commands in many worktrees.")
 @click.argument("task_names", nargs=-1, metavar="[TASK]... [-- COMMAND [ARG]...]")
-@click.option(
-    "-b",
-    "--branch",
-    "branches",
-    multiple=True,
-    metavar="BRANCH",
-    shell_complete=complete_worktree_branch,
-    help="Run in this worktree (repeatable; globs allowed). Default: all but the main one.",
-)
+@branches_option
 @click.option(
     "-j",
     "--jobs",
@@ -347,7 +353,7 @@ report; a second one kills them at once).
 )
 @click.option("--failed", is_flag=True, help="Run again what did not succeed in the last run.")
 @click.option(
-    "--changed", is_flag=True, help="Skip tasks that passed at this commit on a clean tree."
+    "--changed", is_flag=True, help="Skip tasks that passed on the same tree (any branch)."
 )
 @click.option(
     "--backend",
@@ -359,6 +365,7 @@ report; a second one kills them at once).
     metavar="ADDRESS",
     help="The Dask scheduler (tcp://host:8786, tls://...); none: a LocalCluster for the run.",
 )
+@notify_option
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -377,6 +384,7 @@ def run(
     as_json: bool,
     failed: bool,
     changed: bool,
+    notify: bool,
     backend: str | None,
     scheduler: str | None,
 ) -> None:
@@ -423,6 +431,10 @@ def run(
         on_interrupt=_say_interrupted,
     )
     live.clear()
+    if notify:
+        bad = [str(t.key) for t in report.tasks if t.status in _BAD]
+        text = counts_line(report) + (f"; failed: {', '.join(bad)}" if bad else "")
+        announce(ctx, "run", NotifyOutcome.of(report.ok, report.interrupted), text)
     _finish(ctx, report, out, report_path, csv_path, junit_path, as_json)
 
 

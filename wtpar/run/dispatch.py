@@ -51,6 +51,7 @@ from wtpar.run.results import RecordedResult, ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
 from wtpar.run.schedule import remaining_time
 from wtpar.run.shards import shard_env, shard_name
+from wtpar.run.treekey import result_command
 
 Subscriber = Callable[[RunEvent], None]
 
@@ -547,18 +548,22 @@ class Dispatcher:
         records = [
             RecordedResult(
                 task=shard_name(run.key),
-                command=run.command,
+                command=result_command(run.command, live.instance.spec.env),
                 branch=run.key.branch,
                 head=live.instance.worktree.head or "",
                 status=run.status.value,
                 exit_code=run.exit_code,
                 finished=run.ended or self.report.ended,
                 run_id=self.run_id,
+                tree=live.instance.worktree.tree or "",
             )
             for run, live in zip(self.report.tasks, self._lives.values(), strict=True)
             if run.status in final
-            and clean.get(live.instance.worktree.path, live.instance.worktree.clean)
             and live.instance.worktree.head
+            and (
+                live.instance.worktree.tree  # read before the run: what was tested
+                or clean.get(live.instance.worktree.path, live.instance.worktree.clean)
+            )
         ]
         self.results.record(records)
 

@@ -15,6 +15,7 @@ from wtpar.errors import UsageError
 from wtpar.model import TaskKey, TaskSpec
 from wtpar.run.shards import expand_shards, shard_command, shard_name
 from wtpar.run.taskconfig import ADHOC_TASK
+from wtpar.run.treekey import result_command
 
 UNCHANGED_PREFIX = "unchanged"
 """How the reason of a task skipped by `--changed` starts (such a skip counts as success)."""
@@ -61,6 +62,7 @@ class WorktreeInfo:
     path: str
     head: str | None = None
     clean: bool = False
+    tree: str | None = None  # the tree to be tested (read for `--changed`; treekey.py)
     is_main: bool = False
     env: tuple[tuple[str, str], ...] = ()  # its ports and [env] vars
 
@@ -101,7 +103,7 @@ class RunPlan:
 _GLOB_CHARS = frozenset("*?[")
 
 ResultLookup = Callable[[str, str, str], "tuple[bool, str] | None"]
-"""(task, command, head) -> (succeeded, where it was seen) for `--changed`, or None if unknown."""
+"""(task, command with env, tree) -> (succeeded, where it was seen) for `--changed`, or None."""
 
 
 def select_worktrees(
@@ -295,15 +297,17 @@ def _restrict(instances: list[TaskInstance], keep: set[TaskKey]) -> list[TaskIns
 
 def _skip_if_unchanged(instance: TaskInstance, lookup: ResultLookup) -> TaskInstance:
     wt = instance.worktree
-    if instance.skip_reason or not wt.clean or wt.head is None:
+    if instance.skip_reason or wt.tree is None:
         return instance
-    seen = lookup(shard_name(instance.key), instance.command, wt.head)
+    command = result_command(instance.command, instance.spec.env)
+    seen = lookup(shard_name(instance.key), command, wt.tree)
     if seen is None or not seen[0]:
         return instance
+    state = "clean" if wt.clean else "uncommitted"
     return replace(
         instance,
         skip_reason=(
-            f"{UNCHANGED_PREFIX}: succeeded at {wt.head[:10]} with a clean tree ({seen[1]})"
+            f"{UNCHANGED_PREFIX}: succeeded on the same {state} tree {wt.tree[:10]} ({seen[1]})"
         ),
     )
 

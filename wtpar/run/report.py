@@ -64,6 +64,17 @@ def run_stats(report: RunReport) -> RunStats:
     )
 
 
+def counts_line(report: RunReport) -> str:
+    """`3 tasks: 2 ok, 1 failed`, with ` (interrupted)` when the run was."""
+    counts = ", ".join(
+        f"{n} {status.value}"
+        for status in RunStatus
+        if (n := sum(1 for t in report.tasks if t.status is status))
+    )
+    tail = " (interrupted)" if report.interrupted else ""
+    return f"{len(report.tasks)} tasks: {counts or 'none'}{tail}"
+
+
 def summary(report: RunReport) -> str:
     """The table (branch x task: status, exit code, duration, attempts, note) and the stats."""
     headers = ("BRANCH", "TASK", "STATUS", "EXIT", "DURATION", "ATTEMPTS", "NOTE")
@@ -92,16 +103,8 @@ def summary(report: RunReport) -> str:
             )
     lines = [aligned_table(headers, rows)]
     stats = run_stats(report)
-    counts = ", ".join(
-        f"{n} {status.value}"
-        for status in RunStatus
-        if (n := sum(1 for t in report.tasks if t.status is status))
-    )
     lines.append("")
-    lines.append(
-        f"{len(report.tasks)} tasks: {counts or 'none'}"
-        + (" (interrupted)" if report.interrupted else "")
-    )
+    lines.append(counts_line(report))
     speed = "-" if stats.speedup is None else f"{stats.speedup:.2f}x"
     rate = "-" if stats.throughput is None else f"{stats.throughput:.2f} tasks/s"
     lines.append(

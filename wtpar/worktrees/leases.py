@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -227,4 +226,6 @@ class Handout:
 def fresh_branch_name(holder: str) -> str:
     """A new branch name for `claim --any`: the holder's name and a random suffix."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", holder).strip("-.") or "agent"
+    import secrets  # here: `wtpar list` imports this module and never makes a token
+
     return f"{stem}-{secrets.token_hex(3)}"

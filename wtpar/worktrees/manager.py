@@ -58,6 +58,11 @@ class WorktreeManager:
         detached = [wt for wt in wts if not wt.branch and os.path.basename(wt.path) == folder]
         if len(detached) == 1:
             return detached[0]
+        if detached:
+            paths = ", ".join(wt.path for wt in detached)
+            raise UsageError(
+                f"{branch!r} names {len(detached)} detached worktrees ({paths}): give its path"
+            )
         names = ", ".join(worktree_name(wt) for wt in wts if not wt.is_main) or "none"
         raise UsageError(f"no worktree for branch {branch!r} (worktrees: {names})")
 
@@ -110,27 +115,30 @@ class WorktreeManager:
     def statuses(self, worktrees: list[Worktree] | None = None) -> list[BranchStatus]:
         """Status of every worktree: a few batched calls, the per-worktree ones in parallel."""
         wts = self.worktrees() if worktrees is None else worktrees
+        # A branch checked out somewhere: its head is known, so a worktree at its base's
+        # head is 0 ahead, 0 behind without asking git (a fresh or the main worktree).
+        heads = {wt.branch: wt.head for wt in wts if wt.branch and wt.head}
+        pool = ThreadPoolExecutor(workers(len(wts)) + 2)
+        # The two repository-wide calls run beside the per-worktree ones, not before them.
+        tracking_call = pool.submit(self.git.branch_tracking)
+        base_call = pool.submit(self._default_base, wts)
         records = self.state.records()
-        tracking = self.git.branch_tracking()
-        try:
-            default_base = self.base_ref(wts)
-        except UsageError:
-            default_base = None
 
         def one(wt: Worktree) -> BranchStatus:
-            rec = records.get(wt.branch or "")
-            base = (rec.base_ref if rec and rec.base_ref else None) or default_base
             counts: StatusCounts | None = None
             operation = None
             if not wt.prunable and not wt.bare and os.path.isdir(wt.path):
                 counts = self.git.status(wt.path)
                 operation = self.git.operation_in_progress(wt.path)
+            rec = records.get(wt.branch or "")
+            base = (rec.base_ref if rec and rec.base_ref else None) or base_call.result()
             ahead = behind = None
             if base and wt.head and not wt.prunable:
-                ab = self.git.ahead_behind(base, wt.head)
+                same = heads.get(base) == wt.head
+                ab = (0, 0) if same else self.git.ahead_behind(base, wt.head)
                 if ab is not None:
                     ahead, behind = ab
-            track = tracking.get(wt.branch or "", BranchTracking())
+            track = tracking_call.result().get(wt.branch or "", BranchTracking())
             date = track.committed
             if not wt.branch and wt.head:
                 date = self.git.commit_time(wt.head)
@@ -149,5 +157,11 @@ class WorktreeManager:
                 record=rec,
             )
 
-        with ThreadPoolExecutor(workers(len(wts))) as pool:
+        with pool:
             return list(pool.map(one, wts))
+
+    def _default_base(self, wts: list[Worktree]) -> str | None:
+        try:
+            return self.base_ref(wts)
+        except UsageError:
+            return None

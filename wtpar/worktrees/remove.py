@@ -27,6 +27,7 @@ from wtpar.worktrees.safety import (
     operation_loss,
     running_task_losses,
     submodule_losses,
+    worktree_ref_losses,
 )
 from wtpar.worktrees.trash import detach_worktree, sweep_trash
 
@@ -142,6 +143,7 @@ class Remover:
             unique = self.git.unique_commits(wt.head, wt.branch)
             if unique and not self._integrated(wt.head):
                 lost.append(f"{plural(unique, 'commit')} on no other branch or remote")
+        lost.extend(worktree_ref_losses(self.git, wt.path))
         lost.extend(submodule_losses(self.git, self.paths.common_dir, wt.path))
         if lost:
             blockers.append("would lose " + "; ".join(lost))

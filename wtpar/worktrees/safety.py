@@ -106,3 +106,10 @@ def _submodule_losses(git: Git, path: str, private: str, shared: str, prefix: st
             )
         losses.extend(_submodule_losses(git, sub_path, store, shared_store, f"{prefix}{sub}/"))
     return losses
+
+
+def worktree_ref_losses(git: Git, path: str) -> list[str]:
+    """`2 commits only on refs/worktree/keep`: refs that die with the worktree's git dir."""
+    return [
+        f"{plural(n, 'commit')} only on {ref}" for ref, n in git.worktree_ref_commits(path).items()
+    ]

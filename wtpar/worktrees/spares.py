@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from wtpar.procs import pid_alive
 from wtpar.state import JsonDict, read_json, update_json
 
 SPARES_FILE = "spares.json"
@@ -120,7 +121,7 @@ class SpareStore:
 
 
 def _settled(spare: Spare) -> Spare:
-    if spare.state in (SpareState.FILLING, SpareState.TAKEN) and not _alive(spare.filler_pid):
+    if spare.state in (SpareState.FILLING, SpareState.TAKEN) and not pid_alive(spare.filler_pid):
         why = "its filler process ended" if spare.state is SpareState.FILLING else "interrupted"
         return Spare(
             spare.name,
@@ -132,18 +133,6 @@ def _settled(spare: Spare) -> Spare:
             spare.error or why,
         )
     return spare
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _parse(data: Any) -> dict[str, Spare]:

@@ -160,6 +160,8 @@ def switch_spare(git: Git, plan: SpawnPlan) -> None:
     """Bring an adopted spare's index and files from its commit to its branch's, writing
     only the files that differ (a two-tree merge, as `git checkout` does)."""
     assert plan.spare_commit is not None
+    if git.resolve_commit(plan.branch) == plan.spare_commit:
+        return  # the spare is at the branch's commit already: its index and files are right
     try:
         git.run("read-tree", "-m", "-u", plan.spare_commit, "HEAD", cwd=plan.path)
     except CommandError as exc:
