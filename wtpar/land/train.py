@@ -39,7 +39,15 @@ from wtpar.land.report import (
 )
 from wtpar.land.sandbox import Sandbox
 from wtpar.locks import repo_lock
-from wtpar.model import RunEvent, RunStatus, TaskFinished, TaskKey, TaskRun, TaskSpec
+from wtpar.model import (
+    RunEvent,
+    RunStatus,
+    SkipKind,
+    TaskFinished,
+    TaskKey,
+    TaskRun,
+    TaskSpec,
+)
 from wtpar.procs import clean_env
 from wtpar.run.dispatch import Dispatcher, DispatchOptions
 from wtpar.run.plan import RunRequest, WorktreeInfo, build_plan
@@ -283,16 +291,10 @@ def _step(branch: str, combined: str | None, runs: Sequence[TaskRun], stopped: b
         return StepResult(branch, StepState.FAILED, combined, bad.key.task, bad.log_path)
     if stopped or any(r.status is RunStatus.CANCELLED for r in runs):
         return StepResult(branch, StepState.CANCELLED, combined)
-    skipped = next(
-        (r for r in runs if r.status is RunStatus.SKIPPED and _dependency_failed(r)), None
-    )
+    skipped = next((r for r in runs if r.skip is SkipKind.DEPENDENCY_FAILED), None)
     if skipped is not None:
         return StepResult(branch, StepState.FAILED, combined, skipped.key.task, None)
     return StepResult(branch, StepState.PASSED, combined)
-
-
-def _dependency_failed(run: TaskRun) -> bool:
-    return (run.reason or "").startswith("dependency")
 
 
 def _new_tip(tip: str, steps: Sequence[StepResult]) -> str:
@@ -309,7 +311,7 @@ def run_train_sync(train: Train) -> LandReport:
     """Run a train on a new event loop; Ctrl-C (or SIGTERM) once stops it cleanly, twice
     kills the checks at once. Temporary worktrees are removed either way."""
 
-    def interrupted(presses: int) -> None:
+    def interrupted(presses: int, signal_name: str) -> None:
         if presses == 1:
             train.interrupt()
         else:
