@@ -28,6 +28,7 @@ from wtpar.tui.view import (
     branch_name,
     env_columns,
     row_cells,
+    seconds,
     sort_key,
     visible,
 )
@@ -148,6 +149,9 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions):
             f"pool: {running}/{jobs} busy, {max(0, jobs - running)} free, {queued} queued"
             f"  │  {ok} ok, {bad} failed"
         )
+        eta = self.dash.runs.eta()
+        if eta is not None:
+            text += f"  │  ETA {seconds(eta)}"
         if self.filter_text:
             text += f"  │  filter: {self.filter_text}"
         if state.marked:
