@@ -60,7 +60,6 @@ def main() -> None:
         pytest = f"{sys.executable} -m pytest -q -p no:cacheprovider -p no:randomly {select}"
         (repo / "wtpar.toml").write_text(f'[tasks.tests]\ncmd = "{pytest}"\nshards = 4\n')
         wtpar = [sys.executable, "-m", "wtpar"]
-        env = {k: v for k, v in ENV.items() if k != "PYTHONPATH"}
         subprocess.run([*wtpar, "spawn", "b0"], cwd=repo, env=ENV, check=True, capture_output=True)
         tune = subprocess.run(
             [*wtpar, "tune", "tests", "-j", args.jobs],
@@ -73,7 +72,7 @@ def main() -> None:
         auto = subprocess.run(
             [*wtpar, "run", "tests", "-j", "auto", "--output", "quiet"],
             cwd=repo,
-            env=env | {"PYTHONPATH": str(ROOT)},
+            env=ENV,
             capture_output=True,
             text=True,
         )
