@@ -1,9 +1,10 @@
-"""Time from `wtpar dash` to the first full table, as a user sees it, with 20 worktrees.
+"""Time from `wtpar dash` to the first full table, as a user sees it, with N worktrees.
 
-The dashboard runs in a real terminal (tmux, 160x50); the screen is read with
-`tmux capture-pane` until every worktree's branch is drawn. For reference, the same run
-times `wtpar list` (the text view of the same data) and a sequential loop of the git calls
-behind it. Medians of REPEATS runs. Needs tmux. Re-run: `python bench/bench_dash.py`.
+The dashboard runs in a real terminal (tmux, 160 columns, tall enough for every row); the
+screen is read with `tmux capture-pane` until every worktree's branch is drawn. For
+reference, the same run times `wtpar list` (the text view of the same data) and a
+sequential loop of the git calls behind it. Medians of REPEATS runs. Needs tmux.
+Re-run: `python bench/bench_dash.py [--worktrees N] [--wtpar SOURCE]`.
 """
 
 from __future__ import annotations
@@ -31,16 +32,21 @@ SESSION = "wtpar-bench-dash"
 
 def screen() -> str:
     return subprocess.run(
-        ["tmux", "capture-pane", "-p", "-t", SESSION], capture_output=True, text=True
+        ["tmux", "capture-pane", "-p", "-S", "0", "-E", "-", "-t", SESSION],
+        capture_output=True,
+        text=True,
     ).stdout
 
 
-def time_dash(repo: Path, branches: list[str], timeout: float = 30.0) -> float:
+def time_dash(repo: Path, branches: list[str], root: Path = ROOT, timeout: float = 60.0) -> float:
     subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
-    command = f"cd {repo} && PYTHONPATH={ROOT} {sys.executable} -m wtpar dash"
+    command = f"cd {repo} && PYTHONPATH={root} {sys.executable} -m wtpar dash"
+    # The terminal is tall enough for every row: a row below the screen is never drawn, so
+    # waiting for it would never end.
+    height = str(max(50, 2 * len(branches) + 30))
     start = time.perf_counter()
     subprocess.run(
-        ["tmux", "new-session", "-d", "-s", SESSION, "-x", "160", "-y", "50", command],
+        ["tmux", "new-session", "-d", "-s", SESSION, "-x", "160", "-y", height, command],
         check=True,
     )
     try:
@@ -49,14 +55,18 @@ def time_dash(repo: Path, branches: list[str], timeout: float = 30.0) -> float:
             if all(f" {b} " in text for b in branches):
                 return time.perf_counter() - start
             time.sleep(0.01)  # polling the screen is what is being measured
-        raise SystemExit("the dashboard did not show every worktree in time")
+        missing = [b for b in branches if f" {b} " not in screen()]
+        raise SystemExit(
+            f"the dashboard did not show every worktree in {timeout:.0f}s"
+            f" ({len(missing)} missing, first {missing[:3]})"
+        )
     finally:
         subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
 
 
-def timed(args: list[str], cwd: Path) -> float:
+def timed(args: list[str], cwd: Path, env: dict[str, str] = ENV) -> float:
     start = time.perf_counter()
-    subprocess.run(args, cwd=cwd, env=ENV, check=True, capture_output=True)
+    subprocess.run(args, cwd=cwd, env=env, check=True, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -65,7 +75,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--worktrees", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--wtpar", type=Path, default=ROOT, help="the source tree to measure")
     args = parser.parse_args()
+    root = args.wtpar.resolve()
+    env = {**os.environ, "PYTHONPATH": str(root)}
     if not shutil.which("tmux"):
         raise SystemExit("tmux is needed (apt-get install tmux)")
     gitver = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
@@ -80,15 +93,16 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-        dash = [time_dash(repo, branches) for _ in range(args.repeats)]
+        dash = [time_dash(repo, branches, root) for _ in range(args.repeats)]
         listing = [
-            timed([sys.executable, "-m", "wtpar", "list"], repo) for _ in range(args.repeats)
+            timed([sys.executable, "-m", "wtpar", "list"], repo, env) for _ in range(args.repeats)
         ]
         loop = [timed(["bash", "-c", LIST_LOOP], repo) for _ in range(args.repeats)]
     d, w, g = statistics.median(dash), statistics.median(listing), statistics.median(loop)
     print(
         f"{args.worktrees} worktrees, {args.files} files: wtpar dash to full table {d:.3f}s; "
         f"wtpar list {w:.3f}s; sequential git loop {g:.3f}s; dash/list {d / w:.2f}x"
+        f" (wtpar from {root})"
     )
 
 

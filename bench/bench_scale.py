@@ -17,6 +17,7 @@ import functools
 import math
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -212,14 +213,17 @@ def make_task_repo(repo: Path, tasks: int, worktrees: int) -> tuple[list[str], l
 
 def bench_plan(tool: Tool, sizes: Sequence[int], repeats: int) -> None:
     """`plan_run` (what `wtpar run` does before starting anything) for N named tasks in one
-    worktree, against N/25 worktrees of 25 named tasks each (the same number of instances)."""
+    worktree, against N/25 worktrees of 25 named tasks each (the same number of instances;
+    both repositories configure the same N tasks, so reading them costs the same)."""
     rows = []
     for n in sizes:
         row = []
         with tempfile.TemporaryDirectory(prefix="wtpar-bench-plan-") as tmp:
             for tasks, worktrees in ((n, 1), (25, n // 25)):
                 repo = Path(tmp) / f"r{tasks}"
-                names, branches = make_task_repo(repo, tasks, worktrees)
+                # The same N tasks configured in both; only how many are named differs.
+                names, branches = make_task_repo(repo, n, worktrees)
+                names = names[:tasks]
                 argv = [sys.executable, "-c", PLAN_SNIPPET, ",".join(names), ",".join(branches)]
                 times = []
                 for _ in range(repeats):
@@ -241,9 +245,181 @@ def bench_plan(tool: Tool, sizes: Sequence[int], repeats: int) -> None:
         print(f"  N={n}: one worktree / spread = {one / spread:.2f}x")
 
 
+# -- fixed costs ---------------------------------------------------------------------------------
+
+
+def wall(
+    argv: Sequence[str], cwd: Path, env: dict[str, str], shell: bool = False
+) -> tuple[float, float]:
+    """(seconds, peak MiB) of one process, waited for with wait4."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        argv if not shell else ["bash", "-c", argv[0]],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)[:200]} exited {proc.returncode}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def median_wall(
+    argv: Sequence[str], cwd: Path, env: dict[str, str], repeats: int, shell: bool = False
+) -> float:
+    """The median seconds of REPEATS runs."""
+    return statistics.median(wall(argv, cwd, env, shell)[0] for _ in range(repeats))
+
+
+def bench_fixed(tool: Tool, repeats: int, tasks: int) -> None:
+    """`wtpar list` on one worktree against `wtpar --help`; `run -j 8 -- sleep 1` on 8
+    worktrees; TASKS x `true` at -j 2 (per-task cost, peak memory) against GNU parallel."""
+    py = [sys.executable, "-m", "wtpar"]
+    with tempfile.TemporaryDirectory(prefix="wtpar-bench-fixed-") as tmp:
+        repo = Path(tmp) / "one"
+        names, _ = make_task_repo(repo, tasks, 0)
+        t_help = median_wall([*py, "--help"], repo, tool.env, repeats * 3)
+        t_list = median_wall([*py, "list"], repo, tool.env, repeats * 3)
+        print(
+            f"wtpar list, one worktree: {t_list * 1000:.0f} ms;"
+            f" wtpar --help {t_help * 1000:.0f} ms;"
+            f" list / help = {t_list / t_help:.2f}x (goal <= 1.6x)"
+        )
+        wide = Path(tmp) / "eight"
+        _, branches = make_task_repo(wide, 1, 8)
+        t_sleep = median_wall(
+            [*py, "run", "-j", "8", "--output", "quiet", "--", "sleep 1"], wide, tool.env, repeats
+        )
+        t_par = median_wall(
+            ["seq 8 | PARALLEL_SHELL=/bin/sh parallel --will-cite -j 8 -N0 'sleep 1'"],
+            wide,
+            tool.env,
+            repeats,
+            shell=True,
+        )
+        print(
+            f"run -j 8 -- sleep 1 on 8 worktrees: wtpar {t_sleep:.3f}s, GNU parallel {t_par:.3f}s"
+            " (goal <= 1.10 s)"
+        )
+        git(repo, "worktree", "add", "-q", "-b", "b0", str(Path(tmp) / "b0"))
+        run = [*py, "run", "-j", "2", "--output", "quiet", "-b", "b0"]
+        one = statistics.median(wall([*run, names[0]], repo, tool.env)[0] for _ in range(repeats))
+        many = [wall([*run, *names], repo, tool.env) for _ in range(repeats)]
+        t_many = statistics.median(t for t, _ in many)
+        peak = max(m for _, m in many)
+        par = f"seq {tasks} | PARALLEL_SHELL=/bin/sh parallel --will-cite -j 2 -N0 true"
+        t_par1 = median_wall(
+            [par.replace(f"seq {tasks}", "seq 1")], repo, tool.env, repeats, shell=True
+        )
+        t_parn = median_wall([par], repo, tool.env, repeats, shell=True)
+        xargs = f"seq {tasks} | xargs -P 2 -I{{}} sh -c true"
+        t_x1 = median_wall(
+            [xargs.replace(f"seq {tasks}", "seq 1")], repo, tool.env, repeats, shell=True
+        )
+        t_xn = median_wall([xargs], repo, tool.env, repeats, shell=True)
+        per = (t_many - one) / (tasks - 1) * 1000
+        per_par = (t_parn - t_par1) / (tasks - 1) * 1000
+        per_x = (t_xn - t_x1) / (tasks - 1) * 1000
+        print(
+            f"{tasks} x true -j 2: wtpar {t_many:.2f}s, GNU parallel {t_parn:.2f}s,"
+            f" xargs {t_xn:.2f}s;"
+            f" per task: wtpar {per:.2f} ms, parallel {per_par:.2f} ms, xargs {per_x:.2f} ms;"
+            f" wtpar / parallel = {per / per_par:.2f}x (goal <= 0.8 ms, <= 0.3x)"
+        )
+        print(f"peak memory, {tasks} tasks: {peak:.1f} MiB (ru_maxrss; goal <= 60 MB)")
+
+
+# -- spawn and list ----------------------------------------------------------------------------
+
+SPAWN_SNIPPET = """
+import sys, time, contextlib
+import wtpar.worktrees.spawn as spawn_module
+from wtpar.services import Services
+held = []
+real_lock = spawn_module.repo_lock
+@contextlib.contextmanager
+def timed_lock(*args, **kwargs):
+    with real_lock(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            held.append(time.perf_counter() - start)
+spawn_module.repo_lock = timed_lock
+start = time.perf_counter()
+results = Services.from_cwd(".").spawn(sys.argv[1:])
+assert all(r.error is None for r in results), results
+print(time.perf_counter() - start, sum(held))
+"""
+
+
+def bench_spawn(tool: Tool, files: int, sizes: Sequence[int], repeats: int) -> None:
+    """`spawn` of N new branches (in one process, timed inside it, with the time the
+    repository lock was held) against a bash loop of `git worktree add -b`."""
+    from fixtures.recipes import make_big_repo
+
+    with tempfile.TemporaryDirectory(prefix="wtpar-bench-spawn-") as tmp:
+        work = Path(tmp)
+        template = make_big_repo(work / "template", files)
+        for n in sizes:
+            names = [f"feature-{i}" for i in range(n)]
+            loop = " && ".join(f"git worktree add -q -b {b} ../loop.wt/{b} main" for b in names)
+            t_w, t_l, locked = [], [], []
+            for i in range(repeats):
+                a = work / f"a{i}"
+                b = work / f"b{i}"
+                shutil.copytree(template, a, symlinks=True)
+                shutil.copytree(template, b, symlinks=True)
+                t_l.append(median_wall([loop], b, tool.env, 1, shell=True))
+                out = subprocess.run(
+                    [sys.executable, "-c", SPAWN_SNIPPET, *names],
+                    cwd=a,
+                    env=tool.env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                total, held = (float(x) for x in out.stdout.split())
+                t_w.append(total)
+                locked.append(held)
+                for extra in (a, b, work / "loop.wt", work / f"a{i}.worktrees"):
+                    shutil.rmtree(extra, ignore_errors=True)
+            w, lp, lk = (statistics.median(x) for x in (t_w, t_l, locked))
+            print(
+                f"spawn {n} branches, {files} files: wtpar {w:.3f}s, sequential git worktree add"
+                f" loop {lp:.3f}s, wtpar / loop = {w / lp:.2f}x (goal <= 0.5x);"
+                f" repository lock held {lk * 1000:.0f} ms = {lk / n * 1000:.1f} ms per branch"
+            )
+
+
+def bench_list(tool: Tool, files: int, count: int, repeats: int) -> None:
+    """`wtpar list --json` on COUNT worktrees against a bash loop of the same git calls."""
+    from bench.bench_worktrees import LIST_LOOP
+    from fixtures.recipes import make_big_repo
+
+    with tempfile.TemporaryDirectory(prefix="wtpar-bench-list-") as tmp:
+        repo = make_big_repo(Path(tmp) / "repo", files)
+        tool.run(["spawn", *[f"wt-{i}" for i in range(count - 1)]], repo)
+        wts = sorted((Path(tmp) / "repo.worktrees").iterdir())
+        for wt in wts[::3]:
+            (wt / "scratch.txt").write_text("wip\n")
+        t_loop = median_wall([LIST_LOOP], repo, tool.env, repeats, shell=True)
+        t_list = median_wall(
+            [sys.executable, "-m", "wtpar", "list", "--json"], repo, tool.env, repeats
+        )
+        print(
+            f"list --json, {count} worktrees of {files} files: wtpar {t_list:.3f}s, loop of the"
+            f" same git calls {t_loop:.3f}s, wtpar / loop = {t_list / t_loop:.2f}x (goal <= 0.6x)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["check", "plan"])
+    parser.add_argument("part", choices=["check", "plan", "fixed", "spawn", "list"])
     parser.add_argument("--wtpar", type=Path, default=ROOT, help="the source tree to measure")
     parser.add_argument("--sizes", default="")
     parser.add_argument("--files", type=int, default=3000)
@@ -262,6 +438,13 @@ def main() -> None:
     elif args.part == "plan":
         sizes = [int(s) for s in (args.sizes or "625,1250,2500,5000").split(",")]
         bench_plan(tool, sizes, args.repeats)
+    elif args.part == "fixed":
+        bench_fixed(tool, args.repeats, int(args.sizes or 5000))
+    elif args.part == "spawn":
+        sizes = [int(s) for s in (args.sizes or "8,32").split(",")]
+        bench_spawn(tool, args.files, sizes, args.repeats)
+    elif args.part == "list":
+        bench_list(tool, args.files, int(args.sizes or 200), args.repeats)
 
 
 if __name__ == "__main__":
