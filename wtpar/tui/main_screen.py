@@ -157,7 +157,7 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions):
         where = self.dash.runs.where()
         if where is not None:
             text = f"{where}  │  {running} running, {queued} queued  │  {ok} ok, {bad} failed"
-        eta = self.dash.runs.eta()
+        eta = self.dash.runs.eta(self.dash.now())
         if eta is not None:
             text += f"  │  ETA {seconds(eta)}"
         if self.filter_text:
