@@ -17,6 +17,7 @@ from tests.dask_helpers import cancel_on_line, gone, inproc_cluster  # noqa: F40
 from tests.run_helpers import by_key, configure, make_dispatcher, run_request, spawn
 from wtpar.model import RunEvent, RunReport, RunStatus, TaskKey, TaskOutput
 from wtpar.run.plan import RunRequest
+from wtpar.run.report import summary
 from wtpar.run.runner import run_sync
 
 pytestmark = pytest.mark.dask
@@ -67,6 +68,8 @@ def test_the_same_graph_reports_the_same_locally_and_on_a_cluster(
     assert statuses[TaskKey("good", "slow")] is RunStatus.TIMED_OUT
     assert {run.worker for run in remote.tasks if run.attempts} <= set(_workers(inproc_cluster))
     assert all(run.worker is None for run in local.tasks)
+    assert "WORKER" in summary(remote).splitlines()[0]
+    assert "WORKER" not in summary(local).splitlines()[0]
     assert not (worktrees / "good" / "built.txt").exists()  # built on a worker's checkout
 
 
