@@ -14,7 +14,16 @@ import pytest
 from fixtures.recipes import git
 from tests.conftest import Invoke, wait_for
 from tests.dask_helpers import cancel_on_line, gone, inproc_cluster  # noqa: F401 - a fixture
-from tests.run_helpers import by_key, configure, make_dispatcher, run_request, spawn
+from tests.run_helpers import (
+    by_key,
+    configure,
+    intervals,
+    make_dispatcher,
+    max_overlap,
+    run_request,
+    spawn,
+    stamped,
+)
 from wtpar.model import RunEvent, RunReport, RunStatus, TaskKey, TaskOutput
 from wtpar.run.plan import RunRequest
 from wtpar.run.report import summary
@@ -91,7 +100,7 @@ def test_output_reaches_the_coordinator_while_the_task_runs(
         f'echo ready; i=0; while [ ! -f "{go}" ] && [ $i -lt 1000 ]; do sleep 0.01; '
         f'i=$((i+1)); done; [ -f "{go}" ] && echo "saw go"'
     )
-    dispatcher = make_dispatcher(repo, _dask(inproc_cluster, command=command))
+    dispatcher = make_dispatcher(repo, _dask(inproc_cluster, command=command, jobs=1))
     lines: list[str] = []
 
     def on_event(event: RunEvent) -> None:
@@ -153,7 +162,7 @@ def test_the_commits_are_published_for_the_run_only(
     git(repo, "commit", "-q", "-m", "dask repo")
     git(repo.parent / "proj.worktrees" / "a", "merge", "-q", "main")
     command = f"git --git-dir={shared} for-each-ref --format='%(refname)' refs/wtpar"
-    report = run_request(repo, _dask(inproc_cluster, command=command))
+    report = run_request(repo, _dask(inproc_cluster, command=command, jobs=1))
     assert report.ok
     log = Path(report.tasks[0].log_path or "").read_text()
     assert log.startswith(f"refs/wtpar/runs/{report.run_id}/")
@@ -231,3 +240,17 @@ def test_tls_settings_reach_a_tls_only_scheduler(repo: Path, wtpar: Invoke) -> N
         assert "warning" not in result.output
     finally:
         cluster.close()
+
+
+def test_jobs_caps_the_tasks_in_flight_on_the_cluster(
+    repo: Path,
+    tmp_path: Path,
+    inproc_cluster: str,  # noqa: F811
+) -> None:
+    stamps = tmp_path / "stamps"
+    spawn(repo, "a", "b", "c")
+    command = stamped("sleep 0.2", "$WTPAR_BRANCH", stamps)
+    report = run_request(repo, _dask(inproc_cluster, command=command, jobs=1))
+    assert report.ok
+    spans = intervals(stamps)
+    assert len(spans) == 3 and max_overlap(spans.values()) == 1  # the cluster has 4 threads
