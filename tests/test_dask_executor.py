@@ -100,7 +100,7 @@ def test_output_reaches_the_coordinator_while_the_task_runs(
         f'echo ready; i=0; while [ ! -f "{go}" ] && [ $i -lt 1000 ]; do sleep 0.01; '
         f'i=$((i+1)); done; [ -f "{go}" ] && echo "saw go"'
     )
-    dispatcher = make_dispatcher(repo, _dask(inproc_cluster, command=command, jobs=1))
+    dispatcher = make_dispatcher(repo, _dask(inproc_cluster, command=command))
     lines: list[str] = []
 
     def on_event(event: RunEvent) -> None:
@@ -162,7 +162,7 @@ def test_the_commits_are_published_for_the_run_only(
     git(repo, "commit", "-q", "-m", "dask repo")
     git(repo.parent / "proj.worktrees" / "a", "merge", "-q", "main")
     command = f"git --git-dir={shared} for-each-ref --format='%(refname)' refs/wtpar"
-    report = run_request(repo, _dask(inproc_cluster, command=command, jobs=1))
+    report = run_request(repo, _dask(inproc_cluster, command=command))
     assert report.ok
     log = Path(report.tasks[0].log_path or "").read_text()
     assert log.startswith(f"refs/wtpar/runs/{report.run_id}/")
