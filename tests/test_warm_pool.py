@@ -57,11 +57,18 @@ def test_fill_sets_spares_up_and_drain_removes_them(repo: Path, wtpar: Invoke) -
         assert (path / "made.txt").read_text() == "set-up\n"
         assert (path / ".env").read_text() == "SECRET=1\n"
         assert git(path, "status", "--porcelain") == ""
+    # Spares are nobody's yet: list, run and the dashboard do not show them.
+    listed_paths = [w["path"] for w in json.loads(wtpar("list", "--json").output)["worktrees"]]
+    assert all(".wtpar-spares" not in p for p in listed_paths)
+    assert wtpar("spawn", "feat").exit_code == 0  # takes one of the two spares
+    run = json.loads(wtpar("run", "--json", "--", "true").stdout)
+    assert [t["branch"] for t in run["tasks"]] == ["feat"]
     drained = wtpar("pool", "drain")
-    assert "drained 2 spares" in drained.output
+    assert "drained 1 spare" in drained.output
     assert spares(wtpar) == []
     assert "spare-" not in git(repo, "worktree", "list")
     assert all(not Path(s["path"]).exists() for s in listed)
+    assert (worktree_dir(repo, "feat") / "made.txt").exists()
 
 
 def test_fill_returns_at_once_and_sets_up_in_the_background(repo: Path, wtpar: Invoke) -> None:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from wtpar.land.update import UpdateResult
     from wtpar.model import RunEvent, RunReport, TaskSpec
     from wtpar.notify import NotifyOutcome, Sent
-    from wtpar.run.activity import WaitResult
+    from wtpar.run.activity import FinishedRuns, WaitResult
     from wtpar.run.dispatch import Dispatcher, DispatchOptions
     from wtpar.run.executor import Executor
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
@@ -352,6 +352,12 @@ class Services:
         names_by_path = {wt.path: worktree_name(wt) for wt in wts}
         outcome = wait_outcome(results, not idle)
         return WaitResult(outcome, tuple(results), tuple(busy), names_by_path)
+
+    def finished_runs(self) -> FinishedRuns:
+        """A watch on runs finishing in any process (the dashboard's row flashes)."""
+        from wtpar.run.activity import FinishedRuns
+
+        return FinishedRuns(self.paths.wtpar_dir)
 
     def notify(self, what: str, outcome: NotifyOutcome, summary: str) -> Sent:
         """Announce that WHAT finished: `[notify] command`, else notify-send."""

@@ -21,6 +21,7 @@ from wtpar.model import (
 )
 from wtpar.procs import workers
 from wtpar.state import StateStore
+from wtpar.worktrees.spares import is_spare_path
 
 
 def worktree_name(wt: Worktree) -> str:
@@ -40,8 +41,8 @@ class WorktreeManager:
     # -- lookups -------------------------------------------------------------------------
 
     def worktrees(self) -> list[Worktree]:
-        """Every worktree, main first."""
-        return self.git.worktrees()
+        """Every worktree, main first (not the warm pool's spares: they are nobody's yet)."""
+        return [wt for wt in self.git.worktrees() if not is_spare_path(wt.path)]
 
     def find(self, branch: str) -> Worktree:
         """The worktree that has BRANCH checked out, or is at that path; a detached one

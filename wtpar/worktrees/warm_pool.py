@@ -27,11 +27,9 @@ from wtpar.git import Git, RepoPaths
 from wtpar.locks import repo_lock
 from wtpar.worktrees.paths import worktree_path
 from wtpar.worktrees.setup import SpawnPlan, set_up
-from wtpar.worktrees.spares import Spare, SpareState, SpareStore
+from wtpar.worktrees.spares import SPARES_FOLDER, Spare, SpareState, SpareStore
 from wtpar.worktrees.sync import CopyManifest
 from wtpar.worktrees.trash import detach_worktree
-
-SPARES_FOLDER = ".wtpar-spares"
 
 
 def spares_folder(paths: RepoPaths, config: Config) -> str:
