@@ -20,6 +20,7 @@ from wtpar.model import BranchStatus
 from wtpar.run.activity import WaitOutcome
 from wtpar.text import plural
 from wtpar.tui.fleet_view import FLASH_SECONDS, holder_columns
+from wtpar.tui.land_actions import LandActions
 from wtpar.tui.messages import ActionDone, ActionFailed, ReadinessChecked, WorktreesRefreshed
 from wtpar.tui.run_actions import RunActions
 from wtpar.tui.screens import ConfirmScreen, PromptScreen
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 Fingerprint = tuple[tuple[tuple[str, str | None, str], ...], int]
 
 
-class MainScreen(RunActions, WorktreeActions, ServiceActions):
+class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
     """Every branch's state beside the merge-readiness summary."""
 
     BINDINGS = [
@@ -70,6 +71,10 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions):
         Binding("left_square_bracket", "log_task(-1)", "Prev log", show=False),
         Binding("right_square_bracket", "log_task(1)", "Next log", show=False),
         Binding("q", "quit_dash", "Quit"),
+        # After Quit, so that on a narrow terminal the footer cuts these rather than Quit.
+        Binding("v", "diff", "Diff"),
+        Binding("L", "land", "Land"),
+        Binding("b", "update", "Rebase", show=False),
         # Textual's own quit would leave running tasks behind: every exit goes through here.
         Binding("ctrl+q", "quit_dash", "Quit", show=False, priority=True),
         Binding("ctrl+c", "quit_dash", "Quit", show=False, priority=True),

@@ -88,6 +88,7 @@ class WorktreeManager:
         """Create a worktree for each branch; one failure never stops the others."""
         from wtpar.worktrees.spawn import Spawner
 
+        self.state.records()  # a damaged state.json stops us before anything changes
         return Spawner(self).spawn(branches, from_ref)
 
     def remove(
@@ -97,6 +98,7 @@ class WorktreeManager:
         stops the tasks running in them)."""
         from wtpar.worktrees.remove import Remover
 
+        self.state.records()  # a damaged state.json stops us before anything changes
         return Remover(self).remove(branches, force, delete_branch)
 
     def removal_refusal(self, wt: Worktree, force: bool) -> str | None:
@@ -109,6 +111,7 @@ class WorktreeManager:
         """Forget worktrees whose folder is gone; with `merged`, remove clean integrated ones."""
         from wtpar.worktrees.remove import Remover
 
+        self.state.records()  # a damaged state.json stops us before anything changes
         return Remover(self).prune(merged, dry_run)
 
     # -- list ----------------------------------------------------------------------------
