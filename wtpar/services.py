@@ -34,6 +34,7 @@ from wtpar.worktrees.leases import (
 
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
+    from wtpar.land.diff import BranchDiff
     from wtpar.land.plan import LandPlan, Strategy
     from wtpar.land.report import LandReport
     from wtpar.land.train import Train, TrainSubscriber
@@ -649,6 +650,12 @@ class Services:
             cleaned = clean_landed(self.git, self.worktrees, report.landed, plan.base)
             report = replace(report, cleaned=cleaned)
         return report
+
+    def branch_diff(self, branch: str, base: str | None = None) -> BranchDiff:
+        """BRANCH's changes against the base: files with counts, and the patch."""
+        from wtpar.land.diff import branch_diff
+
+        return branch_diff(self.git, base or self._default_base(), branch)
 
     def update(
         self, branches: Sequence[str] = (), merge: bool = False, base: str | None = None

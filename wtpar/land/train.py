@@ -26,6 +26,7 @@ from wtpar.land.plan import (
     final_outcomes,
     needless,
     start,
+    step_name,
 )
 from wtpar.land.report import (
     LandEvent,
@@ -107,7 +108,7 @@ class Train:
             )
             while not state.done and not self.interrupted:
                 number = len(rounds) + 1
-                self._emit(RoundStarted(number, state.landed, state.pending))
+                self._emit(RoundStarted(number, state.landed, state.pending, self._steps + 1))
                 steps = await self._round(number, state, tip, combiner, env)
                 rounds.append(Round(state.landed, steps))
                 tip = _new_tip(tip, steps)
@@ -157,13 +158,15 @@ class Train:
         env: Mapping[str, str],
     ) -> tuple[StepResult, ...]:
         sandbox = Sandbox(self.git, f"{self.land_id}-{number}", env)
-        names = [f"{b}@step{first + i}" for i, (b, _) in enumerate(built)]
+        names = [step_name(b, first + i) for i, (b, _) in enumerate(built)]
         try:
-            infos = []
-            for name, (_, combined) in zip(names, built, strict=True):
-                if combined is not None and not self.interrupted:
-                    path = await asyncio.to_thread(sandbox.add, name.replace("@", "-"), combined)
-                    infos.append(WorktreeInfo(branch=name, path=path, head=combined))
+            wanted = [(n, c) for n, (_, c) in zip(names, built, strict=True) if c is not None]
+            folders = [(n.replace("@", "-"), c) for n, c in wanted]
+            paths = await asyncio.to_thread(sandbox.add_all, folders)
+            infos = [
+                WorktreeInfo(branch=n, path=p, head=c)
+                for (n, c), p in zip(wanted, paths, strict=True)
+            ]
             if self.interrupted or not infos:
                 return tuple(_step(b, c, [], self.interrupted) for b, c in built)
             request = RunRequest(

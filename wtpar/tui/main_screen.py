@@ -20,6 +20,7 @@ from wtpar.model import BranchStatus
 from wtpar.run.activity import WaitOutcome
 from wtpar.text import plural
 from wtpar.tui.fleet_view import FLASH_SECONDS, holder_columns
+from wtpar.tui.land_actions import LandActions
 from wtpar.tui.messages import ActionDone, ActionFailed, ReadinessChecked, WorktreesRefreshed
 from wtpar.tui.run_actions import RunActions
 from wtpar.tui.screens import ConfirmScreen, PromptScreen
@@ -30,6 +31,7 @@ from wtpar.tui.view import (
     branch_name,
     env_columns,
     row_cells,
+    seconds,
     sort_key,
     visible,
 )
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
 Fingerprint = tuple[tuple[tuple[str, str | None, str], ...], int]
 
 
-class MainScreen(RunActions, WorktreeActions, ServiceActions):
+class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
     """Every branch's state beside the merge-readiness summary."""
 
     BINDINGS = [
@@ -70,6 +72,10 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions):
         Binding("left_square_bracket", "log_task(-1)", "Prev log", show=False),
         Binding("right_square_bracket", "log_task(1)", "Next log", show=False),
         Binding("q", "quit_dash", "Quit"),
+        # After Quit, so that on a narrow terminal the footer cuts these rather than Quit.
+        Binding("v", "diff", "Diff"),
+        Binding("L", "land", "Land"),
+        Binding("b", "update", "Rebase", show=False),
         # Textual's own quit would leave running tasks behind: every exit goes through here.
         Binding("ctrl+q", "quit_dash", "Quit", show=False, priority=True),
         Binding("ctrl+c", "quit_dash", "Quit", show=False, priority=True),
@@ -156,6 +162,9 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions):
         where = self.dash.runs.where()
         if where is not None:
             text = f"{where}  │  {running} running, {queued} queued  │  {ok} ok, {bad} failed"
+        eta = self.dash.runs.eta(self.dash.now())
+        if eta is not None:
+            text += f"  │  ETA {seconds(eta)}"
         if self.filter_text:
             text += f"  │  filter: {self.filter_text}"
         if state.marked:
