@@ -31,6 +31,7 @@ from wtpar.tui.view import (
     branch_name,
     env_columns,
     row_cells,
+    seconds,
     sort_key,
     visible,
 )
@@ -161,6 +162,9 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
         where = self.dash.runs.where()
         if where is not None:
             text = f"{where}  │  {running} running, {queued} queued  │  {ok} ok, {bad} failed"
+        eta = self.dash.runs.eta(self.dash.now())
+        if eta is not None:
+            text += f"  │  ETA {seconds(eta)}"
         if self.filter_text:
             text += f"  │  filter: {self.filter_text}"
         if state.marked:

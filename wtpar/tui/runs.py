@@ -107,6 +107,10 @@ class RunController:
         """True while any run is in progress."""
         return bool(self.dispatchers)
 
+    def eta(self, now: float) -> float | None:
+        """Seconds until the runs in progress end, from the tasks' history; None when idle."""
+        return max((d.eta(now) for d in self.dispatchers), default=None)
+
     def cancel(self, keys: Iterable[TaskKey]) -> None:
         """Cancel these task instances wherever they are queued or running."""
         wanted = list(keys)
