@@ -80,7 +80,7 @@ class Services:
             warn(
                 f"tasks of a wtpar run that was killed (pid {wtpar_pid}) are still running: "
                 f"process group{'s' if len(groups) > 1 else ''} {ids}; stop them with: "
-                f"kill -- {' '.join(f'-{g}' for g in groups)}"
+                f"kill -TERM {' '.join(f'-{g}' for g in groups)}"
             )
 
     @property
