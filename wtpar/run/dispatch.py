@@ -50,7 +50,7 @@ from wtpar.run.history import History
 from wtpar.run.plan import RunPlan, TaskInstance
 from wtpar.run.results import RecordedResult, ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
-from wtpar.run.shards import shard_env, shard_name
+from wtpar.run.shards import shard_env, shard_name, whole_task_results
 from wtpar.run.treekey import result_command
 
 Subscriber = Callable[[RunEvent], None]
@@ -527,8 +527,8 @@ class Dispatcher:
         if self.results is None or self.report is None:
             return
         final = (RunStatus.OK, RunStatus.FAILED, RunStatus.TIMED_OUT)
-        records = [
-            RecordedResult(
+        pairs = [
+            (live.instance, RecordedResult(
                 task=shard_name(run.key),
                 command=result_command(run.command, live.instance.spec.env),
                 branch=run.key.branch,
@@ -538,7 +538,7 @@ class Dispatcher:
                 finished=run.ended or self.report.ended,
                 run_id=self.run_id,
                 tree=live.instance.worktree.tree or "",
-            )
+            ))
             for run, live in zip(self.report.tasks, self._lives.values(), strict=True)
             if run.status in final
             and live.instance.worktree.head
@@ -547,7 +547,12 @@ class Dispatcher:
                 or clean.get(live.instance.worktree.path, live.instance.worktree.clean)
             )
         ]
-        self.results.record(records)
+        store = self.results
+
+        def shard_result(task: str, command: str, head: str, tree: str) -> RecordedResult | None:
+            return store.lookup(task, command, head, tree or None)
+
+        store.record([r for _, r in pairs] + whole_task_results(pairs, shard_result))
 
 
 def _fires(when: When, trigger: _Live) -> bool:
