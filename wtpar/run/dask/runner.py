@@ -4,7 +4,9 @@ Dask cannot stop a running function: cancelling its future leaves the thread (an
 subprocess it started) running. So this runner owns the process group itself, as the local
 executor does: `/bin/sh -c CMD` in a new session, output read as it comes and published in
 bounded chunks on the run's event topic, and a loop that checks the attempt's timeout and
-its two cancel flags (`distributed.Event`s set by the coordinator: terminate, kill now).
+its two cancel flags (`distributed.Event`s set by the coordinator: terminate, kill now),
+and whether the scheduler still wants the task (a coordinator that was killed or lost its
+connection has its tasks dropped: they are terminated too).
 A stop sends SIGTERM to the group, then SIGKILL after the grace period; whatever the task
 left in its group is ended too, so no process outlives its task on the worker.
 
@@ -66,9 +68,18 @@ def run_attempt(job: RemoteAttempt) -> RemoteResult:
         request = worker.scheduler.event_is_set(name=name)
         return asyncio.run_coroutine_threadsafe(request, worker.loop.asyncio_loop)
 
-    terminate = _Flag(cancel_event(job.token), ask)
+    from distributed.worker import thread_state
+
+    key = thread_state.key
+
+    def unwanted() -> bool:
+        """The scheduler dropped this task: its coordinator is gone (killed, disconnected)."""
+        task = worker.state.tasks.get(key)
+        return task is None or task.state in ("cancelled", "released", "forgotten")
+
+    asked = _Flag(cancel_event(job.token), ask)
     kill = _Flag(cancel_event(job.token, kill=True), ask)
-    ending, exit_code, detail = _run(job, publish, terminate, kill)
+    ending, exit_code, detail = _run(job, publish, lambda: unwanted() or asked(), kill)
     return RemoteResult(ending, exit_code, detail, worker.address, epoch, sent[0])
 
 
