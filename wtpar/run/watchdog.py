@@ -25,6 +25,8 @@ import os
 import subprocess
 from dataclasses import dataclass
 
+from wtpar.procs import pid_alive
+
 GRACE_SECONDS = 2  # SIGTERM to SIGKILL, once wtpar is gone
 
 # $1: the record. `read` returns at end of file, when wtpar has closed the pipe or died.
@@ -139,6 +141,8 @@ def live_groups(groups: frozenset[int]) -> set[int]:
     reaps, as in a container without an init, still answers kill(0))."""
     if not groups:
         return set()
+    if not os.path.isdir("/proc"):
+        return {g for g in groups if _group_answers(g)}  # no /proc (macOS): kill(0) it is
     found: set[int] = set()
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -153,7 +157,19 @@ def live_groups(groups: frozenset[int]) -> set[int]:
     return found
 
 
+def _group_answers(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _pid_alive(pid: int) -> bool:
+    if not os.path.isdir("/proc"):
+        return pid_alive(pid)  # no /proc (macOS): zombies count as alive there
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
             return fh.read().rsplit(") ", 1)[-1][:1] not in ("Z", "X")
