@@ -174,6 +174,8 @@ def bench_check(tool: Tool, sizes: Sequence[int], files: int, repeats: int, loop
                 row.append(math.nan if n > loop else timed(per_pair, 1))
             rows.append(row)
             print(f"  ... {n} branches done", file=sys.stderr)
+    t_help = timed(functools.partial(tool.run, ["--help"], Path.cwd()), repeats * 3)
+    print(f"wtpar --help (process start, for reference): {t_help:.3f}s")
     columns = ["warm check", "cold check"] + (["per-pair loop"] if loop else [])
     print_curve(f"check, {files} files, branches N (medians of {repeats}):", columns, rows, sizes)
     if loop:
