@@ -4,6 +4,7 @@ pass the check task alone while two of them break it together (textually clean).
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +61,11 @@ def temporary_worktrees(repo: Path) -> list[str]:
     made = repo / ".git" / "wtpar" / "land"
     leftovers = [str(p) for p in made.iterdir()] if made.exists() else []
     return [p for p in paths if "/wtpar/land/" in p] + leftovers
+
+
+def is_ancestor(repo: Path, commit: str, of: str) -> bool:
+    """True when COMMIT is reachable from OF."""
+    proc = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", commit, of], cwd=repo, capture_output=True
+    )
+    return proc.returncode == 0

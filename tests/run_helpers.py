@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from fixtures.recipes import git
 from wtpar.model import RunEvent, RunReport, TaskKey, TaskRun
@@ -128,3 +130,9 @@ def wtpar_popen(*args: str, cwd: Path, new_session: bool = False) -> subprocess.
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         start_new_session=new_session,
     )
+
+
+def last_report(repo: Path) -> Any:
+    """The latest run's report.json, as JSON."""
+    runs = repo / ".git" / "wtpar" / "runs"
+    return json.loads((runs / (runs / "last").read_text().strip() / "report.json").read_text())

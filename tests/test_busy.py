@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from tests.conftest import ROOT, wait_for
@@ -50,3 +51,27 @@ def test_the_record_of_a_killed_process_is_stale(tmp_path: Path) -> None:
         proc.wait()
     assert busy.running_tasks(wtpar_dir, worktree) == []
     assert not [n for n in os.listdir(busy.busy_dir(wtpar_dir, worktree)) if n.endswith(".json")]
+
+
+def test_a_task_registering_during_a_removal_waits_then_succeeds(tmp_path: Path) -> None:
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    folder = busy.busy_dir(wtpar_dir, worktree)
+    errors: list[BaseException] = []
+    registered = threading.Event()
+
+    def register() -> None:
+        try:
+            with busy.running_in(wtpar_dir, worktree, "late"):
+                registered.set()
+        except BaseException as exc:  # any failure is the test's finding
+            errors.append(exc)
+
+    thread = threading.Thread(target=register)
+    with busy.no_new_tasks(wtpar_dir, worktree):
+        thread.start()
+        wait_for(lambda: any(n.endswith(".tmp") for n in os.listdir(folder)), 10, "a record")
+        assert busy.running_tasks(wtpar_dir, worktree) == []
+        assert not registered.is_set()
+    thread.join(10)
+    assert errors == [] and registered.is_set()
+    assert busy.running_tasks(wtpar_dir, worktree) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from tests.conftest import Invoke, wait_for
 from tests.dash_helpers import FIXED_NOW, cell, log_text, until
@@ -39,6 +40,11 @@ async def select_running_slow(app: WtparApp, pilot: Pilot[int], pid_file: Path) 
     child = await start_slow(app, pilot, pid_file)
     await until(pilot, lambda: cell(app, "slow", "task:cmd").startswith("▶"))
     return child
+
+
+def pool_text(app: WtparApp) -> str:
+    """The pool line under the table (busy, free, queued, outcomes, ETA)."""
+    return str(app.screen.query_one("#pool", Static).content)
 
 
 def slow_app(repo: Path, wtpar: Invoke) -> WtparApp:
@@ -112,6 +118,7 @@ async def test_cancel_terminates_the_running_process_group(
     async with app.run_test(size=(150, 36)) as pilot:
         child = await select_running_slow(app, pilot, tmp_path / "child.pid")
         key = TaskKey("slow", "cmd")
+        await until(pilot, lambda: "ETA" in pool_text(app), what="an ETA while it runs")
         await pilot.press("c")
         await until(
             pilot,
@@ -120,6 +127,7 @@ async def test_cancel_terminates_the_running_process_group(
         )
         wait_for(lambda: not alive(child), 10, "the grandchild sleep to be gone")
         await until(pilot, lambda: cell(app, "slow", "task:cmd").startswith("cancelled"))
+        await until(pilot, lambda: "ETA" not in pool_text(app), what="no ETA when idle")
 
 
 async def test_quit_with_running_tasks_asks_then_cancels(

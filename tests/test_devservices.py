@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import psutil
 
 from tests.conftest import Invoke, run_wtpar_process, wait_for
 from tests.run_helpers import wtpar_popen
+from tests.test_spawn import worktree_dir
 from wtpar.worktrees.devservices import ServiceRecord, ServiceStore, StopOutcome, service_key
 
 HTTP = f"{sys.executable} -m http.server $WTPAR_PORT_WEB --bind 127.0.0.1"
@@ -185,3 +187,16 @@ def test_ctrl_c_while_waiting_leaves_the_service_running_and_findable(
     assert service["state"] == "running"
     assert run_wtpar_process("down", cwd=repo).returncode == 0
     assert not alive(int(str(service["pid"])))
+
+
+def test_prune_stops_the_services_of_a_worktree_deleted_by_hand(
+    repo: Path, wtpar: Invoke, stop_services_after: None
+) -> None:
+    config(repo, '[services.idle]\ncmd = "exec sleep 300"\n')
+    assert wtpar("spawn", "gone").exit_code == 0
+    assert wtpar("up", "gone").exit_code == 0
+    (service,) = ps_json(repo)
+    shutil.rmtree(worktree_dir(repo, "gone"))
+    assert wtpar("prune").exit_code == 0
+    assert not alive(int(str(service["pid"])))
+    assert ps_json(repo) == []

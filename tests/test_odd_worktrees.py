@@ -36,6 +36,9 @@ def test_a_worktree_whose_folder_was_deleted(repo: Path, wtpar: Invoke) -> None:
     ran = wtpar("exec", "gone", "--", "true")
     assert ran.exit_code == 1
     assert "folder missing" in ran.stderr
+    in_run = wtpar("run", "-b", "gone", "--", "true")
+    assert in_run.exit_code == 1
+    assert "folder missing" in in_run.stderr
     rows = {r["branch"]: r for r in json.loads(wtpar("list", "--json").output)["worktrees"]}
     assert rows["gone"]["prunable"] is True
     again = wtpar("spawn", "gone")
@@ -108,9 +111,7 @@ def test_remove_knows_a_half_populated_worktree_holds_nothing(repo: Path, wtpar:
     assert not worktree_dir(repo, "half").exists()
 
 
-def test_two_detached_worktrees_with_one_folder_name_need_a_path(
-    repo: Path, wtpar: Invoke
-) -> None:
+def test_two_detached_worktrees_with_one_folder_name_need_a_path(repo: Path, wtpar: Invoke) -> None:
     first, second = repo.parent / "a" / "side", repo.parent / "b" / "side"
     for folder in (first, second):
         git(repo, "worktree", "add", "-q", "--detach", str(folder), "HEAD")

@@ -13,18 +13,19 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import ROOT, Invoke, run_wtpar_process, wait_for
-from tests.run_helpers import alive, configure, kill_quietly, read_pids, spawn, wtpar_popen
+from tests.run_helpers import (
+    alive,
+    configure,
+    kill_quietly,
+    last_report,
+    read_pids,
+    spawn,
+    wtpar_popen,
+)
 from wtpar.cli.run_cmds import LiveOutput
 from wtpar.model import RunStatus, TaskFinished, TaskKey, TaskQueued, TaskRun, TaskStarted
-
-
-def last_report(repo: Path) -> Any:
-    runs = repo / ".git" / "wtpar" / "runs"
-    run_id = (runs / "last").read_text().strip()
-    return json.loads((runs / run_id / "report.json").read_text())
 
 
 def test_a_command_in_every_worktree(wtpar: Invoke, repo: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from wtpar.config import load_config
 from wtpar.errors import ConfigError, UsageError
-from wtpar.model import TaskKey, When
+from wtpar.model import SkipKind, TaskKey, When
 from wtpar.run.plan import RunRequest, WorktreeInfo, build_plan
 from wtpar.run.taskconfig import ADHOC_TASK, parse_tasks
 from wtpar.run.treekey import result_command
@@ -188,7 +188,8 @@ def test_branch_filters_and_missing_dependencies(tmp_path: Path) -> None:
     plan = build_plan(specs, RunRequest(task_names=("docs",)), WORKTREES)
     by_key = {i.key: i for i in plan.instances}
     assert TaskKey("fix-c", "lint") not in by_key
-    assert by_key[TaskKey("feature-a", "docs")].skip_reason is None
+    assert by_key[TaskKey("feature-a", "docs")].skip is None
+    assert by_key[TaskKey("fix-c", "docs")].skip is SkipKind.NOT_APPLICABLE
     reason = by_key[TaskKey("fix-c", "docs")].skip_reason or ""
     assert reason.startswith("dependency 'lint' does not run on fix-c")
 
@@ -252,12 +253,12 @@ def test_changed_skips_what_passed_on_the_same_tree(tmp_path: Path) -> None:
 
     request = RunRequest(task_names=("test",), changed=True)
     by_key = {i.key: i for i in build_plan(specs, request, worktrees, lookup).instances}
-    assert (by_key[TaskKey("feature-a", "test")].skip_reason or "").startswith("unchanged")
-    assert by_key[TaskKey("feature-b", "test")].skip_reason is None  # its state never ran
-    assert by_key[TaskKey("fix-c", "test")].skip_reason is None  # failed last time
+    assert by_key[TaskKey("feature-a", "test")].skip is SkipKind.UNCHANGED
+    assert by_key[TaskKey("feature-b", "test")].skip is None  # its state never ran
+    assert by_key[TaskKey("fix-c", "test")].skip is None  # failed last time
     trees["/r.w/b"] = "2" * 40  # the dirty state is one that passed
     worktrees = [replace(wt, tree=trees.get(wt.path)) for wt in WORKTREES]
     by_key = {i.key: i for i in build_plan(specs, request, worktrees, lookup).instances}
     assert "same uncommitted tree" in (by_key[TaskKey("feature-b", "test")].skip_reason or "")
     without = build_plan(specs, RunRequest(task_names=("test",)), WORKTREES, lookup)
-    assert all(i.skip_reason is None for i in without.instances)
+    assert all(i.skip is None for i in without.instances)

@@ -9,6 +9,7 @@ from pathlib import Path
 from fixtures.recipes import commit_file, git, make_branch
 from tests.check_helpers import add_worktree
 from tests.conftest import Invoke
+from tests.land_helpers import is_ancestor
 
 
 def three_branches(repo: Path) -> dict[str, Path]:
@@ -42,7 +43,7 @@ def test_update_rebases_restores_a_conflict_and_skips_a_dirty_worktree(
         "dirty": "skipped",
     }
     main = git(repo, "rev-parse", "main").strip()
-    assert git(repo, "merge-base", "--is-ancestor", main, "clean", check=False) == ""
+    assert is_ancestor(repo, main, "clean")
     assert git(repo, "rev-list", "--count", "--merges", "main..clean").strip() == "0"
     # The conflicting branch is exactly where it was: same commit, clean, no rebase under way.
     assert result["clash"]["files"] == ["README.md"]

@@ -91,16 +91,14 @@ def with_notifier(repo: Path, wtpar: Invoke, tmp_path: Path) -> Path:
     return out
 
 
-def test_run_notify_runs_the_configured_command(
-    repo: Path, wtpar: Invoke, tmp_path: Path
-) -> None:
+def test_run_notify_runs_the_configured_command(repo: Path, wtpar: Invoke, tmp_path: Path) -> None:
     out = with_notifier(repo, wtpar, tmp_path)
     assert wtpar("run", "--", "true").exit_code == 0
     assert not out.exists()  # only with --notify
     failed = wtpar("run", "--notify", "--", "false")
     assert failed.exit_code == 1
     line = out.read_text().strip()
-    assert line == "run:failure:1 tasks: 1 failed; failed: feat:cmd"
+    assert line == "run:failure:1 task: 1 failed; failed: feat:cmd"
 
 
 def test_check_notify_tells_how_many_branches_are_ready(
@@ -113,9 +111,7 @@ def test_check_notify_tells_how_many_branches_are_ready(
     assert out.read_text().strip() == "check:failure:0 of 1 branches ready to merge"
 
 
-def test_a_failing_notify_command_warns_and_keeps_the_exit_code(
-    repo: Path, wtpar: Invoke
-) -> None:
+def test_a_failing_notify_command_warns_and_keeps_the_exit_code(repo: Path, wtpar: Invoke) -> None:
     (repo / "wtpar.toml").write_text('[notify]\ncommand = "echo nope; exit 4"\n')
     assert wtpar("spawn", "feat").exit_code == 0
     result = wtpar("run", "--notify", "--", "true")
@@ -137,7 +133,7 @@ def test_notify_send_is_used_without_a_command(
     assert wtpar("run", "--notify", "--", "true").exit_code == 0
     title, summary = record.read_text().splitlines()[:2]
     assert title == "wtpar run: success"
-    assert summary == "1 tasks: 1 ok"
+    assert summary == "1 task: 1 ok"
 
 
 def test_unknown_notify_setting_is_a_config_error(repo: Path, wtpar: Invoke) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
-from fixtures.recipes import git, make_branch
+from fixtures.recipes import git, make_branch, make_repo
 from tests.conftest import Invoke, run_wtpar_process, wait_for
 from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
@@ -57,11 +58,18 @@ def test_fill_sets_spares_up_and_drain_removes_them(repo: Path, wtpar: Invoke) -
         assert (path / "made.txt").read_text() == "set-up\n"
         assert (path / ".env").read_text() == "SECRET=1\n"
         assert git(path, "status", "--porcelain") == ""
+    # Spares are nobody's yet: list, run and the dashboard do not show them.
+    listed_paths = [w["path"] for w in json.loads(wtpar("list", "--json").output)["worktrees"]]
+    assert all(".wtpar-spares" not in p for p in listed_paths)
+    assert wtpar("spawn", "feat").exit_code == 0  # takes one of the two spares
+    run = json.loads(wtpar("run", "--json", "--", "true").stdout)
+    assert [t["branch"] for t in run["tasks"]] == ["feat"]
     drained = wtpar("pool", "drain")
-    assert "drained 2 spares" in drained.output
+    assert "drained 1 spare" in drained.output
     assert spares(wtpar) == []
     assert "spare-" not in git(repo, "worktree", "list")
     assert all(not Path(s["path"]).exists() for s in listed)
+    assert (worktree_dir(repo, "feat") / "made.txt").exists()
 
 
 def test_fill_returns_at_once_and_sets_up_in_the_background(repo: Path, wtpar: Invoke) -> None:
@@ -159,3 +167,61 @@ def test_claim_any_from_8_processes_takes_each_spare_once(repo: Path, wtpar: Inv
         path = Path(g["path"])
         assert git(path, "branch", "--show-current").strip() == g["branch"]
         assert git(path, "status", "--porcelain") == ""
+
+
+def test_a_killed_filler_leaves_a_failed_spare_that_drain_removes(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    configure(repo)
+    started = tmp_path / "started"
+    (repo / "wtpar.toml").write_text(
+        SETUP.replace('"echo set-up > made.txt"', f'"touch {started}; sleep 60"')
+    )
+    assert run_wtpar_process("pool", "fill", "1", cwd=repo).returncode == 0
+    wait_for(started.exists, 30, "post_create to start in the spare")
+    records = json.loads((repo / ".git" / "wtpar" / "spares.json").read_text())["spares"]
+    (record,) = records.values()
+    os.killpg(record["filler_pid"], signal.SIGKILL)
+    wait_for(lambda: spares(wtpar)[0]["state"] == "failed", 30, "the spare to show as failed")
+    assert "filler process ended" in str(spares(wtpar)[0]["error"])
+    (repo / "wtpar.toml").write_text(SETUP)  # a fresh spawn's post_create must not block
+    assert (
+        json.loads(wtpar("spawn", "feat", "--json").output)["worktrees"][0]["from_spare"] is False
+    )
+    assert "drained 1 spare" in wtpar("pool", "drain").output
+    assert spares(wtpar) == []
+
+
+def test_claim_any_with_a_name_and_a_start(repo: Path, wtpar: Invoke) -> None:
+    configure(repo)
+    make_branch(repo, "release", {"VERSION": "2\n"})
+    assert wtpar("pool", "fill", "1", "--wait").exit_code == 0
+    result = wtpar(
+        "claim", "--any", "--by", "bot", "--branch", "bot/fix", "--from", "release", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    assert got["branch"] == "bot/fix" and got["from_spare"] is True and got["holder"] == "bot"
+    path = Path(got["path"])
+    assert (path / "VERSION").read_text() == "2\n"
+    assert git(path, "status", "--porcelain") == ""
+    again = wtpar("claim", "--any", "--by", "bot", "--branch", "bot/fix")
+    assert again.exit_code == 2
+    assert "branch 'bot/fix' already exists" in again.stderr
+
+
+def test_a_spare_with_submodules_keeps_them_working_after_the_move(
+    tmp_path: Path, wtpar: Invoke
+) -> None:
+    lib = make_repo(tmp_path / "lib")
+    app = make_repo(tmp_path / "app")
+    git(app, "submodule", "add", "-q", str(lib), "vendor/lib")
+    git(app, "commit", "-qm", "add submodule")
+    assert wtpar("pool", "fill", "1", "--wait", cwd=app).exit_code == 0
+    result = wtpar("spawn", "with-sub", "--json", cwd=app)
+    assert json.loads(result.output)["worktrees"][0]["from_spare"] is True
+    took = worktree_dir(app, "with-sub")
+    assert (took / "vendor" / "lib" / "README.md").exists()
+    assert git(took / "vendor" / "lib", "status", "--porcelain") == ""
+    assert git(took, "status", "--porcelain") == ""
+    assert git(took, "submodule", "status").startswith(" ")  # checked out, at the recorded commit

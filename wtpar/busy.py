@@ -12,7 +12,9 @@ tasks as stale.
 
 The `gate` file closes the race between "no task is running" and the folder being moved
 away: a task registers under a shared lock on it, `remove` checks and moves the folder under
-an exclusive one. A task registered after that finds no folder and fails to start.
+an exclusive one. A task registered after that finds no folder and fails to start. The
+record folders are never deleted (an empty gate file each): deleting one would race with a
+task registering in it.
 """
 
 from __future__ import annotations
@@ -169,16 +171,6 @@ def no_new_tasks(wtpar_dir: str, worktree_path: str) -> Iterator[None]:
     os.makedirs(folder, exist_ok=True)
     with _gate(folder, fcntl.LOCK_EX):
         yield
-
-
-def forget(wtpar_dir: str, worktree_path: str) -> None:
-    """Delete the worktree's (empty) record folder once the worktree is gone."""
-    folder = busy_dir(wtpar_dir, worktree_path)
-    with contextlib.suppress(OSError):
-        for name in os.listdir(folder):
-            if not name.endswith(".json"):
-                os.unlink(os.path.join(folder, name))
-        os.rmdir(folder)
 
 
 def stop_tasks(

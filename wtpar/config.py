@@ -30,6 +30,7 @@ _PORT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_PORT_RANGE = (20000, 29999)
 TEMPLATE_FIELDS = ("branch", "branch_slug", "repo", "worktree")
+PATH_PLACEHOLDERS = ("repo_parent", "repo", "repo_root", "branch")
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ def _parse(path: str, text: str, data: Any) -> Config:
     template = wt.get("path", DEFAULT_PATH_TEMPLATE)
     if not isinstance(template, str) or "{branch}" not in template:
         raise probe.error("worktrees.path must be a string containing {branch}", "path")
+    _check_template(probe, template)
     copy = _str_list(probe, wt.get("copy", []), "copy")
     post_create = _str_list(probe, wt.get("post_create", []), "post_create")
     pre_remove = _str_list(probe, wt.get("pre_remove", []), "pre_remove")
@@ -176,6 +178,24 @@ def _parse(path: str, text: str, data: Any) -> Config:
         env=env,
         services=_parse_services(probe, data.get("services", {}), env),
     )
+
+
+def _check_template(probe: Config, template: str) -> None:
+    """Refuse a path template that would fail when formatted, now rather than at spawn."""
+    known = ", ".join("{" + p + "}" for p in PATH_PLACEHOLDERS)
+    needles = ("path =", "path=", "path")
+    try:
+        fields = [f for _, f, spec, _ in string.Formatter().parse(template) if f is not None]
+        for name in fields:
+            if name not in PATH_PLACEHOLDERS:
+                raise probe.error(
+                    f"unknown placeholder {{{name}}} in worktrees.path (known: {known})", *needles
+                )
+        template.format(**{p: "x" for p in PATH_PLACEHOLDERS})
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise probe.error(
+            f"worktrees.path is not a valid template ({exc}; placeholders: {known})", *needles
+        ) from None
 
 
 def _str_list(probe: Config, value: Any, key: str) -> tuple[str, ...]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 
 class WtparError(Exception):
     """An error whose message is meant for the user."""
@@ -54,6 +56,31 @@ class GitVersionError(WtparError):
 
 
 class Interrupted(WtparError):
-    """The user pressed Ctrl-C."""
+    """A signal stopped the command: Ctrl-C (SIGINT), SIGTERM, or SIGHUP (the terminal
+    closed). The exit status is 128 + the signal's number: 130, 143, 129."""
 
-    exit_code = 130
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        super().__init__(f"interrupted ({signal_label(signal_name)})")
+        self.exit_code = 128 + signal.Signals[signal_name].value
+        self.signal_name = signal_name
+
+
+def signal_label(signal_name: str) -> str:
+    """How a signal is named to the user: `Ctrl-C` for SIGINT, else its name."""
+    return "Ctrl-C" if signal_name == "SIGINT" else signal_name
+
+
+class StateFileError(UsageError):
+    """wtpar's state file is damaged or from a newer wtpar: say which file and the way out."""
+
+    def __init__(self, path: str, problem: str, newer: bool = False) -> None:
+        way_out = (
+            "upgrade wtpar, or move the file away"
+            if newer
+            else f"move it away (mv {path} {path}.bad)"
+        )
+        super().__init__(
+            f"{path}: {problem}; {way_out}: the worktrees stay, wtpar forgets only the "
+            "bases it recorded when spawning them"
+        )
+        self.path = path

@@ -536,10 +536,11 @@ class Git:
         """A detached worktree at COMMIT (objects read through `env`'s quarantine)."""
         self.run("worktree", "add", "--detach", "--quiet", path, commit, env=env)
 
-    def drop_temporary_worktree(self, path: str) -> None:
-        """Remove a temporary worktree, even half-made; prune what git remembers of it."""
-        self.run("worktree", "remove", "--force", "--force", path, check=False)
-        shutil.rmtree(path, ignore_errors=True)
+    def drop_temporary_worktrees(self, paths: Sequence[str]) -> None:
+        """Delete temporary worktrees' folders (even half-made ones), then make git forget
+        them in one `worktree prune`."""
+        for path in paths:
+            shutil.rmtree(path, ignore_errors=True)
         self.run("worktree", "prune", check=False)
 
     def keep_objects(self, env: Mapping[str, str], new: str, old: str) -> None:

@@ -198,6 +198,15 @@ class RunStatus(enum.Enum):
         return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
+class SkipKind(enum.Enum):
+    """Why a task instance did not run; what the run's verdict and `--failed` make of it."""
+
+    UNCHANGED = "unchanged"  # succeeded before at this commit, clean tree: counts as success
+    DEPENDENCY_FAILED = "dependency failed"  # failed, timed out or cancelled: a failure
+    NOT_APPLICABLE = "not applicable"  # a dependency does not run on this branch: neither
+    NOT_TRIGGERED = "not triggered"  # its `after` task ended as `when` does not ask: neither
+
+
 class When(enum.Enum):
     """Which outcome of the trigger fires a cascade (`after` + `when`)."""
 
@@ -256,6 +265,20 @@ class TaskRun:
     reason: str | None = None
     worker: str | None = None  # the Dask worker that ran the last attempt
     infra_retries: int = 0  # starts again after a lost worker (not attempts)
+    skip: SkipKind | None = None  # set when status is SKIPPED
+
+    @property
+    def passed(self) -> bool:
+        """Succeeded, now or (skipped as unchanged) at this commit before."""
+        return self.status is RunStatus.OK or self.skip is SkipKind.UNCHANGED
+
+    @property
+    def rerun_wanted(self) -> bool:
+        """A failure of the run, which `wtpar run --failed` runs again: failed, timed out,
+        cancelled, or skipped because a dependency was one of those."""
+        if self.status is RunStatus.SKIPPED:
+            return self.skip is SkipKind.DEPENDENCY_FAILED
+        return self.status in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED)
 
     @property
     def duration(self) -> float | None:
@@ -275,19 +298,15 @@ class RunReport:
     jobs: int
     tasks: tuple[TaskRun, ...]
     interrupted: bool = False
+    signal: str | None = None  # what interrupted it: "SIGINT", "SIGTERM", "SIGHUP"
     jobs_note: str | None = None  # how -j was chosen, when wtpar chose it
 
     @property
     def ok(self) -> bool:
-        """True when every task succeeded (skipped-by-design cascades count as success)."""
+        """True when no task failed (skips by design, like a cascade, are not failures)."""
         return not self.interrupted and all(
-            t.status in (RunStatus.OK, RunStatus.SKIPPED) and not _skipped_by_failure(t)
-            for t in self.tasks
+            t.status.finished and not t.rerun_wanted for t in self.tasks
         )
-
-
-def _skipped_by_failure(run: TaskRun) -> bool:
-    return run.status is RunStatus.SKIPPED and (run.reason or "").startswith("dependency")
 
 
 # Events the dispatcher emits, in order, to its subscribers (the CLI and the dashboard).

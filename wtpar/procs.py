@@ -6,9 +6,13 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import subprocess
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from wtpar.errors import CommandError
 
@@ -132,4 +136,82 @@ def pid_alive(pid: object) -> bool:
         return False
     except PermissionError:
         return True  # it exists, under another user
+    return True
+
+
+# -- commands in their own process groups (post_create), stopped when wtpar is ----------------
+
+_groups: set[int] = set()
+_groups_guard = threading.Lock()
+_stopping = False
+
+
+class Signalled(BaseException):
+    """SIGTERM or SIGHUP arrived (a run handles its own; this is for every other command).
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_signalled(signum: int, frame: object) -> None:
+    raise Signalled(signum)
+
+
+def raise_on_termination() -> None:
+    """Make SIGTERM and SIGHUP raise Signalled in the main thread, so that clean-up runs
+    (process groups terminated, locks released) as it does for Ctrl-C."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_signalled)
+
+
+def run_in_group(
+    command: str, *, cwd: str, env: Mapping[str, str], output: IO[str] | None = None
+) -> int:
+    """Run a shell command in a process group of its own, stdout and stderr to `output`;
+    its exit status. `terminate_groups` stops it (Ctrl-C in a terminal no longer reaches it)."""
+    with _groups_guard:
+        if _stopping:
+            return 128 + signal.SIGTERM  # wtpar is stopping: start nothing new
+        proc = subprocess.Popen(
+            command,
+            shell=True,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        _groups.add(proc.pid)
+    try:
+        return proc.wait()
+    finally:
+        with _groups_guard:
+            _groups.discard(proc.pid)
+
+
+def terminate_groups(grace: float = 2.0) -> None:
+    """Stop every group `run_in_group` started that still runs: SIGTERM, SIGKILL after
+    `grace`; and start no more."""
+    global _stopping
+    with _groups_guard:
+        _stopping = True
+        groups = set(_groups)
+    for pgid in groups:
+        _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while groups and time.monotonic() < deadline:
+        time.sleep(0.02)  # a group cannot be waited for; wtpar is on its way out anyway
+        groups = {g for g in groups if _signal_group(g, 0)}
+    for pgid in groups:
+        _signal_group(pgid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+    except OSError:
+        return False
     return True

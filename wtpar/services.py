@@ -16,11 +16,9 @@ from wtpar.model import (
     BranchStatus,
     PruneResult,
     RemoveResult,
-    RunStatus,
     SpawnOutcome,
     SpawnResult,
     TaskKey,
-    TaskRun,
     Worktree,
 )
 from wtpar.worktrees import WorktreeManager, worktree_name
@@ -36,13 +34,14 @@ from wtpar.worktrees.leases import (
 
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
+    from wtpar.land.diff import BranchDiff
     from wtpar.land.plan import LandPlan, Strategy
     from wtpar.land.report import LandReport
     from wtpar.land.train import Train, TrainSubscriber
     from wtpar.land.update import UpdateResult
     from wtpar.model import RunEvent, RunReport, TaskSpec
     from wtpar.notify import NotifyOutcome, Sent
-    from wtpar.run.activity import WaitResult
+    from wtpar.run.activity import FinishedRuns, WaitResult
     from wtpar.run.dispatch import Dispatcher, DispatchOptions
     from wtpar.run.executor import Executor
     from wtpar.run.plan import RunPlan, RunRequest, WorktreeInfo
@@ -67,6 +66,22 @@ class Services:
     def from_cwd(cls, start: str | os.PathLike[str] = ".") -> Services:
         """Services for the repository containing `start`."""
         return cls(discover(start))
+
+    def report_stray_tasks(self) -> None:
+        """Warn about tasks that a killed wtpar run left running (see run/watchdog.py)."""
+        record_dir = os.path.join(self.paths.wtpar_dir, "watch")
+        if not os.path.isdir(record_dir):
+            return  # the usual case, and `wtpar list` pays one stat for it
+        from wtpar.notices import warn
+        from wtpar.run.watchdog import stray_tasks
+
+        for wtpar_pid, groups in stray_tasks(record_dir):
+            ids = ", ".join(str(g) for g in groups)
+            warn(
+                f"tasks of a wtpar run that was killed (pid {wtpar_pid}) are still running: "
+                f"process group{'s' if len(groups) > 1 else ''} {ids}; stop them with: "
+                f"kill -- {' '.join(f'-{g}' for g in groups)}"
+            )
 
     @property
     def config(self) -> Config:
@@ -235,6 +250,7 @@ class Services:
         if request.failed_only:
             request, only = self._failed_request(request)
         infos = self._worktree_infos()
+        self._refuse_missing_folders(request.branches)
         if not request.changed:
             return build_plan(specs, request, infos, only=only)
         draft = build_plan(specs, request, infos, only=only)
@@ -353,6 +369,12 @@ class Services:
         outcome = wait_outcome(results, not idle)
         return WaitResult(outcome, tuple(results), tuple(busy), names_by_path)
 
+    def finished_runs(self) -> FinishedRuns:
+        """A watch on runs finishing in any process (the dashboard's row flashes)."""
+        from wtpar.run.activity import FinishedRuns
+
+        return FinishedRuns(self.paths.wtpar_dir)
+
     def notify(self, what: str, outcome: NotifyOutcome, summary: str) -> Sent:
         """Announce that WHAT finished: `[notify] command`, else notify-send."""
         from wtpar.notify import Notification, send
@@ -430,6 +452,14 @@ class Services:
 
         return RunStore(self.paths.wtpar_dir).last_report()
 
+    def _refuse_missing_folders(self, names: Sequence[str]) -> None:
+        """A branch named with `-b` whose worktree folder was deleted: say so, as `exec` and
+        `path` do, rather than "no worktree"."""
+        missing = {wt.branch for wt in self.worktrees.worktrees() if wt.prunable and wt.branch}
+        for name in names:
+            if name in missing:
+                self.worktrees.find_present(name)
+
     def _worktree_infos(self) -> list[WorktreeInfo]:
         from wtpar.run.plan import WorktreeInfo
 
@@ -462,7 +492,7 @@ class Services:
         last = self.last_run_report()
         if last is None:
             raise UsageError("--failed: there is no previous run on this repository")
-        again = [t for t in last.tasks if rerun_wanted(t)]
+        again = [t for t in last.tasks if t.rerun_wanted]
         keys = [t.key for t in again]
         named = tuple(dict.fromkeys(t.key.task for t in again if t.key.task != ADHOC_TASK))
         adhoc = tuple((t.key.branch, t.command) for t in again if t.key.task == ADHOC_TASK)
@@ -526,7 +556,12 @@ class Services:
             request = RunRequest(
                 task_names=tuple(task_names), branches=tuple(targets), changed=True
             )
-            self.run(request, on_event)
+            done = self.run(request, on_event)
+            if done.interrupted:
+                # Stopped by a signal: no verdict on half the evidence.
+                from wtpar.errors import Interrupted
+
+                raise Interrupted(done.signal or "SIGINT")
 
         report = run_check(
             self.git,
@@ -615,6 +650,12 @@ class Services:
             cleaned = clean_landed(self.git, self.worktrees, report.landed, plan.base)
             report = replace(report, cleaned=cleaned)
         return report
+
+    def branch_diff(self, branch: str, base: str | None = None) -> BranchDiff:
+        """BRANCH's changes against the base: files with counts, and the patch."""
+        from wtpar.land.diff import branch_diff
+
+        return branch_diff(self.git, base or self._default_base(), branch)
 
     def update(
         self, branches: Sequence[str] = (), merge: bool = False, base: str | None = None
@@ -711,14 +752,6 @@ class Services:
         if branches and len(targets) < len(wts):
             raise UsageError("a detached worktree has no branch to key its environment")
         return list(dict.fromkeys(targets))
-
-
-def rerun_wanted(run: TaskRun) -> bool:
-    """True for a task instance `--failed` runs again: failed, timed out, cancelled, or
-    skipped because a dependency did not succeed."""
-    if run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.CANCELLED):
-        return True
-    return run.status is RunStatus.SKIPPED and (run.reason or "").startswith("dependency")
 
 
 def default_jobs() -> int:

@@ -7,12 +7,17 @@ import contextlib
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+from wtpar.errors import StateFileError
 from wtpar.locks import file_lock, locks_dir
 from wtpar.model import WorktreeRecord
+from wtpar.notices import warn
+from wtpar.stored import Corrupt, Fields, load_json, read_cache
 
 JsonDict = dict[str, Any]
+SCHEMA = 1
+_T = TypeVar("_T")
 
 
 def atomic_write_text(path: str, text: str) -> None:
@@ -40,23 +45,48 @@ def atomic_write_json(path: str, data: Any) -> None:
 
 
 def read_json(path: str, default: Any) -> Any:
-    """Read a JSON file, or `default` when it is missing or unreadable."""
+    """A JSON file that wtpar can do without: `default` when it is missing, and also when it
+    is damaged or its top level is not of `default`'s type (then with one warning)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = load_json(path)
+    except Corrupt as exc:
+        warn(f"{path}: {exc.problem}; ignoring it", about=path)
         return default
+    if data is None:
+        return default
+    if default is not None and not isinstance(data, type(default)):
+        warn(f"{path}: not what wtpar writes there; ignoring it", about=path)
+        return default
+    return data
 
 
 def update_json(path: str, change: Callable[[Any], Any], default: Any) -> Any:
-    """Under the file's lock: read, apply `change`, write back atomically; return the new data."""
+    """Under the file's lock: read (as `read_json`), apply `change`, write back atomically;
+    return the new data."""
+    return update_with(path, lambda p: read_json(p, default), change)
+
+
+def update_with(path: str, read: Callable[[str], _T], change: Callable[[_T], Any]) -> Any:
+    """Under the file's lock: `read` (which validates), apply `change`, write back
+    atomically; return the new data."""
     lock = file_lock(
         os.path.join(locks_dir(os.path.dirname(path)), os.path.basename(path) + ".lock")
     )
     with lock:
-        data = change(read_json(path, default))
+        data = change(read(path))
         atomic_write_json(path, data)
         return data
+
+
+def update_cache(
+    path: str, parse: Callable[[Any], _T], empty: _T, change: Callable[[_T], JsonDict]
+) -> None:
+    """update_json for a cache: a damaged one is replaced, one that cannot be written is left
+    alone; both are warned about, neither stops the command."""
+    try:
+        update_with(path, lambda p: read_cache(p, parse, empty), change)
+    except OSError as exc:
+        warn(f"{path}: cannot write it ({exc.strerror or exc}); not caching this time", about=path)
 
 
 class StateStore:
@@ -67,19 +97,20 @@ class StateStore:
         self.path = os.path.join(wtpar_dir, "state.json")
 
     def records(self) -> dict[str, WorktreeRecord]:
-        """Records by branch name."""
-        data = read_json(self.path, {})
-        result: dict[str, WorktreeRecord] = {}
-        for branch, rec in data.get("worktrees", {}).items():
-            result[branch] = WorktreeRecord(
-                branch=branch,
-                path=str(rec.get("path", "")),
-                base_ref=rec.get("base_ref"),
-                base_sha=rec.get("base_sha"),
-                created=float(rec.get("created", 0.0)),
-                populated=rec.get("populated", True) is not False,
-            )
-        return result
+        """Records by branch name; StateFileError when the file is damaged."""
+        return _parse_state(self._read(self.path))
+
+    @staticmethod
+    def _read(path: str) -> JsonDict:
+        try:
+            data = load_json(path)
+            if data is None:
+                return {}
+            _parse_state(data)
+        except Corrupt as exc:
+            raise StateFileError(path, exc.problem, exc.newer) from None
+        assert isinstance(data, dict)
+        return data
 
     def put(self, records: list[WorktreeRecord]) -> None:
         """Add or replace records."""
@@ -94,10 +125,10 @@ class StateStore:
                     "created": rec.created,
                     "populated": rec.populated,
                 }
-            data["schema"] = 1
+            data["schema"] = SCHEMA
             return data
 
-        update_json(self.path, change, {})
+        update_with(self.path, self._read, change)
 
     def drop(self, branches: list[str]) -> None:
         """Forget the records of these branches."""
@@ -106,7 +137,26 @@ class StateStore:
             worktrees = data.setdefault("worktrees", {})
             for branch in branches:
                 worktrees.pop(branch, None)
-            data["schema"] = 1
+            data["schema"] = SCHEMA
             return data
 
-        update_json(self.path, change, {})
+        update_with(self.path, self._read, change)
+
+
+def _parse_state(data: Any) -> dict[str, WorktreeRecord]:
+    """The typed loader of state.json: every record checked, or Corrupt."""
+    if data == {}:
+        return {}
+    doc = Fields(data)
+    doc.schema(SCHEMA)
+    return {
+        branch: WorktreeRecord(
+            branch=branch,
+            path=rec.text("path"),
+            base_ref=rec.opt_text("base_ref"),
+            base_sha=rec.opt_text("base_sha"),
+            created=rec.opt_number("created") or 0.0,
+            populated=rec.flag("populated", True),
+        )
+        for branch, rec in doc.objects("worktrees", optional=True).items()
+    }

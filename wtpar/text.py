@@ -9,15 +9,26 @@ _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+def display_width(text: str) -> int:
+    """Columns `text` takes on a terminal: 2 for East Asian wide characters and most emoji,
+    0 for combining marks, 0 for control characters (never negative)."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    from wcwidth import wcwidth  # only for non-ASCII text: `wtpar list` starts without it
+
+    return sum(max(wcwidth(ch), 0) for ch in text)
+
+
 def aligned_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell, two spaces apart, no trailing blanks."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
+    """Columns padded to their widest cell on screen, two spaces apart, no trailing blanks."""
+    lines = [list(headers), *(list(row) for row in rows)]
+    sizes = [[display_width(cell) for cell in line] for line in lines]
+    widths = [max(column) for column in zip(*sizes, strict=True)]
     return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-        for line in [headers, *rows]
+        "  ".join(
+            cell + " " * (w - n) for cell, n, w in zip(line, size, widths, strict=True)
+        ).rstrip()
+        for line, size in zip(lines, sizes, strict=True)
     )
 
 

@@ -16,12 +16,11 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from wtpar import git as gitmod
+from wtpar.check.merge_cache import MergeCache, pair_key
 from wtpar.git import Git, MergeTreeResult
-from wtpar.state import read_json, update_json
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-_KEEP = {"paths": 4000, "base": 4000, "counts": 4000, "pairs": 20000, "orders": 200}
 
 
 # -- results ---------------------------------------------------------------------------------
@@ -363,81 +362,3 @@ def blame_steps(
         blamed = tuple(sorted(partners, key=landed.__getitem__))
         steps.append(MergeStep(branch, False, tuple(files), blamed or tuple(landed), not blamed))
     return MergeOrder(tuple(steps))
-
-
-def pair_key(a: str, b: str) -> str:
-    """The cache key of a pair of commits (order does not matter for conflicts)."""
-    return ":".join(sorted((a, b)))
-
-
-class MergeCache:
-    """`wtpar/cache/merge.json`: merge results by commit ids, read once, written once."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.version = ".".join(str(x) for x in gitmod.version())
-        data = read_json(path, {})
-        fresh = isinstance(data, dict) and data.get("git") == self.version
-        self.data: dict[str, dict[str, Any]] = {
-            s: dict(data.get(s, {})) if fresh else {} for s in _KEEP
-        }
-        self.new: dict[str, dict[str, Any]] = {s: {} for s in _KEEP}
-
-    def lookup(self, section: str, keys: Iterable[str]) -> dict[str, Any]:
-        """The cached entries among `keys`."""
-        table = self.data[section]
-        return {k: table[k] for k in keys if k in table}
-
-    def store(self, section: str, entries: Mapping[str, Any]) -> None:
-        """Remember entries (written by `save`)."""
-        self.data[section].update(entries)
-        self.new[section].update(entries)
-
-    def get_or_compute(
-        self, section: str, base: str, heads: Sequence[str], one: Callable[[str], Any]
-    ) -> list[Any]:
-        """Entries keyed by (base, head), computing the missing ones one by one in threads."""
-
-        def compute(missing: Sequence[str]) -> list[Any]:
-            if len(missing) <= 1:
-                return [one(h) for h in missing]
-            with ThreadPoolExecutor(min(8, len(missing))) as pool:
-                return list(pool.map(one, missing))
-
-        return self.get_or_compute_many(section, base, heads, compute)
-
-    def get_or_compute_many(
-        self,
-        section: str,
-        base: str,
-        heads: Sequence[str],
-        compute: Callable[[Sequence[str]], list[Any]],
-    ) -> list[Any]:
-        """Entries keyed by (base, head), the missing ones computed together."""
-        keys = [f"{base}:{h}" for h in heads]
-        hits = self.lookup(section, keys)
-        missing = list(dict.fromkeys(h for h, k in zip(heads, keys, strict=True) if k not in hits))
-        fresh = {f"{base}:{h}": v for h, v in zip(missing, compute(missing), strict=True)}
-        self.store(section, fresh)
-        hits.update(fresh)
-        return [hits[k] for k in keys]
-
-    def save(self) -> None:
-        """Merge the new entries into the file, under its lock, keeping the newest."""
-        if not any(self.new.values()):
-            return
-        version, new = self.version, self.new
-
-        def change(data: Any) -> dict[str, Any]:
-            same = isinstance(data, dict) and data.get("git") == version
-            out: dict[str, Any] = {"schema": 1, "git": version}
-            for section, keep in _KEEP.items():
-                table: dict[str, Any] = dict(data.get(section, {})) if same else {}
-                for k, v in new[section].items():
-                    table.pop(k, None)
-                    table[k] = v
-                out[section] = dict(list(table.items())[-keep:])
-            return out
-
-        update_json(self.path, change, {})
-        self.new = {s: {} for s in _KEEP}

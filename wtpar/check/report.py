@@ -13,7 +13,7 @@ from wtpar.check.model import CheckFact, CheckState, UpstreamFacts, UpstreamStat
 from wtpar.check.reasons import order_step_reason
 from wtpar.check.rules import is_integrated
 from wtpar.model import StatusCounts
-from wtpar.text import aligned_table
+from wtpar.text import aligned_table, plural
 
 JSON_SCHEMA = 1
 MAX_PARTNERS = 3  # conflict partners named in a table cell; the rest are "+N"
@@ -113,7 +113,8 @@ def render_text(report: CheckReport, show_matrix: bool = False) -> str:
 def _pairs_text(report: CheckReport) -> str:
     m = report.matrix
     stats = (
-        f"{m.pairs} pairs: {m.disjoint} disjoint, {m.cached} cached, {m.merged} merged ({m.method})"
+        f"{plural(m.pairs, 'pair')}: {m.disjoint} disjoint, {m.cached} cached, "
+        f"{m.merged} merged ({m.method})"
     )
     if not m.conflicts:
         return f"conflicts between branches: none ({stats})"

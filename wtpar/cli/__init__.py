@@ -3,7 +3,9 @@ so that `wtpar list` never pays for the dispatcher or the dashboard."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
 from typing import Any
 
@@ -53,13 +55,27 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        from wtpar.errors import WtparError
+        from wtpar.cli._common import say, stdout_gone
+        from wtpar.errors import Interrupted, WtparError
 
         try:
             return super().invoke(ctx)
-        except WtparError as exc:
-            click.echo(f"wtpar: error: {exc.message}", err=True)
+        except Interrupted as exc:
+            say(f"wtpar: {exc.message}")
             ctx.exit(exc.exit_code)
+        except WtparError as exc:
+            say(f"wtpar: error: {exc.message}")
+            ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # Our reader went away (`wtpar list | head -1`): stop quietly, as `git log` does.
+            stdout_gone()
+            ctx.exit(141)
+        except OSError as exc:
+            # The file system refused (a file where wtpar keeps a folder, a full disk, no
+            # permission): one line naming the file, never a traceback.
+            where = f": {exc.filename}" if exc.filename else ""
+            say(f"wtpar: error: {exc.strerror or exc}{where}")
+            ctx.exit(1)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, help_text) for name, (_, _, help_text) in _COMMANDS.items()]
@@ -100,18 +116,25 @@ def cli(ctx: click.Context, repo_dir: str) -> None:
     ctx.obj = {"repo_dir": repo_dir}
 
 
+def _interrupted(label: str, code: int) -> None:
+    with contextlib.suppress(OSError):  # after SIGHUP there may be no terminal left
+        click.echo(f"wtpar: interrupted ({label})", err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user-facing errors print one message and set the exit code."""
+    from wtpar.procs import Signalled, raise_on_termination
+
+    raise_on_termination()
     try:
         # Without standalone mode, ctx.exit(code) comes back as the return value.
         code = cli.main(args=argv, prog_name="wtpar", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
-    except click.exceptions.Abort:
-        click.echo("wtpar: interrupted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("wtpar: interrupted", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _interrupted("Ctrl-C", 130)
+    except Signalled as exc:
+        _interrupted(signal.Signals(exc.signum).name, 128 + exc.signum)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

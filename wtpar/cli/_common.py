@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import click
 from click.shell_completion import CompletionItem
@@ -24,10 +26,17 @@ def services_from(ctx: click.Context) -> Services:
     svc = obj.get("services")
     if svc is None:
         svc = Services.from_cwd(obj.get("repo_dir", "."))
+        svc.report_stray_tasks()
         obj["services"] = svc
         root.obj = obj
     assert isinstance(svc, Services)
     return svc
+
+
+def say(text: str) -> None:
+    """One line on stderr, if there is still someone to read it (after SIGHUP, maybe not)."""
+    with contextlib.suppress(OSError):
+        click.echo(text, err=True)
 
 
 def echo_json(data: Any) -> None:
@@ -76,6 +85,61 @@ def complete_any_branch(
         if "/" in line:
             names[line.split("/", 1)[1]] = None
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+class _PipeSafe(io.TextIOBase):
+    """Writes to `stream` until its reader goes away (EPIPE: `wtpar run | head`), then
+    nothing: a closed output stops the printing, never the work."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
+        self._stream = stream
+        self.gone = False
+
+    def write(self, text: str, /) -> int:
+        if not self.gone:
+            try:
+                self._stream.write(text)
+            except BrokenPipeError:
+                self._reader_gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._reader_gone()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def _reader_gone(self) -> None:
+        self.gone = True
+        stdout_gone(self._stream)
+
+
+def pipe_safe(stream: IO[str]) -> IO[str]:
+    """`stream`, made to stop printing quietly when its reader goes away."""
+    return cast(IO[str], _PipeSafe(stream))
+
+
+def stdout_gone(stream: IO[str] | None = None) -> None:
+    """The reader of `stream` (stdout) went away: point its descriptor at /dev/null, so the
+    flushes still to come (at the latest when Python exits) cannot fail."""
+    target = stream or sys.stdout
+    try:
+        fd = target.fileno()
+    except (OSError, ValueError):
+        return  # not a real file (a test's capture): nothing will flush it at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def env_view_json(view: EnvView) -> dict[str, Any]:

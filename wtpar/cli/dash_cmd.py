@@ -23,9 +23,7 @@ from wtpar.cli._common import services_from
     type=click.Choice(("local", "dask")),
     help="Where runs started here go: this machine, or a Dask cluster (see `wtpar run`).",
 )
-@click.option(
-    "--scheduler", metavar="ADDRESS", help="The Dask scheduler (implies --backend dask)."
-)
+@click.option("--scheduler", metavar="ADDRESS", help="The Dask scheduler (implies --backend dask).")
 @click.pass_context
 def dash(
     ctx: click.Context,

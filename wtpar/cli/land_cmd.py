@@ -9,15 +9,13 @@ import click
 
 from wtpar.cli._common import complete_worktree_branch, echo_json, services_from
 from wtpar.cli.notify_cmds import announce, notify_option
-from wtpar.land.plan import OUTCOME_TEXT, LandPlan, Outcome, StepResult, StepState, Strategy
-from wtpar.land.report import Landing, LandReport, RoundStarted, StepJudged
+from wtpar.land.plan import Strategy
+from wtpar.land.render import JSON_SCHEMA, plan_json, render_plan, render_report, report_json
+from wtpar.land.report import Landing, RoundStarted, StepJudged
 from wtpar.land.update import UpdateResult
 from wtpar.model import TaskStarted
 from wtpar.notify import NotifyOutcome
 from wtpar.text import aligned_table, plural
-
-JSON_SCHEMA = 1
-_LOG_TAIL = 20
 
 
 @click.command()
@@ -120,183 +118,6 @@ def _progress(event: object) -> None:
         )
     elif isinstance(event, TaskStarted) and event.attempt == 1:
         click.echo(f"wtpar: running {event.key}", err=True)
-
-
-# -- text ------------------------------------------------------------------------------------
-
-
-def render_plan(plan: LandPlan, jobs: int) -> str:
-    """The plan: order, strategy, what would be tested, what is left out."""
-    lines = [
-        f"land into {plan.base} ({plan.base_sha[:10]}), strategy {plan.strategy.value}: "
-        + (
-            plural(len(plan.order), "branch").replace("branchs", "branches")
-            if plan.order
-            else "nothing to land"
-        )
-    ]
-    for i, branch in enumerate(plan.order, 1):
-        lines.append(f"  {i}. {branch}")
-    if plan.order:
-        if plan.run_checks:
-            combos = ", ".join("+".join(["base", *c]) for c in plan.combinations[:3])
-            more = ", ..." if len(plan.order) > 3 else ""
-            lines.append(
-                f"tests {plural(len(plan.order), 'combination')} ({combos}{more}) with "
-                f"{', '.join(plan.tasks)}, all at once in temporary worktrees (-j {jobs})"
-            )
-        else:
-            lines.append(_NO_RUN_TEXT)
-    if plan.left_out:
-        lines.append("left out:")
-        lines += [f"  {b}: {why}" for b, why in plan.left_out]
-    return "\n".join(lines)
-
-
-_NO_RUN_TEXT = (
-    "checks not run: landing on textual cleanliness alone (no [check] tasks, or --no-run)"
-)
-
-
-def _checks_cell(step: StepResult, plan: LandPlan) -> str:
-    if step.state is StepState.CONFLICT:
-        return "-"
-    if not plan.run_checks:
-        return "not run"
-    if step.state is StepState.FAILED:
-        return f"{step.failed_task} failed"
-    if step.state is StepState.CANCELLED:
-        return "cancelled"
-    return "passed"
-
-
-def _outcome_cell(step: StepResult, final: Outcome, later: bool) -> str:
-    if step.state is StepState.PASSED:
-        return "landed" if final is Outcome.LANDED else OUTCOME_TEXT[final]
-    if step.state is StepState.CANCELLED:
-        return "tested again below" if later else "not tested"
-    return OUTCOME_TEXT[final]
-
-
-def render_report(report: LandReport) -> str:
-    """The train as a table, the culprits with their logs, and how the base ended."""
-    plan = report.plan
-    final = dict(report.outcomes)
-    rows: list[list[str]] = []
-    number = 0
-    for r, rnd in enumerate(report.rounds):
-        later = {b for x in report.rounds[r + 1 :] for b in (s.branch for s in x.steps)}
-        for step in rnd.steps:
-            number += 1
-            rows.append(
-                [
-                    str(number),
-                    step.branch,
-                    (step.combined or "-")[:10],
-                    _checks_cell(step, plan),
-                    _outcome_cell(step, final[step.branch], step.branch in later),
-                ]
-            )
-    lines = [f"land into {plan.base}, strategy {plan.strategy.value}"]
-    lines.append(aligned_table(["step", "branch", "combined", "checks", "outcome"], rows))
-    if not plan.run_checks:
-        lines.append(_NO_RUN_TEXT)
-    if plan.left_out:
-        lines += ["", "left out (not ready):"] + [f"  {b}: {why}" for b, why in plan.left_out]
-    for culprit in report.culprits:
-        lines += [
-            "",
-            f"{culprit.branch}: {culprit.failed_task} failed once combined "
-            f"({(culprit.combined or '')[:10]}); left out",
-        ]
-        lines += [f"  | {line}" for line in _log_tail(culprit.log_path)]
-        if culprit.log_path:
-            lines.append(f"  log: {culprit.log_path}")
-    lines += ["", report.landing_text()]
-    lines += [f"note: {n}" for n in report.notes]
-    if report.pushed is not None:
-        p = report.pushed
-        lines.append(f"pushed to {p.target}" if p.ok else f"push refused: {p.detail}")
-    lines += [f"{b}: {what}" for b, what in report.cleaned]
-    return "\n".join(lines)
-
-
-def _log_tail(path: str | None) -> list[str]:
-    if not path:
-        return []
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read().splitlines()[-_LOG_TAIL:]
-    except OSError:
-        return []
-
-
-# -- json ------------------------------------------------------------------------------------
-
-
-def plan_json(plan: LandPlan) -> dict[str, Any]:
-    """The plan as JSON-ready data."""
-    return {
-        "schema": JSON_SCHEMA,
-        "base": plan.base,
-        "base_sha": plan.base_sha,
-        "strategy": plan.strategy.value,
-        "run_checks": plan.run_checks,
-        "tasks": list(plan.tasks),
-        "order": list(plan.order),
-        "combinations": [list(c) for c in plan.combinations],
-        "left_out": [{"branch": b, "reason": why} for b, why in plan.left_out],
-    }
-
-
-def report_json(report: LandReport) -> dict[str, Any]:
-    """The land report as JSON-ready data."""
-    number = 0
-    rounds = []
-    for rnd in report.rounds:
-        steps = []
-        for step in rnd.steps:
-            number += 1
-            steps.append(
-                {
-                    "step": number,
-                    "branch": step.branch,
-                    "combined": step.combined,
-                    "state": step.state.value,
-                    "failed_task": step.failed_task,
-                    "log": step.log_path,
-                }
-            )
-        rounds.append({"prefix": list(rnd.prefix), "steps": steps})
-    return {
-        **plan_json(report.plan),
-        "landing": report.landing.value,
-        "message": report.landing_text(),
-        "ok": report.ok,
-        "base_after": report.base_after,
-        "landed": list(report.landed),
-        "branches": [{"branch": b, "outcome": o.value} for b, o in report.outcomes],
-        "rounds": rounds,
-        "culprits": [
-            {
-                "branch": c.branch,
-                "task": c.failed_task,
-                "combined": c.combined,
-                "log": c.log_path,
-                "log_tail": _log_tail(c.log_path),
-            }
-            for c in report.culprits
-        ],
-        "pushed": None
-        if report.pushed is None
-        else {
-            "ok": report.pushed.ok,
-            "target": report.pushed.target,
-            "detail": report.pushed.detail,
-        },
-        "cleaned": [{"branch": b, "result": what} for b, what in report.cleaned],
-        "notes": list(report.notes),
-    }
 
 
 # -- update ----------------------------------------------------------------------------------

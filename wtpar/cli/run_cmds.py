@@ -11,9 +11,9 @@ from typing import IO
 
 import click
 
-from wtpar.cli._common import complete_worktree_branch, services_from
+from wtpar.cli._common import complete_worktree_branch, pipe_safe, say, services_from
 from wtpar.cli.notify_cmds import announce, notify_option
-from wtpar.errors import UsageError
+from wtpar.errors import Interrupted, UsageError, signal_label
 from wtpar.model import (
     RunEvent,
     RunReport,
@@ -27,10 +27,9 @@ from wtpar.model import (
 from wtpar.notify import NotifyOutcome
 from wtpar.run.plan import RunRequest
 from wtpar.run.report import counts_line, report_csv, report_json, report_junit, summary
-from wtpar.services import rerun_wanted
+from wtpar.run.runconfig import OUTPUT_MODES, parse_run_settings
 from wtpar.text import format_seconds, parse_duration
 
-OUTPUT_MODES = ("stream", "grouped", "failures", "quiet")
 _BAD = (RunStatus.FAILED, RunStatus.TIMED_OUT)
 _JUNIT_TAIL_LINES = 200
 
@@ -295,10 +294,16 @@ snapshot commit), named locks are held by the scheduler, -j caps the tasks in
 flight, and a task whose worker dies runs again elsewhere (an infrastructure
 retry, not an attempt). See the README's Dask section.
 
-Exit status: 0 when every task succeeded, 1 when any failed, timed out or was
-cancelled, 2 for a usage or configuration error, 130 after Ctrl-C (the first
-Ctrl-C stops starting tasks, terminates the running ones and writes the partial
-report; a second one kills them at once).
+A task that does not run is skipped as `unchanged` (a success), `dependency
+failed` (a failure), `not applicable` (a dependency does not run on that branch)
+or `not triggered` (a cascade that did not fire).
+
+Exit status: 0 when no task failed, 1 when any failed, timed out, was cancelled
+or was skipped for a failed dependency, 2 for a usage or configuration error,
+130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP (the first signal stops
+starting tasks, terminates the running ones and writes the partial report; a
+second one kills them at once). If wtpar is killed outright, a watchdog stops
+its tasks.
 """
 
 
@@ -410,13 +415,14 @@ def run(
         backend="dask" if scheduler and backend is None else backend,
         scheduler=scheduler,
     )
-    out = sys.stderr if as_json else sys.stdout
+    out = pipe_safe(sys.stderr if as_json else sys.stdout)
     if failed:
         last = svc.last_run_report()
-        if last is not None and not any(rerun_wanted(t) for t in last.tasks):
+        if last is not None and not any(t.rerun_wanted for t in last.tasks):
             click.echo(f"nothing failed in the last run ({last.run_id})", file=out)
             return
-    mode = output or ("progress" if out.isatty() else "grouped")
+    default = parse_run_settings(svc.config).output
+    mode = output or default or ("progress" if out.isatty() else "grouped")
     dispatcher = svc.make_dispatcher(request, on_note=_warn)
     if not dispatcher.keys:
         click.echo("nothing to run", file=out)
@@ -442,14 +448,13 @@ def _warn(text: str) -> None:
     click.echo(f"wtpar: warning: {text}", err=True)
 
 
-def _say_interrupted(presses: int) -> None:
+def _say_interrupted(presses: int, signal_name: str) -> None:
+    label = signal_label(signal_name)
+    again = "Ctrl-C again" if signal_name == "SIGINT" else f"{signal_name} again"
     if presses == 1:
-        click.echo(
-            "\nwtpar: interrupted: terminating running tasks (Ctrl-C again to kill them now)",
-            err=True,
-        )
+        say(f"\nwtpar: interrupted ({label}): terminating running tasks ({again} to kill them now)")
     else:
-        click.echo("wtpar: killing running tasks", err=True)
+        say("wtpar: killing running tasks")
 
 
 def _finish(
@@ -475,10 +480,9 @@ def _finish(
         tails = {t.key: _log_tail(t.log_path) for t in report.tasks if t.status in _BAD}
         _write(junit_path, report_junit(report, tails))
     if as_json:
-        click.echo(report_json(report), nl=False)
+        click.echo(report_json(report), nl=False, file=pipe_safe(sys.stdout))
     if report.interrupted:
-        click.echo("wtpar: interrupted", err=True)
-        ctx.exit(130)
+        raise Interrupted(report.signal or "SIGINT")
     if not report.ok:
         ctx.exit(1)
 
@@ -493,7 +497,7 @@ EXEC_HELP = """Run one command in one worktree, through the shared pool.
 The command takes a slot of the pool shared with every `wtpar run`, and waits
 for its --lock names first, like a task. Its output is shown as it comes and
 kept in .git/wtpar/runs/. The exit status is the command's own (1 if it timed
-out, 130 after Ctrl-C).
+out, 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP).
 """
 
 
@@ -531,13 +535,12 @@ def exec_cmd(
         locks=locks,
     )
     dispatcher = svc.make_dispatcher(request)
-    dispatcher.subscribe(LiveOutput("stream", sys.stdout, prefix=False))
+    dispatcher.subscribe(LiveOutput("stream", pipe_safe(sys.stdout), prefix=False))
     from wtpar.run.runner import run_sync
 
     report = run_sync(dispatcher, on_interrupt=_say_interrupted)
     if report.interrupted:
-        click.echo("wtpar: interrupted", err=True)
-        ctx.exit(130)
+        raise Interrupted(report.signal or "SIGINT")
     task = report.tasks[0]
     if task.status is RunStatus.OK:
         return

@@ -69,6 +69,17 @@ class LandPlan:
         return first_round(self.order)
 
 
+def step_name(branch: str, number: int) -> str:
+    """What the checks of step NUMBER call its temporary worktree (`TaskKey.branch`)."""
+    return f"{branch}@step{number}"
+
+
+def step_number(name: str) -> int | None:
+    """The step a temporary worktree's name belongs to (None for any other name)."""
+    _, sep, number = name.rpartition("@step")
+    return int(number) if sep and number.isdigit() else None
+
+
 def first_round(order: Sequence[str]) -> tuple[tuple[str, ...], ...]:
     """Each prefix of `order`, shortest first."""
     return tuple(tuple(order[: i + 1]) for i in range(len(order)))

@@ -88,6 +88,7 @@ class RoundStarted:
     number: int
     prefix: tuple[str, ...]
     branches: tuple[str, ...]
+    first_step: int = 1  # the number of its first step (steps count across rounds)
 
 
 @dataclass(frozen=True)

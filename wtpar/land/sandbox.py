@@ -4,8 +4,7 @@ repository lock, always removed (also after Ctrl-C or a failure), never a user's
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from wtpar.git import Git
 from wtpar.locks import repo_lock
@@ -20,21 +19,21 @@ class Sandbox:
         self.root = os.path.join(git.paths.wtpar_dir, "land", land_id)
         self.paths: list[str] = []
 
-    def add(self, name: str, commit: str) -> str:
-        """A detached worktree named NAME at COMMIT; its path."""
-        path = os.path.join(self.root, name)
+    def add_all(self, commits: Sequence[tuple[str, str]]) -> list[str]:
+        """A detached worktree per (name, commit), one after another (concurrent `worktree
+        add`s read each other's half-written metadata); their paths."""
         os.makedirs(self.root, exist_ok=True)
-        self.paths.append(path)
+        paths = [os.path.join(self.root, name) for name, _ in commits]
+        self.paths += paths
         with repo_lock(self.git.paths.wtpar_dir):
-            self.git.add_temporary_worktree(path, commit, self.env)
-        return path
+            for path, (_, commit) in zip(paths, commits, strict=True):
+                self.git.add_temporary_worktree(path, commit, self.env)
+        return paths
 
     def clear(self) -> None:
         """Remove every worktree made so far (safe to call more than once)."""
         if not self.paths and not os.path.exists(self.root):
             return
         with repo_lock(self.git.paths.wtpar_dir):
-            for path in self.paths:
-                self.git.drop_temporary_worktree(path)
+            self.git.drop_temporary_worktrees([*self.paths, self.root])
             self.paths.clear()
-            shutil.rmtree(self.root, ignore_errors=True)

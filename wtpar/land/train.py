@@ -26,6 +26,7 @@ from wtpar.land.plan import (
     final_outcomes,
     needless,
     start,
+    step_name,
 )
 from wtpar.land.report import (
     LandEvent,
@@ -38,7 +39,15 @@ from wtpar.land.report import (
 )
 from wtpar.land.sandbox import Sandbox
 from wtpar.locks import repo_lock
-from wtpar.model import RunEvent, RunStatus, TaskFinished, TaskKey, TaskRun, TaskSpec
+from wtpar.model import (
+    RunEvent,
+    RunStatus,
+    SkipKind,
+    TaskFinished,
+    TaskKey,
+    TaskRun,
+    TaskSpec,
+)
 from wtpar.procs import clean_env
 from wtpar.run.dispatch import Dispatcher, DispatchOptions
 from wtpar.run.plan import RunRequest, WorktreeInfo, build_plan
@@ -99,7 +108,7 @@ class Train:
             )
             while not state.done and not self.interrupted:
                 number = len(rounds) + 1
-                self._emit(RoundStarted(number, state.landed, state.pending))
+                self._emit(RoundStarted(number, state.landed, state.pending, self._steps + 1))
                 steps = await self._round(number, state, tip, combiner, env)
                 rounds.append(Round(state.landed, steps))
                 tip = _new_tip(tip, steps)
@@ -149,13 +158,15 @@ class Train:
         env: Mapping[str, str],
     ) -> tuple[StepResult, ...]:
         sandbox = Sandbox(self.git, f"{self.land_id}-{number}", env)
-        names = [f"{b}@step{first + i}" for i, (b, _) in enumerate(built)]
+        names = [step_name(b, first + i) for i, (b, _) in enumerate(built)]
         try:
-            infos = []
-            for name, (_, combined) in zip(names, built, strict=True):
-                if combined is not None and not self.interrupted:
-                    path = await asyncio.to_thread(sandbox.add, name.replace("@", "-"), combined)
-                    infos.append(WorktreeInfo(branch=name, path=path, head=combined))
+            wanted = [(n, c) for n, (_, c) in zip(names, built, strict=True) if c is not None]
+            folders = [(n.replace("@", "-"), c) for n, c in wanted]
+            paths = await asyncio.to_thread(sandbox.add_all, folders)
+            infos = [
+                WorktreeInfo(branch=n, path=p, head=c)
+                for (n, c), p in zip(wanted, paths, strict=True)
+            ]
             if self.interrupted or not infos:
                 return tuple(_step(b, c, [], self.interrupted) for b, c in built)
             request = RunRequest(
@@ -280,16 +291,10 @@ def _step(branch: str, combined: str | None, runs: Sequence[TaskRun], stopped: b
         return StepResult(branch, StepState.FAILED, combined, bad.key.task, bad.log_path)
     if stopped or any(r.status is RunStatus.CANCELLED for r in runs):
         return StepResult(branch, StepState.CANCELLED, combined)
-    skipped = next(
-        (r for r in runs if r.status is RunStatus.SKIPPED and _dependency_failed(r)), None
-    )
+    skipped = next((r for r in runs if r.skip is SkipKind.DEPENDENCY_FAILED), None)
     if skipped is not None:
         return StepResult(branch, StepState.FAILED, combined, skipped.key.task, None)
     return StepResult(branch, StepState.PASSED, combined)
-
-
-def _dependency_failed(run: TaskRun) -> bool:
-    return (run.reason or "").startswith("dependency")
 
 
 def _new_tip(tip: str, steps: Sequence[StepResult]) -> str:
@@ -306,7 +311,7 @@ def run_train_sync(train: Train) -> LandReport:
     """Run a train on a new event loop; Ctrl-C (or SIGTERM) once stops it cleanly, twice
     kills the checks at once. Temporary worktrees are removed either way."""
 
-    def interrupted(presses: int) -> None:
+    def interrupted(presses: int, signal_name: str) -> None:
         if presses == 1:
             train.interrupt()
         else:

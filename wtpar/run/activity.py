@@ -176,3 +176,36 @@ def wait_outcome(results: Sequence[WorktreeOutcome], timed_out: bool) -> WaitOut
     if results and all(r.outcome is WaitOutcome.NO_RUN for r in results):
         return WaitOutcome.NO_RUN
     return WaitOutcome.OK
+
+
+class FinishedRuns:
+    """Runs whose report appeared since the last look, from any process: the dashboard
+    flashes the rows of the worktrees they ran in. The first look only takes stock."""
+
+    def __init__(self, wtpar_dir: str) -> None:
+        self.store = RunStore(wtpar_dir)
+        self.seen: set[str] | None = None
+
+    def poll(self) -> dict[str, WaitOutcome]:
+        """Worktree path -> outcome, for the runs that finished since the last call."""
+        try:
+            run_ids = os.listdir(self.store.root)
+        except FileNotFoundError:
+            run_ids = []
+        fresh = [
+            r
+            for r in sorted(run_ids)
+            if (self.seen is None or r not in self.seen)
+            and os.path.exists(self.store.report_path(r))
+        ]
+        first, self.seen = self.seen is None, (self.seen or set()) | set(fresh)
+        found: dict[str, WorktreeOutcome] = {}
+        if first:
+            return {}
+        for run_id in reversed(fresh):  # the newest run decides a worktree's outcome
+            report = self.store.load(run_id)
+            if report is not None:
+                left = {os.path.realpath(t.worktree): t.worktree for t in report.tasks}
+                left = {real: path for real, path in left.items() if real not in found}
+                _take_outcomes(report, left, found)
+        return {outcome.path: outcome.outcome for outcome in found.values()}

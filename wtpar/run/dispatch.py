@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from wtpar import busy
+from wtpar.errors import signal_label
 from wtpar.model import (
     RunEvent,
     RunFinished,
     RunReport,
     RunStatus,
+    SkipKind,
     TaskFinished,
     TaskKey,
     TaskOutput,
@@ -46,7 +48,7 @@ from wtpar.run.cleanliness import CleanReads
 from wtpar.run.executor import Attempt, AttemptResult, Ending, Executor
 from wtpar.run.gate import StartGate
 from wtpar.run.history import Attempted, History
-from wtpar.run.plan import UNCHANGED_PREFIX, RunPlan, TaskInstance
+from wtpar.run.plan import RunPlan, TaskInstance
 from wtpar.run.results import RecordedResult, ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
 from wtpar.run.schedule import remaining_time
@@ -85,6 +87,7 @@ class _Live:
     end_time: float | None = None
     exit_code: int | None = None
     reason: str | None = None
+    skip: SkipKind | None = None
     worker: str | None = None
     infra_retries: int = 0
     task: asyncio.Task[None] | None = None
@@ -100,9 +103,7 @@ class _Live:
     @property
     def passed(self) -> bool:
         """Succeeded, or skipped because it already succeeded at this commit."""
-        return self.status is RunStatus.OK or (
-            self.status is RunStatus.SKIPPED and (self.reason or "").startswith(UNCHANGED_PREFIX)
-        )
+        return self.status is RunStatus.OK or self.skip is SkipKind.UNCHANGED
 
     def write_log(self, data: bytes) -> None:
         if self.log is None:
@@ -182,6 +183,7 @@ class Dispatcher:
         self.clean_reads = clean_reads  # read while the run goes on (cleanliness.py)
         self.store = RunStore(wtpar_dir)
         self.interrupted = False
+        self.signal: str | None = None
         self.report: RunReport | None = None
         self._base_env = env if env is not None else clean_env()
         self._subscribers: list[Subscriber] = []
@@ -235,15 +237,16 @@ class Dispatcher:
         """Stop starting tasks, terminate the running ones; the rest end cancelled."""
         self._stop(reason)
 
-    def interrupt(self) -> None:
-        """The first Ctrl-C: like cancel_all, and the report says the run was interrupted."""
+    def interrupt(self, signal_name: str = "SIGINT") -> None:
+        """The first Ctrl-C (or SIGTERM, SIGHUP): like cancel_all, and the report says the
+        run was interrupted, and by what."""
         self.interrupted = True
-        self._stop("interrupted (Ctrl-C)")
+        self.signal = self.signal or signal_name
+        self._stop(f"interrupted ({signal_label(self.signal)})")
 
-    def kill_now(self) -> None:
+    def kill_now(self, signal_name: str = "SIGINT") -> None:
         """The second Ctrl-C: SIGKILL every running process group at once."""
-        self.interrupted = True
-        self._stop("interrupted (Ctrl-C)")
+        self.interrupt(signal_name)
         if self.executor is not None:
             for live in self._lives.values():
                 if live.running:
@@ -314,19 +317,26 @@ class Dispatcher:
 
     async def _execute(self, live: _Live) -> tuple[RunStatus, str | None]:
         inst = live.instance
-        if inst.skip_reason:
-            return RunStatus.SKIPPED, inst.skip_reason
+        if inst.skip is not None:
+            return self._skipped(live, inst.skip, f"{inst.skip.value}: {inst.skip_reason}")
         for dep_key in inst.deps:
             dep = self._lives[dep_key]
             await dep.finished.wait()
             if not dep.passed:
-                return RunStatus.SKIPPED, f"dependency {dep_key} {dep.status.value}"
+                # A dependency skipped by design passes its kind on; any other is a failure.
+                inherited = dep.skip in (SkipKind.NOT_APPLICABLE, SkipKind.NOT_TRIGGERED)
+                kind = dep.skip if inherited and dep.skip else SkipKind.DEPENDENCY_FAILED
+                what = f"dependency {dep_key} {dep.status.value}"
+                if inherited and dep.skip:
+                    what = f"{dep.skip.value}: {what} ({dep.skip.value})"
+                return self._skipped(live, kind, what)
         if inst.trigger is not None:
             trigger = self._lives[inst.trigger]
             await trigger.finished.wait()
             if not _fires(inst.spec.when, trigger):
-                return (
-                    RunStatus.SKIPPED,
+                return self._skipped(
+                    live,
+                    SkipKind.NOT_TRIGGERED,
                     f"not triggered: {inst.trigger} {trigger.status.value} "
                     f"(when = {inst.spec.when.value})",
                 )
@@ -366,6 +376,11 @@ class Dispatcher:
                 live.flush_output()
         self._remember(inst, result, time.monotonic() - began)
         return self._judge(live, result)
+
+    @staticmethod
+    def _skipped(live: _Live, kind: SkipKind, reason: str) -> tuple[RunStatus, str]:
+        live.skip = kind
+        return RunStatus.SKIPPED, reason
 
     @contextlib.contextmanager
     def _busy_in_worktree(self, live: _Live) -> Iterator[None]:
@@ -526,6 +541,7 @@ class Dispatcher:
             attempts=live.attempts,
             log_path=live.log_path if live.log is not None else None,
             reason=live.reason,
+            skip=live.skip,
             worker=live.worker,
             infra_retries=live.infra_retries,
         )
@@ -538,6 +554,7 @@ class Dispatcher:
             jobs=self.jobs,
             tasks=tuple(self._task_run(live) for live in self._lives.values()),
             interrupted=self.interrupted,
+            signal=self.signal,
             jobs_note=self.options.jobs_note,
         )
 

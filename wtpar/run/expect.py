@@ -18,8 +18,6 @@ def task_id(instance: TaskInstance) -> TaskId:
     return TaskId(shard_name(instance.key), instance.key.branch, instance.command)
 
 
-
-
 def estimates(plan: RunPlan, history: History | None) -> dict[TaskKey, Estimate]:
     """The expected duration (and CPU, memory) of every instance of the plan."""
     ids = {i.key: task_id(i) for i in plan.instances}

@@ -22,6 +22,7 @@ from wtpar.procs import group_alive, signal_group
 from wtpar.run.child import Child, start_child
 from wtpar.run.executor import Attempt, AttemptResult, AttemptSink, Ending, Executor
 from wtpar.run.pool import ResourceLocks, SlotPool
+from wtpar.run.watchdog import Watchdog
 
 SHELL = "/bin/sh"
 _GROUP_POLL_FIRST = 0.005
@@ -65,6 +66,7 @@ class LocalExecutor(Executor):
         self._pool = SlotPool(wtpar_dir, jobs)
         self._locks = ResourceLocks(wtpar_dir)
         self._running: dict[TaskKey, _Running] = {}
+        self._watchdog = Watchdog(os.path.join(wtpar_dir, "watch"))
 
     def slot(self) -> AbstractAsyncContextManager[object]:
         return self._pool.slot()
@@ -87,10 +89,16 @@ class LocalExecutor(Executor):
             os.close(write_fd)
         running = _Running(proc)
         self._running[attempt.key] = running
+        self._watchdog.track(proc.pid)  # its group id: the shell leads a new session
         try:
             return await self._follow(attempt, running, sink, read_fd, loop)
         finally:
             del self._running[attempt.key]
+            self._watchdog.untrack(proc.pid)
+
+    async def aclose(self) -> None:
+        # In a thread: the watchdog exits at once, but the loop (the dashboard's) never waits.
+        await asyncio.to_thread(self._watchdog.close)
 
     async def _follow(
         self,

@@ -12,13 +12,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from wtpar.errors import UsageError
-from wtpar.model import TaskKey, TaskSpec
+from wtpar.model import SkipKind, TaskKey, TaskSpec
 from wtpar.run.shards import expand_shards, shard_command, shard_name
 from wtpar.run.taskconfig import ADHOC_TASK
 from wtpar.run.treekey import result_command
-
-UNCHANGED_PREFIX = "unchanged"
-"""How the reason of a task skipped by `--changed` starts (such a skip counts as success)."""
 
 # -- one run ------------------------------------------------------------------------------
 
@@ -76,7 +73,8 @@ class TaskInstance:
     worktree: WorktreeInfo
     deps: tuple[TaskKey, ...] = ()
     trigger: TaskKey | None = None
-    skip_reason: str | None = None  # decided before the run (unchanged, dependency not here)
+    skip: SkipKind | None = None  # decided before the run: unchanged, or not applicable here
+    skip_reason: str | None = None  # the words shown with it
 
     @property
     def command(self) -> str:
@@ -150,6 +148,9 @@ def build_plan(
         raise UsageError(f"unknown task {unknown[0]!r} (tasks: {known})")
     if not request.task_names and request.command is None and not request.per_branch:
         raise UsageError("nothing to run: name tasks, or give a command after --, or use -c")
+    for command in (request.command, *(cmd for _, cmd in request.per_branch)):
+        if command is not None and not command.strip():
+            raise UsageError("empty command: give a shell command, e.g. -- make test")
     main = next((wt for wt in worktrees if wt.is_main), None)
     branch_patterns = request.branches
     if not branch_patterns and request.command is None and not request.task_names:
@@ -236,11 +237,16 @@ def _named_instances(
                 trigger = _instance_key(specs[spec.after], spec.after, wt, main, runs_on)
                 if trigger is None:
                     missing.append(spec.after)
-            skip = None
+            skip, skip_reason = None, None
             if missing:
-                skip = f"dependency {missing[0]!r} does not run on {wt.branch} (see its branches)"
+                skip = SkipKind.NOT_APPLICABLE
+                skip_reason = (
+                    f"dependency {missing[0]!r} does not run on {wt.branch} (see its branches)"
+                )
             result.append(
-                TaskInstance(TaskKey(wt.branch, name), spec, wt, tuple(deps), trigger, skip)
+                TaskInstance(
+                    TaskKey(wt.branch, name), spec, wt, tuple(deps), trigger, skip, skip_reason
+                )
             )
     return result
 
@@ -297,7 +303,7 @@ def _restrict(instances: list[TaskInstance], keep: set[TaskKey]) -> list[TaskIns
 
 def _skip_if_unchanged(instance: TaskInstance, lookup: ResultLookup) -> TaskInstance:
     wt = instance.worktree
-    if instance.skip_reason or wt.tree is None:
+    if instance.skip or wt.tree is None:
         return instance
     command = result_command(instance.command, instance.spec.env)
     seen = lookup(shard_name(instance.key), command, wt.tree)
@@ -306,9 +312,8 @@ def _skip_if_unchanged(instance: TaskInstance, lookup: ResultLookup) -> TaskInst
     state = "clean" if wt.clean else "uncommitted"
     return replace(
         instance,
-        skip_reason=(
-            f"{UNCHANGED_PREFIX}: succeeded on the same {state} tree {wt.tree[:10]} ({seen[1]})"
-        ),
+        skip=SkipKind.UNCHANGED,
+        skip_reason=f"succeeded on the same {state} tree {wt.tree[:10]} ({seen[1]})",
     )
 
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from wtpar.model import RunReport, RunStatus, TaskKey, TaskRun
+from wtpar.model import RunReport, RunStatus, SkipKind, TaskKey, TaskRun
 from wtpar.run.shards import group_runs, shard_name
-from wtpar.text import aligned_table, format_seconds
+from wtpar.stored import Corrupt, Fields
+from wtpar.text import aligned_table, format_seconds, plural
 
 SCHEMA = 1
 _FAILED = (RunStatus.FAILED, RunStatus.TIMED_OUT)
@@ -65,14 +66,14 @@ def run_stats(report: RunReport) -> RunStats:
 
 
 def counts_line(report: RunReport) -> str:
-    """`3 tasks: 2 ok, 1 failed`, with ` (interrupted)` when the run was."""
+    """`3 tasks: 2 ok, 1 skipped (1 not applicable)`, with ` (interrupted)` when the run was."""
     counts = ", ".join(
-        f"{n} {status.value}"
+        f"{n} {status.value}" + (_skip_kinds(report) if status is RunStatus.SKIPPED else "")
         for status in RunStatus
         if (n := sum(1 for t in report.tasks if t.status is status))
     )
     tail = " (interrupted)" if report.interrupted else ""
-    return f"{len(report.tasks)} tasks: {counts or 'none'}{tail}"
+    return f"{plural(len(report.tasks), 'task')}: {counts or 'none'}{tail}"
 
 
 def summary(report: RunReport) -> str:
@@ -120,6 +121,13 @@ def summary(report: RunReport) -> str:
     return "\n".join(lines)
 
 
+def _skip_kinds(report: RunReport) -> str:
+    """` (2 not applicable, 1 unchanged)`: the skipped tasks by kind."""
+    kinds = [t.skip for t in report.tasks if t.status is RunStatus.SKIPPED]
+    counts = [f"{n} {k.value}" for k in SkipKind if (n := kinds.count(k))]
+    return f" ({', '.join(counts)})" if counts else ""
+
+
 def _iso(value: float | None) -> str | None:
     if value is None:
         return None
@@ -138,6 +146,7 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
         "ended_at": _iso(report.ended),
         "jobs": report.jobs,
         "interrupted": report.interrupted,
+        "signal": report.signal,
         "jobs_note": report.jobs_note,
         "ok": report.ok,
         "stats": {
@@ -174,6 +183,7 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
                 "attempts": t.attempts,
                 "log": t.log_path,
                 "reason": t.reason,
+                "skip": t.skip.value if t.skip else None,
                 "worker": t.worker,
                 "infra_retries": t.infra_retries,
             }
@@ -187,42 +197,51 @@ def report_json(report: RunReport) -> str:
     return json.dumps(report_to_dict(report), indent=2) + "\n"
 
 
-def report_from_dict(data: Mapping[str, Any]) -> RunReport:
-    """A RunReport back from report.json's content; ValueError when it is not one."""
-    if data.get("schema") != SCHEMA:
-        raise ValueError(f"unsupported report schema {data.get('schema')!r}")
+def report_from_dict(data: Any) -> RunReport:
+    """The typed loader of report.json: a RunReport, or Corrupt naming what is wrong."""
+    doc = Fields(data)
+    doc.schema(SCHEMA)
     tasks = tuple(
-        TaskRun(
-            key=TaskKey(str(t["branch"]), str(t["task"]), _shard(t.get("shard", 0))),
-            command=str(t["command"]),
-            worktree=str(t["worktree"]),
-            status=RunStatus(t["status"]),
-            exit_code=t.get("exit_code"),
-            started=t.get("started"),
-            ended=t.get("ended"),
-            attempts=int(t.get("attempts", 0)),
-            log_path=t.get("log"),
-            reason=t.get("reason"),
-            worker=t.get("worker"),
-            infra_retries=int(t.get("infra_retries", 0)),
-        )
-        for t in data.get("tasks", [])
+        _task_from_dict(Fields(t, f"tasks[{i}]")) for i, t in enumerate(doc.items("tasks"))
     )
     return RunReport(
-        run_id=str(data["run_id"]),
-        started=float(data["started"]),
-        ended=float(data["ended"]),
-        jobs=int(data["jobs"]),
+        run_id=doc.text("run_id"),
+        started=doc.number("started"),
+        ended=doc.number("ended"),
+        jobs=doc.integer("jobs"),
         tasks=tasks,
-        interrupted=bool(data.get("interrupted", False)),
-        jobs_note=data.get("jobs_note") if isinstance(data.get("jobs_note"), str) else None,
+        interrupted=doc.flag("interrupted", False),
+        signal=doc.opt_text("signal"),
+        jobs_note=doc.opt_text("jobs_note"),
     )
 
 
-def _shard(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"bad shard {value!r}")
-    return value
+def _task_from_dict(t: Fields) -> TaskRun:
+    text = t.text("status")
+    skip_text = t.opt_text("skip")
+    try:
+        status = RunStatus(text)
+        skip = SkipKind(skip_text) if skip_text is not None else None
+    except ValueError:
+        raise Corrupt(f"{t.where}: {text!r} / {skip_text!r} is not a task outcome") from None
+    shard = t.opt_integer("shard") or 0
+    if shard < 0:
+        raise Corrupt(f"{t.where}.shard should be 0 or more")
+    return TaskRun(
+        key=TaskKey(t.text("branch"), t.text("task"), shard),
+        command=t.text("command"),
+        worktree=t.text("worktree"),
+        status=status,
+        exit_code=t.opt_integer("exit_code"),
+        started=t.opt_number("started"),
+        ended=t.opt_number("ended"),
+        attempts=t.opt_integer("attempts") or 0,
+        log_path=t.opt_text("log"),
+        reason=t.opt_text("reason"),
+        skip=skip,
+        worker=t.opt_text("worker"),
+        infra_retries=t.opt_integer("infra_retries") or 0,
+    )
 
 
 def report_csv(report: RunReport) -> str:

@@ -10,8 +10,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from wtpar.model import RunStatus
 from wtpar.run.treekey import commit_trees
-from wtpar.state import read_json, update_json
+from wtpar.state import update_cache
+from wtpar.stored import Corrupt, Fields, read_cache
+
+SCHEMA = 1
+_STATUSES = {s.value for s in RunStatus}
 
 
 @dataclass(frozen=True)
@@ -59,19 +64,17 @@ class ResultStore:
         results = list(results)
         trees = self.trees([r.head for r in results if not r.tree])
         results = [r if r.tree else replace(r, tree=trees.get(r.head) or "") for r in results]
-        new = {_key(r.task, r.command, r.tree): asdict(r) for r in results if r.tree}
+        new = {_key(r.task, r.command, r.tree): r for r in results if r.tree}
         if not new:
             return
 
-        def change(data: dict[str, Any]) -> dict[str, Any]:
-            entries: dict[str, Any] = data.get("results", {})
+        def change(entries: dict[str, RecordedResult]) -> dict[str, Any]:
             entries.update(new)
-            if len(entries) > self.keep:
-                ordered = sorted(entries.items(), key=lambda kv: kv[1].get("finished", 0))
-                entries = dict(ordered[-self.keep :])
-            return {"schema": 1, "results": entries}
+            ordered = sorted(entries.items(), key=lambda kv: kv[1].finished)[-self.keep :]
+            return {"schema": SCHEMA, "results": {k: asdict(r) for k, r in ordered}}
 
-        update_json(self.path, change, {})
+        empty: dict[str, RecordedResult] = {}
+        update_cache(self.path, _parse_results, empty, change)
 
     def lookup(
         self, task: str, command: str, head: str = "", tree: str | None = None
@@ -81,21 +84,36 @@ class ResultStore:
         tree = tree or self.trees([head]).get(head)
         if not tree:
             return None
-        entry = read_json(self.path, {}).get("results", {}).get(_key(task, command, tree))
-        return _result(entry)
+        return self._load().get(_key(task, command, tree))
 
     def all(self) -> list[RecordedResult]:
         """Every remembered result."""
-        entries = read_json(self.path, {}).get("results", {})
-        found = [_result(e) for e in entries.values()] if isinstance(entries, dict) else []
-        return [r for r in found if r is not None]
+        return list(self._load().values())
+
+    def _load(self) -> dict[str, RecordedResult]:
+        empty: dict[str, RecordedResult] = {}
+        return read_cache(self.path, _parse_results, empty)
 
 
-def _result(entry: Any) -> RecordedResult | None:
-    """An entry read back, or None when it is not one (a damaged cache is ignored)."""
-    if not isinstance(entry, dict):
-        return None
-    try:
-        return RecordedResult(**entry)
-    except TypeError:
-        return None
+def _parse_results(data: Any) -> dict[str, RecordedResult]:
+    """The typed loader of results.json (Corrupt when any part has the wrong shape)."""
+    doc = Fields(data)
+    doc.schema(SCHEMA)
+    return {key: _parse_result(entry) for key, entry in doc.objects("results").items()}
+
+
+def _parse_result(entry: Fields) -> RecordedResult:
+    result = RecordedResult(
+        task=entry.text("task"),
+        command=entry.text("command"),
+        branch=entry.text("branch"),
+        head=entry.text("head"),
+        status=entry.text("status"),
+        exit_code=entry.opt_integer("exit_code"),
+        finished=entry.number("finished"),
+        run_id=entry.text("run_id"),
+        tree=entry.opt_text("tree") or "",
+    )
+    if result.status not in _STATUSES:
+        raise Corrupt(f"{entry.where}.status {result.status!r} is not a task status")
+    return result

@@ -3,6 +3,7 @@
 [run]
 jobs = "auto"              # or a number; -j on the command line wins
 max_memory_percent = 80    # no new task starts while used memory is above this
+output = "grouped"         # stream | grouped | failures | quiet; --output wins
 backend = "dask"           # where tasks run (read by wtpar.run.dask.settings.backend_of)
 """
 
@@ -12,7 +13,9 @@ from dataclasses import dataclass
 
 from wtpar.config import Config
 
-_KNOWN = ("jobs", "max_memory_percent", "backend")  # backend: wtpar.run.dask.settings
+_KNOWN = ("jobs", "max_memory_percent", "backend", "output")  # backend: wtpar.run.dask.settings
+OUTPUT_MODES = ("stream", "grouped", "failures", "quiet")
+"""How `wtpar run` shows output (`--output`, `[run] output`)."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,7 @@ class RunSettings:
     jobs: int | None = None
     auto_jobs: bool = False
     max_memory_percent: float | None = None
+    output: str | None = None
 
 
 def parse_run_settings(config: Config) -> RunSettings:
@@ -47,8 +51,12 @@ def parse_run_settings(config: Config) -> RunSettings:
         raise config.error(
             "run.max_memory_percent must be a number above 0, at most 100", "max_memory_percent"
         )
+    output = table.get("output")
+    if output is not None and output not in OUTPUT_MODES:
+        raise config.error(f"run.output must be one of {', '.join(OUTPUT_MODES)}", "output")
     return RunSettings(
         jobs=None if auto or jobs is None else int(jobs),
         auto_jobs=auto,
         max_memory_percent=None if limit is None else float(limit),
+        output=output,
     )

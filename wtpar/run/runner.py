@@ -1,5 +1,6 @@
 """Running a dispatcher from synchronous code (the CLI): a new event loop, the progress
-ticker, and the signals that interrupt a run (once: stop and terminate; twice: kill)."""
+ticker, and the signals that interrupt a run (once: stop and terminate; twice: kill):
+Ctrl-C, SIGTERM and SIGHUP alike, each reported as itself."""
 
 from __future__ import annotations
 
@@ -7,32 +8,35 @@ import asyncio
 import signal
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from wtpar.model import RunReport
 from wtpar.run.dispatch import Dispatcher
 
 _T = TypeVar("_T")
 
+INTERRUPTING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Signals that interrupt a run: Ctrl-C, `kill`, and the terminal closing."""
+
 
 def run_sync(
     dispatcher: Dispatcher,
     on_tick: Callable[[], None] | None = None,
     tick_interval: float = 0.25,
-    on_interrupt: Callable[[int], None] | None = None,
+    on_interrupt: Callable[[int, str], None] | None = None,
 ) -> RunReport:
-    """Run a dispatcher on a new event loop, blocking; Ctrl-C once interrupts it (partial
-    report, `report.interrupted`), twice kills every task at once. `on_tick` is called
-    every `tick_interval` seconds (the CLI's progress line), `on_interrupt` with the number
-    of Ctrl-C presses so far."""
+    """Run a dispatcher on a new event loop, blocking. A first SIGINT, SIGTERM or SIGHUP
+    interrupts it (running tasks terminated, partial report, `report.signal`), a second
+    kills every task at once. `on_tick` is called every `tick_interval` seconds (the CLI's
+    progress line), `on_interrupt` with the number of signals so far and the signal's name."""
 
-    def interrupted(presses: int) -> None:
+    def interrupted(presses: int, signal_name: str) -> None:
         if presses == 1:
-            dispatcher.interrupt()
+            dispatcher.interrupt(signal_name)
         else:
-            dispatcher.kill_now()
+            dispatcher.kill_now(signal_name)
         if on_interrupt is not None:
-            on_interrupt(presses)
+            on_interrupt(presses, signal_name)
 
     async def main() -> RunReport:
         ticker = asyncio.create_task(_tick(on_tick, tick_interval)) if on_tick else None
@@ -45,28 +49,31 @@ def run_sync(
     return run_with_signals(main, interrupted)
 
 
-def run_with_signals(main: Callable[[], Awaitable[_T]], on_signal: Callable[[int], None]) -> _T:
-    """Run `main()` on a new event loop, blocking; each SIGINT or SIGTERM calls
-    `on_signal(presses so far)` on the loop (handled only on the main thread)."""
+def run_with_signals(
+    main: Callable[[], Awaitable[_T]], on_signal: Callable[[int, str], None]
+) -> _T:
+    """Run `main()` on a new event loop, blocking; each SIGINT, SIGTERM or SIGHUP calls
+    `on_signal(signals so far, its name)` on the loop (handled only on the main thread)."""
 
     async def guarded() -> _T:
         loop = asyncio.get_running_loop()
-        handled: list[signal.Signals] = []
+        previous: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
             presses = [0]
 
-            def interrupted() -> None:
+            def interrupted(sig: signal.Signals) -> None:
                 presses[0] += 1
-                on_signal(presses[0])
+                on_signal(presses[0], sig.name)
 
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, interrupted)
-                handled.append(sig)
+            for sig in INTERRUPTING:
+                previous[sig] = signal.getsignal(sig)
+                loop.add_signal_handler(sig, interrupted, sig)
         try:
             return await main()
         finally:
-            for sig in handled:
+            for sig, handler in previous.items():
                 loop.remove_signal_handler(sig)
+                signal.signal(sig, handler)  # asyncio would leave the default behind
 
     return asyncio.run(guarded())
 

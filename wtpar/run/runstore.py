@@ -3,15 +3,20 @@ logs, and `wtpar/runs/last` naming the latest run (for `wtpar run --failed`)."""
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import secrets
 import time
 
 from wtpar.model import RunReport, TaskKey
 from wtpar.names import unique_component
+from wtpar.notices import warn
 from wtpar.run.report import report_from_dict, report_json
 from wtpar.state import atomic_write_text
+from wtpar.stored import Corrupt, load_json
+
+# A run id is one folder name under runs/: never a path that could lead out of it.
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def new_run_id(now: float | None = None) -> str:
@@ -43,23 +48,42 @@ class RunStore:
         """Write report.json and make this run the last one; return report.json's path."""
         path = self.report_path(report.run_id)
         atomic_write_text(path, report_json(report))
-        atomic_write_text(os.path.join(self.root, "last"), report.run_id + "\n")
+        last = os.path.join(self.root, "last")
+        try:
+            atomic_write_text(last, report.run_id + "\n")
+        except OSError as exc:
+            # The run is over and its report written: only `--failed` will miss it.
+            warn(
+                f"{last}: cannot write it ({exc.strerror or exc}); --failed will not see this run",
+                about=last,
+            )
         return path
 
     def last_run_id(self) -> str | None:
-        """The id of the latest run, if any."""
+        """The id of the latest run, if any (a damaged `runs/last` is warned about)."""
+        path = os.path.join(self.root, "last")
         try:
-            with open(os.path.join(self.root, "last"), encoding="utf-8") as fh:
-                return fh.read().strip() or None
+            with open(path, "rb") as fh:
+                raw = fh.read(256)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            warn(f"{path}: cannot read it ({exc.strerror or exc}); ignoring it", about=path)
+            return None
+        text = raw.decode("utf-8", "replace").strip()
+        if not _RUN_ID.fullmatch(text):
+            warn(f"{path}: {text[:40]!r} is not a run id; ignoring it", about=path)
+            return None
+        return text
 
     def load(self, run_id: str) -> RunReport | None:
-        """The report of a run, or None when it is missing or unreadable."""
+        """The report of a run, or None when it is missing or damaged (warned)."""
+        path = self.report_path(run_id)
         try:
-            with open(self.report_path(run_id), encoding="utf-8") as fh:
-                return report_from_dict(json.load(fh))
-        except (OSError, ValueError, KeyError, TypeError):
+            data = load_json(path)
+            return None if data is None else report_from_dict(data)
+        except Corrupt as exc:
+            warn(f"{path}: {exc.problem}; ignoring this run's report", about=path)
             return None
 
     def last_report(self) -> RunReport | None:

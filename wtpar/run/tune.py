@@ -93,7 +93,7 @@ def tune_table(rows: Sequence[TuneRow], chosen: TuneRow | None) -> str:
         [
             (
                 str(r.jobs) + ("" if r.ok else " (failed)"),
-                format_seconds(r.stagger),
+                f"{r.stagger:g}s",
                 format_seconds(r.wall),
                 _x(r.throughput, ".2f"),
                 _x(r.speedup, ".2f") + ("x" if r.speedup is not None else ""),

@@ -46,6 +46,7 @@ class WtparApp(App[int]):
         self.runs = RunController(
             services, self.state.jobs, self.on_run_event, self._start_run_worker
         )
+        self.runs.on_note = lambda text: self.notify(text, severity="warning", timeout=10)
         self.main = MainScreen()
 
     def get_default_screen(self) -> MainScreen:

@@ -17,7 +17,10 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from wtpar.errors import WtparError
 from wtpar.model import BranchStatus
+from wtpar.run.activity import WaitOutcome
 from wtpar.text import plural
+from wtpar.tui.fleet_view import FLASH_SECONDS, holder_columns
+from wtpar.tui.land_actions import LandActions
 from wtpar.tui.messages import ActionDone, ActionFailed, ReadinessChecked, WorktreesRefreshed
 from wtpar.tui.run_actions import RunActions
 from wtpar.tui.screens import ConfirmScreen, PromptScreen
@@ -28,6 +31,7 @@ from wtpar.tui.view import (
     branch_name,
     env_columns,
     row_cells,
+    seconds,
     sort_key,
     visible,
 )
@@ -36,6 +40,7 @@ from wtpar.tui.widgets.readiness import ReadinessPanel
 from wtpar.tui.worktree_actions import WorktreeActions
 
 if TYPE_CHECKING:
+    from wtpar.run.activity import FinishedRuns
     from wtpar.tui.app import WtparApp
 
 # What the readiness check last saw: each worktree's path, HEAD and changes, and how many
@@ -43,7 +48,7 @@ if TYPE_CHECKING:
 Fingerprint = tuple[tuple[tuple[str, str | None, str], ...], int]
 
 
-class MainScreen(RunActions, WorktreeActions, ServiceActions):
+class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
     """Every branch's state beside the merge-readiness summary."""
 
     BINDINGS = [
@@ -67,6 +72,10 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions):
         Binding("left_square_bracket", "log_task(-1)", "Prev log", show=False),
         Binding("right_square_bracket", "log_task(1)", "Next log", show=False),
         Binding("q", "quit_dash", "Quit"),
+        # After Quit, so that on a narrow terminal the footer cuts these rather than Quit.
+        Binding("v", "diff", "Diff"),
+        Binding("L", "land", "Land"),
+        Binding("b", "update", "Rebase", show=False),
         # Textual's own quit would leave running tasks behind: every exit goes through here.
         Binding("ctrl+q", "quit_dash", "Quit", show=False, priority=True),
         Binding("ctrl+c", "quit_dash", "Quit", show=False, priority=True),
@@ -79,6 +88,7 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions):
         self.loaded = False
         self.runs_finished = 0
         self._checked: Fingerprint | None = None
+        self._finished_runs: FinishedRuns | None = None  # made by the first refresh
 
     @property
     def dash(self) -> WtparApp:
@@ -125,7 +135,8 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions):
         state = self.dash.state
         now = self.dash.now()
         # The verdict before the task columns, so that many tasks never push it off screen.
-        columns = [(c, COLUMN_TITLES[c]) for c in (*FIXED_COLUMNS, *env_columns(state), "ready")]
+        shown = (*FIXED_COLUMNS, *holder_columns(state), *env_columns(state), "ready")
+        columns = [(c, COLUMN_TITLES[c]) for c in shown]
         columns += [(f"task:{t}", t) for t in state.task_names]
         if self.sort_column:
             columns = [
@@ -148,6 +159,12 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions):
             f"pool: {running}/{jobs} busy, {max(0, jobs - running)} free, {queued} queued"
             f"  │  {ok} ok, {bad} failed"
         )
+        where = self.dash.runs.where()
+        if where is not None:
+            text = f"{where}  │  {running} running, {queued} queued  │  {ok} ok, {bad} failed"
+        eta = self.dash.runs.eta(self.dash.now())
+        if eta is not None:
+            text += f"  │  ETA {seconds(eta)}"
         if self.filter_text:
             text += f"  │  filter: {self.filter_text}"
         if state.marked:
@@ -203,16 +220,22 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions):
         try:
             statuses = self.dash.services.list_worktrees()
             envs = self.dash.services.env_views([bs.worktree for bs in statuses])
+            leases = self.dash.services.leases()
+            if self._finished_runs is None:
+                self._finished_runs = self.dash.services.finished_runs()
+            finished = self._finished_runs.poll()
         except WtparError as exc:
             self.post_message(ActionFailed("refresh", exc.message))
             return
-        self.post_message(WorktreesRefreshed(statuses, envs))
+        self.post_message(WorktreesRefreshed(statuses, envs, leases, finished))
 
     def on_worktrees_refreshed(self, message: WorktreesRefreshed) -> None:
         """New statuses: one batched redraw, and a readiness check if anything changed."""
         state = self.dash.state
         state.statuses = message.statuses
         state.envs = message.envs
+        state.leases = message.leases
+        self._flash(message.finished)
         state.marked &= {branch_name(bs) for bs in message.statuses}
         first = not self.loaded
         self.loaded = True
@@ -221,6 +244,15 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions):
             self.follow_log(0)
         if self._fingerprint() != self._checked:
             self.action_check(quiet=True)
+
+    def _flash(self, finished: dict[str, WaitOutcome]) -> None:
+        """Flash the rows whose run just finished, then draw them plain again."""
+        if not finished:
+            return
+        now = self.dash.now()
+        for path, outcome in finished.items():
+            self.dash.state.flashes[path] = (now, outcome is WaitOutcome.OK)
+        self.set_timer(FLASH_SECONDS + 0.1, self.redraw)
 
     def _fingerprint(self) -> Fingerprint:
         statuses = self.dash.state.statuses

@@ -11,7 +11,9 @@ from wtpar.check.facts import CheckReport
 from wtpar.model import BranchStatus
 
 if TYPE_CHECKING:
+    from wtpar.run.activity import WaitOutcome
     from wtpar.worktrees.environment import EnvView
+    from wtpar.worktrees.leases import Lease
 
 
 @dataclass
@@ -20,6 +22,8 @@ class WorktreesRefreshed(Message):
 
     statuses: list[BranchStatus]
     envs: dict[str, EnvView] = field(default_factory=dict)  # by worktree path
+    leases: dict[str, Lease] = field(default_factory=dict)  # holders by branch
+    finished: dict[str, WaitOutcome] = field(default_factory=dict)  # runs that just ended
 
 
 @dataclass

@@ -29,6 +29,7 @@ class RunController:
         self.on_event = on_event
         self.start_worker = start_worker
         self.dispatchers: list[Dispatcher] = []
+        self.on_note: Callable[[str], None] | None = None  # warnings and a run's own errors
         self._task_names: list[str] | None = None
 
     def task_names(self) -> list[str]:
@@ -76,7 +77,7 @@ class RunController:
 
     def start(self, request: RunRequest) -> None:
         """Plan the run (errors raise WtparError at once) and drive it in the background."""
-        dispatcher = self.services.make_dispatcher(request)
+        dispatcher = self.services.make_dispatcher(request, on_note=self.on_note)
         dispatcher.subscribe(self.on_event)
         self.dispatchers.append(dispatcher)
         self.start_worker(self._drive(dispatcher))
@@ -84,13 +85,31 @@ class RunController:
     async def _drive(self, dispatcher: Dispatcher) -> None:
         try:
             await dispatcher.run()
+        except WtparError as exc:  # a Dask scheduler that cannot be reached, say
+            if self.on_note is None:
+                raise
+            self.on_note(exc.message)
         finally:
             self.dispatchers.remove(dispatcher)
+
+    def where(self) -> str | None:
+        """Where runs go when not on this machine's pool (the footer's text), else None."""
+        for dispatcher in reversed(self.dispatchers):
+            executor = dispatcher.executor
+            if executor is not None and executor.name != "local":
+                return executor.describe()
+        if self.services.backend == "dask":
+            return f"dask: {self.services.scheduler or 'a LocalCluster for each run'}"
+        return None
 
     @property
     def busy(self) -> bool:
         """True while any run is in progress."""
         return bool(self.dispatchers)
+
+    def eta(self, now: float) -> float | None:
+        """Seconds until the runs in progress end, from the tasks' history; None when idle."""
+        return max((d.eta(now) for d in self.dispatchers), default=None)
 
     def cancel(self, keys: Iterable[TaskKey]) -> None:
         """Cancel these task instances wherever they are queued or running."""

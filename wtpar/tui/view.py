@@ -23,9 +23,11 @@ from wtpar.model import (
     Verdict,
 )
 from wtpar.run.shards import TaskGroup
+from wtpar.tui.fleet_view import flash_style, holder_cell
 
 if TYPE_CHECKING:
     from wtpar.worktrees.environment import EnvView
+    from wtpar.worktrees.leases import Lease
 
 Clock = Callable[[], float]
 
@@ -68,6 +70,8 @@ class DashState:
     marked: set[str] = field(default_factory=set)
     jobs: int = 0
     envs: dict[str, EnvView] = field(default_factory=dict)  # ports and services by path
+    leases: dict[str, Lease] = field(default_factory=dict)  # holders by branch
+    flashes: dict[str, tuple[float, bool]] = field(default_factory=dict)  # path: (when, ok)
 
     def note_task(self, name: str) -> None:
         """Remember a task name so it gets a column, in order of first appearance."""
@@ -220,6 +224,7 @@ COLUMN_TITLES = {
     "upstream": "Upstream",
     "ready": "Ready",
     "ports": "Ports",
+    "holder": "Holder",
     "services": "Services",
 }
 
@@ -265,6 +270,11 @@ def row_cells(
         "base": (bs.base_text(), ""),
         "upstream": (bs.upstream_text(), "dim" if not bs.upstream else ""),
     }
+    if state.leases:
+        cells["holder"] = holder_cell(bs, state, now)
+    flashed = flash_style(bs, state, now)
+    if flashed:
+        cells["branch"] = (cells["branch"][0], flashed)
     view = state.envs.get(wt.path)
     if view is not None:
         cells["ports"] = (view.ports_text(), "")

@@ -21,6 +21,7 @@ from wtpar.model import (
 )
 from wtpar.procs import workers
 from wtpar.state import StateStore
+from wtpar.worktrees.spares import is_spare_path
 
 
 def worktree_name(wt: Worktree) -> str:
@@ -40,8 +41,8 @@ class WorktreeManager:
     # -- lookups -------------------------------------------------------------------------
 
     def worktrees(self) -> list[Worktree]:
-        """Every worktree, main first."""
-        return self.git.worktrees()
+        """Every worktree, main first (not the warm pool's spares: they are nobody's yet)."""
+        return [wt for wt in self.git.worktrees() if not is_spare_path(wt.path)]
 
     def find(self, branch: str) -> Worktree:
         """The worktree that has BRANCH checked out, or is at that path; a detached one
@@ -87,6 +88,7 @@ class WorktreeManager:
         """Create a worktree for each branch; one failure never stops the others."""
         from wtpar.worktrees.spawn import Spawner
 
+        self.state.records()  # a damaged state.json stops us before anything changes
         return Spawner(self).spawn(branches, from_ref)
 
     def remove(
@@ -96,6 +98,7 @@ class WorktreeManager:
         stops the tasks running in them)."""
         from wtpar.worktrees.remove import Remover
 
+        self.state.records()  # a damaged state.json stops us before anything changes
         return Remover(self).remove(branches, force, delete_branch)
 
     def removal_refusal(self, wt: Worktree, force: bool) -> str | None:
@@ -108,6 +111,7 @@ class WorktreeManager:
         """Forget worktrees whose folder is gone; with `merged`, remove clean integrated ones."""
         from wtpar.worktrees.remove import Remover
 
+        self.state.records()  # a damaged state.json stops us before anything changes
         return Remover(self).prune(merged, dry_run)
 
     # -- list ----------------------------------------------------------------------------

@@ -102,7 +102,6 @@ class Remover:
             if running:
                 return ignored, "; ".join(running)
             self._detach_worktree(wt)
-        busy.forget(self.paths.wtpar_dir, wt.path)
         return ignored, None
 
     def removal_refusal(self, wt: Worktree, force: bool) -> str | None:

@@ -7,11 +7,11 @@ writes the shared git config.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from wtpar import procs
 from wtpar.config import Config
 from wtpar.errors import CommandError
 from wtpar.git import Git, RepoPaths
@@ -70,7 +70,15 @@ def set_up(paths: RepoPaths, config: Config, plans: list[SpawnPlan]) -> None:
         log_dir = os.path.join(paths.wtpar_dir, "logs", "post_create")
         os.makedirs(log_dir, exist_ok=True)
         with ThreadPoolExecutor(workers(len(ready))) as pool:
-            errors = list(pool.map(lambda p: run_post_create(p, cfg.post_create, log_dir), ready))
+            try:
+                errors = list(
+                    pool.map(lambda p: run_post_create(p, cfg.post_create, log_dir), ready)
+                )
+            except BaseException:
+                # Ctrl-C, SIGTERM or SIGHUP: the commands stop with us (and before the pool
+                # waits for its threads, which wait for the commands).
+                procs.terminate_groups()
+                raise
         for plan, errs in zip(ready, errors, strict=True):
             plan.setup_errors += errs
 
@@ -98,16 +106,13 @@ def run_post_create(plan: SpawnPlan, commands: Sequence[str], log_dir: str) -> t
         for command in commands:
             log.write(f"$ {command}\n")
             log.flush()
-            proc = subprocess.run(
+            returncode = procs.run_in_group(
                 command,
-                shell=True,
                 cwd=plan.path,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
                 env=command_env(plan.env, plan.branch, plan.path),
+                output=log,
             )
-            if proc.returncode != 0:
-                errors.append(f"post_create `{command}` exited {proc.returncode} (log: {log_path})")
+            if returncode != 0:
+                errors.append(f"post_create `{command}` exited {returncode} (log: {log_path})")
                 break
     return tuple(errors)

@@ -94,15 +94,20 @@ class Spawner:
             base_name = from_ref or self.base_ref(wts)
             base_sha = self.git.resolve_commit(base_name)
         for plan in plans:
-            if plan.error or plan.existing or plan.how == "complete":
-                continue
-            if plan.how == "new":
-                if base_sha is None:
-                    plan.error = f"base {base_name!r} is not a commit"
-                    continue
+            if plan.how == "new" and not plan.error and base_sha is None:
+                plan.error = f"base {base_name!r} is not a commit"
+            elif plan.how == "new":
                 plan.base_ref, plan.base_sha = base_name, base_sha
-            if plan.how == "complete" or not adopt_spare(self.git, self.paths, plan):
+        to_add = [p for p in plans if not p.error and not p.existing and p.how != "complete"]
+        # Recorded as populating before `worktree add`: a spawn killed at any point after it
+        # leaves a worktree that a later spawn completes and `remove` knows to be empty.
+        self.state.put([self._record(p, populated=False) for p in to_add])
+        for plan in to_add:
+            if not adopt_spare(self.git, self.paths, plan):
                 self._add_metadata(plan)
+        failed = [p.branch for p in to_add if p.error]
+        if failed:
+            self.state.drop(failed)
         return [p for p in plans if not p.error and not p.existing]
 
     def _branch_refs(self, branches: Sequence[str]) -> BranchRefs:

@@ -23,15 +23,14 @@ from collections.abc import Sequence
 
 from wtpar.config import Config
 from wtpar.errors import CommandError, UsageError
-from wtpar.git import Git, RepoPaths
+from wtpar.git import Git, RepoPaths, worktree_git_dir
 from wtpar.locks import repo_lock
 from wtpar.worktrees.paths import worktree_path
 from wtpar.worktrees.setup import SpawnPlan, set_up
-from wtpar.worktrees.spares import Spare, SpareState, SpareStore
+from wtpar.worktrees.spare_links import repair_submodule_links
+from wtpar.worktrees.spares import SPARES_FOLDER, Spare, SpareState, SpareStore
 from wtpar.worktrees.sync import CopyManifest
 from wtpar.worktrees.trash import detach_worktree
-
-SPARES_FOLDER = ".wtpar-spares"
 
 
 def spares_folder(paths: RepoPaths, config: Config) -> str:
@@ -143,6 +142,9 @@ def adopt_spare(git: Git, paths: RepoPaths, plan: SpawnPlan) -> bool:
         return False
     store.drop([spare.name])
     git.run("worktree", "repair", plan.path)
+    admin_dir = worktree_git_dir(plan.path)
+    if admin_dir is not None:
+        repair_submodule_links(git, admin_dir, spare.path, plan.path)
     if plan.how == "new":
         assert plan.base_sha is not None
         git.run("branch", "--no-track", plan.branch, plan.base_sha)

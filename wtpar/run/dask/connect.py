@@ -65,7 +65,7 @@ async def connect(settings: DaskSettings, local_workers: int) -> Connection:
             processes=settings.processes,
             host="127.0.0.1",
             protocol="tcp://",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # its HTTP server: loopback, any free port
             silence_logs=logging.ERROR,
             asynchronous=True,
         )

@@ -13,6 +13,7 @@ This module is imported on workers (by unpickling `run_attempt`) and only on the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -198,7 +199,12 @@ class _Supervisor:
 
     def _read(self, wait: float) -> None:
         if self.eof:
-            time.sleep(wait)  # wait-ok: the pipe is closed; the caller polls the process
+            if self.proc.returncode is None:
+                # The pipe is closed: wait for the process itself, waking for the checks.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(wait)
+            else:
+                time.sleep(wait)  # wait-ok: polling the group's last members (see _reap_group)
             return
         if self.selector.select(wait):
             try:

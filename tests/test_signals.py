@@ -1,0 +1,189 @@
+"""Signals and kills of real `python -m wtpar` processes: SIGHUP (the terminal closed) and
+SIGTERM stop a run like Ctrl-C does, with their own exit status; after a SIGKILL of wtpar,
+its tasks are gone within seconds; what still runs is reported by the next command."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_wtpar_process, wait_for
+from tests.run_helpers import (
+    alive,
+    configure,
+    kill_quietly,
+    last_report,
+    read_pids,
+    spawn,
+    wtpar_popen,
+)
+
+SLEEPER = "echo $$ > {pids}/$WTPAR_BRANCH-$WTPAR_TASK.pid; exec sleep 60"
+LABELS: dict[int, str] = {
+    signal.SIGINT: "Ctrl-C",
+    signal.SIGTERM: "SIGTERM",
+    signal.SIGHUP: "SIGHUP",
+}
+
+
+def _watched(repo: Path) -> int:
+    """How many process groups the run's watchdog has recorded."""
+    for record in (repo / ".git" / "wtpar" / "watch").glob("*.json"):
+        with contextlib.suppress(ValueError, OSError):
+            return len(json.loads(record.read_text())["groups"])
+    return 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_stops_the_run_like_ctrl_c(repo: Path, tmp_path: Path, sig: int) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    spawn(repo, "a", "b", "c")
+    proc = wtpar_popen(
+        "run",
+        "-j",
+        "2",
+        "--output",
+        "stream",
+        "--",
+        SLEEPER.format(pids=pids),
+        cwd=repo,
+        new_session=True,
+    )
+    try:
+        wait_for(lambda: len(read_pids(pids)) == 2, 30, "two tasks to start")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 128 + sig, out + err
+        assert "Traceback" not in err
+        everyone = read_pids(pids)
+        wait_for(lambda: not any(alive(p) for p in everyone), 10, "no process left behind")
+    finally:
+        proc.kill()
+        kill_quietly(read_pids(pids))
+    report = last_report(repo)
+    assert report["interrupted"] is True and report["signal"] == signal.Signals(sig).name
+    assert sorted(t["status"] for t in report["tasks"]) == ["cancelled"] * 3
+    assert all(LABELS[sig] in (t["reason"] or "") for t in report["tasks"])
+    if sig != signal.SIGINT:
+        assert "Ctrl-C" not in out + err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_stops_exec(repo: Path, tmp_path: Path, sig: int) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    spawn(repo, "a")
+    proc = wtpar_popen("exec", "a", "--", SLEEPER.format(pids=pids), cwd=repo, new_session=True)
+    try:
+        wait_for(lambda: read_pids(pids), 30, "the command to start")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 128 + sig, out + err
+        shell = read_pids(pids)
+        wait_for(lambda: not any(alive(p) for p in shell), 10, "the command to stop")
+    finally:
+        proc.kill()
+        kill_quietly(read_pids(pids))
+
+
+def test_sigterm_stops_the_check_tasks(repo: Path, tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    configure(
+        repo, f'[tasks.test]\ncmd = "{SLEEPER.format(pids=pids)}"\n\n[check]\ntasks = ["test"]\n'
+    )
+    spawn(repo, "a")
+    proc = wtpar_popen("check", cwd=repo, new_session=True)
+    try:
+        wait_for(lambda: read_pids(pids), 30, "the check task to start")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 143, out + err
+        assert "Traceback" not in err
+        task = read_pids(pids)
+        wait_for(lambda: not any(alive(p) for p in task), 10, "the check task to stop")
+    finally:
+        proc.kill()
+        kill_quietly(read_pids(pids))
+
+
+def test_sigkill_of_wtpar_leaves_no_task_behind(repo: Path, tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    spawn(repo, "a", "b", "c", "d")
+    # Each task also starts a grandchild, which must go with its group.
+    command = f"sh -c 'echo $$ > {pids}/$WTPAR_BRANCH-child.pid; exec sleep 60' & " + (
+        SLEEPER.format(pids=pids).replace("exec sleep 60", "wait")
+    )
+    proc = wtpar_popen(
+        "run", "-j", "4", "--output", "quiet", "--", command, cwd=repo, new_session=True
+    )
+    try:
+        wait_for(lambda: len(read_pids(pids)) == 8, 30, "four tasks and their children")
+        wait_for(lambda: _watched(repo) == 4, 30, "the watchdog to know the four groups")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        everyone = read_pids(pids)
+        wait_for(lambda: not any(alive(p) for p in everyone), 5, "the tasks to be killed")
+    finally:
+        proc.kill()
+        kill_quietly(read_pids(pids))
+    # Nothing is left to report: the next command says nothing about it.
+    listed = run_wtpar_process("list", cwd=repo)
+    assert listed.returncode == 0 and "still running" not in listed.stderr
+
+
+def test_tasks_left_running_are_reported_by_the_next_command(repo: Path, tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    spawn(repo, "a")
+    proc = wtpar_popen(
+        "run", "--output", "quiet", "--", SLEEPER.format(pids=pids), cwd=repo, new_session=True
+    )
+    watch = repo / ".git" / "wtpar" / "watch"
+    try:
+        wait_for(lambda: read_pids(pids), 30, "the task to start")
+        wait_for(lambda: list(watch.glob("*.json")), 10, "the watchdog's record")
+        record = json.loads(next(watch.glob("*.json")).read_text())
+        # The watchdog dies first (as if killed with wtpar's whole session), then wtpar.
+        os.kill(record["watchdog"], signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        (task,) = read_pids(pids)
+        assert alive(task)
+        listed = run_wtpar_process("list", cwd=repo)
+        assert listed.returncode == 0
+        assert f"still running: process group {task}" in listed.stderr, listed.stderr
+        assert f"kill -- -{task}" in listed.stderr
+    finally:
+        proc.kill()
+        kill_quietly(read_pids(pids))
+    wait_for(lambda: not alive(task), 10, "the test's own clean-up")
+    again = run_wtpar_process("list", cwd=repo)
+    assert "still running" not in again.stderr
+    assert not list(watch.glob("*.json"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_spawn_stops_post_create(repo: Path, tmp_path: Path, sig: int) -> None:
+    pidfile = tmp_path / "post_create.pid"
+    configure(repo, f"[worktrees]\npost_create = ['echo $$ > {pidfile}; exec sleep 60']\n")
+    proc = wtpar_popen("spawn", "x", cwd=repo, new_session=True)
+    try:
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 30, "post_create")
+        pid = int(pidfile.read_text())
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 128 + sig, out + err
+        assert "Traceback" not in err
+        wait_for(lambda: not alive(pid), 10, "post_create to stop")
+    finally:
+        proc.kill()
+        with contextlib.suppress(ValueError, FileNotFoundError):
+            kill_quietly([int(pidfile.read_text())])

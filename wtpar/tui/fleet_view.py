@@ -1,0 +1,36 @@
+"""The dashboard's fleet cells: who holds each worktree (leases) and the brief flash of a
+row whose run just finished, in whichever process it ran. Free of Textual, like view.py."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from wtpar.worktrees.leases import format_duration
+
+if TYPE_CHECKING:
+    from wtpar.model import BranchStatus
+    from wtpar.tui.view import DashState
+
+FLASH_SECONDS = 3.0
+FLASH_STYLES = {True: "bold reverse green", False: "bold reverse red"}
+
+
+def holder_columns(state: DashState) -> tuple[str, ...]:
+    """The Holder column, once anyone holds a worktree."""
+    return ("holder",) if state.leases else ()
+
+
+def holder_cell(bs: BranchStatus, state: DashState, now: float) -> tuple[str, str]:
+    """`alice 1h59m` (time left), or `-`."""
+    lease = state.leases.get(bs.worktree.branch or "")
+    if lease is None:
+        return "-", "dim"
+    return f"{lease.holder} {format_duration(lease.expires - now)}", "bold magenta"
+
+
+def flash_style(bs: BranchStatus, state: DashState, now: float) -> str | None:
+    """The branch cell's style while its run's end is being flashed (None otherwise)."""
+    flash = state.flashes.get(bs.worktree.path)
+    if flash is None or now - flash[0] >= FLASH_SECONDS:
+        return None
+    return FLASH_STYLES[flash[1]]
