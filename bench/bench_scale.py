@@ -80,7 +80,7 @@ def print_curve(
     print(title)
     print("      N  " + "".join(f"{c:>16}" for c in columns))
     for n, row in zip(sizes, rows, strict=True):
-        print(f"{n:7d}  " + "".join(f"{t:15.3f}s" for t in row))
+        print(f"{n:7d}  " + "".join(f"{'-':>16}" if math.isnan(t) else f"{t:15.3f}s" for t in row))
     fits = [
         exponent(list(zip(sizes, [r[i] for r in rows], strict=True))) for i in range(len(columns))
     ]
