@@ -54,18 +54,27 @@ def main() -> None:
         fresh: list[float] = []
         pooled: list[float] = []
         claimed: list[float] = []
+        floor: list[float] = []
         for i in range(args.repeats):
             fresh.append(wtpar(repo, "spawn", f"fresh-{i}"))
             wtpar(repo, "pool", "fill", "2", "--wait")
             pooled.append(wtpar(repo, "spawn", f"pooled-{i}"))
             claimed.append(wtpar(repo, "claim", "--any", "--by", f"agent-{i}"))
-        f, p, c = (statistics.median(x) for x in (fresh, pooled, claimed))
-        print(f"{args.files} files, post_create {args.setup:g}s, medians of {args.repeats}:")
-        print(f"  fresh spawn               {f:.3f}s")
-        print(f"  spawn from a ready spare  {p:.3f}s  ratio pool/fresh {p / f:.3f}x")
-        print(f"  claim --any (a spare)     {c:.3f}s  ratio claim/fresh {c / f:.3f}x")
-        print(f"  wtpar list (startup floor) {wtpar(repo, 'list'):.3f}s")
-
+            floor.append(wtpar(repo, "list"))
+        print(f"{args.files} files, post_create {args.setup:g}s, {args.repeats} runs each:")
+        f = statistics.median(fresh)
+        for label, times in (
+            ("fresh spawn", fresh),
+            ("spawn from a ready spare", pooled),
+            ("claim --any (a spare)", claimed),
+            ("wtpar list (start-up floor)", floor),
+        ):
+            med, best = statistics.median(times), min(times)
+            print(
+                f"  {label:<28} median {med:.3f}s ({med / f:.3f}x fresh), "
+                f"best {best:.3f}s ({best / min(fresh):.3f}x best fresh)"
+            )
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 if __name__ == "__main__":
     main()

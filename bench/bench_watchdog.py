@@ -5,8 +5,8 @@ Printed, as medians over --runs repetitions:
   (what a user waits for: Python start-up, config, git, one task, logs, report.json);
 - the time wtpar itself spends on the watchdog: starting it (`Popen` of `python -I -S`),
   telling it about one group and closing the pipe, measured in-process;
-- the wall time of the watchdog process from start to exit when told nothing (its own
-  start-up, which runs beside wtpar on another core, not in its way);
+- the wall time of the watchdog process (`/bin/sh`) from start to exit at a clean end
+  (its own start-up, which runs beside wtpar, not in its way);
 - with `--before DIR` (a checkout without the watchdog, e.g. `git worktree add /tmp/b main~N`),
   the same whole `wtpar run` from that checkout, alternating with this one, and the ratio.
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fixtures.recipes import make_repo  # noqa: E402
-from wtpar.run.watchdog import Watchdog  # noqa: E402
+from wtpar.run.watchdog import _SCRIPT, Watchdog  # noqa: E402
 
 
 def whole_run(repo: Path, source: Path) -> float:
@@ -57,11 +57,12 @@ def in_process_cost(record_dir: str) -> float:
 
 
 def watchdog_alone(record_dir: str) -> float:
-    """Seconds from starting the watchdog process to its exit, told nothing."""
-    script = ROOT / "wtpar" / "run" / "watchdog.py"
+    """Seconds from starting the watchdog process to its exit, at a clean end (no record)."""
     t0 = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-I", "-S", str(script), record_dir], stdin=subprocess.DEVNULL, check=True
+        ["/bin/sh", "-c", _SCRIPT, "wtpar-watchdog", os.path.join(record_dir, "none.groups")],
+        stdin=subprocess.DEVNULL,
+        check=True,
     )
     return time.perf_counter() - t0
 

@@ -217,14 +217,17 @@ def test_a_file_where_wtpar_keeps_a_folder(used_repo: Path, folder: str) -> None
             shutil.rmtree(path)
 
 
-@pytest.mark.parametrize("content", [b"", b"\xff\x00", b"[1, 2, 3]", b'{"wtpar": "x"}', b"null"])
+@pytest.mark.parametrize(
+    "content", [b"", b"\xff\x00", b"[1, 2, 3]", b"# wtpar x watchdog y\n+1\n", b"+1\n-1\n"]
+)
 def test_a_damaged_watchdog_record_is_dropped(repo: Path, content: bytes) -> None:
     watch = repo / ".git" / "wtpar" / "watch"
     watch.mkdir(parents=True)
-    (watch / "1.json").write_bytes(content)
+    record = watch / "999999999-1.groups"  # written by a wtpar long gone
+    record.write_bytes(content)
     result = _invoke(repo, ("list",))
     _says_what_went_wrong(result)
-    assert result.exit_code == 0 and not (watch / "1.json").exists()
+    assert result.exit_code == 0 and not record.exists()
 
 
 def test_every_other_file_wtpar_wrote_is_damaged_too(used_repo: Path) -> None:

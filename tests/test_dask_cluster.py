@@ -180,3 +180,26 @@ def test_a_lock_holds_across_two_coordinators(tmp_path: Path, cluster: RealClust
     spans = intervals(stamps)
     assert len(spans) == 4
     assert max_overlap(spans.values()) == 1
+
+
+def test_a_killed_coordinator_leaves_no_task_running_on_the_workers(
+    repo: Path, tmp_path: Path, cluster: RealCluster
+) -> None:
+    spawn(repo, "a")
+    pids = tmp_path / "pids"
+    proc = wtpar_popen(
+        "run", "--backend", "dask", "--scheduler", cluster.address, "--output", "quiet",
+        "--", f"sleep 60 & echo $! $$ > {pids}; wait", cwd=repo,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: pids.exists() and pids.read_text().strip(), 30, "the task to start")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        started = [int(p) for p in pids.read_text().split()]
+        wait_for(lambda: gone(started), 15, "the task's processes to end on the worker")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if pids.exists():
+            kill_quietly([int(p) for p in pids.read_text().split()])

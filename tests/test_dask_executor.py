@@ -3,7 +3,10 @@ semantics as a local run, output while the task runs, stops that stop, refs clea
 
 from __future__ import annotations
 
+import logging
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,9 +14,19 @@ import pytest
 from fixtures.recipes import git
 from tests.conftest import Invoke, wait_for
 from tests.dask_helpers import cancel_on_line, gone, inproc_cluster  # noqa: F401 - a fixture
-from tests.run_helpers import by_key, configure, make_dispatcher, run_request, spawn
+from tests.run_helpers import (
+    by_key,
+    configure,
+    intervals,
+    make_dispatcher,
+    max_overlap,
+    run_request,
+    spawn,
+    stamped,
+)
 from wtpar.model import RunEvent, RunReport, RunStatus, TaskKey, TaskOutput
 from wtpar.run.plan import RunRequest
+from wtpar.run.report import summary
 from wtpar.run.runner import run_sync
 
 pytestmark = pytest.mark.dask
@@ -64,6 +77,8 @@ def test_the_same_graph_reports_the_same_locally_and_on_a_cluster(
     assert statuses[TaskKey("good", "slow")] is RunStatus.TIMED_OUT
     assert {run.worker for run in remote.tasks if run.attempts} <= set(_workers(inproc_cluster))
     assert all(run.worker is None for run in local.tasks)
+    assert "WORKER" in summary(remote).splitlines()[0]
+    assert "WORKER" not in summary(local).splitlines()[0]
     assert not (worktrees / "good" / "built.txt").exists()  # built on a worker's checkout
 
 
@@ -167,3 +182,75 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(repo: Path, wtpar: Invo
     assert lines == [
         f"wtpar: error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 1s"
     ]
+
+
+def _certificates(folder: Path) -> None:
+    """A CA and one certificate signed by it (ca.pem, node.pem, node.key) in `folder`."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    days = ["-days", "1"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", *days, "-subj", "/CN=ca")
+    openssl("req", *ec, "-keyout", "node.key", "-out", "node.csr", "-subj", "/CN=127.0.0.1")
+    signed_by_ca = ["-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"]
+    openssl("x509", "-req", "-in", "node.csr", *signed_by_ca, "-out", "node.pem", *days)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
+def test_tls_settings_reach_a_tls_only_scheduler(repo: Path, wtpar: Invoke) -> None:
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    certs = repo / "certs"
+    certs.mkdir()
+    _certificates(certs)
+    node = {"cert": str(certs / "node.pem"), "key": str(certs / "node.key")}
+    security = Security(
+        tls_ca_file=str(certs / "ca.pem"),
+        tls_scheduler_cert=node["cert"],
+        tls_scheduler_key=node["key"],
+        tls_worker_cert=node["cert"],
+        tls_worker_key=node["key"],
+        tls_client_cert=node["cert"],
+        tls_client_key=node["key"],
+        require_encryption=True,
+    )
+    spawn(repo, "a")
+    cluster = LocalCluster(
+        n_workers=1,
+        processes=False,
+        protocol="tls://",
+        host="127.0.0.1",
+        security=security,
+        dashboard_address="127.0.0.1:0",
+        silence_logs=logging.ERROR,
+    )
+    try:
+        address = str(cluster.scheduler_address)
+        assert address.startswith("tls://")
+        (repo / "wtpar.toml").write_text(
+            '[dask]\ntls_ca_file = "certs/ca.pem"\ntls_cert = "certs/node.pem"\n'
+            'tls_key = "certs/node.key"\n'
+        )
+        result = wtpar("run", "--scheduler", address, "--output", "stream", "--", "echo over tls")
+        assert result.exit_code == 0, result.output
+        assert "[a:cmd] over tls" in result.output
+        assert "warning" not in result.output
+    finally:
+        cluster.close()
+
+
+def test_jobs_caps_the_tasks_in_flight_on_the_cluster(
+    repo: Path,
+    tmp_path: Path,
+    inproc_cluster: str,  # noqa: F811
+) -> None:
+    stamps = tmp_path / "stamps"
+    spawn(repo, "a", "b", "c")
+    command = stamped("sleep 0.2", "$WTPAR_BRANCH", stamps)
+    report = run_request(repo, _dask(inproc_cluster, command=command, jobs=1))
+    assert report.ok
+    spans = intervals(stamps)
+    assert len(spans) == 3 and max_overlap(spans.values()) == 1  # the cluster has 4 threads

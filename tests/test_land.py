@@ -214,3 +214,16 @@ def test_ctrl_c_during_the_checks_leaves_the_base_and_no_temporary_worktree(
     assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
     check = int(started.read_text())
     wait_for(lambda: not alive(check), 10, "the interrupted check task ended")
+
+
+def test_temporary_worktrees_left_by_a_killed_land_are_removed_by_the_next(
+    repo: Path, wtpar: Invoke
+) -> None:
+    train_repo(repo)
+    # What a land killed with SIGKILL leaves: a worktree under a pid that no longer runs.
+    left = repo / ".git" / "wtpar" / "land" / "999999999-deadbeef-1" / "a-step1"
+    git(repo, "worktree", "add", "-q", "--detach", str(left), "a")
+    result = wtpar("land", "a", "--json")
+    assert result.exit_code == 0, result.output
+    assert temporary_worktrees(repo) == []
+    assert str(left) not in git(repo, "worktree", "list")

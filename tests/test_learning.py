@@ -120,7 +120,7 @@ def test_no_new_start_while_memory_is_above_the_limit(repo: Path, tmp_path: Path
     spawn(repo, "a")
     dispatcher = make_dispatcher(repo, RunRequest(task_names=("first", "second", "third"), jobs=3))
     dispatcher.options = replace(dispatcher.options, max_memory_percent=80)
-    dispatcher._memory_percent = lambda: 10.0 if flag.exists() else 95.0
+    dispatcher.pacer.memory_percent = lambda: 10.0 if flag.exists() else 95.0
     out = io.StringIO()
     live = LiveOutput("progress", out, holding=lambda: dispatcher.holding_back)
     dispatcher.subscribe(live)

@@ -173,3 +173,13 @@ def test_claim_any_from_8_processes_hands_out_8_different_worktrees(repo: Path) 
     for g in got:
         assert leases[str(g["branch"])].holder == g["holder"]
         assert Path(str(g["path"]), "README.md").exists()
+
+
+def test_claim_any_says_when_the_setup_failed(repo: Path, wtpar: Invoke) -> None:
+    (repo / "wtpar.toml").write_text('[worktrees]\npost_create = ["echo no-deps; exit 5"]\n')
+    result = wtpar("claim", "--any", "--by", "agent", "--json")
+    assert result.exit_code == 1
+    got = json.loads(result.stdout)
+    assert Path(got["path"]).is_dir() and got["holder"] == "agent"
+    assert "exited 5" in got["setup_errors"][0]
+    assert "setup failed: post_create `echo no-deps; exit 5` exited 5" in result.stderr

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from fixtures.recipes import make_branch
+from tests.check_helpers import add_worktree, write_config
 from tests.conftest import Invoke
 from tests.run_helpers import by_key, configure, intervals, run_request, spawn, stamped
 from wtpar.model import RunStatus, TaskKey, TaskRun
@@ -130,3 +132,26 @@ def test_the_dashboard_shows_one_cell_for_the_shards() -> None:
     state.tasks[TaskKey("a", "t", 2)] = TaskCell(RunStatus.OK, 1.0, 5.0)
     assert task_cell_text(task_cell(state, "a", "t"), now=9.0)[0] == "ok 5.0s [2/2 ok]"
     assert task_cell(state, "b", "t") is None
+
+
+def test_check_sees_a_sharded_task_once_all_its_shards_passed(
+    wtpar: Invoke, repo: Path, tmp_path: Path
+) -> None:
+    fail = tmp_path / "fail"
+    fail.write_text("2\n")
+    write_config(
+        repo,
+        f'[tasks.test]\ncmd = "! grep -qx $WTPAR_SHARD {fail}"\nshards = 2\n'
+        '[check]\ntasks = ["test"]\n',
+    )
+    make_branch(repo, "one", {"src/util.py": "better\n"})
+    add_worktree(repo, "one")
+    first = wtpar("check", "--json", "one")
+    assert first.exit_code == 1
+    checks = json.loads(first.stdout)["branches"][0]["checks"]
+    assert [(c["task"], c["state"]) for c in checks] == [("test", "failed")]
+    fail.unlink()
+    assert wtpar("run", "--failed").exit_code == 0  # shard 2 only; shard 1 passed before
+    again = wtpar("check", "--json", "one")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["ran"] == []

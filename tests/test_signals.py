@@ -5,7 +5,6 @@ its tasks are gone within seconds; what still runs is reported by the next comma
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 from pathlib import Path
@@ -22,6 +21,7 @@ from tests.run_helpers import (
     spawn,
     wtpar_popen,
 )
+from wtpar.run.watchdog import Record, read_record
 
 SLEEPER = "echo $$ > {pids}/$WTPAR_BRANCH-$WTPAR_TASK.pid; exec sleep 60"
 LABELS: dict[int, str] = {
@@ -31,12 +31,17 @@ LABELS: dict[int, str] = {
 }
 
 
+def _record(repo: Path) -> Record | None:
+    """The record of the run going on in `repo`, once its watchdog has started."""
+    for path in (repo / ".git" / "wtpar" / "watch").glob("*.groups"):
+        return read_record(str(path))
+    return None
+
+
 def _watched(repo: Path) -> int:
-    """How many process groups the run's watchdog has recorded."""
-    for record in (repo / ".git" / "wtpar" / "watch").glob("*.json"):
-        with contextlib.suppress(ValueError, OSError):
-            return len(json.loads(record.read_text())["groups"])
-    return 0
+    """How many process groups the run's record names."""
+    record = _record(repo)
+    return len(record.groups) if record else 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
@@ -149,10 +154,11 @@ def test_tasks_left_running_are_reported_by_the_next_command(repo: Path, tmp_pat
     watch = repo / ".git" / "wtpar" / "watch"
     try:
         wait_for(lambda: read_pids(pids), 30, "the task to start")
-        wait_for(lambda: list(watch.glob("*.json")), 10, "the watchdog's record")
-        record = json.loads(next(watch.glob("*.json")).read_text())
+        wait_for(lambda: _watched(repo) == 1, 10, "the run's record")
+        record = _record(repo)
+        assert record is not None
         # The watchdog dies first (as if killed with wtpar's whole session), then wtpar.
-        os.kill(record["watchdog"], signal.SIGKILL)
+        os.kill(record.watchdog, signal.SIGKILL)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         (task,) = read_pids(pids)
@@ -160,14 +166,14 @@ def test_tasks_left_running_are_reported_by_the_next_command(repo: Path, tmp_pat
         listed = run_wtpar_process("list", cwd=repo)
         assert listed.returncode == 0
         assert f"still running: process group {task}" in listed.stderr, listed.stderr
-        assert f"kill -- -{task}" in listed.stderr
+        assert f"kill -TERM -{task}" in listed.stderr
     finally:
         proc.kill()
         kill_quietly(read_pids(pids))
     wait_for(lambda: not alive(task), 10, "the test's own clean-up")
     again = run_wtpar_process("list", cwd=repo)
     assert "still running" not in again.stderr
-    assert not list(watch.glob("*.json"))
+    assert not list(watch.glob("*.groups"))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -225,3 +225,13 @@ def test_a_spare_with_submodules_keeps_them_working_after_the_move(
     assert git(took / "vendor" / "lib", "status", "--porcelain") == ""
     assert git(took, "status", "--porcelain") == ""
     assert git(took, "submodule", "status").startswith(" ")  # checked out, at the recorded commit
+
+
+def test_drain_removes_spares_whose_records_were_damaged(repo: Path, wtpar: Invoke) -> None:
+    configure(repo)
+    assert wtpar("pool", "fill", "2", "--wait").exit_code == 0
+    (repo / ".git" / "wtpar" / "spares.json").write_text('{"spares": [1')
+    listed = wtpar("pool")
+    assert "not valid JSON" in listed.stderr and "Traceback" not in listed.output
+    assert "drained 2 spares" in wtpar("pool", "drain").output
+    assert "spare-" not in git(repo, "worktree", "list")

@@ -80,7 +80,7 @@ class Services:
             warn(
                 f"tasks of a wtpar run that was killed (pid {wtpar_pid}) are still running: "
                 f"process group{'s' if len(groups) > 1 else ''} {ids}; stop them with: "
-                f"kill -- {' '.join(f'-{g}' for g in groups)}"
+                f"kill -TERM {' '.join(f'-{g}' for g in groups)}"
             )
 
     @property
@@ -189,7 +189,7 @@ class Services:
         lease = self.lease_store.holder(name)
         assert lease is not None
         ports = tuple(self.environments.ports_of(name).items())
-        return Handout(result.path, name, lease, ports, from_spare=result.from_spare)
+        return Handout(result.path, name, lease, ports, result.from_spare, result.setup_errors)
 
     # -- the warm pool of spare worktrees (wtpar/worktrees/warm_pool.py) -------------------
 

@@ -63,7 +63,8 @@ def claim(
 
     A worktree held by someone else is refused, naming them and since when; a claim that
     expired is free. Claiming again as the same holder renews the claim. `remove` and
-    `prune` refuse a claimed worktree unless --force.
+    `prune` refuse a claimed worktree unless --force. With --any, exit 1 when the new
+    worktree's setup (post_create, copy) failed: its path is still printed, it is claimed.
 
     \b
       wtpar claim feature-a --by alice --ttl 30m --note "fixing the login test"
@@ -83,11 +84,16 @@ def claim(
                     "branch": got.branch,
                     "ports": dict(got.ports),
                     "from_spare": got.from_spare,
+                    "setup_errors": list(got.setup_errors),
                     **lease_json(got.lease),
                 }
             )
         else:
             click.echo(got.path)
+        for err in got.setup_errors:
+            click.echo(f"wtpar: setup failed: {err}", err=True)
+        if got.setup_errors:
+            ctx.exit(1)
         return
     if branch is None:
         raise UsageError("claim needs a BRANCH, or --any")

@@ -37,3 +37,31 @@ class Sandbox:
         with repo_lock(self.git.paths.wtpar_dir):
             self.git.drop_temporary_worktrees([*self.paths, self.root])
             self.paths.clear()
+
+
+def sweep_stale(git: Git) -> list[str]:
+    """Remove the temporary worktrees of lands whose process is gone (killed before it could
+    clean up): their folders start with the owner's pid. The folders removed."""
+    root = os.path.join(git.paths.wtpar_dir, "land")
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    stale = [os.path.join(root, n) for n in names if not _owner_alive(n)]
+    if stale:
+        with repo_lock(git.paths.wtpar_dir):
+            git.drop_temporary_worktrees(stale)
+    return stale
+
+
+def _owner_alive(name: str) -> bool:
+    pid = name.split("-", 1)[0]
+    if not pid.isdigit():
+        return True  # not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -9,6 +9,7 @@ combinations are made in a quarantine, so nothing reaches the repository unless 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from wtpar.land.report import (
     StepJudged,
     TrainFinished,
 )
-from wtpar.land.sandbox import Sandbox
+from wtpar.land.sandbox import Sandbox, sweep_stale
 from wtpar.locks import repo_lock
 from wtpar.model import (
     RunEvent,
@@ -75,7 +76,8 @@ class Train:
         self.git = git
         self.plan = plan
         self.settings = settings
-        self.land_id = uuid.uuid4().hex[:12]
+        # The pid first: a later land removes what a killed one left (sandbox.sweep_stale).
+        self.land_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.interrupted = False
         self._subscribers: list[TrainSubscriber] = []
         self._dispatcher: Dispatcher | None = None
@@ -102,6 +104,7 @@ class Train:
         state = start(self.plan.order)
         rounds: list[Round] = []
         tip = self.plan.base_sha
+        await asyncio.to_thread(sweep_stale, self.git)
         with self.git.quarantine() as env:
             combiner = Combiner(
                 self.git, self.plan.strategy, self.plan.base, self.plan.base_sha, env

@@ -43,16 +43,14 @@ from wtpar.model import (
     When,
 )
 from wtpar.procs import clean_env
-from wtpar.run import expect
 from wtpar.run.cleanliness import CleanReads
 from wtpar.run.executor import Attempt, AttemptResult, Ending, Executor
-from wtpar.run.gate import StartGate
-from wtpar.run.history import Attempted, History
+from wtpar.run.expect import Pacer
+from wtpar.run.history import History
 from wtpar.run.plan import RunPlan, TaskInstance
 from wtpar.run.results import RecordedResult, ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
-from wtpar.run.schedule import remaining_time
-from wtpar.run.shards import shard_env, shard_name
+from wtpar.run.shards import shard_env, shard_name, whole_task_results
 from wtpar.run.treekey import result_command
 
 Subscriber = Callable[[RunEvent], None]
@@ -196,13 +194,7 @@ class Dispatcher:
         }
         for live in self._lives.values():
             live.on_started = functools.partial(self._after_start, live)
-        self.history = history
-        self.expected = expect.estimates(plan, history)
-        self._nodes = expect.graph(plan, self.expected)
-        self._ranks = expect.start_order(self._nodes)
-        self._attempted: list[Attempted] = []
-        self._memory_percent = memory_percent
-        self._gate: StartGate | None = None
+        self.pacer = Pacer(plan, history, memory_percent)
 
     @property
     def jobs(self) -> int:
@@ -268,7 +260,7 @@ class Dispatcher:
         for live in self._lives.values():
             inst = live.instance
             self._emit(TaskQueued(inst.key, inst.command, inst.worktree.path))
-        self._gate = StartGate(self.options.jobs, self._memory_hold)
+        self.pacer.open_gate(self.options.jobs, self.options.max_memory_percent)
         await self.executor.start()
         if self.clean_reads is not None:
             self.clean_reads.start(live.instance.worktree.path for live in self._lives.values())
@@ -291,8 +283,7 @@ class Dispatcher:
             self.store.save(self.report)
             clean = await self.clean_reads.results() if self.clean_reads is not None else {}
             self._record_results(clean)
-            if self.history is not None:
-                self.history.record(self._attempted)
+            self.pacer.save()
         self._emit(RunFinished(self.report))
         return self.report
 
@@ -357,9 +348,7 @@ class Dispatcher:
         inst = live.instance
         executor = self.executor
         assert executor is not None
-        assert self._gate is not None
-        rank = self._ranks[inst.key]
-        async with executor.hold(inst.locks), self._gate.turn(rank), executor.slot():
+        async with executor.hold(inst.locks), self.pacer.turn(inst.key), executor.slot():
             await self._stagger_gate()
             if self._stopping or live.cancel_reason:
                 return RunStatus.CANCELLED, live.cancel_reason or self._stopping
@@ -374,7 +363,7 @@ class Dispatcher:
             finally:
                 live.running = False
                 live.flush_output()
-        self._remember(inst, result, time.monotonic() - began)
+        self.pacer.remember(inst, result, time.monotonic() - began)
         return self._judge(live, result)
 
     @staticmethod
@@ -424,47 +413,23 @@ class Dispatcher:
             return RunStatus.CANCELLED, live.cancel_reason or self._stopping
         return (RunStatus.OK, None) if result.exit_code == 0 else (RunStatus.FAILED, None)
 
-    # -- history, ETA and hold-back --------------------------------------------------------
-
-    def _remember(self, inst: TaskInstance, result: AttemptResult, seconds: float) -> None:
-        if result.ending in (Ending.EXITED, Ending.TIMED_OUT):
-            self._attempted.append(
-                expect.attempt_entry(
-                    inst, seconds, result.exit_code, time.time(),
-                    result.cpu_seconds, result.peak_rss,
-                )
-            )  # fmt: skip
+    # -- history, ETA and hold-back (expect.Pacer) -------------------------------------------
 
     @property
     def holding_back(self) -> str | None:
         """Why no new task starts now (`[run] max_memory_percent`), or None."""
-        return self._gate.holding if self._gate is not None else None
-
-    def _memory_hold(self) -> str | None:
-        limit = self.options.max_memory_percent
-        if limit is None:
-            return None
-        if self._memory_percent is None:
-            from wtpar.run.resources import memory_percent
-
-            self._memory_percent = memory_percent
-        used = self._memory_percent()
-        if used <= limit:
-            return None
-        return f"memory {used:.0f}% > {limit:g}%"
+        return self.pacer.holding_back
 
     def eta(self, now: float | None = None) -> float:
-        """Seconds left, from history: the longest remaining chain or the remaining work
-        over the slots, whichever is larger."""
+        """Seconds left, from history (see expect.Pacer.eta)."""
         now = time.time() if now is None else now
-        done: dict[TaskKey, float] = {}
-        for key, live in self._lives.items():
-            if live.finished.is_set():
-                done[key] = 1.0
-            elif live.running and live.start_time is not None:
-                expected = self.expected[key].seconds
-                done[key] = (now - live.start_time) / expected if expected > 0 else 1.0
-        return remaining_time(self._nodes, done, self.jobs)
+        running = {
+            key: now - live.start_time
+            for key, live in self._lives.items()
+            if live.running and live.start_time is not None and not live.finished.is_set()
+        }
+        finished = [key for key, live in self._lives.items() if live.finished.is_set()]
+        return self.pacer.eta(finished, running, self.jobs)
 
     def _after_start(self, live: _Live) -> None:
         if self._stopping or live.cancel_reason:
@@ -562,8 +527,8 @@ class Dispatcher:
         if self.results is None or self.report is None:
             return
         final = (RunStatus.OK, RunStatus.FAILED, RunStatus.TIMED_OUT)
-        records = [
-            RecordedResult(
+        pairs = [
+            (live.instance, RecordedResult(
                 task=shard_name(run.key),
                 command=result_command(run.command, live.instance.spec.env),
                 branch=run.key.branch,
@@ -573,7 +538,7 @@ class Dispatcher:
                 finished=run.ended or self.report.ended,
                 run_id=self.run_id,
                 tree=live.instance.worktree.tree or "",
-            )
+            ))
             for run, live in zip(self.report.tasks, self._lives.values(), strict=True)
             if run.status in final
             and live.instance.worktree.head
@@ -582,7 +547,12 @@ class Dispatcher:
                 or clean.get(live.instance.worktree.path, live.instance.worktree.clean)
             )
         ]
-        self.results.record(records)
+        store = self.results
+
+        def shard_result(task: str, command: str, head: str, tree: str) -> RecordedResult | None:
+            return store.lookup(task, command, head, tree or None)
+
+        store.record([r for _, r in pairs] + whole_task_results(pairs, shard_result))
 
 
 def _fires(when: When, trigger: _Live) -> bool:

@@ -1,15 +1,20 @@
-"""A plan seen through its history: each instance's expected duration and rank, and the
-attempts of a run turned into history entries. The glue between the dispatcher, the
-history store (history.py) and the pure ordering (schedule.py)."""
+"""A plan seen through its history: each instance's expected duration and rank, the start
+gate that enforces the ranks and the memory hold-back, the ETA, and the attempts of a run
+turned into history entries. The glue between the dispatcher, the history store
+(history.py), the pure ordering (schedule.py) and the gate (gate.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 
 from wtpar.model import TaskKey
+from wtpar.run.executor import AttemptResult, Ending
+from wtpar.run.gate import StartGate
 from wtpar.run.history import Attempted, Estimate, History, TaskId, estimate
 from wtpar.run.plan import RunPlan, TaskInstance
-from wtpar.run.schedule import Node, Rank, ranks
+from wtpar.run.schedule import Node, Rank, ranks, remaining_time
 from wtpar.run.shards import shard_name
 
 
@@ -57,3 +62,76 @@ def attempt_entry(
     return Attempted(
         tid.task, tid.branch, tid.command, duration, exit_code, finished, cpu_seconds, peak_rss
     )
+
+
+class Pacer:
+    """One run's use of history: who starts first, when to hold back, how long is left,
+    and what to remember."""
+
+    def __init__(
+        self,
+        plan: RunPlan,
+        history: History | None,
+        memory_percent: Callable[[], float] | None = None,
+    ) -> None:
+        self.history = history
+        self.expected = estimates(plan, history)
+        self.nodes = graph(plan, self.expected)
+        self.ranks = start_order(self.nodes)
+        self.memory_percent = memory_percent  # injected in tests; psutil otherwise
+        self.attempted: list[Attempted] = []
+        self._gate: StartGate | None = None
+        self._limit: float | None = None
+
+    def open_gate(self, jobs: int, max_memory_percent: float | None) -> None:
+        """Make the start gate for `jobs` slots (on the run's loop, before the first start)."""
+        self._limit = max_memory_percent
+        self._gate = StartGate(jobs, self._memory_hold)
+
+    @asynccontextmanager
+    async def turn(self, key: TaskKey) -> AsyncIterator[None]:
+        """Wait for `key`'s turn to start among the ready instances; hold it meanwhile."""
+        assert self._gate is not None, "open_gate first"
+        async with self._gate.turn(self.ranks[key]):
+            yield
+
+    @property
+    def holding_back(self) -> str | None:
+        """Why no new task starts now, or None."""
+        return self._gate.holding if self._gate is not None else None
+
+    def _memory_hold(self) -> str | None:
+        if self._limit is None:
+            return None
+        if self.memory_percent is None:
+            from wtpar.run.resources import memory_percent
+
+            self.memory_percent = memory_percent
+        used = self.memory_percent()
+        return None if used <= self._limit else f"memory {used:.0f}% > {self._limit:g}%"
+
+    def eta(
+        self, finished: Iterable[TaskKey], running: Mapping[TaskKey, float], jobs: int
+    ) -> float:
+        """Seconds left: the longest remaining chain or the remaining work over the slots,
+        whichever is larger; `running` maps an instance to the seconds it has run."""
+        done = dict.fromkeys(finished, 1.0)
+        for key, elapsed in running.items():
+            expected = self.expected[key].seconds
+            done[key] = elapsed / expected if expected > 0 else 1.0
+        return remaining_time(self.nodes, done, jobs)
+
+    def remember(self, instance: TaskInstance, result: AttemptResult, seconds: float) -> None:
+        """Keep a finished attempt (one that ran to its end or its timeout) for history."""
+        if result.ending in (Ending.EXITED, Ending.TIMED_OUT):
+            self.attempted.append(
+                attempt_entry(
+                    instance, seconds, result.exit_code, time.time(),
+                    result.cpu_seconds, result.peak_rss,
+                )
+            )  # fmt: skip
+
+    def save(self) -> None:
+        """Write the run's attempts to the history (under its lock)."""
+        if self.history is not None:
+            self.history.record(self.attempted)

@@ -97,8 +97,7 @@ class LocalExecutor(Executor):
             self._watchdog.untrack(proc.pid)
 
     async def aclose(self) -> None:
-        # In a thread: the watchdog exits at once, but the loop (the dashboard's) never waits.
-        await asyncio.to_thread(self._watchdog.close)
+        self._watchdog.close()
 
     async def _follow(
         self,

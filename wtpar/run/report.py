@@ -77,9 +77,11 @@ def counts_line(report: RunReport) -> str:
 
 
 def summary(report: RunReport) -> str:
-    """The table (branch x task: status, exit code, duration, attempts, note) and the stats."""
-    headers = ("BRANCH", "TASK", "STATUS", "EXIT", "DURATION", "ATTEMPTS", "NOTE")
+    """The table (branch x task: status, exit code, duration, attempts, note, and the worker
+    on a Dask cluster) and the stats."""
+    headers: tuple[str, ...] = ("BRANCH", "TASK", "STATUS", "EXIT", "DURATION", "ATTEMPTS", "NOTE")
     rows: list[tuple[str, ...]] = []
+    workers: list[str] = []  # the Dask worker of each row
     for group in group_runs(report.tasks):
         if group.sharded:
             # The task once, then its shards inside it.
@@ -90,7 +92,9 @@ def summary(report: RunReport) -> str:
                 (group.branch, group.task, group.status.value, "-", format_seconds(span),
                  attempts, group.counts())
             )  # fmt: skip
+            workers.append("")
         for t in group.runs:
+            workers.append(t.worker or "")
             rows.append(
                 (
                     "" if group.sharded else t.key.branch,
@@ -102,6 +106,9 @@ def summary(report: RunReport) -> str:
                     t.reason or "",
                 )
             )
+    if any(workers):
+        headers += ("WORKER",)
+        rows = [(*row, worker) for row, worker in zip(rows, workers, strict=True)]
     lines = [aligned_table(headers, rows)]
     stats = run_stats(report)
     lines.append("")

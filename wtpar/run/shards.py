@@ -8,14 +8,16 @@ Pure: plan instances in, instances out; task runs in, groups out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from wtpar.model import RunStatus, TaskKey, TaskRun, TaskSpec
+from wtpar.run.treekey import result_command
 
 if TYPE_CHECKING:
     from wtpar.run.plan import TaskInstance
+    from wtpar.run.results import RecordedResult
 
 # The status a group shows: the first of these that any shard has.
 _WORST_FIRST = (
@@ -65,6 +67,48 @@ def expand_shards(instances: Sequence[TaskInstance]) -> list[TaskInstance]:
         inst = replace(inst, deps=deps)
         result += [replace(inst, key=k) for k in parts.get(inst.key, (inst.key,))]
     return result
+
+
+ShardLookup = Callable[[str, str, str, str], "RecordedResult | None"]
+"""(task#n, command, head, tree) -> the stored result of that shard, if any."""
+
+
+def whole_task_results(
+    pairs: Sequence[tuple[TaskInstance, RecordedResult]], lookup: ShardLookup
+) -> list[RecordedResult]:
+    """A result for each sharded task on each tree whose every shard has one, from this run
+    or an earlier one (`--failed` runs only some): passed only when every shard passed.
+    `wtpar check` looks these up by the task's name."""
+    groups: dict[tuple[str, str, str], list[tuple[TaskInstance, RecordedResult]]] = {}
+    for inst, rec in pairs:
+        if inst.key.shard:
+            group = (inst.key.branch, inst.key.task, rec.tree or rec.head)
+            groups.setdefault(group, []).append((inst, rec))
+    whole = []
+    for (_, task, _), members in groups.items():
+        inst, last = max(members, key=lambda m: m[1].finished)
+        spec = inst.spec
+        found = {i.key.shard: r for i, r in members}
+        for n in range(1, spec.shards + 1):
+            if n not in found:
+                command = result_command(shard_command(spec, n), spec.env)
+                earlier = lookup(f"{task}#{n}", command, last.head, last.tree)
+                if earlier is not None:
+                    found[n] = earlier
+        if len(found) != spec.shards:
+            continue
+        failed = next((r for r in found.values() if not r.passed), None)
+        whole.append(
+            replace(
+                failed or last,
+                task=task,
+                command=result_command(spec.cmd, spec.env),
+                finished=last.finished,
+                head=last.head,
+                tree=last.tree,
+            )
+        )
+    return whole
 
 
 @dataclass(frozen=True)

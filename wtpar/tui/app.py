@@ -15,6 +15,7 @@ from typing import Any
 
 from textual.app import App
 
+from wtpar import notices
 from wtpar.check.facts import CheckReport
 from wtpar.model import RunEvent
 from wtpar.services import Services
@@ -48,12 +49,24 @@ class WtparApp(App[int]):
         )
         self.runs.on_note = lambda text: self.notify(text, severity="warning", timeout=10)
         self.main = MainScreen()
+        self._sink_before: notices.Sink | None = None
 
     def get_default_screen(self) -> MainScreen:
         return self.main
 
     def on_mount(self) -> None:
         self.sub_title = os.path.basename(self.services.paths.root)
+        # The core's warnings (a damaged cache) become notifications, not text under the UI.
+        self._sink_before = notices.set_sink(self._warn)
+
+    def on_unmount(self) -> None:
+        notices.set_sink(self._sink_before)
+
+    def _warn(self, text: str) -> None:
+        try:
+            self.call_from_thread(self.notify, text, severity="warning", timeout=10)
+        except RuntimeError:  # already on the app's own thread
+            self.notify(text, severity="warning", timeout=10)
 
     def _start_run_worker(self, run: Coroutine[Any, Any, None]) -> object:
         return self.run_worker(run, group="runs")

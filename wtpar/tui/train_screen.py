@@ -96,11 +96,11 @@ class TrainScreen(Screen[LandReport | None]):
                 status.update(f"running {key}")
             else:
                 cell = f"{key.task} {event.run.status.value}"
-            table.update_cell(str(step), "checks", cell)
+            table.update_cell(str(step), "checks", cell, update_width=True)
         elif isinstance(event, StepJudged):
             row = step_row(event.number, event.step, self.plan, None, False)
             for header, value in zip(STEP_HEADERS[2:], row[2:], strict=True):
-                table.update_cell(str(event.number), header, value)
+                table.update_cell(str(event.number), header, value, update_width=True)
         elif isinstance(event, TrainFinished):
             self._show_result(event.report)
 

@@ -221,6 +221,7 @@ class Handout:
     lease: Lease
     ports: tuple[tuple[str, int], ...] = ()
     from_spare: bool = False
+    setup_errors: tuple[str, ...] = ()  # post_create or copy failures (it is claimed anyway)
 
 
 def fresh_branch_name(holder: str) -> str:

@@ -28,7 +28,7 @@ from wtpar.locks import repo_lock
 from wtpar.worktrees.paths import worktree_path
 from wtpar.worktrees.setup import SpawnPlan, set_up
 from wtpar.worktrees.spare_links import repair_submodule_links
-from wtpar.worktrees.spares import SPARES_FOLDER, Spare, SpareState, SpareStore
+from wtpar.worktrees.spares import SPARES_FOLDER, Spare, SpareState, SpareStore, is_spare_path
 from wtpar.worktrees.sync import CopyManifest
 from wtpar.worktrees.trash import detach_worktree
 
@@ -113,9 +113,17 @@ def drain(paths: RepoPaths) -> list[Spare]:
             if pid != os.getpid():
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
-        for spare in spares:
+        recorded = {os.path.realpath(s.path) for s in store.all()}
+        # Spares whose records were lost (a damaged spares.json) are drained too.
+        orphans = [
+            Spare(os.path.basename(wt.path), wt.path, wt.head or "", SpareState.FAILED, 0.0)
+            for wt in git.worktrees()
+            if is_spare_path(wt.path) and os.path.realpath(wt.path) not in recorded
+        ]
+        for spare in spares + orphans:
             detach_worktree(git, paths.wtpar_dir, spare.path)
         store.drop([s.name for s in spares])
+        spares += orphans
     CopyManifest(paths.wtpar_dir).forget([s.name for s in spares])
     return spares
 

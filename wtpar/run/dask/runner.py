@@ -4,7 +4,9 @@ Dask cannot stop a running function: cancelling its future leaves the thread (an
 subprocess it started) running. So this runner owns the process group itself, as the local
 executor does: `/bin/sh -c CMD` in a new session, output read as it comes and published in
 bounded chunks on the run's event topic, and a loop that checks the attempt's timeout and
-its two cancel flags (`distributed.Event`s set by the coordinator: terminate, kill now).
+its two cancel flags (`distributed.Event`s set by the coordinator: terminate, kill now),
+and whether the scheduler still wants the task (a coordinator that was killed or lost its
+connection has its tasks dropped: they are terminated too).
 A stop sends SIGTERM to the group, then SIGKILL after the grace period; whatever the task
 left in its group is ended too, so no process outlives its task on the worker.
 
@@ -13,6 +15,8 @@ This module is imported on workers (by unpickling `run_attempt`) and only on the
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import selectors
@@ -38,7 +42,7 @@ from wtpar.run.executor import Ending
 
 SHELL = "/bin/sh"
 _TICK = 0.05  # how often the loop wakes without output: timeout, kill timer
-_CANCEL_CHECK = 0.2  # how often the cancel flags are asked for (a round trip to the scheduler)
+_CANCEL_CHECK = 0.1  # how often the cancel flags are read (answers come one check later)
 _FLUSH_AFTER = 0.05  # output waits at most this long before it is published
 _GROUP_POLL = 0.02
 
@@ -48,7 +52,7 @@ Flag = Callable[[], bool]
 
 def run_attempt(job: RemoteAttempt) -> RemoteResult:
     """Check out the attempt's commit on this worker and run its command there (Dask task)."""
-    from distributed import Event, get_worker
+    from distributed import get_worker
 
     worker = get_worker()
     epoch = uuid.uuid4().hex
@@ -58,18 +62,47 @@ def run_attempt(job: RemoteAttempt) -> RemoteResult:
         worker.log_event(job.topic, {**message, "token": job.token, "epoch": epoch})
         sent[0] += 1
 
-    def flag(kill: bool) -> Flag:
-        event: list[Any] = []
+    def ask(name: str) -> concurrent.futures.Future[Any]:
+        """Is the distributed.Event `name` set? Asked on the worker's own loop, over its
+        own connection to the scheduler, so the supervising loop never waits for it."""
+        request = worker.scheduler.event_is_set(name=name)
+        return asyncio.run_coroutine_threadsafe(request, worker.loop.asyncio_loop)
 
-        def is_set() -> bool:
-            if not event:
-                event.append(Event(cancel_event(job.token, kill)))
-            return bool(event[0].is_set())
+    from distributed.worker import thread_state
 
-        return is_set
+    key = thread_state.key
 
-    ending, exit_code, detail = _run(job, publish, flag(False), flag(True))
+    def unwanted() -> bool:
+        """The scheduler dropped this task: its coordinator is gone (killed, disconnected)."""
+        task = worker.state.tasks.get(key)
+        return task is None or task.state in ("cancelled", "released", "forgotten")
+
+    asked = _Flag(cancel_event(job.token), ask)
+    kill = _Flag(cancel_event(job.token, kill=True), ask)
+    ending, exit_code, detail = _run(job, publish, lambda: unwanted() or asked(), kill)
     return RemoteResult(ending, exit_code, detail, worker.address, epoch, sent[0])
+
+
+class _Flag:
+    """A cancel flag read without blocking: each call collects the answer to the previous
+    question and asks again, so a flag is seen one check interval after it is set."""
+
+    def __init__(self, name: str, ask: Callable[[str], concurrent.futures.Future[Any]]) -> None:
+        self.name = name
+        self.ask = ask
+        self.pending: concurrent.futures.Future[Any] | None = None
+        self.seen = False
+
+    def __call__(self) -> bool:
+        if self.seen:
+            return True
+        if self.pending is not None and self.pending.done():
+            with contextlib.suppress(Exception):  # the scheduler is unreachable: ask again
+                self.seen = bool(self.pending.result())
+            self.pending = None
+        if self.pending is None and not self.seen:
+            self.pending = self.ask(self.name)
+        return self.seen
 
 
 def _run(

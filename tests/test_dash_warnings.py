@@ -1,0 +1,34 @@
+"""Warnings from the core reach the dashboard as notifications, never as text written
+under the interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixtures.recipes import commit_file
+from tests.conftest import Invoke
+from tests.dash_helpers import FIXED_NOW, until
+from tests.test_spawn import worktree_dir
+from wtpar.services import Services
+from wtpar.tui.app import make_app
+
+
+async def test_a_damaged_cache_is_a_notification(
+    repo: Path, wtpar: Invoke, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert wtpar("spawn", "alpha").exit_code == 0
+    commit_file(worktree_dir(repo, "alpha"), "a.txt", "a\n")
+    merge_cache = repo / ".git" / "wtpar" / "cache" / "merge.json"
+    merge_cache.parent.mkdir(parents=True, exist_ok=True)
+    merge_cache.write_bytes(b"\xff\x00 not json")
+    capfd.readouterr()
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await until(
+            pilot,
+            lambda: any("merge.json" in str(n.message) for n in app._notifications),
+            what="the warning, as a notification",
+        )
+    assert "merge.json" not in capfd.readouterr().err
