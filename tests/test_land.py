@@ -227,3 +227,20 @@ def test_temporary_worktrees_left_by_a_killed_land_are_removed_by_the_next(
     assert result.exit_code == 0, result.output
     assert temporary_worktrees(repo) == []
     assert str(left) not in git(repo, "worktree", "list")
+
+
+def test_blocked_branches_fail_the_exit_only_when_named(repo: Path, wtpar: Invoke) -> None:
+    train_repo(repo)
+    git(repo, "worktree", "add", "-q", str(repo.parent / "dirty"), "-b", "dirty")
+    (repo.parent / "dirty" / "scratch").write_text("x")
+    named = wtpar("land", "a", "dirty", "--no-run", "--json")
+    assert named.exit_code == 1
+    assert outcomes(land_json(named)) == {"a": "landed", "dirty": "blocked"}
+    everything = wtpar("land", "--no-run", "--json")
+    assert everything.exit_code == 0, everything.output
+    assert outcomes(land_json(everything)) == {
+        "a": "already in base",
+        "b": "landed",
+        "c": "landed",
+        "dirty": "blocked",
+    }

@@ -161,11 +161,12 @@ def test_needless_steps_are_those_after_the_first_failure(
     assert list(needless(states)) == expected
 
 
-def test_blocked_branches_are_reported_as_blocked() -> None:
+def test_blocked_and_integrated_branches_have_their_own_outcomes() -> None:
     state = advance(start(["a"]), [StepResult("a", StepState.PASSED, "1")])
-    assert final_outcomes(["a", "x"], state, landed=True, blocked=["x"]) == {
+    assert final_outcomes(["a", "x", "y"], state, landed=True, blocked=["x"], integrated=["y"]) == {
         "a": Outcome.LANDED,
         "x": Outcome.BLOCKED,
+        "y": Outcome.ALREADY_IN,
     }
 
 

@@ -128,7 +128,7 @@ def test_no_new_start_while_memory_is_above_the_limit(repo: Path, tmp_path: Path
     assert report.ok
     spans = intervals(stamps)
     assert spans["second"][0] >= spans["first"][1] and spans["third"][0] >= spans["first"][1]
-    assert "holding back: memory 95% > 80%" in out.getvalue()
+    assert "holding back: memory 95.0% > 80%" in out.getvalue()
     assert dispatcher.holding_back is None
 
 

@@ -71,3 +71,15 @@ def test_update_table_names_the_conflicting_files(repo: Path, wtpar: Invoke) -> 
     text = wtpar("update", "clash").stdout
     assert "clash   conflict" in text
     assert "conflicts in README.md; put back as it was" in text
+
+
+def test_update_merge_that_conflicts_is_aborted_and_reported(repo: Path, wtpar: Invoke) -> None:
+    wts = three_branches(repo)
+    head = git(repo, "rev-parse", "clash").strip()
+    code, result = update_json(wtpar, "clash", "--merge")
+    assert code == 1
+    assert result["clash"]["outcome"] == "conflict" and result["clash"]["files"] == ["README.md"]
+    assert git(repo, "rev-parse", "clash").strip() == head
+    assert git(wts["clash"], "status", "--porcelain") == ""
+    gitdir = Path(git(wts["clash"], "rev-parse", "--absolute-git-dir").strip())
+    assert not (gitdir / "MERGE_HEAD").exists()

@@ -4,7 +4,6 @@ reads its configuration once, and hands out the core's operations."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -16,21 +15,12 @@ from wtpar.model import (
     BranchStatus,
     PruneResult,
     RemoveResult,
-    SpawnOutcome,
     SpawnResult,
     TaskKey,
     Worktree,
 )
 from wtpar.worktrees import WorktreeManager, worktree_name
-from wtpar.worktrees.leases import (
-    DEFAULT_TTL,
-    Handout,
-    Lease,
-    LeaseHeldError,
-    LeaseStore,
-    check_holder_name,
-    fresh_branch_name,
-)
+from wtpar.worktrees.leases import DEFAULT_TTL, Lease, LeaseStore
 
 if TYPE_CHECKING:
     from wtpar.check.facts import CheckReport, CheckRunner
@@ -49,6 +39,7 @@ if TYPE_CHECKING:
     from wtpar.run.tune import TuneRow
     from wtpar.worktrees.devservices import ServiceStatus, ServiceStore, StartResult, StopResult
     from wtpar.worktrees.environment import Environments, EnvView
+    from wtpar.worktrees.handout import Handout
     from wtpar.worktrees.spares import Spare
     from wtpar.worktrees.sync import SyncResult
 
@@ -147,26 +138,9 @@ class Services:
         note: str = "",
     ) -> list[SpawnResult]:
         """Spawn BRANCHES and claim each for BY; one held by someone else fails, untouched."""
-        from dataclasses import replace
+        from wtpar.worktrees.handout import spawn_claimed
 
-        held = {b: x for b, x in self.leases().items() if b in branches and x.holder != by}
-        free = [b for b in branches if b not in held]
-        results = {r.branch: r for r in self.spawn(free, from_ref)} if free else {}
-        now = time.time()
-        out: list[SpawnResult] = []
-        for branch in dict.fromkeys(branches):
-            if branch in held:
-                error = LeaseHeldError(held[branch], by, now).message
-                out.append(SpawnResult(branch, SpawnOutcome.FAILED, None, error=error))
-                continue
-            result = results[branch]
-            if result.outcome is not SpawnOutcome.FAILED:
-                try:
-                    self.lease_store.claim(branch, by, ttl, note)
-                except LeaseHeldError as exc:
-                    result = replace(result, outcome=SpawnOutcome.FAILED, error=exc.message)
-            out.append(result)
-        return out
+        return spawn_claimed(self.worktrees, self.lease_store, branches, by, from_ref, ttl, note)
 
     def claim_any(
         self,
@@ -177,19 +151,9 @@ class Services:
         note: str = "",
     ) -> Handout:
         """A worktree for BY on a new branch: a warm spare when one is ready, else spawned."""
-        from wtpar.errors import WtparError
+        from wtpar.worktrees.handout import claim_any
 
-        check_holder_name(by)
-        name = branch or fresh_branch_name(by)
-        if branch and self.git.local_branch_exists(branch):
-            raise UsageError(f"claim --any: branch {branch!r} already exists; pick a new name")
-        (result,) = self.spawn_claimed([name], by, from_ref, ttl, note)
-        if result.outcome is not SpawnOutcome.CREATED or result.path is None:
-            raise WtparError(f"claim --any: could not create {name}: {result.error}")
-        lease = self.lease_store.holder(name)
-        assert lease is not None
-        ports = tuple(self.environments.ports_of(name).items())
-        return Handout(result.path, name, lease, ports, result.from_spare, result.setup_errors)
+        return claim_any(self.worktrees, self.lease_store, by, from_ref, branch, ttl, note)
 
     # -- the warm pool of spare worktrees (wtpar/worktrees/warm_pool.py) -------------------
 
@@ -357,17 +321,13 @@ class Services:
     def wait(self, names: Sequence[str] = (), timeout: float | None = None) -> WaitResult:
         """Block until no task runs (and no run is unfinished) in the worktrees of NAMES
         (default: every worktree); their last runs' outcomes."""
-        from wtpar.run.activity import WaitResult, last_outcomes, wait_outcome, wait_until_idle
+        from wtpar.run.activity import wait_for_worktrees
 
         wts = [self.worktrees.find(n) for n in dict.fromkeys(names)] or [
             wt for wt in self.worktrees.worktrees() if not wt.bare and not wt.prunable
         ]
-        paths = [wt.path for wt in wts]
-        idle, busy = wait_until_idle(self.paths.wtpar_dir, paths, timeout)
-        results = last_outcomes(self.paths.wtpar_dir, paths)
-        names_by_path = {wt.path: worktree_name(wt) for wt in wts}
-        outcome = wait_outcome(results, not idle)
-        return WaitResult(outcome, tuple(results), tuple(busy), names_by_path)
+        named = {wt.path: worktree_name(wt) for wt in wts}
+        return wait_for_worktrees(self.paths.wtpar_dir, named, timeout)
 
     def finished_runs(self) -> FinishedRuns:
         """A watch on runs finishing in any process (the dashboard's row flashes)."""
@@ -486,7 +446,6 @@ class Services:
         """The request that re-runs what did not succeed in the last run, and those keys."""
         from dataclasses import replace
 
-        from wtpar.errors import UsageError
         from wtpar.run.taskconfig import ADHOC_TASK
 
         last = self.last_run_report()
@@ -527,7 +486,6 @@ class Services:
         through the dispatcher (`runner` replaces it); `fetch` updates the base's remote first.
         """
         from wtpar.check.facts import fetch_base, parse_check_config, run_check
-        from wtpar.errors import UsageError
         from wtpar.run.treekey import result_command
 
         settings = parse_check_config(self.config)
@@ -584,7 +542,6 @@ class Services:
     def land_base(self, into: str | None = None) -> str:
         """The branch a land moves: --into, else the base of `check`; it must be a local
         branch."""
-        from wtpar.errors import UsageError
 
         base = into or self._default_base()
         if not self.git.local_branch_exists(base):
@@ -689,7 +646,6 @@ class Services:
 
     def worktree_at(self, folder: str) -> Worktree:
         """The worktree containing `folder`."""
-        from wtpar.errors import UsageError
 
         where = os.path.realpath(folder)
         hits = [
@@ -743,7 +699,6 @@ class Services:
         return sync_worktrees(self.environments, self._env_targets(branches), force)
 
     def _env_targets(self, branches: Sequence[str]) -> list[tuple[str, str]]:
-        from wtpar.errors import UsageError
 
         wts = [self.worktrees.find(b) for b in branches] or [
             wt for wt in self.worktrees.worktrees() if not wt.is_main and not wt.prunable

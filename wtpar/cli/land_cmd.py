@@ -67,7 +67,8 @@ def land(
     The base moves only if nobody moved it meanwhile (compare and swap), under the
     repository lock; a clean worktree that has it checked out is fast-forwarded, one with
     changes makes the land refuse. Nothing is ever force-updated. Exit 0 if every branch
-    asked for landed, 1 otherwise, 2 for bad input.
+    asked for landed (without BRANCH: every ready one), 1 otherwise, 2 for bad input, 130
+    after Ctrl-C (the base is then as it was).
 
     \b
       wtpar land --dry-run               # what would be tested and landed
@@ -89,7 +90,7 @@ def land(
             echo_json(plan_json(plan))
         else:
             click.echo(render_plan(plan, jobs or 1))
-        ctx.exit(1 if plan.left_out else 0)
+        ctx.exit(1 if plan.left_out and plan.named else 0)
     report = svc.land(plan, jobs=jobs, push=push, cleanup=cleanup, on_event=progress)
     if as_json:
         echo_json(report_json(report))

@@ -37,6 +37,7 @@ class Outcome(enum.Enum):
     CONFLICT = "conflict"  # it conflicts with the branches landed before it
     BLOCKED = "blocked"  # `wtpar check` says it is not ready: left out
     NOT_LANDED = "not landed"  # tested fine, but the land did not happen (see the report)
+    ALREADY_IN = "already in base"  # nothing to land: its work is in the base already
     UNTESTED = "untested"  # the train stopped before its combination was judged
 
 
@@ -46,6 +47,7 @@ OUTCOME_TEXT = {
     Outcome.CONFLICT: "left out: conflicts with the branches before it",
     Outcome.BLOCKED: "left out: not ready",
     Outcome.NOT_LANDED: "passed, not landed",
+    Outcome.ALREADY_IN: "already in the base",
     Outcome.UNTESTED: "not tested",
 }
 
@@ -59,9 +61,11 @@ class LandPlan:
     strategy: Strategy
     order: tuple[str, ...]
     heads: tuple[tuple[str, str], ...] = ()
-    left_out: tuple[tuple[str, str], ...] = ()  # (branch, why)
+    left_out: tuple[tuple[str, str], ...] = ()  # (branch, why): not ready
+    integrated: tuple[str, ...] = ()  # already in the base: nothing to land
     tasks: tuple[str, ...] = ()
     run_checks: bool = True
+    named: bool = False  # the user named the branches (else: every ready one was asked for)
 
     @property
     def combinations(self) -> tuple[tuple[str, ...], ...]:
@@ -160,16 +164,22 @@ def needless(states: Sequence[StepState | None]) -> range:
 
 
 def final_outcomes(
-    asked: Sequence[str], state: TrainState, landed: bool, blocked: Iterable[str] = ()
+    asked: Sequence[str],
+    state: TrainState,
+    landed: bool,
+    blocked: Iterable[str] = (),
+    integrated: Iterable[str] = (),
 ) -> dict[str, Outcome]:
     """The outcome of every branch asked for, once the train ended (`landed`: the base moved
     to the passing prefix)."""
     decided = dict(state.outcomes)
-    blocked_set = set(blocked)
+    blocked_set, integrated_set = set(blocked), set(integrated)
     result: dict[str, Outcome] = {}
     for branch in asked:
         if branch in blocked_set:
             result[branch] = Outcome.BLOCKED
+        elif branch in integrated_set:
+            result[branch] = Outcome.ALREADY_IN
         elif branch in state.landed:
             result[branch] = Outcome.LANDED if landed else Outcome.NOT_LANDED
         else:

@@ -44,6 +44,8 @@ def render_plan(plan: LandPlan, jobs: int) -> str:
     if plan.left_out:
         lines.append("left out:")
         lines += [f"  {b}: {why}" for b, why in plan.left_out]
+    if plan.integrated:
+        lines.append(f"already in {plan.base}: {', '.join(plan.integrated)}")
     return "\n".join(lines)
 
 
@@ -107,6 +109,8 @@ def render_report(report: LandReport) -> str:
         lines.append(NO_RUN_TEXT)
     if plan.left_out:
         lines += ["", "left out (not ready):"] + [f"  {b}: {why}" for b, why in plan.left_out]
+    if plan.integrated:
+        lines += ["", f"already in {plan.base}: {', '.join(plan.integrated)}"]
     for culprit in report.culprits:
         lines += [
             "",
@@ -150,6 +154,7 @@ def plan_json(plan: LandPlan) -> dict[str, Any]:
         "order": list(plan.order),
         "combinations": [list(c) for c in plan.combinations],
         "left_out": [{"branch": b, "reason": why} for b, why in plan.left_out],
+        "integrated": list(plan.integrated),
     }
 
 

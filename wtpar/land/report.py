@@ -63,8 +63,11 @@ class LandReport:
 
     @property
     def ok(self) -> bool:
-        """True when every branch asked for landed (and was pushed, with --push)."""
-        everything = bool(self.outcomes) and all(o is Outcome.LANDED for _, o in self.outcomes)
+        """True when every branch asked for landed (and was pushed, with --push): the named
+        ones, or without names every ready one (blocked ones were not asked for)."""
+        asked = [o for _, o in self.outcomes if self.plan.named or o is not Outcome.BLOCKED]
+        done = (Outcome.LANDED, Outcome.ALREADY_IN)
+        everything = bool(asked) and all(o in done for o in asked)
         return everything and (self.pushed is None or self.pushed.ok)
 
     def landing_text(self, now: str = "") -> str:

@@ -25,6 +25,7 @@ def make_plan(
     ordered = [s.branch for s in report.order.steps]
     candidates = list(dict.fromkeys(named)) if named else [b.branch for b in report.branches]
     left_out: list[tuple[str, str]] = []
+    integrated: list[str] = []
     ready: list[str] = []
     for name in candidates:
         check = report.branch(name)
@@ -36,7 +37,7 @@ def make_plan(
         if blocking:
             left_out.append((name, blocking[0].message))
         elif is_integrated(check.facts):
-            left_out.append((name, f"already in {report.base}"))
+            integrated.append(name)
         else:
             ready.append(name)
     if not named:
@@ -50,6 +51,8 @@ def make_plan(
         order=tuple(ready),
         heads=heads,
         left_out=tuple(left_out),
+        integrated=tuple(integrated),
         tasks=tuple(tasks) if run_checks else (),
         run_checks=run_checks and bool(tasks),
+        named=bool(named),
     )

@@ -234,7 +234,8 @@ class Train:
                 pushed = self._push(tip)
         landed = landing is Landing.LANDED
         left_out = [b for b, _ in plan.left_out]
-        outcomes = final_outcomes([*plan.order, *left_out], state, landed, left_out)
+        asked = [*plan.order, *left_out, *plan.integrated]
+        outcomes = final_outcomes(asked, state, landed, left_out, plan.integrated)
         return LandReport(
             plan=plan,
             landing=landing,

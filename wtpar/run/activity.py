@@ -167,6 +167,16 @@ def wait_until_idle(
         delay = min(delay * 2, 0.25)
 
 
+def wait_for_worktrees(
+    wtpar_dir: str, named: Mapping[str, str], timeout: float | None = None
+) -> WaitResult:
+    """`wtpar wait`: block until the worktrees (path -> name) are idle, or `timeout`."""
+    paths = list(named)
+    idle, busy = wait_until_idle(wtpar_dir, paths, timeout)
+    results = last_outcomes(wtpar_dir, paths)
+    return WaitResult(wait_outcome(results, not idle), tuple(results), tuple(busy), dict(named))
+
+
 def wait_outcome(results: Sequence[WorktreeOutcome], timed_out: bool) -> WaitOutcome:
     """The outcome of a whole `wait`: timed out, else failed if any failed, else ok."""
     if timed_out:

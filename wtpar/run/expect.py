@@ -108,7 +108,7 @@ class Pacer:
 
             self.memory_percent = memory_percent
         used = self.memory_percent()
-        return None if used <= self._limit else f"memory {used:.0f}% > {self._limit:g}%"
+        return None if used <= self._limit else f"memory {used:.1f}% > {self._limit:g}%"
 
     def eta(
         self, finished: Iterable[TaskKey], running: Mapping[TaskKey, float], jobs: int

@@ -9,7 +9,6 @@ lock, so two processes claiming one branch at once get one winner and one refusa
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -210,23 +209,3 @@ def lease_refusal(lease: Lease | None, now: float | None = None) -> str | None:
         f"claimed by {lease.holder} since {describe_since(lease.since, now)}{note}; "
         f"ask them to `wtpar release {lease.branch}`, or use --force"
     )
-
-
-@dataclass(frozen=True)
-class Handout:
-    """What `claim --any` gave: a worktree to work in, its new branch, ports and lease."""
-
-    path: str
-    branch: str
-    lease: Lease
-    ports: tuple[tuple[str, int], ...] = ()
-    from_spare: bool = False
-    setup_errors: tuple[str, ...] = ()  # post_create or copy failures (it is claimed anyway)
-
-
-def fresh_branch_name(holder: str) -> str:
-    """A new branch name for `claim --any`: the holder's name and a random suffix."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", holder).strip("-.") or "agent"
-    import secrets  # here: `wtpar list` imports this module and never makes a token
-
-    return f"{stem}-{secrets.token_hex(3)}"
