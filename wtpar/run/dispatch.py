@@ -23,8 +23,7 @@ import functools
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import IO
+from dataclasses import dataclass
 
 from wtpar import busy
 from wtpar.errors import signal_label
@@ -38,24 +37,18 @@ from wtpar.model import (
     TaskKey,
     TaskOutput,
     TaskQueued,
-    TaskRun,
-    TaskStarted,
-    When,
 )
 from wtpar.procs import clean_env
 from wtpar.run.cleanliness import CleanReads
 from wtpar.run.executor import Attempt, AttemptResult, Ending, Executor
 from wtpar.run.expect import Pacer
 from wtpar.run.history import History
+from wtpar.run.live import LiveTask, Subscriber, fires
 from wtpar.run.plan import RunPlan, TaskInstance
 from wtpar.run.results import RecordedResult, ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
 from wtpar.run.shards import shard_env, shard_name, whole_task_results
 from wtpar.run.treekey import result_command
-
-Subscriber = Callable[[RunEvent], None]
-
-_MAX_LINE = 1 << 20  # a "line" longer than this is emitted in pieces, so memory stays bounded
 
 
 @dataclass(frozen=True)
@@ -70,87 +63,6 @@ class DispatchOptions:
     drain: float = 0.25  # how long to read output left in the pipe after the exit
     max_memory_percent: float | None = None  # no new start while used memory is above it
     jobs_note: str | None = None  # how `jobs` was chosen (-j auto), for the summary
-
-
-@dataclass(eq=False)
-class _Live:
-    """The mutable state of one task instance during a run; the sink of its attempts."""
-
-    instance: TaskInstance
-    log_path: str
-    emit: Subscriber
-    status: RunStatus = RunStatus.QUEUED
-    attempts: int = 0
-    start_time: float | None = None
-    end_time: float | None = None
-    exit_code: int | None = None
-    reason: str | None = None
-    skip: SkipKind | None = None
-    worker: str | None = None
-    infra_retries: int = 0
-    task: asyncio.Task[None] | None = None
-    running: bool = False  # from taking its slot to the end of the attempt
-    on_started: Callable[[], None] | None = None
-    cancel_reason: str | None = None
-    log: IO[bytes] | None = None
-    log_at_line_start: bool = True
-    partial: bytearray = field(default_factory=bytearray)
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
-    busy_record: busy.BusyRecord | None = None  # while an attempt runs: seen by `remove`, `prune`
-
-    @property
-    def passed(self) -> bool:
-        """Succeeded, or skipped because it already succeeded at this commit."""
-        return self.status is RunStatus.OK or self.skip is SkipKind.UNCHANGED
-
-    def write_log(self, data: bytes) -> None:
-        if self.log is None:
-            os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-            self.log = open(self.log_path, "ab")  # noqa: SIM115 - open for the task's lifetime
-        self.log.write(data)
-        self.log.flush()
-        self.log_at_line_start = data.endswith(b"\n")
-
-    # -- AttemptSink ---------------------------------------------------------------------
-
-    def started(self, pid: int | None, worker: str | None) -> None:
-        now = time.time()
-        if self.start_time is None:
-            self.start_time = now
-        self.worker = worker
-        if self.busy_record is not None and pid is not None and worker is None:
-            self.busy_record.started(pid)  # a local process group `remove --force` may stop
-        self.status = RunStatus.RUNNING
-        self.emit(TaskStarted(self.instance.key, self.attempts, pid, now))
-        if self.on_started is not None:
-            self.on_started()
-
-    def output(self, data: bytes) -> None:
-        """Every byte to the log, every complete line out as a TaskOutput."""
-        self.write_log(data)
-        self.partial += data
-        if b"\n" in data:
-            *lines, rest = bytes(self.partial).split(b"\n")
-            self.partial = bytearray(rest)
-            for line in lines:
-                self.emit(TaskOutput(self.instance.key, _text(line)))
-        elif len(self.partial) > _MAX_LINE:
-            self.flush_output()
-
-    def note(self, text: str) -> None:
-        """A line of wtpar's own in the log (attempts, timeouts), on a line of its own."""
-        prefix = b"" if self.log_at_line_start else b"\n"
-        self.write_log(prefix + f"wtpar: {text}\n".encode())
-
-    def flush_output(self) -> None:
-        """Emit a last line that had no newline."""
-        if self.partial:
-            self.emit(TaskOutput(self.instance.key, _text(bytes(self.partial))))
-            self.partial.clear()
-
-
-def _text(line: bytes) -> str:
-    return line.decode("utf-8", "replace").removesuffix("\r")
 
 
 class Dispatcher:
@@ -189,7 +101,7 @@ class Dispatcher:
         self._next_start = 0.0
         self._started_run = False
         self._lives = {
-            i.key: _Live(i, self.store.log_path(self.run_id, i.key), self._emit)
+            i.key: LiveTask(i, self.store.log_path(self.run_id, i.key), self._emit)
             for i in plan.instances
         }
         for live in self._lives.values():
@@ -289,7 +201,7 @@ class Dispatcher:
 
     # -- one task instance -------------------------------------------------------------------
 
-    async def _drive(self, live: _Live) -> None:
+    async def _drive(self, live: LiveTask) -> None:
         try:
             status, reason = await self._execute(live)
         except asyncio.CancelledError:
@@ -304,13 +216,13 @@ class Dispatcher:
             status, reason = RunStatus.FAILED, f"wtpar: internal error: {type(exc).__name__}: {exc}"
         self._finish(live, status, reason)
 
-    def _cancelled_early(self, live: _Live, task: asyncio.Task[None]) -> None:
+    def _cancelled_early(self, live: LiveTask, task: asyncio.Task[None]) -> None:
         # A task cancelled before its first step never runs _drive: finish it here, so its
         # dependents do not wait for it forever.
         if not live.finished.is_set():
             self._finish(live, RunStatus.CANCELLED, live.cancel_reason or self._stopping)
 
-    async def _execute(self, live: _Live) -> tuple[RunStatus, str | None]:
+    async def _execute(self, live: LiveTask) -> tuple[RunStatus, str | None]:
         inst = live.instance
         if inst.skip is not None:
             return self._skipped(live, inst.skip, f"{inst.skip.value}: {inst.skip_reason}")
@@ -328,7 +240,7 @@ class Dispatcher:
         if inst.trigger is not None:
             trigger = self._lives[inst.trigger]
             await trigger.finished.wait()
-            if not _fires(inst.spec.when, trigger):
+            if not fires(inst.spec.when, trigger):
                 return self._skipped(
                     live,
                     SkipKind.NOT_TRIGGERED,
@@ -347,7 +259,7 @@ class Dispatcher:
         return status, reason
 
     async def _attempt(
-        self, live: _Live, attempt: int, attempts: int
+        self, live: LiveTask, attempt: int, attempts: int
     ) -> tuple[RunStatus, str | None]:
         inst = live.instance
         executor = self.executor
@@ -371,12 +283,12 @@ class Dispatcher:
         return self._judge(live, result)
 
     @staticmethod
-    def _skipped(live: _Live, kind: SkipKind, reason: str) -> tuple[RunStatus, str]:
+    def _skipped(live: LiveTask, kind: SkipKind, reason: str) -> tuple[RunStatus, str]:
         live.skip = kind
         return RunStatus.SKIPPED, reason
 
     @contextlib.contextmanager
-    def _busy_in_worktree(self, live: _Live) -> Iterator[None]:
+    def _busy_in_worktree(self, live: LiveTask) -> Iterator[None]:
         """While an attempt runs, every wtpar process sees its worktree as busy (busy.py)."""
         inst = live.instance
         with busy.running_in(self.wtpar_dir, inst.worktree.path, inst.key.task) as record:
@@ -400,7 +312,7 @@ class Dispatcher:
             resources=dict(inst.spec.resources),
         )
 
-    def _judge(self, live: _Live, result: AttemptResult) -> tuple[RunStatus, str | None]:
+    def _judge(self, live: LiveTask, result: AttemptResult) -> tuple[RunStatus, str | None]:
         """The status of an attempt, from how the executor says it ended."""
         live.infra_retries += result.infra_retries
         if result.worker is not None:
@@ -435,11 +347,11 @@ class Dispatcher:
         finished = [key for key, live in self._lives.items() if live.finished.is_set()]
         return self.pacer.eta(finished, running, self.jobs)
 
-    def _after_start(self, live: _Live) -> None:
+    def _after_start(self, live: LiveTask) -> None:
         if self._stopping or live.cancel_reason:
             self._terminate(live)
 
-    def _terminate(self, live: _Live) -> None:
+    def _terminate(self, live: LiveTask) -> None:
         if self.executor is not None:
             self.executor.terminate(live.instance.key)
 
@@ -467,7 +379,7 @@ class Dispatcher:
         env.update(shard_env(inst.spec, inst.key.shard))
         return env
 
-    def _finish(self, live: _Live, status: RunStatus, reason: str | None) -> None:
+    def _finish(self, live: LiveTask, status: RunStatus, reason: str | None) -> None:
         live.status = status
         live.reason = reason
         if live.start_time is not None:
@@ -475,7 +387,7 @@ class Dispatcher:
         if live.log is not None:
             live.log.close()
         live.finished.set()
-        self._emit(TaskFinished(self._task_run(live)))
+        self._emit(TaskFinished(live.task_run()))
         if self.options.fail_fast and status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
             self._stop(f"--fail-fast: {live.instance.key} {status.value}")
 
@@ -497,31 +409,13 @@ class Dispatcher:
         for callback in self._subscribers:
             callback(event)
 
-    def _task_run(self, live: _Live) -> TaskRun:
-        inst = live.instance
-        return TaskRun(
-            key=inst.key,
-            command=inst.command,
-            worktree=inst.worktree.path,
-            status=live.status,
-            exit_code=live.exit_code,
-            started=live.start_time,
-            ended=live.end_time,
-            attempts=live.attempts,
-            log_path=live.log_path if live.log is not None else None,
-            reason=live.reason,
-            skip=live.skip,
-            worker=live.worker,
-            infra_retries=live.infra_retries,
-        )
-
     def _make_report(self) -> RunReport:
         return RunReport(
             run_id=self.run_id,
             started=self.started,
             ended=time.time(),
             jobs=self.jobs,
-            tasks=tuple(self._task_run(live) for live in self._lives.values()),
+            tasks=tuple(live.task_run() for live in self._lives.values()),
             interrupted=self.interrupted,
             signal=self.signal,
             jobs_note=self.options.jobs_note,
@@ -557,11 +451,3 @@ class Dispatcher:
             return store.lookup(task, command, head, tree or None)
 
         store.record([r for _, r in pairs] + whole_task_results(pairs, shard_result))
-
-
-def _fires(when: When, trigger: _Live) -> bool:
-    if when is When.ALWAYS:
-        return True
-    if when is When.SUCCESS:
-        return trigger.passed
-    return trigger.status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
