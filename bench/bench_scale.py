@@ -80,7 +80,7 @@ def print_curve(
     print(title)
     print("      N  " + "".join(f"{c:>16}" for c in columns))
     for n, row in zip(sizes, rows, strict=True):
-        print(f"{n:7d}  " + "".join(f"{t:15.3f}s" for t in row))
+        print(f"{n:7d}  " + "".join(f"{'-':>16}" if math.isnan(t) else f"{t:15.3f}s" for t in row))
     fits = [
         exponent(list(zip(sizes, [r[i] for r in rows], strict=True))) for i in range(len(columns))
     ]
@@ -174,6 +174,8 @@ def bench_check(tool: Tool, sizes: Sequence[int], files: int, repeats: int, loop
                 row.append(math.nan if n > loop else timed(per_pair, 1))
             rows.append(row)
             print(f"  ... {n} branches done", file=sys.stderr)
+    t_help = timed(functools.partial(tool.run, ["--help"], Path.cwd()), repeats * 3)
+    print(f"wtpar --help (process start, for reference): {t_help:.3f}s")
     columns = ["warm check", "cold check"] + (["per-pair loop"] if loop else [])
     print_curve(f"check, {files} files, branches N (medians of {repeats}):", columns, rows, sizes)
     if loop:
