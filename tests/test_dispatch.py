@@ -32,7 +32,10 @@ from wtpar.model import (
     TaskQueued,
     TaskStarted,
 )
+from wtpar.run.executor import Attempt, AttemptResult, AttemptSink
+from wtpar.run.local import LocalExecutor
 from wtpar.run.plan import RunRequest
+from wtpar.run.runner import run_sync
 
 
 def test_concurrency_never_exceeds_jobs(repo: Path, tmp_path: Path) -> None:
@@ -481,3 +484,31 @@ cmd = "touch {flag}"
     hold, wait = runs[TaskKey("a", "a_hold")], runs[TaskKey("a", "b_wait")]
     assert hold.ended is not None and wait.started is not None
     assert wait.started >= hold.ended  # the lock was held throughout
+
+
+class _BrokenExecutor(LocalExecutor):
+    """The local executor, except that attempts of task `build` hit a bug in wtpar."""
+
+    async def execute(self, attempt: Attempt, sink: AttemptSink) -> AttemptResult:
+        if attempt.key.task == "build":
+            raise RuntimeError("a bug in an executor")
+        return await super().execute(attempt, sink)
+
+
+def test_an_error_inside_wtpar_fails_the_task_and_the_run_still_ends(repo: Path) -> None:
+    configure(
+        repo,
+        '[tasks.build]\ncmd = "true"\n[tasks.test]\ncmd = "true"\n'
+        'depends_on = ["build"]\n[tasks.lint]\ncmd = "true"\n',
+    )
+    spawn(repo, "a")
+    dispatcher = make_dispatcher(repo, RunRequest(task_names=("test", "lint"), jobs=2))
+    dispatcher.executor = _BrokenExecutor(dispatcher.wtpar_dir, 2, grace=0.5)
+    report = run_sync(dispatcher)
+    runs = by_key(report)
+    assert runs[TaskKey("a", "build")].status is RunStatus.FAILED
+    assert "internal error: RuntimeError: a bug in an executor" in (
+        runs[TaskKey("a", "build")].reason or ""
+    )
+    assert runs[TaskKey("a", "test")].status is RunStatus.SKIPPED
+    assert runs[TaskKey("a", "lint")].status is RunStatus.OK

@@ -298,6 +298,10 @@ class Dispatcher:
             # The log folder cannot be written, say: fail this task, never leave its
             # dependents waiting for an instance that will not finish.
             status, reason = RunStatus.FAILED, f"wtpar: {exc}"
+        except Exception as exc:  # noqa: BLE001 - any failure of wtpar itself fails the task
+            # A bug or a broken install (an executor that raises): the task fails with the
+            # error, and the run goes on and ends instead of waiting forever.
+            status, reason = RunStatus.FAILED, f"wtpar: internal error: {type(exc).__name__}: {exc}"
         self._finish(live, status, reason)
 
     def _cancelled_early(self, live: _Live, task: asyncio.Task[None]) -> None:

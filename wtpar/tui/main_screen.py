@@ -88,6 +88,7 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
         self.loaded = False
         self.runs_finished = 0
         self._checked: Fingerprint | None = None
+        self._highlighted: str | None = None
         self._finished_runs: FinishedRuns | None = None  # made by the first refresh
 
     @property
@@ -199,9 +200,15 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
         return branch_name(bs) if bs else None
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """Follow the newly selected branch's log, and show its readiness reasons."""
-        self.unpin_log()
-        self.follow_log(0)
+        """Follow the newly selected branch's log, and show its readiness reasons.
+
+        A table rebuilt under the cursor (a column grew) highlights the same row again:
+        that is no new selection, and a task the user picked with [ or ] stays."""
+        branch = self.selected_branch()
+        if branch != self._highlighted:
+            self._highlighted = branch
+            self.unpin_log()
+            self.follow_log(0)
         self._draw_readiness()
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
