@@ -106,8 +106,13 @@ class TrainScreen(Screen[LandReport | None]):
 
     def _show_result(self, report: LandReport) -> None:
         table = self.query_one(DataTable)
-        table.clear()
-        for row in step_rows(report):
+        rows = step_rows(report)
+        # The final words are wider than the live ones: the columns are made again to fit.
+        table.clear(columns=True)
+        for i, header in enumerate(STEP_HEADERS):
+            width = max([len(header), *(len(row[i]) for row in rows)])
+            table.add_column(header, key=header, width=width)
+        for row in rows:
             table.add_row(*row, key=row[0])
         self.query_one("#train-status", Static).update(
             Text(report.landing_text(), style="bold green" if report.ok else "bold yellow")
