@@ -67,7 +67,7 @@ def test_a_refused_push_says_someone_pushed_first(
 
 def test_collisions_cover_files_in_a_folders_way_and_folders_in_a_files_way(repo: Path) -> None:
     from wtpar.git import Git
-    from wtpar.gitrepo import discover
+    from wtpar.git.repo import discover
     from wtpar.land.collide import untracked_collisions
 
     base = git(repo, "rev-parse", "HEAD").strip()

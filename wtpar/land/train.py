@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from wtpar.git import Git
-from wtpar.gitparse import push_refusal
+from wtpar.git.parse import push_refusal
 from wtpar.land.cleanup import has_changes
 from wtpar.land.collide import collision_text, untracked_collisions
 from wtpar.land.combine import Combiner
