@@ -182,6 +182,22 @@ def test_exec_runs_one_command_and_passes_its_exit_code(wtpar: Invoke, repo: Pat
     assert wtpar("exec", "a").exit_code == 2
 
 
+def test_exec_passes_the_output_through_byte_for_byte(repo: Path) -> None:
+    spawn(repo, "a")
+    blob = bytes(range(256)) * 20 + b"a\r\nb\r\n\xff\xfe no newline at the end"
+    (repo / "blob.bin").write_bytes(blob)
+    ran = subprocess.run(
+        [sys.executable, "-m", "wtpar", "exec", "a", "--", "cat", str(repo / "blob.bin")],
+        cwd=repo,
+        capture_output=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == blob
+
+
 def test_help_explains_with_examples(wtpar: Invoke) -> None:
     text = " ".join(wtpar("run", "--help").output.split())
     for needle in (
