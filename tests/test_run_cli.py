@@ -14,6 +14,8 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, Invoke, run_wtpar_process, wait_for
 from tests.run_helpers import (
     alive,
@@ -159,6 +161,24 @@ def test_failed_without_a_previous_run(wtpar: Invoke, repo: Path) -> None:
     spawn(repo, "a")
     result = wtpar("run", "--failed")
     assert result.exit_code == 2 and "no previous run" in result.output
+
+
+@pytest.mark.parametrize("damage", ["garbage\n", "20990101-000000-dead\n", "\x00\xff"])
+def test_failed_with_a_damaged_last_file_uses_the_newest_run(
+    repo: Path, tmp_path: Path, damage: str
+) -> None:
+    flag = tmp_path / "fixed"
+    configure(repo, f"[tasks.test]\ncmd = 'test \"$WTPAR_BRANCH\" = a || test -e {flag}'\n")
+    spawn(repo, "a", "b")
+    assert run_wtpar_process("run", "test", "--output", "quiet", cwd=repo).returncode == 1
+    last = repo / ".git" / "wtpar" / "runs" / "last"
+    last.write_text(damage)
+    flag.write_text("")
+    again = run_wtpar_process("run", "--failed", "--output", "quiet", cwd=repo)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("warning") == 1 and "using the newest run" in again.stderr
+    report = last_report(repo)
+    assert [(t["branch"], t["status"]) for t in report["tasks"]] == [("b", "ok")]
 
 
 def test_changed_says_what_it_skipped(wtpar: Invoke, repo: Path) -> None:
