@@ -181,6 +181,19 @@ def test_failed_with_a_damaged_last_file_uses_the_newest_run(
     assert [(t["branch"], t["status"]) for t in report["tasks"]] == [("b", "ok")]
 
 
+@pytest.mark.parametrize("option", ["--report", "--csv", "--junit"])
+def test_an_unwritable_report_path_is_refused_before_anything_runs(
+    repo: Path, tmp_path: Path, option: str
+) -> None:
+    paths = spawn(repo, "a")
+    for where, problem in ((tmp_path / "nope" / "r.out", "does not exist"), (tmp_path, "folder")):
+        ran = run_wtpar_process("run", "-b", "a", option, str(where), "--", "touch ran", cwd=repo)
+        assert ran.returncode == 2, ran.stderr
+        assert f"{option} {where}: " in ran.stderr and problem in ran.stderr
+        assert not (paths["a"] / "ran").exists()
+    assert not (tmp_path / "nope").exists()
+
+
 def test_changed_says_what_it_skipped(wtpar: Invoke, repo: Path) -> None:
     configure(repo, '[tasks.test]\ncmd = "echo ran"\n')
     spawn(repo, "a")
