@@ -21,11 +21,12 @@ from wtpar.check.model import (
 )
 from wtpar.check.rules import evaluate, is_integrated
 from wtpar.config import Config
-from wtpar.errors import UsageError
+from wtpar.errors import UsageError, WtparError
 from wtpar.git import Git
 from wtpar.locks import repo_lock
 from wtpar.model import BranchTracking, Readiness, StatusCounts, Worktree
 from wtpar.run.results import ResultStore
+from wtpar.state import StateStore
 
 CheckRunner = Callable[[Sequence[str], Sequence[str]], None]
 """(task names, branches) -> None: runs the check tasks in those branches' worktrees and
@@ -167,6 +168,7 @@ def run_check(
         if ran:
             wanted = [t for t in settings.tasks if any(t in missing[n] for n in ran)]
             runner(wanted, ran)
+    spawned = _still_spawned(git, heads)
     with sim:
         merged = sim.base_results(base_sha, heads)
         checks: list[BranchCheck] = []
@@ -193,6 +195,7 @@ def run_check(
                 ),
                 integrated=merged[n].integrated,
                 operation=local[n].operation,
+                spawned_from=spawned.get(n) if n in worktrees else None,
             )
             wt = worktrees.get(n)
             checks.append(
@@ -248,6 +251,20 @@ def _local_facts(
     names = list(counts)
     with ThreadPoolExecutor(max(1, min(8, len(names)))) as pool:
         return dict(zip(names, pool.map(one, names), strict=True))
+
+
+def _still_spawned(git: Git, heads: Mapping[str, str]) -> dict[str, str]:
+    """What each branch still at the commit it was spawned at was spawned from (the rule
+    `prune --merged` keeps such a branch by: new, not merged)."""
+    try:
+        records = StateStore(git.paths.wtpar_dir).records()
+    except WtparError:
+        return {}  # a damaged state.json: `list` and `remove` say so; check judges without
+    return {
+        n: rec.base_ref or rec.base_sha[:10]
+        for n, rec in records.items()
+        if n in heads and rec.base_sha and heads[n] == rec.base_sha
+    }
 
 
 def _base_merge(related: bool, clean: bool, files: tuple[str, ...], base: str) -> BaseMerge:

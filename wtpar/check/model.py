@@ -84,7 +84,8 @@ class BranchFacts:
     """Everything the rules look at for one branch.
 
     `dirty` is None for a branch without a worktree (nothing uncommitted can exist);
-    `ahead` counts the branch's commits missing from the base.
+    `ahead` counts the branch's commits missing from the base; `spawned_from` names what
+    the branch was spawned from while it has no commit of its own since (it is new).
     """
 
     branch: str
@@ -97,3 +98,4 @@ class BranchFacts:
     checks: tuple[CheckFact, ...] = ()
     integrated: bool = False
     operation: str | None = None
+    spawned_from: str | None = None  # set while HEAD is still the commit it was spawned at

@@ -45,6 +45,15 @@ def integrated_reasons(facts: BranchFacts) -> tuple[Reason, ...]:
     return (Reason("integrated", f"{text}; `wtpar prune --merged` can remove it", False),)
 
 
+def new_reasons(facts: BranchFacts) -> tuple[Reason, ...]:
+    """A branch with no commit since it was spawned is new, not merged (a warning)."""
+    text = (
+        f"new: no commit of its own since it was spawned from {facts.spawned_from}; "
+        "nothing to merge yet"
+    )
+    return (Reason("new", text, False),)
+
+
 def base_reasons(facts: BranchFacts, policy: Policy) -> tuple[Reason, ...]:
     """Conflicts with the base block; being behind it is a warning unless configured."""
     reasons: list[Reason] = []

@@ -52,11 +52,13 @@ def check(
     or a configured check task (`[check] tasks`) that did not pass at its HEAD with a clean
     tree. Being behind the base and unpushed commits are warnings (blocks with
     `require_up_to_date` / `require_upstream`). Branches already integrated are reported so
-    they can be pruned. Below the table: the pairs of branches that conflict with each
-    other, and a merge order that lands the ready branches one after another.
+    they can be pruned; one with no commit since it was spawned is new (not merged). Below
+    the table: the pairs of branches that conflict with each other, and a merge order that
+    lands the ready branches one after another.
 
     Without BRANCH, every worktree's branch except the main one; a BRANCH may be any local
-    branch. Exit 0 only if every branch is ready, 1 otherwise, 2 for bad input.
+    branch. Exit 0 when no branch is blocked (ready, merged or new), 1 when one is, 2 for
+    bad input.
 
     \b
       wtpar check                        # every worktree, runs missing checks

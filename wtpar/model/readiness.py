@@ -12,6 +12,7 @@ class Verdict(enum.Enum):
     READY = "ready"
     BLOCKED = "blocked"
     MERGED = "merged"  # its work is already in the base: nothing to merge
+    NEW = "new"  # no commit of its own since it was spawned: nothing to merge yet
 
 
 @dataclass(frozen=True)

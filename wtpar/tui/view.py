@@ -42,8 +42,13 @@ STATUS_STYLE = {
     RunStatus.QUEUED: "cyan",
     RunStatus.RUNNING: "bold cyan",
 }
-VERDICT_STYLES = {Verdict.READY: "bold green", Verdict.BLOCKED: "bold red", Verdict.MERGED: "cyan"}
-VERDICT_ORDER = {Verdict.BLOCKED: 0, Verdict.READY: 1, Verdict.MERGED: 2}
+VERDICT_STYLES = {
+    Verdict.READY: "bold green",
+    Verdict.BLOCKED: "bold red",
+    Verdict.MERGED: "cyan",
+    Verdict.NEW: "dim",
+}
+VERDICT_ORDER = {Verdict.BLOCKED: 0, Verdict.READY: 1, Verdict.NEW: 2, Verdict.MERGED: 3}
 
 
 @dataclass
