@@ -185,11 +185,12 @@ def run_in_group(
             start_new_session=True,
         )
         _groups.add(proc.pid)
-    try:
-        return proc.wait()
-    finally:
-        with _groups_guard:
-            _groups.discard(proc.pid)
+    # Interrupted while waiting (Ctrl-C, SIGTERM), the group stays registered, so that
+    # terminate_groups() on the way out stops it.
+    code = proc.wait()
+    with _groups_guard:
+        _groups.discard(proc.pid)
+    return code
 
 
 def terminate_groups(grace: float = 2.0) -> None:

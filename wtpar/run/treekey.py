@@ -5,7 +5,7 @@ tree, two branches with the same content, and a dirty worktree whose state alrea
 reuse a result. A clean worktree's tree is its HEAD commit's. A dirty one's is computed
 without touching its index: its index is copied to a scratch file (so unchanged files are
 not hashed again), `git add -A` updates the copy (untracked files and hidden changes
-included, ignored files not: wtpar/hidden.py), and `git write-tree` stores the tree.
+included, ignored files not: wtpar/git/hidden.py), and `git write-tree` stores the tree.
 bench/bench_tree_key.py measures the cost.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from wtpar import procs
 from wtpar.errors import CommandError
-from wtpar.hidden import unhide
+from wtpar.git.hidden import unhide
 
 _HEX = set("0123456789abcdef")
 

@@ -2,7 +2,7 @@
 
 A worker runs a task on exactly what the user has: the branch's HEAD, and by default the
 uncommitted and untracked (not ignored) changes too, hidden ones (assume-unchanged,
-skip-worktree: wtpar/hidden.py) included. Those become a snapshot commit made without
+skip-worktree: wtpar/git/hidden.py) included. Those become a snapshot commit made without
 touching the worktree or its index: a copy of the index, `git add -A` into the copy,
 `write-tree`, `commit-tree` with HEAD as parent. A clean worktree is just its HEAD.
 
@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wtpar.hidden import unhide
+from wtpar.git.hidden import unhide
 from wtpar.procs import run
 
 REF_ROOT = "refs/wtpar/runs"
