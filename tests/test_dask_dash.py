@@ -56,25 +56,7 @@ async def test_a_run_from_the_dashboard_goes_to_the_cluster(
         assert "/trees/" in log_text(app)
 
 
-async def test_an_unreachable_scheduler_is_a_notice(repo: Path, wtpar: Invoke) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    (repo / "wtpar.toml").write_text('[dask]\nconnect_timeout = "0.5s"\n')
-    app = _dask_app(repo, wtpar, f"tcp://127.0.0.1:{port}")
-    async with app.run_test(size=(150, 36)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 2)
-        app.start_run(["one"], "true")
-        await until(
-            pilot,
-            lambda: any("cannot reach the Dask scheduler" in n.message for n in app._notifications),
-            what="the notice",
-        )
-        await until(pilot, lambda: not app.runs.busy, what="the run to end")
-        assert app.is_running
-
-
-async def test_a_run_that_cannot_reach_the_scheduler_ends_failed(
+async def test_an_unreachable_scheduler_is_a_notice_and_the_task_fails(
     repo: Path, wtpar: Invoke
 ) -> None:
     with socket.socket() as probe:
@@ -85,7 +67,14 @@ async def test_a_run_that_cannot_reach_the_scheduler_ends_failed(
     async with app.run_test(size=(150, 36)) as pilot:
         await until(pilot, lambda: app.table.row_count == 2)
         app.start_run(["one"], "echo hi")
+        await until(
+            pilot,
+            lambda: any("cannot reach the Dask scheduler" in n.message for n in app._notifications),
+            what="the notice",
+        )
         await until(pilot, lambda: not app.runs.busy, what="the run to end")
+        # The task ends failed with the reason (never queued forever), the run has its
+        # report, `wtpar wait` returns, and quitting asks nothing.
         await until(
             pilot, lambda: cell(app, "one", "task:cmd").startswith("failed"), what="failed"
         )
