@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from wtpar.errors import WtparError
 from wtpar.model import BranchStatus
 from wtpar.run.activity import WaitOutcome
-from wtpar.text import plural
+from wtpar.text import compact_seconds, plural
 from wtpar.tui.fleet_view import FLASH_SECONDS, holder_columns
 from wtpar.tui.land_actions import LandActions
 from wtpar.tui.messages import ActionDone, ActionFailed, ReadinessChecked, WorktreesRefreshed
@@ -31,11 +31,10 @@ from wtpar.tui.view import (
     branch_name,
     env_columns,
     row_cells,
-    seconds,
     sort_key,
     visible,
 )
-from wtpar.tui.widgets.branch_table import BranchTable
+from wtpar.tui.widgets.branch_table import BranchTable, Column, Row
 from wtpar.tui.widgets.readiness import ReadinessPanel
 from wtpar.tui.worktree_actions import WorktreeActions
 
@@ -137,15 +136,17 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
         now = self.dash.now()
         # The verdict before the task columns, so that many tasks never push it off screen.
         shown = (*FIXED_COLUMNS, *holder_columns(state), *env_columns(state), "ready")
-        columns = [(c, COLUMN_TITLES[c]) for c in shown]
-        columns += [(f"task:{t}", t) for t in state.task_names]
+        columns = [Column(c, COLUMN_TITLES[c]) for c in shown]
+        columns += [Column(f"task:{t}", t) for t in state.task_names]
         if self.sort_column:
             columns = [
-                (key, title + (" ▼" if key == self.sort_column else "")) for key, title in columns
+                Column(key, title + (" ▼" if key == self.sort_column else ""))
+                for key, title in columns
             ]
         root = self.dash.services.paths.root
         rows = [
-            (bs.worktree.path, row_cells(bs, state, root, now)) for bs in self.visible_statuses()
+            Row(bs.worktree.path, row_cells(bs, state, root, now))
+            for bs in self.visible_statuses()
         ]
         self.table.show(columns, rows)
         self._draw_readiness()
@@ -165,7 +166,7 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
             text = f"{where}  │  {running} running, {queued} queued  │  {ok} ok, {bad} failed"
         eta = self.dash.runs.eta(self.dash.now())
         if eta is not None:
-            text += f"  │  ETA {seconds(eta)}"
+            text += f"  │  ETA {compact_seconds(eta)}"
         if self.filter_text:
             text += f"  │  filter: {self.filter_text}"
         if state.marked:
