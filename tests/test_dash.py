@@ -159,7 +159,7 @@ async def test_readiness_fills_in_without_a_key_and_after_a_change(
     async with app.run_test(size=(150, 36)) as pilot:
         await until(pilot, lambda: app.check_report is not None, what="the first check")
         await until(pilot, lambda: cell(app, "work", "ready") == "ready")
-        assert cell(app, "fresh", "ready") == "merged"  # nothing of its own: not "ready"
+        assert cell(app, "fresh", "ready") == "new"  # nothing of its own: not "ready"
         (worktree_dir(repo, "work") / "wip.txt").write_text("wip\n")
         await pilot.press("g")
         await until(pilot, lambda: cell(app, "work", "ready") == "blocked", what="a re-check")

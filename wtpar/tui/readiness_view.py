@@ -23,6 +23,7 @@ class ReadinessSummary:
     reasons: tuple[Reason, ...]
     conflicts: tuple[PairConflict, ...]
     note: str
+    new: int = 0  # branches with no commit since they were spawned
 
 
 def run_check(services: Services) -> CheckReport:
@@ -55,4 +56,5 @@ def readiness_summary(report: CheckReport, selected: str | None) -> ReadinessSum
         reasons=(*reasons, *steps),
         conflicts=report.matrix.conflicts,
         note=f"against {report.base}",
+        new=counts[Verdict.NEW],
     )

@@ -30,6 +30,8 @@ class ReadinessPanel(Static):
         counts.append(f"{summary.blocked} blocked", style="bold red" if summary.blocked else "dim")
         if summary.merged:
             counts.append(f"  {summary.merged} merged", style="cyan")
+        if summary.new:
+            counts.append(f"  {summary.new} new", style="dim")
         if summary.note:
             counts.append(f"  {summary.note}", style="dim")
         parts.append(counts)
