@@ -4,6 +4,7 @@ allocated), `pool drain` removes them, and no spare is ever handed out twice."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from fixtures.recipes import git, make_branch, make_repo
 from tests.conftest import Invoke, run_wtpar_process, wait_for
-from tests.run_helpers import wtpar_popen
+from tests.run_helpers import alive, kill_quietly, wtpar_popen
 from tests.test_spawn import worktree_dir
 
 SETUP = """
@@ -235,3 +236,24 @@ def test_drain_removes_spares_whose_records_were_damaged(repo: Path, wtpar: Invo
     assert "not valid JSON" in listed.stderr and "Traceback" not in listed.output
     assert "drained 2 spares" in wtpar("pool", "drain").output
     assert "spare-" not in git(repo, "worktree", "list")
+
+
+def test_drain_stops_the_post_create_of_spares_still_filling(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    configure(repo)
+    pidfile = tmp_path / "hook.pid"
+    (repo / "wtpar.toml").write_text(
+        SETUP.replace('"echo set-up > made.txt"', f'"echo $$ > {pidfile}; exec sleep 300"')
+    )
+    assert run_wtpar_process("pool", "fill", "1", cwd=repo).returncode == 0
+    try:
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 30, "post_create")
+        pid = int(pidfile.read_text())
+        drained = run_wtpar_process("pool", "drain", cwd=repo)
+        assert drained.returncode == 0 and "drained 1 spare" in drained.stdout, drained.stderr
+        wait_for(lambda: not alive(pid), 10, "the post_create command to be stopped")
+        assert spares(wtpar) == []
+    finally:
+        with contextlib.suppress(ValueError, FileNotFoundError):
+            kill_quietly([int(pidfile.read_text())])
