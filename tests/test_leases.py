@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.recipes import commit_file, git
-from tests.conftest import Invoke
+from tests.conftest import Invoke, run_wtpar_process
 from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
 from wtpar.worktrees.leases import LeaseHeldError, LeaseStore, parse_ttl
@@ -75,12 +75,31 @@ def test_expiry_in_the_store(repo: Path) -> None:
     assert parse_ttl("1.5m") == 90
 
 
-@pytest.mark.parametrize("bad", ["", "0", "-5", "2x", "h"])
+@pytest.mark.parametrize("bad", ["", "0", "-5", "2x", "h", "inf", "nan", "1e300"])
 def test_bad_ttl_is_a_usage_error(repo: Path, wtpar: Invoke, bad: str) -> None:
     assert wtpar("spawn", "feat").exit_code == 0
     result = wtpar("claim", "feat", "--by", "alice", "--ttl", bad)
     assert result.exit_code == 2
     assert "invalid duration for --ttl" in result.stderr
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "1e999"])
+def test_a_leases_file_with_a_non_number_is_ignored_with_one_warning(
+    repo: Path, wtpar: Invoke, bad: str
+) -> None:
+    assert wtpar("spawn", "feat").exit_code == 0
+    path = repo / ".git" / "wtpar" / "leases.json"
+    since = time.time()
+    entry = f'{{"holder": "q", "since": {since}, "expires": {bad}}}'
+    path.write_text(f'{{"schema": 1, "leases": {{"feat": {entry}}}}}')
+    listed = run_wtpar_process("list", "--json", cwd=repo)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stderr.count("warning") == 1 and "leases.json" in listed.stderr
+    items = json.loads(listed.stdout, parse_constant=pytest.fail)["worktrees"]
+    assert [w["holder"] for w in items if w["branch"] == "feat"] == [None]
+    assert run_wtpar_process("list", cwd=repo).returncode == 0
+    assert wtpar("claim", "feat", "--by", "alice").exit_code == 0  # the file is whole again
+    assert json.loads(path.read_text())["leases"]["feat"]["holder"] == "alice"
 
 
 def test_claim_needs_a_worktree_and_a_name(repo: Path, wtpar: Invoke) -> None:

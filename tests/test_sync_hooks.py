@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
-from tests.conftest import Invoke
+from tests.conftest import Invoke, wait_for
+from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
+from wtpar.procs import pid_alive
 
 
 def setup_copies(repo: Path) -> None:
@@ -84,3 +87,25 @@ def test_pre_remove_failure_refuses_with_its_output(repo: Path, wtpar: Invoke) -
     forced = wtpar("remove", "keep-me", "--force")
     assert forced.exit_code == 0, forced.output
     assert not worktree_dir(repo, "keep-me").exists()
+
+
+def test_sigterm_during_pre_remove_stops_the_hook_and_keeps_the_worktree(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "hook.pid"
+    (repo / "wtpar.toml").write_text(
+        f'[worktrees]\npre_remove = ["echo $$ > {pid_file}; exec sleep 300"]\n'
+    )
+    assert wtpar("spawn", "slow").exit_code == 0
+    proc = wtpar_popen("remove", "slow", cwd=repo)
+    try:
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), what="the hook")
+        hook = int(pid_file.read_text())
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+        wait_for(lambda: not pid_alive(hook), what="the hook to be stopped")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert worktree_dir(repo, "slow").exists()

@@ -78,10 +78,19 @@ def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "10x", "m", "1h30", "-5", True, [1], "5s10"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "10x", "m", "1h30", "-5", True, [1], "5s10", "nan", "inf", "-inf", "1e300", 1e300],
+)
 def test_bad_durations(text: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_durations_are_refused(value: float) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(value)
 
 
 def test_parse_the_full_example(tmp_path: Path) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Invoke
 from tests.run_helpers import spawn
-from wtpar.text import aligned_table, display_width, plural
+from wtpar.text import aligned_table, display_width, format_seconds, plural
 
 
 def _columns(line: str) -> list[int]:
@@ -51,3 +54,23 @@ def test_one_task_in_the_run_summary(repo: Path, wtpar: Invoke) -> None:
     result = wtpar("run", "--output", "quiet", "--", "true")
     assert "\n1 task: 1 ok" in result.output, result.output
     assert not re.search(r"(?<![\d.])1 tasks", result.output)  # "10.61 tasks/s" is fine
+
+
+def test_a_non_finite_duration_reads_as_unknown() -> None:
+    # a damaged history.json once brought NaN here and crashed the run summary
+    assert format_seconds(float("nan")) == "-" and format_seconds(float("inf")) == "-"
+
+
+def test_run_refuses_a_non_finite_timeout(repo: Path, wtpar: Invoke) -> None:
+    spawn(repo, "x")
+    for bad in ("nan", "inf"):
+        result = wtpar("run", "-b", "x", "--timeout", bad, "--", "true")
+        assert result.exit_code == 2 and "not a duration" in result.output
+
+
+def test_json_output_never_prints_nan(capsys: pytest.CaptureFixture[str]) -> None:
+    from wtpar.cli._common import echo_json
+
+    echo_json({"a": float("nan"), "b": [float("inf"), 1.5], "c": "NaN"})
+    printed = json.loads(capsys.readouterr().out, parse_constant=pytest.fail)
+    assert printed == {"a": None, "b": [None, 1.5], "c": "NaN"}

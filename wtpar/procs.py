@@ -193,13 +193,14 @@ def run_in_group(
             pass_fds=() if keep_fd is None else (keep_fd,),
         )
         _groups.add(proc.pid)
-    try:
-        if on_start is not None:
-            on_start(proc.pid)
-        return proc.wait()
-    finally:
-        with _groups_guard:
-            _groups.discard(proc.pid)
+    if on_start is not None:
+        on_start(proc.pid)
+    # Interrupted while waiting (Ctrl-C, SIGTERM), the group stays registered, so that
+    # terminate_groups() on the way out stops it.
+    code = proc.wait()
+    with _groups_guard:
+        _groups.discard(proc.pid)
+    return code
 
 
 def terminate_groups(grace: float = 2.0) -> None:

@@ -10,6 +10,7 @@ file is a user-facing error (see `StateStore`).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -37,13 +38,25 @@ def load_json(path: str) -> Any:
     except OSError as exc:
         raise Corrupt(f"cannot read it: {exc.strerror or exc}") from None
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
     except UnicodeDecodeError:
         raise Corrupt("not text (binary content)") from None
     except json.JSONDecodeError as exc:
         raise Corrupt(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:
         raise Corrupt("not valid JSON (nested too deeply)") from None
+
+
+def _no_constant(name: str) -> float:
+    # NaN/Infinity are not JSON: wtpar never means them, and they crash whatever reads them
+    raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: as damaging as Infinity
+        raise json.JSONDecodeError(f"{text} is out of range", text, 0)
+    return value
 
 
 def read_cache(path: str, parse: Callable[[Any], _T], empty: _T) -> _T:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_DURATION = 365 * 86400.0
 
 
 def display_width(text: str) -> int:
@@ -65,12 +67,15 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"not a duration: {value!r}")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative: {value!r}")
+    if not math.isfinite(seconds) or seconds > MAX_DURATION:
+        # inf/nan would overflow clocks and timers later (or save NaN in JSON files)
+        raise ValueError(f"not a duration: {value!r} (at most a year, 8760h)")
     return seconds
 
 
 def format_seconds(value: float | None) -> str:
     """`0.012s`, `1.50s`, `42.0s`, `3m05s`; `-` when unknown."""
-    if value is None:
+    if value is None or not math.isfinite(value):
         return "-"
     if value < 1:
         return f"{value:.3f}s"

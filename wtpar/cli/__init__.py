@@ -124,7 +124,7 @@ def _interrupted(label: str, code: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user-facing errors print one message and set the exit code."""
-    from wtpar.procs import Signalled, raise_on_termination
+    from wtpar.procs import Signalled, raise_on_termination, terminate_groups
 
     raise_on_termination()
     try:
@@ -132,8 +132,10 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="wtpar", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except (click.exceptions.Abort, KeyboardInterrupt):
+        terminate_groups()  # hooks wtpar started (pre_remove, post_create) stop with it
         _interrupted("Ctrl-C", 130)
     except Signalled as exc:
+        terminate_groups()
         _interrupted(signal.Signals(exc.signum).name, 128 + exc.signum)
     except click.ClickException as exc:
         exc.show()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import shutil
 import sys
@@ -40,8 +41,19 @@ def say(text: str) -> None:
 
 
 def echo_json(data: Any) -> None:
-    """Print `data` as JSON on stdout."""
-    click.echo(json.dumps(data, indent=2, sort_keys=False))
+    """Print `data` as JSON on stdout (NaN/Infinity, which JSON has not, as null)."""
+    click.echo(json.dumps(_finite(data), indent=2, sort_keys=False, allow_nan=False))
+
+
+def _finite(data: Any) -> Any:
+    # A damaged file may still bring a non-finite float through; strict JSON readers choke on it
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
 
 
 def use_color() -> bool:

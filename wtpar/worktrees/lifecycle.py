@@ -7,7 +7,7 @@ environment.py, devservices.py and sync.py.
 from __future__ import annotations
 
 import os
-import subprocess
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from wtpar import procs
@@ -59,23 +59,16 @@ def pre_remove_refusal(paths: RepoPaths, config: Config, wt: Worktree, force: bo
     env = command_env(worktree_variables(paths, config, wt.branch, wt.path), wt.branch, wt.path)
     seen: list[str] = []  # the output of every hook so far: an earlier one may explain
     for command in commands:
-        proc = subprocess.run(
-            command,
-            shell=True,
-            cwd=wt.path,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            env=env,
-        )
-        seen += proc.stdout.rstrip().splitlines()
-        if proc.returncode != 0 and not force:
+        # In a process group of its own, like post_create: a signal to wtpar stops it.
+        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
+            returncode = procs.run_in_group(command, cwd=wt.path, env=env, output=out)
+            out.seek(0)
+            seen += out.read().rstrip().splitlines()
+        if returncode != 0 and not force:
             lines = seen[-HOOK_OUTPUT_LINES:]
             output = "".join(f"\n    {line}" for line in lines) or "\n    (no output)"
             return (
-                f"pre_remove `{command}` exited {proc.returncode} "
+                f"pre_remove `{command}` exited {returncode} "
                 f"(use --force to remove anyway):{output}"
             )
     return None

@@ -28,7 +28,7 @@ class RepoPaths:
 def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
     """Find the repository containing `start` (any of its worktrees).
 
-    One `git rev-parse` call: GitPython's discovery costs ~50 ms of import and set-up,
+    One `git rev-parse` call: a library's discovery costs ~50 ms of import and set-up,
     a third of `wtpar list`'s run time on a small repository.
     """
     where = os.path.abspath(start)

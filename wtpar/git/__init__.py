@@ -1,0 +1,45 @@
+"""Every git command line wtpar runs is a method of `Git`, one module per concern (refs,
+worktrees, merges, safety, landing) over the runner in base.py; repository discovery in
+repo.py, parsers of `-z` output in parse.py.
+
+Output is parsed from `-z` porcelain formats; status polling passes `--no-optional-locks`
+so that a dashboard or a parallel `wtpar list` never takes a worktree's `index.lock`.
+"""
+
+from __future__ import annotations
+
+from wtpar.errors import CommandError
+from wtpar.git.landing import LandingCommands
+from wtpar.git.merges import MergeCommands
+from wtpar.git.parse import (
+    MergeTreeResult,
+    ReplayCommit,
+    parse_merge_tree_stdin,
+    parse_status_v2,
+    parse_worktree_list,
+    worktree_git_dir,
+)
+from wtpar.git.refs import RefCommands
+from wtpar.git.repo import RepoPaths, discover, require_version, version
+from wtpar.git.safety import SafetyCommands
+from wtpar.git.worktrees import WorktreeCommands
+
+
+class Git(RefCommands, WorktreeCommands, MergeCommands, SafetyCommands, LandingCommands):
+    """git commands against one repository."""
+
+
+__all__ = [
+    "CommandError",
+    "Git",
+    "MergeTreeResult",
+    "RepoPaths",
+    "ReplayCommit",
+    "discover",
+    "parse_merge_tree_stdin",
+    "parse_status_v2",
+    "parse_worktree_list",
+    "require_version",
+    "version",
+    "worktree_git_dir",
+]

@@ -1,0 +1,35 @@
+"""The one runner of git commands: `git ARGS` through procs.run, in the main worktree
+unless told otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from wtpar import procs
+from wtpar.git.repo import RepoPaths
+
+
+class GitBase:
+    """git commands against one repository (thread-safe: it holds no state but the paths)."""
+
+    def __init__(self, paths: RepoPaths) -> None:
+        self.paths = paths
+
+    def run(
+        self,
+        *args: str,
+        cwd: str | None = None,
+        check: bool = True,
+        ok_codes: tuple[int, ...] = (0,),
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> procs.Result:
+        """Run `git ARGS` in `cwd` (default: the main worktree)."""
+        return procs.run(
+            ["git", *args],
+            cwd=cwd or self.paths.root,
+            check=check,
+            ok_codes=ok_codes,
+            input=input,
+            env=env,
+        )
