@@ -46,6 +46,33 @@ def parse_tasks(config: Config) -> dict[str, TaskSpec]:
 
 
 def _parse_one(config: Config, name: str, table: Any) -> TaskSpec:
+    _check_header(config, name, table)
+    t = _TaskTable(config, name, table)
+    after, when = t.trigger()
+    timeout = t.timeout()
+    branches, scope = t.placement()
+    return TaskSpec(
+        name=name,
+        cmd=t.command(),
+        depends_on=t.names("depends_on"),
+        after=after,
+        when=when,
+        locks=t.names("locks"),
+        retries=t.whole("retries", 0, minimum=0, what="a whole number, 0 or more"),
+        timeout=timeout,
+        env=t.env(),
+        branches=branches,
+        scope=scope,
+        resources=t.resources(),
+        priority=t.whole("priority", 0, what="a whole number (higher starts first)"),
+        shards=t.whole(
+            "shards", 1, minimum=1, maximum=1000, what="a whole number from 1 to 1000"
+        ),
+    )
+
+
+def _check_header(config: Config, name: str, table: Any) -> None:
+    """The task's name and the keys of its table."""
     header = f"[tasks.{name}]"
     if not _NAME_RE.match(name):
         raise config.error(
@@ -65,74 +92,101 @@ def _parse_one(config: Config, name: str, table: Any) -> TaskSpec:
             header,
         )
 
-    def bad(key: str, what: str) -> Exception:
-        return config.error(f"tasks.{name}.{key} {what}", f"{key} ", f"{key}=", header)
 
-    cmd = table.get("cmd")
-    if not isinstance(cmd, str) or not cmd.strip():
-        raise bad("cmd", "is required and must be a non-empty string (a shell command)")
-    depends_on = _names(table.get("depends_on", []), lambda: bad("depends_on", _LIST_MSG))
-    after = table.get("after")
-    if after is not None and not isinstance(after, str):
-        raise bad("after", "must be a task name")
-    when_text = table.get("when", "success")
-    if when_text not in {w.value for w in When}:
-        raise bad("when", "must be one of success, failure, always")
-    if "when" in table and after is None:
-        raise bad("when", "needs 'after' (the task whose outcome triggers this one)")
-    locks = _names(table.get("locks", []), lambda: bad("locks", _LIST_MSG))
-    retries = table.get("retries", 0)
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise bad("retries", "must be a whole number, 0 or more")
-    timeout: float | None = None
-    if "timeout" in table:
+class _TaskTable:
+    """Reads and checks the settings of one `[tasks.NAME]` table; errors show file:line."""
+
+    def __init__(self, config: Config, name: str, table: dict[str, Any]) -> None:
+        self.config = config
+        self.name = name
+        self.table = table
+
+    def bad(self, key: str, what: str) -> Exception:
+        """The error for a bad setting, pointing at its line."""
+        return self.config.error(
+            f"tasks.{self.name}.{key} {what}", f"{key} ", f"{key}=", f"[tasks.{self.name}]"
+        )
+
+    def command(self) -> str:
+        cmd = self.table.get("cmd")
+        if not isinstance(cmd, str) or not cmd.strip():
+            raise self.bad("cmd", "is required and must be a non-empty string (a shell command)")
+        return cmd
+
+    def names(self, key: str) -> tuple[str, ...]:
+        return _names(self.table.get(key, []), lambda: self.bad(key, _LIST_MSG))
+
+    def trigger(self) -> tuple[str | None, When]:
+        """`after` and `when`: the cascade that starts this task."""
+        after = self.table.get("after")
+        if after is not None and not isinstance(after, str):
+            raise self.bad("after", "must be a task name")
+        when_text = self.table.get("when", "success")
+        if when_text not in {w.value for w in When}:
+            raise self.bad("when", "must be one of success, failure, always")
+        if "when" in self.table and after is None:
+            raise self.bad("when", "needs 'after' (the task whose outcome triggers this one)")
+        return after, When(when_text)
+
+    def whole(
+        self,
+        key: str,
+        default: int,
+        *,
+        what: str,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int:
+        value = self.table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.bad(key, f"must be {what}")
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise self.bad(key, f"must be {what}")
+        return value
+
+    def timeout(self) -> float | None:
+        if "timeout" not in self.table:
+            return None
         try:
-            timeout = parse_duration(table["timeout"])
+            timeout = parse_duration(self.table["timeout"])
         except ValueError as exc:
-            raise bad("timeout", f"is invalid: {exc}") from None
+            raise self.bad("timeout", f"is invalid: {exc}") from None
         if timeout <= 0:
-            raise bad("timeout", "must be more than zero")
-    env = table.get("env", {})
-    if not isinstance(env, dict) or not all(
-        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in env.items()
-    ):
-        raise bad("env", "must be a table of strings")
-    branches: tuple[str, ...] | None = None
-    if "branches" in table:
-        branches = _names(table["branches"], lambda: bad("branches", _LIST_MSG))
-    scope = table.get("scope", "branch")
-    if scope not in _SCOPES:
-        raise bad("scope", 'must be "branch" (once per worktree) or "once" (main worktree)')
-    if scope == "once" and branches is not None:
-        raise bad("branches", 'has no meaning with scope = "once" (it runs in the main worktree)')
-    resources = table.get("resources", {})
-    if not isinstance(resources, dict) or not all(
-        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
-        for k, v in resources.items()
-    ):
-        raise bad("resources", "must be a table of positive numbers, e.g. { gpu = 1 }")
-    priority = table.get("priority", 0)
-    if isinstance(priority, bool) or not isinstance(priority, int):
-        raise bad("priority", "must be a whole number (higher starts first)")
-    shards = table.get("shards", 1)
-    if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= 1000:
-        raise bad("shards", "must be a whole number from 1 to 1000")
-    return TaskSpec(
-        name=name,
-        cmd=cmd,
-        depends_on=depends_on,
-        after=after,
-        when=When(when_text),
-        locks=locks,
-        retries=retries,
-        timeout=timeout,
-        env=tuple((k, _env_text(v)) for k, v in env.items()),
-        branches=branches,
-        scope=scope,
-        resources=tuple((k, float(v)) for k, v in resources.items()),
-        priority=priority,
-        shards=shards,
-    )
+            raise self.bad("timeout", "must be more than zero")
+        return timeout
+
+    def env(self) -> tuple[tuple[str, str], ...]:
+        env = self.table.get("env", {})
+        if not isinstance(env, dict) or not all(
+            isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in env.items()
+        ):
+            raise self.bad("env", "must be a table of strings")
+        return tuple((k, _env_text(v)) for k, v in env.items())
+
+    def placement(self) -> tuple[tuple[str, ...] | None, str]:
+        """`branches` and `scope`: where the task runs."""
+        branches: tuple[str, ...] | None = None
+        if "branches" in self.table:
+            branches = self.names("branches")
+        scope = self.table.get("scope", "branch")
+        if scope not in _SCOPES:
+            raise self.bad(
+                "scope", 'must be "branch" (once per worktree) or "once" (main worktree)'
+            )
+        if scope == "once" and branches is not None:
+            raise self.bad(
+                "branches", 'has no meaning with scope = "once" (it runs in the main worktree)'
+            )
+        return branches, scope
+
+    def resources(self) -> tuple[tuple[str, float], ...]:
+        resources = self.table.get("resources", {})
+        if not isinstance(resources, dict) or not all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+            for k, v in resources.items()
+        ):
+            raise self.bad("resources", "must be a table of positive numbers, e.g. { gpu = 1 }")
+        return tuple((k, float(v)) for k, v in resources.items())
 
 
 _LIST_MSG = "must be a string or a list of strings"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from wtpar.tui.widgets.branch_table import Cell
 from wtpar.worktrees.leases import format_duration
 
 if TYPE_CHECKING:
@@ -20,12 +21,12 @@ def holder_columns(state: DashState) -> tuple[str, ...]:
     return ("holder",) if state.leases else ()
 
 
-def holder_cell(bs: BranchStatus, state: DashState, now: float) -> tuple[str, str]:
+def holder_cell(bs: BranchStatus, state: DashState, now: float) -> Cell:
     """`alice 1h59m` (time left), or `-`."""
     lease = state.leases.get(bs.worktree.branch or "")
     if lease is None:
-        return "-", "dim"
-    return f"{lease.holder} {format_duration(lease.expires - now)}", "bold magenta"
+        return Cell("-", "dim")
+    return Cell(f"{lease.holder} {format_duration(lease.expires - now)}", "bold magenta")
 
 
 def flash_style(bs: BranchStatus, state: DashState, now: float) -> str | None:

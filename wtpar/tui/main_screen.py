@@ -35,7 +35,7 @@ from wtpar.tui.view import (
     sort_key,
     visible,
 )
-from wtpar.tui.widgets.branch_table import BranchTable
+from wtpar.tui.widgets.branch_table import BranchTable, Column, Row
 from wtpar.tui.widgets.readiness import ReadinessPanel
 from wtpar.tui.worktree_actions import WorktreeActions
 
@@ -137,15 +137,17 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
         now = self.dash.now()
         # The verdict before the task columns, so that many tasks never push it off screen.
         shown = (*FIXED_COLUMNS, *holder_columns(state), *env_columns(state), "ready")
-        columns = [(c, COLUMN_TITLES[c]) for c in shown]
-        columns += [(f"task:{t}", t) for t in state.task_names]
+        columns = [Column(c, COLUMN_TITLES[c]) for c in shown]
+        columns += [Column(f"task:{t}", t) for t in state.task_names]
         if self.sort_column:
             columns = [
-                (key, title + (" ▼" if key == self.sort_column else "")) for key, title in columns
+                Column(key, title + (" ▼" if key == self.sort_column else ""))
+                for key, title in columns
             ]
         root = self.dash.services.paths.root
         rows = [
-            (bs.worktree.path, row_cells(bs, state, root, now)) for bs in self.visible_statuses()
+            Row(bs.worktree.path, row_cells(bs, state, root, now))
+            for bs in self.visible_statuses()
         ]
         self.table.show(columns, rows)
         self._draw_readiness()

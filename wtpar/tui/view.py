@@ -24,6 +24,7 @@ from wtpar.model import (
 )
 from wtpar.run.shards import TaskGroup
 from wtpar.tui.fleet_view import flash_style, holder_cell
+from wtpar.tui.widgets.branch_table import Cell
 
 if TYPE_CHECKING:
     from wtpar.worktrees.environment import EnvView
@@ -182,12 +183,12 @@ def shard_group(cells: list[tuple[TaskKey, TaskCell]]) -> TaskGroup:
     )
 
 
-def task_cell_text(cell: TaskCell | None, now: float) -> tuple[str, str]:
-    """(text, style) of one task column."""
+def task_cell_text(cell: TaskCell | None, now: float) -> Cell:
+    """The cell of one task column."""
     if cell is None:
-        return "-", "dim"
+        return Cell("-", "dim")
     text, style = _task_text(cell, now)
-    return (f"{text} [{cell.shards}]" if cell.shards else text), style
+    return Cell(f"{text} [{cell.shards}]" if cell.shards else text, style)
 
 
 def _task_text(cell: TaskCell, now: float) -> tuple[str, str]:
@@ -248,8 +249,8 @@ def env_columns(state: DashState) -> tuple[str, ...]:
 
 def row_cells(
     bs: BranchStatus, state: DashState, root: str, now: float
-) -> dict[str, tuple[str, str]]:
-    """Every cell of one row as (text, style), keyed by column."""
+) -> dict[str, Cell]:
+    """Every cell of one row, keyed by column."""
     name = branch_name(bs)
     wt = bs.worktree
     mark = "● " if name in state.marked else "  "
@@ -262,28 +263,28 @@ def row_cells(
         flags = " (locked)"
     elif bs.operation:
         flags = f" ({bs.operation})"
-    cells: dict[str, tuple[str, str]] = {
-        "branch": (mark + name + flags, "bold" if name in state.marked else ""),
-        "path": (relative_path(wt.path, root), ""),
-        "head": ((wt.head or "")[:8] or "-", "dim"),
-        "dirty": (bs.changes_text(), "yellow" if bs.status and bs.status.dirty else "green"),
-        "base": (bs.base_text(), ""),
-        "upstream": (bs.upstream_text(), "dim" if not bs.upstream else ""),
+    cells = {
+        "branch": Cell(mark + name + flags, "bold" if name in state.marked else ""),
+        "path": Cell(relative_path(wt.path, root)),
+        "head": Cell((wt.head or "")[:8] or "-", "dim"),
+        "dirty": Cell(bs.changes_text(), "yellow" if bs.status and bs.status.dirty else "green"),
+        "base": Cell(bs.base_text()),
+        "upstream": Cell(bs.upstream_text(), "dim" if not bs.upstream else ""),
     }
     if state.leases:
         cells["holder"] = holder_cell(bs, state, now)
     flashed = flash_style(bs, state, now)
     if flashed:
-        cells["branch"] = (cells["branch"][0], flashed)
+        cells["branch"] = Cell(cells["branch"].text, flashed)
     view = state.envs.get(wt.path)
     if view is not None:
-        cells["ports"] = (view.ports_text(), "")
-        cells["services"] = (view.services_text(), services_style(view))
+        cells["ports"] = Cell(view.ports_text())
+        cells["services"] = Cell(view.services_text(), services_style(view))
     for task in state.task_names:
         cells[f"task:{task}"] = task_cell_text(task_cell(state, name, task), now)
     verdict = state.verdicts.get(name)
     style = VERDICT_STYLES.get(verdict, "dim") if verdict else "dim"
-    cells["ready"] = (verdict.value if verdict else "-", style)
+    cells["ready"] = Cell(verdict.value if verdict else "-", style)
     return cells
 
 

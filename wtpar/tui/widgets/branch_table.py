@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from rich.text import Text
 from textual.widgets import DataTable
 
 # Room for a task's usual states ("failed 2 12s", "cancelled 4s") so that cells changing
 # while a run goes on rarely force a rebuild; a longer one widens its column.
 MIN_WIDTHS = {"task": 12, "ready": 7}
+
+
+class Cell(NamedTuple):
+    """One cell's text and its Rich style."""
+
+    text: str
+    style: str = ""
+
+
+class Column(NamedTuple):
+    """A column's key (`branch`, `task:test`) and its header."""
+
+    key: str
+    title: str
+
+
+class Row(NamedTuple):
+    """A row's key (the worktree's path) and its cells by column key."""
+
+    key: str
+    cells: dict[str, Cell]
+
+
+_EMPTY = Cell("", "")
 
 
 class BranchTable(DataTable[Text]):
@@ -17,13 +43,13 @@ class BranchTable(DataTable[Text]):
         super().__init__(id="branches", cursor_type="row", zebra_stripes=True)
         self._columns: list[str] = []
         self._rows: list[str] = []
-        self._cells: dict[tuple[str, str], tuple[str, str]] = {}
+        self._cells: dict[tuple[str, str], Cell] = {}
         self._widths: dict[str, int] = {}
 
     def show(
         self,
-        columns: list[tuple[str, str]],
-        rows: list[tuple[str, dict[str, tuple[str, str]]]],
+        columns: list[Column],
+        rows: list[Row],
     ) -> None:
         """Draw these rows (key, cells by column) under these columns (key, title)."""
         column_keys = [key for key, _ in columns]
@@ -38,15 +64,15 @@ class BranchTable(DataTable[Text]):
             return
         for row_key, cells in rows:
             for column in column_keys:
-                value = cells.get(column, ("", ""))
+                value = cells.get(column, _EMPTY)
                 if self._cells.get((row_key, column)) != value:
                     self._cells[(row_key, column)] = value
-                    self.update_cell(row_key, column, Text(value[0], style=value[1]))
+                    self.update_cell(row_key, column, Text(value.text, style=value.style))
 
     def _rebuild(
         self,
-        columns: list[tuple[str, str]],
-        rows: list[tuple[str, dict[str, tuple[str, str]]]],
+        columns: list[Column],
+        rows: list[Row],
     ) -> None:
         selected = self.selected_key()
         self.clear(columns=True)
@@ -57,16 +83,16 @@ class BranchTable(DataTable[Text]):
         for key, title in columns:
             width = max(
                 [len(title), MIN_WIDTHS.get(key.split(":")[0], 0)]
-                + [len(cells.get(key, ("", ""))[0]) for _, cells in rows]
+                + [len(cells.get(key, _EMPTY).text) for _, cells in rows]
             )
             self._widths[key] = width
             self.add_column(title, key=key, width=width)
         for row_key, cells in rows:
             values = []
             for key, _ in columns:
-                value = cells.get(key, ("", ""))
+                value = cells.get(key, _EMPTY)
                 self._cells[(row_key, key)] = value
-                values.append(Text(value[0], style=value[1]))
+                values.append(Text(value.text, style=value.style))
             self.add_row(*values, key=row_key)
         self._columns = [key for key, _ in columns]
         self._rows = [key for key, _ in rows]
