@@ -33,6 +33,15 @@ def configure(repo: Path) -> None:
     (repo / "wtpar.toml").write_text(SETUP)
 
 
+def fill_one_with(repo: Path, post_create: str) -> None:
+    """Fill one spare whose post_create is `post_create` (in the background)."""
+    configure(repo)
+    (repo / "wtpar.toml").write_text(
+        SETUP.replace('"echo set-up > made.txt"', json.dumps(post_create))
+    )
+    assert run_wtpar_process("pool", "fill", "1", cwd=repo).returncode == 0
+
+
 def spares(wtpar: Invoke) -> list[dict[str, str]]:
     result = wtpar("pool", "--json")
     assert result.exit_code == 0, result.output
@@ -173,12 +182,8 @@ def test_claim_any_from_8_processes_takes_each_spare_once(repo: Path, wtpar: Inv
 def test_a_killed_filler_leaves_a_failed_spare_that_drain_removes(
     repo: Path, wtpar: Invoke, tmp_path: Path
 ) -> None:
-    configure(repo)
     started = tmp_path / "started"
-    (repo / "wtpar.toml").write_text(
-        SETUP.replace('"echo set-up > made.txt"', f'"touch {started}; sleep 60"')
-    )
-    assert run_wtpar_process("pool", "fill", "1", cwd=repo).returncode == 0
+    fill_one_with(repo, f"touch {started}; sleep 60")
     wait_for(started.exists, 30, "post_create to start in the spare")
     records = json.loads((repo / ".git" / "wtpar" / "spares.json").read_text())["spares"]
     (record,) = records.values()
@@ -241,12 +246,8 @@ def test_drain_removes_spares_whose_records_were_damaged(repo: Path, wtpar: Invo
 def test_drain_stops_the_post_create_of_spares_still_filling(
     repo: Path, wtpar: Invoke, tmp_path: Path
 ) -> None:
-    configure(repo)
     pidfile = tmp_path / "hook.pid"
-    (repo / "wtpar.toml").write_text(
-        SETUP.replace('"echo set-up > made.txt"', f'"echo $$ > {pidfile}; exec sleep 300"')
-    )
-    assert run_wtpar_process("pool", "fill", "1", cwd=repo).returncode == 0
+    fill_one_with(repo, f"echo $$ > {pidfile}; exec sleep 300")
     try:
         wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 30, "post_create")
         pid = int(pidfile.read_text())
