@@ -14,6 +14,8 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, Invoke, run_wtpar_process, wait_for
 from tests.run_helpers import (
     alive,
@@ -161,6 +163,37 @@ def test_failed_without_a_previous_run(wtpar: Invoke, repo: Path) -> None:
     assert result.exit_code == 2 and "no previous run" in result.output
 
 
+@pytest.mark.parametrize("damage", ["garbage\n", "20990101-000000-dead\n", "\x00\xff"])
+def test_failed_with_a_damaged_last_file_uses_the_newest_run(
+    repo: Path, tmp_path: Path, damage: str
+) -> None:
+    flag = tmp_path / "fixed"
+    configure(repo, f"[tasks.test]\ncmd = 'test \"$WTPAR_BRANCH\" = a || test -e {flag}'\n")
+    spawn(repo, "a", "b")
+    assert run_wtpar_process("run", "test", "--output", "quiet", cwd=repo).returncode == 1
+    last = repo / ".git" / "wtpar" / "runs" / "last"
+    last.write_text(damage)
+    flag.write_text("")
+    again = run_wtpar_process("run", "--failed", "--output", "quiet", cwd=repo)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("warning") == 1 and "using the newest run" in again.stderr
+    report = last_report(repo)
+    assert [(t["branch"], t["status"]) for t in report["tasks"]] == [("b", "ok")]
+
+
+@pytest.mark.parametrize("option", ["--report", "--csv", "--junit"])
+def test_an_unwritable_report_path_is_refused_before_anything_runs(
+    repo: Path, tmp_path: Path, option: str
+) -> None:
+    paths = spawn(repo, "a")
+    for where, problem in ((tmp_path / "nope" / "r.out", "does not exist"), (tmp_path, "folder")):
+        ran = run_wtpar_process("run", "-b", "a", option, str(where), "--", "touch ran", cwd=repo)
+        assert ran.returncode == 2, ran.stderr
+        assert f"{option} {where}: " in ran.stderr and problem in ran.stderr
+        assert not (paths["a"] / "ran").exists()
+    assert not (tmp_path / "nope").exists()
+
+
 def test_changed_says_what_it_skipped(wtpar: Invoke, repo: Path) -> None:
     configure(repo, '[tasks.test]\ncmd = "echo ran"\n')
     spawn(repo, "a")
@@ -180,6 +213,22 @@ def test_exec_runs_one_command_and_passes_its_exit_code(wtpar: Invoke, repo: Pat
     bad = wtpar("exec", "a", "--lock", "db", "--", "echo out; exit 4")
     assert bad.exit_code == 4 and "out" in bad.output
     assert wtpar("exec", "a").exit_code == 2
+
+
+def test_exec_passes_the_output_through_byte_for_byte(repo: Path) -> None:
+    spawn(repo, "a")
+    blob = bytes(range(256)) * 20 + b"a\r\nb\r\n\xff\xfe no newline at the end"
+    (repo / "blob.bin").write_bytes(blob)
+    ran = subprocess.run(
+        [sys.executable, "-m", "wtpar", "exec", "a", "--", "cat", str(repo / "blob.bin")],
+        cwd=repo,
+        capture_output=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == blob
 
 
 def test_help_explains_with_examples(wtpar: Invoke) -> None:

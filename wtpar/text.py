@@ -96,3 +96,14 @@ def human_size(size: int) -> str:
             return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
         value /= 1000
     return f"{value:.1f} TB" if value < 10 else f"{value:.0f} TB"
+
+
+def compact_seconds(value: float) -> str:
+    """`0.4s`, `12s`, `3m05s`, `2h10m`: elapsed time in a narrow column."""
+    if value < 10:
+        return f"{value:.1f}s"
+    if value < 60:
+        return f"{int(value)}s"
+    if value < 3600:
+        return f"{int(value // 60)}m{int(value % 60):02d}s"
+    return f"{int(value // 3600)}h{int(value % 3600 // 60):02d}m"

@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 import click
 from click.shell_completion import CompletionItem
 
+from wtpar.errors import UsageError
 from wtpar.services import Services
 
 if TYPE_CHECKING:
@@ -54,6 +55,22 @@ def _finite(data: Any) -> Any:
     if isinstance(data, list | tuple):
         return [_finite(v) for v in data]
     return data
+
+
+def check_writable(option: str, path: str | None) -> None:
+    """Refuse (exit 2) an output file that cannot be written, before any work is done."""
+    if not path:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        problem = "is a folder"
+    elif not os.path.isdir(folder):
+        problem = f"its folder {folder} does not exist"
+    elif not os.access(path if os.path.exists(path) else folder, os.W_OK):
+        problem = "not writable (permission denied)"
+    else:
+        return
+    raise UsageError(f"{option} {path}: {problem}")
 
 
 def use_color() -> bool:

@@ -11,8 +11,15 @@ from typing import IO
 
 import click
 
-from wtpar.cli._common import complete_worktree_branch, pipe_safe, say, services_from
+from wtpar.cli._common import (
+    check_writable,
+    complete_worktree_branch,
+    pipe_safe,
+    say,
+    services_from,
+)
 from wtpar.cli.notify_cmds import announce, notify_option
+from wtpar.cli.passthrough import PassThrough
 from wtpar.errors import Interrupted, UsageError, signal_label
 from wtpar.model import (
     RunEvent,
@@ -399,6 +406,8 @@ def run(
         raise UsageError("--failed runs the last run's failures again: give no tasks or command")
     if timeout is not None and timeout <= 0:
         raise UsageError("--timeout must be more than zero")
+    for option, path in (("--report", report_path), ("--csv", csv_path), ("--junit", junit_path)):
+        check_writable(option, path)  # before the tasks run, not after
     request = RunRequest(
         task_names=task_names,
         command=command,
@@ -495,9 +504,10 @@ EXEC_HELP = """Run one command in one worktree, through the shared pool.
   wtpar exec main -- git log -1
 
 The command takes a slot of the pool shared with every `wtpar run`, and waits
-for its --lock names first, like a task. Its output is shown as it comes and
-kept in .git/wtpar/runs/. The exit status is the command's own (1 if it timed
-out, 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP).
+for its --lock names first, like a task. Its output (stdout and stderr merged)
+comes out on stdout byte for byte as it is written, and is kept in
+.git/wtpar/runs/. The exit status is the command's own (1 if it timed out, 130
+after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP).
 """
 
 
@@ -535,7 +545,7 @@ def exec_cmd(
         locks=locks,
     )
     dispatcher = svc.make_dispatcher(request)
-    dispatcher.subscribe(LiveOutput("stream", pipe_safe(sys.stdout), prefix=False))
+    dispatcher.subscribe(PassThrough())
     from wtpar.run.runner import run_sync
 
     report = run_sync(dispatcher, on_interrupt=_say_interrupted)

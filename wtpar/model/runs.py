@@ -163,6 +163,7 @@ class TaskOutput:
 
     key: TaskKey
     line: str
+    raw: bytes | None = None  # the task's bytes exactly, newline included; None: wtpar's own
 
 
 @dataclass(frozen=True)

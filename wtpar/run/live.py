@@ -89,7 +89,7 @@ class LiveTask:
             *lines, rest = bytes(self.partial).split(b"\n")
             self.partial = bytearray(rest)
             for line in lines:
-                self.emit(TaskOutput(self.instance.key, _text(line)))
+                self.emit(TaskOutput(self.instance.key, _text(line), line + b"\n"))
         elif len(self.partial) > _MAX_LINE:
             self.flush_output()
 
@@ -101,7 +101,8 @@ class LiveTask:
     def flush_output(self) -> None:
         """Emit a last line that had no newline."""
         if self.partial:
-            self.emit(TaskOutput(self.instance.key, _text(bytes(self.partial))))
+            data = bytes(self.partial)
+            self.emit(TaskOutput(self.instance.key, _text(data), data))
             self.partial.clear()
 
     def task_run(self) -> TaskRun:

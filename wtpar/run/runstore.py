@@ -60,7 +60,8 @@ class RunStore:
         return path
 
     def last_run_id(self) -> str | None:
-        """The id of the latest run, if any (a damaged `runs/last` is warned about)."""
+        """The id of the latest run, if any: the one `runs/last` names, or when that file is
+        damaged or names a run that is not there, the newest run in runs/ (warned)."""
         path = os.path.join(self.root, "last")
         try:
             with open(path, "rb") as fh:
@@ -68,13 +69,26 @@ class RunStore:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            warn(f"{path}: cannot read it ({exc.strerror or exc}); ignoring it", about=path)
+            problem = f"cannot read it ({exc.strerror or exc})"
+        else:
+            text = raw.decode("utf-8", "replace").strip()
+            if _RUN_ID.fullmatch(text) and os.path.exists(self.report_path(text)):
+                return text
+            what = "is not a run id" if not _RUN_ID.fullmatch(text) else "names no run in runs/"
+            problem = f"{text[:40]!r} {what}"
+        newest = self._newest_run_id()
+        instead = f"using the newest run, {newest}" if newest else "ignoring it"
+        warn(f"{path}: {problem}; {instead}", about=path)
+        return newest
+
+    def _newest_run_id(self) -> str | None:
+        # Run ids sort by their start time (new_run_id); only runs with a report count.
+        try:
+            names = os.listdir(self.root)
+        except OSError:
             return None
-        text = raw.decode("utf-8", "replace").strip()
-        if not _RUN_ID.fullmatch(text):
-            warn(f"{path}: {text[:40]!r} is not a run id; ignoring it", about=path)
-            return None
-        return text
+        runs = [n for n in names if _RUN_ID.fullmatch(n) and os.path.isfile(self.report_path(n))]
+        return max(runs, default=None)
 
     def load(self, run_id: str) -> RunReport | None:
         """The report of a run, or None when it is missing or damaged (warned)."""

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from wtpar.errors import WtparError
 from wtpar.model import BranchStatus
 from wtpar.run.activity import WaitOutcome
-from wtpar.text import plural
+from wtpar.text import compact_seconds, plural
 from wtpar.tui.fleet_view import FLASH_SECONDS, holder_columns
 from wtpar.tui.land_actions import LandActions
 from wtpar.tui.messages import ActionDone, ActionFailed, ReadinessChecked, WorktreesRefreshed
@@ -31,7 +31,6 @@ from wtpar.tui.view import (
     branch_name,
     env_columns,
     row_cells,
-    seconds,
     sort_key,
     visible,
 )
@@ -167,7 +166,7 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
             text = f"{where}  │  {running} running, {queued} queued  │  {ok} ok, {bad} failed"
         eta = self.dash.runs.eta(self.dash.now())
         if eta is not None:
-            text += f"  │  ETA {seconds(eta)}"
+            text += f"  │  ETA {compact_seconds(eta)}"
         if self.filter_text:
             text += f"  │  filter: {self.filter_text}"
         if state.marked:

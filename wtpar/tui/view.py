@@ -23,6 +23,7 @@ from wtpar.model import (
     Verdict,
 )
 from wtpar.run.shards import TaskGroup
+from wtpar.text import compact_seconds
 from wtpar.tui.fleet_view import flash_style, holder_cell
 from wtpar.tui.widgets.branch_table import Cell
 
@@ -143,17 +144,6 @@ def branch_name(bs: BranchStatus) -> str:
     return bs.worktree.branch or f"({os.path.basename(bs.worktree.path)})"
 
 
-def seconds(value: float) -> str:
-    """`0.4s`, `12s`, `3m05s`, `2h10m`."""
-    if value < 10:
-        return f"{value:.1f}s"
-    if value < 60:
-        return f"{int(value)}s"
-    if value < 3600:
-        return f"{int(value // 60)}m{int(value % 60):02d}s"
-    return f"{int(value // 3600)}h{int(value % 3600 // 60):02d}m"
-
-
 def task_cell(state: DashState, branch: str, task: str) -> TaskCell | None:
     """The cell of a task on a branch; a sharded task's shards merged into one."""
     cell = state.tasks.get(TaskKey(branch, task))
@@ -194,7 +184,7 @@ def task_cell_text(cell: TaskCell | None, now: float) -> Cell:
 def _task_text(cell: TaskCell, now: float) -> tuple[str, str]:
     style = STATUS_STYLE[cell.status]
     if cell.status is RunStatus.RUNNING and cell.started is not None:
-        return f"▶ {seconds(max(0.0, now - cell.started))}", style
+        return f"▶ {compact_seconds(max(0.0, now - cell.started))}", style
     if cell.status is RunStatus.QUEUED:
         return "queued", style
     label = {
@@ -205,7 +195,7 @@ def _task_text(cell: TaskCell, now: float) -> tuple[str, str]:
         RunStatus.CANCELLED: "cancelled",
     }[cell.status]
     if cell.started is not None and cell.ended is not None and cell.status is not RunStatus.SKIPPED:
-        label += f" {seconds(cell.ended - cell.started)}"
+        label += f" {compact_seconds(cell.ended - cell.started)}"
     return label, style
 
 
