@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fixtures.recipes import commit_file, git, make_clone, make_repo
 from tests.conftest import Invoke, wait_for
+from tests.run_helpers import configure, wtpar_popen
 from tests.test_spawn import worktree_dir
 
 
@@ -143,3 +144,18 @@ def test_path_prints_the_worktree_path(repo: Path, wtpar: Invoke) -> None:
     assert result.exit_code == 0
     assert result.output.strip() == str(worktree_dir(repo, "feat-p"))
     assert wtpar("path", "missing").exit_code == 2
+
+
+def test_concurrent_removes_of_one_worktree_have_one_winner(repo: Path, wtpar: Invoke) -> None:
+    # The hook holds each remover between finding the worktree and taking it away, the
+    # window in which another remover used to pull it from under it.
+    configure(repo, '[worktrees]\npre_remove = ["sleep 0.5"]\n')
+    assert wtpar("spawn", "cc1").exit_code == 0
+    procs = [wtpar_popen("remove", "cc1", cwd=repo) for _ in range(3)]
+    ended = [(p.wait(timeout=60), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in ended)
+    assert codes == [0, 2, 2], ended
+    for code, _, err in ended:
+        if code == 2:
+            assert err.startswith("wtpar: error: no worktree for branch 'cc1'"), err
+    assert not worktree_dir(repo, "cc1").exists()

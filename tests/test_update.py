@@ -83,3 +83,19 @@ def test_update_merge_that_conflicts_is_aborted_and_reported(repo: Path, wtpar: 
     assert git(wts["clash"], "status", "--porcelain") == ""
     gitdir = Path(git(wts["clash"], "rev-parse", "--absolute-git-dir").strip())
     assert not (gitdir / "MERGE_HEAD").exists()
+
+
+def test_update_skips_a_worktree_with_a_hidden_change(repo: Path, wtpar: Invoke) -> None:
+    """An assume-unchanged file edited in the worktree is a change `git status` hides: the
+    rebase would fail ("could not detach HEAD") or carry it along; update skips it, naming it."""
+    wts = three_branches(repo)
+    path = wts["clash"]
+    git(path, "update-index", "--assume-unchanged", "README.md")
+    (path / "README.md").write_text("hidden edit\n")
+    head = git(repo, "rev-parse", "clash").strip()
+    code, result = update_json(wtpar, "clash")
+    assert code == 1
+    assert result["clash"]["outcome"] == "skipped"
+    assert "hidden change (assume-unchanged: README.md)" in str(result["clash"]["detail"])
+    assert git(repo, "rev-parse", "clash").strip() == head
+    assert (path / "README.md").read_text() == "hidden edit\n"

@@ -165,3 +165,30 @@ def parse_numstat(out: str) -> list[tuple[int | None, int | None, str]]:
             (None if added == "-" else int(added), None if deleted == "-" else int(deleted), path)
         )
     return rows
+
+
+# `git push --porcelain` summaries (not translated) that mean the remote branch moved on.
+_SOMEONE_PUSHED = ("non-fast-forward", "fetch first")
+
+
+def push_refusal(stdout: str, stderr: str) -> str:
+    """Why `git push --porcelain` refused, in a line: the rejected ref's reason (a remote
+    that moved on says so), else git's error; never the porcelain's closing `Done`."""
+    for line in stdout.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 3 or fields[0] != "!":
+            continue
+        summary = fields[2].strip()
+        status, _, reason = summary.partition(" (")
+        reason = reason.rstrip(")")
+        if reason in _SOMEONE_PUSHED:
+            return (
+                f"{status.strip('[]')} ({reason}): the remote branch has commits this one "
+                "lacks (someone pushed first); fetch and merge them, then push"
+            )
+        return summary
+    errors = [ln.strip() for ln in stderr.splitlines() if ln.startswith(("fatal:", "error:"))]
+    if errors:
+        return errors[0]
+    rest = [ln for ln in (stderr + stdout).strip().splitlines() if ln.strip() != "Done"]
+    return rest[-1] if rest else "git push failed"

@@ -124,7 +124,7 @@ def render_report(report: LandReport) -> str:
     lines += [f"note: {n}" for n in report.notes]
     if report.pushed is not None:
         p = report.pushed
-        lines.append(f"pushed to {p.target}" if p.ok else f"push refused: {p.detail}")
+        lines.append(f"pushed to {p.target}" if p.ok else f"push to {p.target} refused: {p.detail}")
     lines += [f"{b}: {what}" for b, what in report.cleaned]
     return "\n".join(lines)
 

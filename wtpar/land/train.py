@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from wtpar.git import Git
+from wtpar.git.parse import push_refusal
 from wtpar.land.cleanup import has_changes
+from wtpar.land.collide import collision_text, untracked_collisions
 from wtpar.land.combine import Combiner
 from wtpar.land.plan import (
     LandPlan,
@@ -260,6 +262,10 @@ class Train:
                 counts = self.git.status(where)
                 if counts is None or has_changes(counts):
                     return Landing.BASE_DIRTY, None
+                # read-tree would refuse these only after the ref moved: refuse now.
+                found = untracked_collisions(self.git, where, plan.base_sha, [tip], env)
+                if found:
+                    return Landing.BASE_DIRTY, collision_text(plan.base, where, found)
             self.git.keep_objects(env, tip, plan.base_sha)
             reason = f"wtpar land: {', '.join(plan.order)}"
             if not self.git.update_ref(ref, tip, plan.base_sha, reason):
@@ -278,8 +284,9 @@ class Train:
         remote, ref = upstream
         target = f"{remote} {ref.removeprefix('refs/heads/')}"
         res = self.git.push_fast_forward(remote, tip, ref)
-        detail = (res.stderr + res.stdout).strip().splitlines()
-        return PushResult(res.returncode == 0, target, detail[-1] if detail else "")
+        if res.returncode == 0:
+            return PushResult(True, target)
+        return PushResult(False, target, push_refusal(res.stdout, res.stderr))
 
     def _emit(self, event: LandEvent | RunEvent) -> None:
         for callback in self._subscribers:

@@ -1,7 +1,8 @@
 """`wtpar update`: bring branches up to date with their base in their own worktrees, in
 parallel, by rebase or merge. A branch that conflicts goes back exactly where it was (the
 rebase or merge is aborted) and is reported with the conflicting files; a worktree with
-changes is skipped. No worktree is ever left mid-rebase."""
+changes (hidden ones too: assume-unchanged, skip-worktree) is skipped. No worktree is ever
+left mid-rebase."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from wtpar.git import Git
 from wtpar.model import Worktree
 from wtpar.procs import workers
+from wtpar.worktrees.safety import hidden_change_loss
 
 
 class UpdateOutcome(enum.Enum):
@@ -21,7 +23,7 @@ class UpdateOutcome(enum.Enum):
     UPDATED = "updated"
     UP_TO_DATE = "up to date"
     CONFLICT = "conflict"  # aborted: the branch is exactly where it was
-    SKIPPED = "skipped"  # not touched (uncommitted changes, an operation under way)
+    SKIPPED = "skipped"  # not touched (uncommitted or hidden changes, an operation under way)
     FAILED = "failed"  # git refused for another reason; the branch is where it was
 
 
@@ -67,6 +69,11 @@ def _update_one(git: Git, base: str, base_sha: str, wt: Worktree, merge: bool) -
         return UpdateResult(branch, UpdateOutcome.SKIPPED, before, before, detail=_NO_STATUS)
     if counts.dirty:
         detail = f"uncommitted changes ({counts.words()}): commit or stash them first"
+        return UpdateResult(branch, UpdateOutcome.SKIPPED, before, before, detail=detail)
+    hidden = hidden_change_loss(git, wt.path)  # changes `git status` does not show
+    if hidden:
+        detail = f"{hidden}: unmark (`git update-index --no-assume-unchanged` or "
+        detail += "`--no-skip-worktree`), then commit or stash first"
         return UpdateResult(branch, UpdateOutcome.SKIPPED, before, before, detail=detail)
     operation = git.operation_in_progress(wt.path)
     if operation:

@@ -124,9 +124,24 @@ class MergeOps(RunOps):
 
         base = self.land_base(into)
         refuse_dirty_base(self.git, self.worktrees, base)
+        if branches:  # the named ones are known now: refuse before check runs any task
+            found = self.git.resolve_commits([base, *(f"refs/heads/{b}" for b in branches)])
+            heads = [found[f"refs/heads/{b}"] or "" for b in branches]
+            self._refuse_collisions(base, found[base] or "", heads)
         report = self.check(branches, base=base, run=run, on_event=on_event)
         tasks = parse_check_config(self.config).tasks
-        return make_plan(report, branches, strategy or Strategy.MERGE, tasks, run)
+        plan = make_plan(report, branches, strategy or Strategy.MERGE, tasks, run)
+        self._refuse_collisions(base, plan.base_sha, [h for _, h in plan.heads])
+        return plan
+
+    def _refuse_collisions(self, base: str, old: str, heads: Sequence[str]) -> None:
+        """Refuse when untracked files where BASE is checked out are in the heads' way."""
+        from wtpar.land.collide import refuse_untracked_collisions
+
+        where = next((wt.path for wt in self.worktrees.worktrees() if wt.branch == base), None)
+        news = [h for h in heads if h]
+        if where is not None and old and news:
+            refuse_untracked_collisions(self.git, where, base, old, news)
 
     def make_train(self, plan: LandPlan, jobs: int | None = None, push: bool = False) -> Train:
         """A merge train for PLAN, ready to `await run()` (the dashboard) or run_train_sync."""

@@ -4,14 +4,15 @@ beyond `git status` (running tasks, hidden changes, submodule commits) is found 
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from wtpar import busy
 from wtpar.errors import UsageError
-from wtpar.locks import repo_lock
+from wtpar.locks import file_lock, lock_file_name, locks_dir, repo_lock
 from wtpar.model import IgnoredFiles, PruneResult, RemoveResult, Worktree
 from wtpar.text import plural
 from wtpar.worktrees.leases import LeaseStore, lease_refusal
@@ -58,6 +59,25 @@ class Remover:
                 raise UsageError(
                     f"{branch!r} is the main worktree: the main worktree is never removed"
                 )
+        with self._removing(wt.path for _, wt in targets):
+            # Another `remove` of the same worktree may have finished while we waited.
+            return self._remove([(b, self.find(b)) for b, _ in targets], force, delete_branch)
+
+    @contextlib.contextmanager
+    def _removing(self, paths: Iterable[str]) -> Iterator[None]:
+        """Hold a lock per worktree being removed (in path order: no deadlock), so that two
+        removes of one worktree take turns instead of reading it as it vanishes."""
+        folder = locks_dir(self.paths.wtpar_dir)
+        with contextlib.ExitStack() as stack:
+            for path in sorted(set(paths)):
+                stack.enter_context(
+                    file_lock(os.path.join(folder, "remove-" + lock_file_name(path)))
+                )
+            yield
+
+    def _remove(
+        self, targets: list[tuple[str, Worktree]], force: bool, delete_branch: bool
+    ) -> list[RemoveResult]:
         results: list[RemoveResult] = []
         base = self.base_ref() if delete_branch else None
         for branch, wt in targets:

@@ -1,0 +1,84 @@
+"""`wtpar land` and what lies beyond the base ref: the worktree where the base is checked out
+(an untracked file the landed branches add makes the land refuse, naming it, before the ref
+moves) and the upstream `--push` sends it to (a refusal says git's reason)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fixtures.recipes import commit_file, git, make_clone
+from tests.conftest import Invoke
+from tests.land_helpers import land_json, refs, train_repo
+
+
+def test_an_untracked_file_the_branches_add_makes_the_land_refuse_first(
+    repo: Path, wtpar: Invoke
+) -> None:
+    train_repo(repo)
+    (repo / "flag_b").write_text("mine\n")  # untracked in main's worktree; branch b adds it
+    before = refs(repo)
+    for args in (("a", "b"), ()):
+        result = wtpar("land", *args)
+        assert result.exit_code == 1
+        assert f"untracked file flag_b in {repo} would be overwritten" in result.output
+        assert "round 1" not in result.output  # refused before the train ran anything
+        assert refs(repo) == before
+    assert (repo / "flag_b").read_text() == "mine\n"
+    assert git(repo, "status", "--porcelain", "-uno") == ""  # no stale index either
+
+
+def test_an_untracked_file_appearing_during_the_land_keeps_the_base_where_it_was(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    # The check task drops flag_a into main's worktree, from inside the train, once.
+    dropper = f"if rm {gate} 2>/dev/null; then echo mine > {repo}/flag_a; fi\n"
+    train_repo(repo, prelude=dropper)
+    assert wtpar("check").exit_code == 0  # the results are recorded: land runs no check first
+    gate.write_text("")
+    before = refs(repo)
+    result = wtpar("land", "a", "b", "--json")
+    assert result.exit_code == 1
+    report = land_json(result)
+    assert report["landing"] == "base worktree has changes"
+    assert any("untracked file flag_a" in note for note in report["notes"])
+    assert refs(repo) == before
+    assert git(repo, "status", "--porcelain", "-uno") == ""
+    assert (repo / "flag_a").read_text() == "mine\n"
+
+
+def test_a_refused_push_says_someone_pushed_first(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    train_repo(repo)
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    other = make_clone(remote, tmp_path / "other")
+    commit_file(other, "theirs.txt", "theirs\n", "someone else's commit")
+    git(other, "push", "-q", "origin", "HEAD:main")
+    result = wtpar("land", "a", "--push", "--no-run")
+    assert result.exit_code == 1
+    assert "push to origin main refused: rejected (fetch first)" in result.stdout
+    assert "someone pushed first" in result.stdout
+    assert "Done" not in result.stdout
+
+
+def test_collisions_cover_files_in_a_folders_way_and_folders_in_a_files_way(repo: Path) -> None:
+    from wtpar.git import Git
+    from wtpar.git.repo import discover
+    from wtpar.land.collide import untracked_collisions
+
+    base = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "switch", "-q", "-c", "adds")
+    commit_file(repo, "d/e.txt", "theirs\n", "adds d/e.txt")
+    commit_file(repo, "f", "theirs\n", "adds f")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "switch", "-q", "main")
+    g = Git(discover(repo))
+    assert untracked_collisions(g, str(repo), base, [head]) == []
+    (repo / "d").write_text("a file where a folder goes\n")
+    (repo / "f").mkdir()
+    (repo / "f" / "kept.txt").write_text("in a folder where a file goes\n")
+    assert untracked_collisions(g, str(repo), base, [head]) == ["d", "f/kept.txt"]
