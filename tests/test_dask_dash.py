@@ -12,6 +12,8 @@ from textual.widgets import Static
 from tests.conftest import Invoke
 from tests.dash_helpers import FIXED_NOW, cell, log_text, until
 from tests.dask_helpers import inproc_cluster  # noqa: F401 - a fixture
+from wtpar.model import RunStatus
+from wtpar.run.activity import WaitOutcome
 from wtpar.services import Services
 from wtpar.tui.app import WtparApp, make_app
 
@@ -54,7 +56,9 @@ async def test_a_run_from_the_dashboard_goes_to_the_cluster(
         assert "/trees/" in log_text(app)
 
 
-async def test_an_unreachable_scheduler_is_a_notice(repo: Path, wtpar: Invoke) -> None:
+async def test_an_unreachable_scheduler_is_a_notice_and_the_task_fails(
+    repo: Path, wtpar: Invoke
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -62,11 +66,26 @@ async def test_an_unreachable_scheduler_is_a_notice(repo: Path, wtpar: Invoke) -
     app = _dask_app(repo, wtpar, f"tcp://127.0.0.1:{port}")
     async with app.run_test(size=(150, 36)) as pilot:
         await until(pilot, lambda: app.table.row_count == 2)
-        app.start_run(["one"], "true")
+        app.start_run(["one"], "echo hi")
         await until(
             pilot,
             lambda: any("cannot reach the Dask scheduler" in n.message for n in app._notifications),
             what="the notice",
         )
         await until(pilot, lambda: not app.runs.busy, what="the run to end")
-        assert app.is_running
+        # The task ends failed with the reason (never queued forever), the run has its
+        # report, `wtpar wait` returns, and quitting asks nothing.
+        await until(
+            pilot, lambda: cell(app, "one", "task:cmd").startswith("failed"), what="failed"
+        )
+        assert app.main.dash.state.running_keys() == []
+        report = app.services.last_run_report()
+        assert report is not None
+        [task] = report.tasks
+        assert task.status is RunStatus.FAILED
+        assert task.reason is not None
+        assert task.reason.startswith("cannot reach the Dask scheduler")
+        waited = app.services.wait(["one"], timeout=5)
+        assert waited.outcome is WaitOutcome.FAILED
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, what="quit without a question")

@@ -28,6 +28,7 @@ from wtpar.model import RunEvent, RunReport, RunStatus, TaskKey, TaskOutput
 from wtpar.run.plan import RunRequest
 from wtpar.run.report import summary
 from wtpar.run.runner import run_sync
+from wtpar.services import Services
 
 pytestmark = pytest.mark.dask
 
@@ -182,6 +183,11 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(repo: Path, wtpar: Invo
     assert lines == [
         f"wtpar: error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 1s"
     ]
+    # The run ended with its report: the task failed with the reason, `wait` returns.
+    report = Services.from_cwd(repo).last_run_report()
+    assert report is not None
+    assert [(t.status, t.reason) for t in report.tasks] == [(RunStatus.FAILED, lines[0][14:])]
+    assert wtpar("wait", "a", "--timeout", "5").exit_code == 1
 
 
 def _certificates(folder: Path) -> None:

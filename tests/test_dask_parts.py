@@ -159,3 +159,19 @@ def test_different_versions_on_the_cluster_are_named() -> None:
         "wtpar 0.1.0 here, 0.2.0 on worker tcp://w2",
         "python 3.11.7 here, 3.12.1 on worker tcp://w2",
     ]
+
+
+def test_a_snapshot_holds_hidden_changes_as_they_are(repo: Path) -> None:
+    head = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "README.md").write_text("assumed\n")
+    (repo / "src" / "util.py").write_text("skipped\n")
+    git(repo, "update-index", "--assume-unchanged", "README.md")
+    git(repo, "update-index", "--skip-worktree", "src/util.py")
+    index_before = (repo / ".git" / "index").read_bytes()
+
+    snap = snapshot(str(repo))
+
+    assert snap.snapshotted and snap.commit != head
+    assert git(repo, "show", f"{snap.commit}:README.md") == "assumed\n"
+    assert git(repo, "show", f"{snap.commit}:src/util.py") == "skipped\n"
+    assert (repo / ".git" / "index").read_bytes() == index_before

@@ -8,6 +8,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import wait_for
 from tests.run_helpers import (
     alive,
@@ -22,6 +24,7 @@ from tests.run_helpers import (
     spawn,
     stamped,
 )
+from wtpar.errors import WtparError
 from wtpar.model import (
     RunEvent,
     RunFinished,
@@ -36,6 +39,7 @@ from wtpar.run.executor import Attempt, AttemptResult, AttemptSink
 from wtpar.run.local import LocalExecutor
 from wtpar.run.plan import RunRequest
 from wtpar.run.runner import run_sync
+from wtpar.run.runstore import RunStore
 
 
 def test_concurrency_never_exceeds_jobs(repo: Path, tmp_path: Path) -> None:
@@ -512,3 +516,31 @@ def test_an_error_inside_wtpar_fails_the_task_and_the_run_still_ends(repo: Path)
     )
     assert runs[TaskKey("a", "test")].status is RunStatus.SKIPPED
     assert runs[TaskKey("a", "lint")].status is RunStatus.OK
+
+
+class _UnstartableExecutor(LocalExecutor):
+    """The local executor, except that it cannot start (as a LocalCluster that fails)."""
+
+    async def start(self) -> None:
+        raise OSError("no room for a cluster\nsecond line")
+
+
+def test_an_executor_that_cannot_start_ends_every_task_and_the_run(repo: Path) -> None:
+    spawn(repo, "a")
+    spawn(repo, "b")
+    dispatcher = make_dispatcher(repo, RunRequest(command="true", jobs=2))
+    dispatcher.executor = _UnstartableExecutor(dispatcher.wtpar_dir, 2, grace=0.5)
+    finished: list[RunEvent] = []
+    dispatcher.subscribe(finished.append)
+    with pytest.raises(WtparError) as raised:
+        run_sync(dispatcher)
+    reason = "cannot start the local executor: OSError: no room for a cluster"
+    assert raised.value.message == reason
+    report = RunStore(dispatcher.wtpar_dir).load(dispatcher.run_id)
+    assert report is not None
+    assert {(t.key.branch, t.status, t.reason) for t in report.tasks} == {
+        ("a", RunStatus.FAILED, reason),
+        ("b", RunStatus.FAILED, reason),
+    }
+    assert sum(isinstance(e, TaskFinished) for e in finished) == 2
+    assert isinstance(finished[-1], RunFinished)

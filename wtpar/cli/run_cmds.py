@@ -437,15 +437,18 @@ def run(
         click.echo("nothing to run", file=out)
         return
     live = LiveOutput(mode, out, eta=dispatcher.eta, holding=lambda: dispatcher.holding_back)
-    dispatcher.subscribe(live)
+    # When the executor cannot start, its error alone says why (one line), not each task.
+    dispatcher.subscribe(lambda event: None if dispatcher.start_failed else live(event))
     from wtpar.run.runner import run_sync
 
-    report = run_sync(
-        dispatcher,
-        on_tick=live.draw if mode == "progress" else None,
-        on_interrupt=_say_interrupted,
-    )
-    live.clear()
+    try:
+        report = run_sync(
+            dispatcher,
+            on_tick=live.draw if mode == "progress" else None,
+            on_interrupt=_say_interrupted,
+        )
+    finally:
+        live.clear()
     if notify:
         bad = [str(t.key) for t in report.tasks if t.status in _BAD]
         text = counts_line(report) + (f"; failed: {', '.join(bad)}" if bad else "")

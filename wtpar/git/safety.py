@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from wtpar.git import hidden
 from wtpar.git.base import GitBase
 
 
@@ -14,38 +15,9 @@ class SafetyCommands(GitBase):
     # -- what removing a worktree would lose (`remove`, `prune`) --------------------------
 
     def hidden_changes(self, path: str) -> list[tuple[str, str]]:
-        """(flag, path) of files marked assume-unchanged or skip-worktree whose content
-        differs from the index: changes `git status` does not show. A skip-worktree file
-        that is absent is a sparse checkout, not a change."""
-        out = self.run("ls-files", "-v", "-z", cwd=path).stdout
-        flagged: dict[str, str] = {}
-        for item in out.split("\0"):
-            if len(item) < 3:
-                continue
-            tag, rel = item[0], item[2:]
-            if tag == "S":
-                flagged[rel] = "skip-worktree"
-            elif tag.islower():
-                flagged[rel] = "assume-unchanged"
-        present = [
-            rel for rel in flagged if "\n" not in rel and os.path.isfile(os.path.join(path, rel))
-        ]
-        if not present:
-            return []
-        staged = self.run("ls-files", "-s", "-z", "--", *present, cwd=path).stdout
-        index: dict[str, str] = {}
-        for item in staged.split("\0"):
-            meta, _, rel = item.partition("\t")
-            fields = meta.split()
-            if rel and len(fields) == 3 and fields[0] in ("100644", "100755"):
-                index[rel] = fields[1]
-        names = [rel for rel in present if rel in index]
-        hashed = self.run(
-            "hash-object", "--stdin-paths", cwd=path, input="".join(f"{r}\n" for r in names)
-        ).stdout.split()
-        return [
-            (flagged[rel], rel) for rel, sha in zip(names, hashed, strict=True) if sha != index[rel]
-        ]
+        """(flag, path) of assume-unchanged or skip-worktree files whose content differs
+        from the index (git/hidden.py): changes `git status` does not show."""
+        return hidden.hidden_changes(path)
 
     def ignored_paths(self, path: str) -> list[str]:
         """Ignored files and folders of a worktree (folders end with `/`), relative to it."""

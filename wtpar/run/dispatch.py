@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from wtpar import busy
-from wtpar.errors import signal_label
+from wtpar.errors import WtparError, signal_label
 from wtpar.model import (
     RunEvent,
     RunFinished,
@@ -40,7 +40,7 @@ from wtpar.model import (
 )
 from wtpar.procs import clean_env
 from wtpar.run.cleanliness import CleanReads
-from wtpar.run.executor import Attempt, AttemptResult, Ending, Executor
+from wtpar.run.executor import Attempt, AttemptResult, Ending, Executor, start_executor
 from wtpar.run.expect import Pacer
 from wtpar.run.history import History
 from wtpar.run.live import LiveTask, Subscriber, fires
@@ -95,6 +95,7 @@ class Dispatcher:
         self.interrupted = False
         self.signal: str | None = None
         self.report: RunReport | None = None
+        self.start_failed = False  # the executor could not start: no task ran (the error says why)
         self._base_env = env if env is not None else clean_env()
         self._subscribers: list[Subscriber] = []
         self._stopping: str | None = None
@@ -173,7 +174,16 @@ class Dispatcher:
             inst = live.instance
             self._emit(TaskQueued(inst.key, inst.command, inst.worktree.path))
         self.pacer.open_gate(self.options.jobs, self.options.max_memory_percent)
-        await self.executor.start()
+        try:
+            await start_executor(self.executor)
+        except (WtparError, asyncio.CancelledError) as exc:
+            # Nothing can run (an unreachable Dask scheduler, say): every queued task ends
+            # with the one-line reason and the run ends with its report; nothing stays queued.
+            if isinstance(exc, WtparError):
+                await self._end_unstarted(self.executor, RunStatus.FAILED, exc.message)
+            else:
+                await self._end_unstarted(self.executor, RunStatus.CANCELLED, self._stopping)
+            raise
         if self.clean_reads is not None:
             self.clean_reads.start(live.instance.worktree.path for live in self._lives.values())
         tasks = []
@@ -198,6 +208,20 @@ class Dispatcher:
             self.pacer.save()
         self._emit(RunFinished(self.report))
         return self.report
+
+    async def _end_unstarted(
+        self, executor: Executor, status: RunStatus, reason: str | None
+    ) -> None:
+        self.start_failed = True
+        for live in self._lives.values():
+            if not live.finished.is_set():
+                self._finish(live, status, reason)
+        with contextlib.suppress(Exception):
+            # Release what a half-done start took; the report below matters more.
+            await executor.aclose()
+        self.report = self._make_report()
+        self.store.save(self.report)
+        self._emit(RunFinished(self.report))
 
     # -- one task instance -------------------------------------------------------------------
 

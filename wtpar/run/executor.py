@@ -22,6 +22,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from wtpar.errors import WtparError
 from wtpar.model import TaskKey
 
 
@@ -113,3 +114,16 @@ class Executor(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most executors need none
         """Release what `start` took; called once, after the last attempt."""
+
+
+async def start_executor(executor: Executor) -> None:
+    """`executor.start()`, with whatever a backend raises (a LocalCluster that cannot start,
+    say) turned into a one-line WtparError: never a traceback for the user."""
+    try:
+        await executor.start()
+    except WtparError:
+        raise
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        what = f"{type(exc).__name__}: {first}".rstrip(": ")
+        raise WtparError(f"cannot start the {executor.name} executor: {what}") from exc

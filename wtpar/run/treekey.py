@@ -4,8 +4,9 @@ Keying results on the tree rather than the commit lets a branch rebased onto an 
 tree, two branches with the same content, and a dirty worktree whose state already passed
 reuse a result. A clean worktree's tree is its HEAD commit's. A dirty one's is computed
 without touching its index: its index is copied to a scratch file (so unchanged files are
-not hashed again), `git add -A` updates the copy (untracked files included, ignored ones
-not), and `git write-tree` stores the tree. bench/bench_tree_key.py measures the cost.
+not hashed again), `git add -A` updates the copy (untracked files and hidden changes
+included, ignored files not: wtpar/git/hidden.py), and `git write-tree` stores the tree.
+bench/bench_tree_key.py measures the cost.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 
 from wtpar import procs
 from wtpar.errors import CommandError
+from wtpar.git.hidden import unhide
 
 _HEX = set("0123456789abcdef")
 
@@ -66,6 +68,7 @@ def working_tree(path: str, scratch_dir: str) -> str | None:
             else:
                 os.unlink(scratch)  # no index yet: git starts an empty one
             env = {"GIT_INDEX_FILE": scratch}
+            unhide(path, env)  # assume-unchanged and skip-worktree files as they are
             procs.run(["git", "add", "-A", "--", "."], cwd=path, env=env)
             tree = procs.run(["git", "write-tree"], cwd=path, env=env).stdout.strip()
         finally:

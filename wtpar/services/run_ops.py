@@ -284,8 +284,9 @@ class RunOps(EnvOps):
         ]
 
     def _is_clean(self, path: str) -> bool:
+        # A hidden change (assume-unchanged, skip-worktree) is a change `status` does not see.
         counts = self.git.status(path)
-        return counts is not None and not counts.dirty
+        return counts is not None and not counts.dirty and not self.git.hidden_changes(path)
 
     def _failed_request(self, request: RunRequest) -> tuple[RunRequest, list[TaskKey]]:
         """The request that re-runs what did not succeed in the last run, and those keys."""

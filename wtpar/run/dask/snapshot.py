@@ -1,8 +1,9 @@
 """The commits a Dask run needs, made available where the workers fetch from.
 
 A worker runs a task on exactly what the user has: the branch's HEAD, and by default the
-uncommitted and untracked (not ignored) changes too. Those become a snapshot commit made
-without touching the worktree or its index: a copy of the index, `git add -A` into the copy,
+uncommitted and untracked (not ignored) changes too, hidden ones (assume-unchanged,
+skip-worktree: wtpar/git/hidden.py) included. Those become a snapshot commit made without
+touching the worktree or its index: a copy of the index, `git add -A` into the copy,
 `write-tree`, `commit-tree` with HEAD as parent. A clean worktree is just its HEAD.
 
 The commits are then published under `refs/wtpar/runs/<run-id>/<commit>`: pushed to the
@@ -18,6 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from wtpar.git.hidden import unhide
 from wtpar.procs import run
 
 REF_ROOT = "refs/wtpar/runs"
@@ -53,6 +55,7 @@ def snapshot(path: str, include_changes: bool = True) -> Snapshot:
             shutil.copyfile(index.stdout.strip(), temp_index)
         env = {"GIT_INDEX_FILE": temp_index}
         if include_changes:
+            unhide(top, env)  # assume-unchanged and skip-worktree files as they are
             run(["git", "add", "-A", "--", "."], cwd=top, env=env)
         tree = run(["git", "write-tree"], cwd=top, env=env).stdout.strip()
     finally:
