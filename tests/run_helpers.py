@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
@@ -136,3 +137,45 @@ def last_report(repo: Path) -> Any:
     """The latest run's report.json, as JSON."""
     runs = repo / ".git" / "wtpar" / "runs"
     return json.loads((runs / (runs / "last").read_text().strip() / "report.json").read_text())
+
+
+def spawn_in_post_create(repo: Path, pidfile: Path) -> tuple[subprocess.Popen[str], int]:
+    """`wtpar spawn x` in the background, once its post_create command (which writes its
+    pid to `pidfile`, then sleeps) runs: the process and the command's pid."""
+    from tests.conftest import wait_for
+
+    configure(repo, f"[worktrees]\npost_create = ['echo $$ > {pidfile}; exec sleep 300']\n")
+    proc = wtpar_popen("spawn", "x", cwd=repo, new_session=True)
+    try:
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 30, "post_create")
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, int(pidfile.read_text())
+
+
+def strand_task(repo: Path, command: str, pids: Path) -> tuple[subprocess.Popen[str], int]:
+    """`wtpar run -- COMMAND` (which writes its pid into `pids`) killed with its watchdog,
+    the watchdog first (as if killed with wtpar's whole session): the run's process and
+    the task's pid, left running."""
+    from tests.conftest import wait_for
+    from wtpar.run.watchdog import read_record
+
+    watch = repo / ".git" / "wtpar" / "watch"
+
+    def records() -> list[Any]:
+        return [r for r in (read_record(str(p)) for p in watch.glob("*.groups")) if r]
+
+    proc = wtpar_popen("run", "--output", "quiet", "--", command, cwd=repo, new_session=True)
+    try:
+        wait_for(lambda: read_pids(pids), 30, "the task to start")
+        wait_for(lambda: [len(r.groups) for r in records()] == [1], 10, "the run's record")
+        os.kill(records()[0].watchdog, signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    except BaseException:
+        proc.kill()
+        kill_quietly(read_pids(pids))
+        raise
+    (task,) = read_pids(pids)
+    return proc, task

@@ -15,6 +15,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.conftest import Invoke, run_wtpar_process, wait_for
 from tests.run_helpers import wtpar_popen
@@ -172,21 +173,22 @@ def test_up_names_unknown_services(repo: Path, wtpar: Invoke) -> None:
     assert "unknown service 'db' (services: web)" in result.stderr
 
 
-def test_ctrl_c_while_waiting_leaves_the_service_running_and_findable(
-    repo: Path, stop_services_after: None
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_waiting_stops_the_service_not_yet_ready(
+    repo: Path, stop_services_after: None, sig: int
 ) -> None:
     config(repo, '[services.web]\ncmd = "exec sleep 300"\nready = "web"\nready_timeout = 120\n')
     assert run_wtpar_process("spawn", "i", cwd=repo).returncode == 0
     up = wtpar_popen("up", "i", cwd=repo)
     records = repo / ".git" / "wtpar" / "services"
     wait_for(lambda: records.is_dir() and any(records.glob("*.json")), 20, "the record")
-    up.send_signal(signal.SIGINT)
-    _, err = up.communicate(timeout=20)
-    assert up.returncode == 130, err
     (service,) = ps_json(repo)
-    assert service["state"] == "running"
-    assert run_wtpar_process("down", cwd=repo).returncode == 0
-    assert not alive(int(str(service["pid"])))
+    up.send_signal(sig)
+    _, err = up.communicate(timeout=20)
+    assert up.returncode == 128 + sig, err
+    assert "Traceback" not in err
+    wait_for(lambda: not alive(int(str(service["pid"]))), 10, "the service to be stopped")
+    assert ps_json(repo) == []
 
 
 def test_prune_stops_the_services_of_a_worktree_deleted_by_hand(

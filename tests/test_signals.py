@@ -5,7 +5,6 @@ its tasks are gone within seconds; what still runs is reported by the next comma
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 from pathlib import Path
 
@@ -19,6 +18,8 @@ from tests.run_helpers import (
     last_report,
     read_pids,
     spawn,
+    spawn_in_post_create,
+    strand_task,
     wtpar_popen,
 )
 from wtpar.run.watchdog import Record, read_record
@@ -148,20 +149,9 @@ def test_tasks_left_running_are_reported_by_the_next_command(repo: Path, tmp_pat
     pids = tmp_path / "pids"
     pids.mkdir()
     spawn(repo, "a")
-    proc = wtpar_popen(
-        "run", "--output", "quiet", "--", SLEEPER.format(pids=pids), cwd=repo, new_session=True
-    )
     watch = repo / ".git" / "wtpar" / "watch"
+    proc, task = strand_task(repo, SLEEPER.format(pids=pids), pids)
     try:
-        wait_for(lambda: read_pids(pids), 30, "the task to start")
-        wait_for(lambda: _watched(repo) == 1, 10, "the run's record")
-        record = _record(repo)
-        assert record is not None
-        # The watchdog dies first (as if killed with wtpar's whole session), then wtpar.
-        os.kill(record.watchdog, signal.SIGKILL)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-        (task,) = read_pids(pids)
         assert alive(task)
         listed = run_wtpar_process("list", cwd=repo)
         assert listed.returncode == 0
@@ -179,11 +169,8 @@ def test_tasks_left_running_are_reported_by_the_next_command(repo: Path, tmp_pat
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_during_spawn_stops_post_create(repo: Path, tmp_path: Path, sig: int) -> None:
     pidfile = tmp_path / "post_create.pid"
-    configure(repo, f"[worktrees]\npost_create = ['echo $$ > {pidfile}; exec sleep 60']\n")
-    proc = wtpar_popen("spawn", "x", cwd=repo, new_session=True)
+    proc, pid = spawn_in_post_create(repo, pidfile)
     try:
-        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 30, "post_create")
-        pid = int(pidfile.read_text())
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 128 + sig, out + err

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
-from tests.conftest import Invoke
-from tests.run_helpers import spawn
+import pytest
+
+from tests.conftest import Invoke, wait_for
+from tests.run_helpers import alive, kill_quietly, read_pids, spawn, wtpar_popen
 from wtpar.model import RunReport, RunStatus, TaskKey, TaskRun
 from wtpar.run.tune import TuneRecords, recommend, tune_json, tune_rows, tune_table
 
@@ -80,3 +83,25 @@ def test_tune_json_and_bad_settings(wtpar: Invoke, repo: Path) -> None:
     assert wtpar("tune", "-j", "two", "--", "true").exit_code == 2
     assert wtpar("tune", "--stagger", "-1", "--", "true").exit_code == 2
     assert wtpar("tune", "-j", "1", "--", "false").exit_code == 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_tune_and_records_nothing(repo: Path, tmp_path: Path, sig: int) -> None:
+    spawn(repo, "a")
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    command = f"echo $$ > {pids}/$WTPAR_RUN_ID.pid; exec sleep 300"
+    proc = wtpar_popen("tune", "-j", "1,2", "-b", "a", "--", command, cwd=repo, new_session=True)
+    try:
+        wait_for(lambda: read_pids(pids), 30, "the first setting's task")
+        (task,) = read_pids(pids)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        kill_quietly(read_pids(pids))
+    assert proc.returncode == 128 + sig, out + err
+    assert "Traceback" not in err and "-j 2" not in err
+    wait_for(lambda: not alive(task), 10, "the task to be stopped")
+    assert len(read_pids(pids)) == 1  # the second setting never started
+    assert not (repo / ".git" / "wtpar" / "cache" / "tune.json").exists()

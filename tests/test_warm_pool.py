@@ -4,6 +4,7 @@ allocated), `pool drain` removes them, and no spare is ever handed out twice."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from fixtures.recipes import git, make_branch, make_repo
 from tests.conftest import Invoke, run_wtpar_process, wait_for
-from tests.run_helpers import wtpar_popen
+from tests.run_helpers import alive, kill_quietly, wtpar_popen
 from tests.test_spawn import worktree_dir
 
 SETUP = """
@@ -30,6 +31,15 @@ def configure(repo: Path) -> None:
     git(repo, "commit", "-qm", "ignore setup output")
     (repo / ".env").write_text("SECRET=1\n")
     (repo / "wtpar.toml").write_text(SETUP)
+
+
+def fill_one_with(repo: Path, post_create: str) -> None:
+    """Fill one spare whose post_create is `post_create` (in the background)."""
+    configure(repo)
+    (repo / "wtpar.toml").write_text(
+        SETUP.replace('"echo set-up > made.txt"', json.dumps(post_create))
+    )
+    assert run_wtpar_process("pool", "fill", "1", cwd=repo).returncode == 0
 
 
 def spares(wtpar: Invoke) -> list[dict[str, str]]:
@@ -172,12 +182,8 @@ def test_claim_any_from_8_processes_takes_each_spare_once(repo: Path, wtpar: Inv
 def test_a_killed_filler_leaves_a_failed_spare_that_drain_removes(
     repo: Path, wtpar: Invoke, tmp_path: Path
 ) -> None:
-    configure(repo)
     started = tmp_path / "started"
-    (repo / "wtpar.toml").write_text(
-        SETUP.replace('"echo set-up > made.txt"', f'"touch {started}; sleep 60"')
-    )
-    assert run_wtpar_process("pool", "fill", "1", cwd=repo).returncode == 0
+    fill_one_with(repo, f"touch {started}; sleep 60")
     wait_for(started.exists, 30, "post_create to start in the spare")
     records = json.loads((repo / ".git" / "wtpar" / "spares.json").read_text())["spares"]
     (record,) = records.values()
@@ -235,3 +241,20 @@ def test_drain_removes_spares_whose_records_were_damaged(repo: Path, wtpar: Invo
     assert "not valid JSON" in listed.stderr and "Traceback" not in listed.output
     assert "drained 2 spares" in wtpar("pool", "drain").output
     assert "spare-" not in git(repo, "worktree", "list")
+
+
+def test_drain_stops_the_post_create_of_spares_still_filling(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "hook.pid"
+    fill_one_with(repo, f"echo $$ > {pidfile}; exec sleep 300")
+    try:
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 30, "post_create")
+        pid = int(pidfile.read_text())
+        drained = run_wtpar_process("pool", "drain", cwd=repo)
+        assert drained.returncode == 0 and "drained 1 spare" in drained.stdout, drained.stderr
+        wait_for(lambda: not alive(pid), 10, "the post_create command to be stopped")
+        assert spares(wtpar) == []
+    finally:
+        with contextlib.suppress(ValueError, FileNotFoundError):
+            kill_quietly([int(pidfile.read_text())])

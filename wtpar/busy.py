@@ -4,6 +4,8 @@ so that `remove` and `prune` never delete a worktree under a running task.
 Each running task holds one record file, `wtpar/locks/busy/<worktree>/<id>.json`, with an
 exclusive flock(2) on it for as long as it runs. A record whose lock can be taken belongs to
 a process that died (even by SIGKILL, the kernel drops its locks): it is stale and removed.
+The process a record names inherits its locked descriptor (`BusyRecord.fd`): should wtpar
+be killed, the record stays held, and the worktree busy, for as long as that process runs.
 
 flock is used directly, not through `filelock`: its locks belong to an open file description,
 so a fresh open in the same process conflicts too. The dashboard removes worktrees in the very
@@ -39,16 +41,17 @@ _STOP_GRACE = 5.0
 
 @dataclass(frozen=True)
 class RunningTask:
-    """One task running in a worktree: its name, its process (group) id and wtpar's."""
+    """One task (or hook) running in a worktree: its name, its process (group) id and wtpar's."""
 
     task: str
     pid: int
     owner_pid: int
     started: float
+    kind: str = "task"  # or "hook": a post_create command
 
     def describe(self) -> str:
         """`task test is running in it (pid 123)`."""
-        return f"task {self.task} is running in it (pid {self.pid})"
+        return f"{self.kind} {self.task} is running in it (pid {self.pid})"
 
 
 def busy_dir(wtpar_dir: str, worktree_path: str) -> str:
@@ -81,26 +84,41 @@ def _gate(folder: str, how: int) -> Iterator[None]:
 class BusyRecord:
     """The record a running task holds; `started(pid)` names its process once it exists."""
 
-    def __init__(self, fd: int, path: str, task: str) -> None:
+    def __init__(self, fd: int, path: str, task: str, kind: str = "task") -> None:
         self._fd = fd
         self.path = path
         self.task = task
+        self.kind = kind
         self._started = time.time()
         self._write(os.getpid())
+
+    @property
+    def fd(self) -> int:
+        """The locked descriptor, for the task's process to inherit (it then holds the record
+        even if wtpar dies)."""
+        return self._fd
 
     def started(self, pid: int) -> None:
         """Record the task's process id (its process group id, for `remove --force`)."""
         self._write(pid)
 
     def _write(self, pid: int) -> None:
-        data = {"task": self.task, "pid": pid, "owner_pid": os.getpid(), "started": self._started}
+        data = {
+            "task": self.task,
+            "pid": pid,
+            "owner_pid": os.getpid(),
+            "started": self._started,
+            "kind": self.kind,
+        }
         text = json.dumps(data).encode("utf-8")
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, text, 0)
 
 
 @contextlib.contextmanager
-def running_in(wtpar_dir: str, worktree_path: str, task: str) -> Iterator[BusyRecord]:
+def running_in(
+    wtpar_dir: str, worktree_path: str, task: str, kind: str = "task"
+) -> Iterator[BusyRecord]:
     """Hold a busy record for TASK in the worktree for the duration of the block."""
     folder = busy_dir(wtpar_dir, worktree_path)
     os.makedirs(folder, exist_ok=True)
@@ -110,7 +128,7 @@ def running_in(wtpar_dir: str, worktree_path: str, task: str) -> Iterator[BusyRe
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        record = BusyRecord(fd, path, task)
+        record = BusyRecord(fd, path, task, kind)
         with _gate(folder, fcntl.LOCK_SH):
             # Readers only look at *.json: they never see a record before it is locked.
             os.rename(tmp, path)
@@ -157,7 +175,11 @@ def _parse(raw: bytes) -> RunningTask:
     try:
         data = json.loads(raw.decode("utf-8"))
         return RunningTask(
-            str(data["task"]), int(data["pid"]), int(data["owner_pid"]), float(data["started"])
+            str(data["task"]),
+            int(data["pid"]),
+            int(data["owner_pid"]),
+            float(data["started"]),
+            str(data.get("kind", "task")),
         )
     except (ValueError, KeyError, TypeError):
         # Caught between truncate and write: it is running, its name is not known yet.

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -167,10 +167,17 @@ def raise_on_termination() -> None:
 
 
 def run_in_group(
-    command: str, *, cwd: str, env: Mapping[str, str], output: IO[str] | None = None
+    command: str,
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    output: IO[str] | None = None,
+    keep_fd: int | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> int:
     """Run a shell command in a process group of its own, stdout and stderr to `output`;
-    its exit status. `terminate_groups` stops it (Ctrl-C in a terminal no longer reaches it)."""
+    its exit status. `terminate_groups` stops it (Ctrl-C in a terminal no longer reaches it).
+    The command inherits `keep_fd` (a busy record); `on_start` gets its process group id."""
     with _groups_guard:
         if _stopping:
             return 128 + signal.SIGTERM  # wtpar is stopping: start nothing new
@@ -183,8 +190,11 @@ def run_in_group(
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=() if keep_fd is None else (keep_fd,),
         )
         _groups.add(proc.pid)
+    if on_start is not None:
+        on_start(proc.pid)
     # Interrupted while waiting (Ctrl-C, SIGTERM), the group stays registered, so that
     # terminate_groups() on the way out stops it.
     code = proc.wait()

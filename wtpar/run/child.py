@@ -82,8 +82,11 @@ class Child:
             )
 
 
-def start_child(argv: list[str], cwd: str, env: Mapping[str, str], output_fd: int) -> Child:
-    """Start `argv` in its own session with stdout and stderr on `output_fd` (OSError if not)."""
+def start_child(
+    argv: list[str], cwd: str, env: Mapping[str, str], output_fd: int, keep_fd: int | None = None
+) -> Child:
+    """Start `argv` in its own session with stdout and stderr on `output_fd` (OSError if not),
+    inheriting `keep_fd` when given."""
     popen = subprocess.Popen(
         argv,
         cwd=cwd,
@@ -93,5 +96,6 @@ def start_child(argv: list[str], cwd: str, env: Mapping[str, str], output_fd: in
         stderr=output_fd,
         start_new_session=True,
         close_fds=True,
+        pass_fds=() if keep_fd is None else (keep_fd,),
     )
     return Child(popen)

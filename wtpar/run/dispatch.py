@@ -298,8 +298,9 @@ class Dispatcher:
             live.running = True
             began = time.monotonic()
             try:
-                with self._busy_in_worktree(live):
-                    result = await executor.execute(self._make_attempt(inst, attempt), live)
+                with self._busy_in_worktree(live) as keep_fd:
+                    made = self._make_attempt(inst, attempt, keep_fd)
+                    result = await executor.execute(made, live)
             finally:
                 live.running = False
                 live.flush_output()
@@ -312,17 +313,18 @@ class Dispatcher:
         return RunStatus.SKIPPED, reason
 
     @contextlib.contextmanager
-    def _busy_in_worktree(self, live: LiveTask) -> Iterator[None]:
-        """While an attempt runs, every wtpar process sees its worktree as busy (busy.py)."""
+    def _busy_in_worktree(self, live: LiveTask) -> Iterator[int]:
+        """While an attempt runs, every wtpar process sees its worktree as busy (busy.py);
+        the record's descriptor, for the task's process to hold too."""
         inst = live.instance
         with busy.running_in(self.wtpar_dir, inst.worktree.path, inst.key.task) as record:
             live.busy_record = record
             try:
-                yield
+                yield record.fd
             finally:
                 live.busy_record = None
 
-    def _make_attempt(self, inst: TaskInstance, number: int) -> Attempt:
+    def _make_attempt(self, inst: TaskInstance, number: int, keep_fd: int | None = None) -> Attempt:
         return Attempt(
             key=inst.key,
             number=number,
@@ -334,6 +336,7 @@ class Dispatcher:
             head=inst.worktree.head,
             locks=inst.locks,
             resources=dict(inst.spec.resources),
+            keep_fd=keep_fd,
         )
 
     def _judge(self, live: LiveTask, result: AttemptResult) -> tuple[RunStatus, str | None]:

@@ -40,6 +40,9 @@ class Attempt:
     head: str | None = None
     locks: tuple[str, ...] = ()
     resources: Mapping[str, float] = field(default_factory=dict)
+    # A local process inherits it (the worktree's busy record): should wtpar be killed
+    # with the task still running, `remove` still sees the worktree busy.
+    keep_fd: int | None = None
 
 
 class Ending(enum.Enum):

@@ -81,7 +81,13 @@ class LocalExecutor(Executor):
         loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe()
         try:
-            proc = start_child([SHELL, "-c", attempt.command], attempt.cwd, attempt.env, write_fd)
+            proc = start_child(
+                [SHELL, "-c", attempt.command],
+                attempt.cwd,
+                attempt.env,
+                write_fd,
+                keep_fd=attempt.keep_fd,
+            )
         except OSError as exc:
             os.close(read_fd)
             return AttemptResult(Ending.NOT_STARTED, detail=f"cannot start: {exc}")

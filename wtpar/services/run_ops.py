@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from wtpar.errors import UsageError
+from wtpar.errors import Interrupted, UsageError
 from wtpar.model import (
     TaskKey,
 )
@@ -229,7 +229,7 @@ class RunOps(EnvOps):
         on_measured: Callable[[int, float, RunReport], None] | None = None,
     ) -> tuple[list[TuneRow], TuneRow | None]:
         """Run `request` at every -j and stagger, measure each, and record the -j worth
-        using for `-j auto` (`wtpar tune`)."""
+        using for `-j auto` (`wtpar tune`); Interrupted, recording nothing, on a signal."""
         from dataclasses import replace
 
         from wtpar.run.tune import TuneRecords, recommend, selection_key, tune_rows
@@ -238,6 +238,9 @@ class RunOps(EnvOps):
         for stagger in staggers:
             for j in jobs:
                 report = self.run(replace(request, jobs=j, auto_jobs=False, stagger=stagger))
+                if report.interrupted:
+                    # Stopped by the user: no further setting, no recommendation.
+                    raise Interrupted(report.signal or "SIGINT")
                 measured.append((j, stagger, report))
                 if on_measured is not None:
                     on_measured(j, stagger, report)

@@ -51,7 +51,7 @@ class StartOutcome(enum.Enum):
     ALREADY_RUNNING = "already running"
     EXITED = "exited"  # it ended before it was ready
     NOT_READY = "not ready"  # it did not answer in time; wtpar stopped it
-    LEFT_STARTING = "left starting"  # wtpar was interrupted while waiting; it runs on
+    INTERRUPTED = "interrupted"  # wtpar was interrupted while waiting; wtpar stopped it
 
 
 class StopOutcome(enum.Enum):
@@ -146,7 +146,7 @@ class ServiceStore:
     def __init__(self, wtpar_dir: str) -> None:
         self.wtpar_dir = wtpar_dir
         self.dir = os.path.join(wtpar_dir, SERVICES_DIR)
-        # Set on Ctrl-C: waiting stops, and what started stays running and recorded.
+        # Set on Ctrl-C or SIGTERM: waiting stops, and what is not ready yet is stopped.
         self.interrupted = threading.Event()
 
     def records(self) -> list[ServiceRecord]:
@@ -185,6 +185,8 @@ class ServiceStore:
                             rec.pid,
                             rec.port,
                         )
+            if self.interrupted.is_set():
+                return StartResult(launch.branch, spec.name, StartOutcome.INTERRUPTED)
             rec, proc, offset = self._launch(launch, key)
             return self._await_ready(spec, rec, proc, launch.ready_url, offset)
 
@@ -270,8 +272,10 @@ class ServiceStore:
                     waited_for, rec.log, log_tail(rec.log, offset),
                 )  # fmt: skip
             if self.interrupted.wait(_POLL):
-                outcome = StartOutcome.LEFT_STARTING
-                break
+                self.stop(rec)  # as on the ready timeout: nothing half started is left behind
+                return StartResult(
+                    rec.branch, rec.service, StartOutcome.INTERRUPTED, rec.pid, rec.port
+                )
         return StartResult(rec.branch, rec.service, outcome, rec.pid, rec.port, None, waited_for)
 
     def stop(self, rec: ServiceRecord, grace: float = 5.0) -> StopResult:
@@ -393,7 +397,7 @@ def start_services(
     try:
         futures = [pool.submit(store.start, launch) for launch in launches]
         return [future.result() for future in futures]
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, or SIGTERM / SIGHUP (procs.Signalled)
         store.interrupted.set()
         raise
     finally:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from wtpar import procs
+from wtpar import busy, procs
 from wtpar.config import Config
 from wtpar.errors import CommandError
 from wtpar.git import Git, RepoPaths
@@ -72,7 +72,10 @@ def set_up(paths: RepoPaths, config: Config, plans: list[SpawnPlan]) -> None:
         with ThreadPoolExecutor(workers(len(ready))) as pool:
             try:
                 errors = list(
-                    pool.map(lambda p: run_post_create(p, cfg.post_create, log_dir), ready)
+                    pool.map(
+                        lambda p: run_post_create(paths.wtpar_dir, p, cfg.post_create, log_dir),
+                        ready,
+                    )
                 )
             except BaseException:
                 # Ctrl-C, SIGTERM or SIGHUP: the commands stop with us (and before the pool
@@ -98,20 +101,27 @@ def copy_files(paths: RepoPaths, config: Config, plans: list[SpawnPlan]) -> None
             plan.setup_errors += (error,)
 
 
-def run_post_create(plan: SpawnPlan, commands: Sequence[str], log_dir: str) -> tuple[str, ...]:
-    """Run the configured post_create commands in one new worktree; log to a file."""
+def run_post_create(
+    wtpar_dir: str, plan: SpawnPlan, commands: Sequence[str], log_dir: str
+) -> tuple[str, ...]:
+    """Run the configured post_create commands in one new worktree; log to a file. Each
+    holds a busy record naming its process group (kept by the command itself should wtpar
+    die): `remove` refuses the worktree while it runs, `remove --force` stops it."""
     log_path = os.path.join(log_dir, f"{safe_component(plan.branch)}.log")
     errors: list[str] = []
     with open(log_path, "w", encoding="utf-8") as log:
         for command in commands:
             log.write(f"$ {command}\n")
             log.flush()
-            returncode = procs.run_in_group(
-                command,
-                cwd=plan.path,
-                env=command_env(plan.env, plan.branch, plan.path),
-                output=log,
-            )
+            with busy.running_in(wtpar_dir, plan.path, "post_create", kind="hook") as record:
+                returncode = procs.run_in_group(
+                    command,
+                    cwd=plan.path,
+                    env=command_env(plan.env, plan.branch, plan.path),
+                    output=log,
+                    keep_fd=record.fd,
+                    on_start=record.started,
+                )
             if returncode != 0:
                 errors.append(f"post_create `{command}` exited {returncode} (log: {log_path})")
                 break

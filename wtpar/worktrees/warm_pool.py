@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from wtpar import busy
 from wtpar.config import Config
 from wtpar.errors import CommandError, UsageError
 from wtpar.git import Git, RepoPaths, worktree_git_dir
@@ -104,7 +105,8 @@ def fill_spares(paths: RepoPaths, config: Config, names: Sequence[str]) -> None:
 
 
 def drain(paths: RepoPaths) -> list[Spare]:
-    """Remove every spare not being handed out (stopping the fillers of filling ones)."""
+    """Remove every spare not being handed out (stopping the fillers of filling ones, and
+    their post_create commands)."""
     store = SpareStore(paths.wtpar_dir)
     git = Git(paths)
     with repo_lock(paths.wtpar_dir):
@@ -121,6 +123,9 @@ def drain(paths: RepoPaths) -> list[Spare]:
             if is_spare_path(wt.path) and os.path.realpath(wt.path) not in recorded
         ]
         for spare in spares + orphans:
+            # post_create commands run in groups of their own and keep the spare's busy
+            # records after their filler died: stop them before their folder goes.
+            busy.stop_tasks(paths.wtpar_dir, spare.path)
             detach_worktree(git, paths.wtpar_dir, spare.path)
         store.drop([s.name for s in spares])
         spares += orphans
