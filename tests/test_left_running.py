@@ -26,6 +26,7 @@ def _refused_then_forced(repo: Path, branch: str, pid: int, what: str) -> None:
     assert worktree.is_dir() and alive(pid)
     forced = run_wtpar_process("remove", "--force", branch, cwd=repo)
     assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert f"stopped {what} (pid {pid})" in forced.stdout
     assert not worktree.exists()
     wait_for(lambda: not alive(pid), 10, "the process to be stopped by remove --force")
 

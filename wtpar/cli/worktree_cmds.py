@@ -279,7 +279,7 @@ def remove(
         for r in results:
             if r.removed:
                 for task in r.stopped:
-                    click.echo(f"stopped task {task}")
+                    click.echo(f"stopped {task}")
                 notes = [n for n in (r.ignored.text(), r.message) if n]
                 extra = f"; {'; '.join(notes)}" if notes else ""
                 click.echo(f"removed  {r.branch}  {r.path}{extra}")

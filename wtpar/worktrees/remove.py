@@ -84,7 +84,7 @@ class Remover:
             stopped: tuple[str, ...] = ()
             if force and not wt.prunable and not wt.locked:
                 tasks = busy.stop_tasks(self.paths.wtpar_dir, wt.path)
-                stopped = tuple(f"{t.task} (pid {t.pid})" for t in tasks)
+                stopped = tuple(f"{t.kind} {t.task} (pid {t.pid})" for t in tasks)
             refusal = self.removal_refusal(wt, force) or pre_remove_refusal(
                 self.paths, self.config, wt, force
             )
