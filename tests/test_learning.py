@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.conftest import Invoke
 from tests.run_helpers import configure, intervals, make_dispatcher, run_request, spawn, stamped
-from wtpar.cli.run_cmds import LiveOutput
+from wtpar.cli.run_output import LiveOutput
 from wtpar.run.autojobs import choose_jobs
 from wtpar.run.history import Attempted, History, TaskId
 from wtpar.run.history import Estimate as E

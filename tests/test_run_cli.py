@@ -26,7 +26,7 @@ from tests.run_helpers import (
     spawn,
     wtpar_popen,
 )
-from wtpar.cli.run_cmds import LiveOutput
+from wtpar.cli.run_output import LiveOutput
 from wtpar.model import RunStatus, TaskFinished, TaskKey, TaskQueued, TaskRun, TaskStarted
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import IO
 
 import click
@@ -20,22 +19,17 @@ from wtpar.cli._common import (
 )
 from wtpar.cli.notify_cmds import announce, notify_option
 from wtpar.cli.passthrough import PassThrough
+from wtpar.cli.run_output import LiveOutput, task_outcome
 from wtpar.errors import Interrupted, UsageError, signal_label
 from wtpar.model import (
-    RunEvent,
     RunReport,
     RunStatus,
-    TaskFinished,
-    TaskKey,
-    TaskOutput,
-    TaskQueued,
-    TaskStarted,
 )
 from wtpar.notify import NotifyOutcome
 from wtpar.run.plan import RunRequest
 from wtpar.run.report import counts_line, report_csv, report_json, report_junit, summary
 from wtpar.run.runconfig import OUTPUT_MODES, parse_run_settings
-from wtpar.text import format_seconds, parse_duration
+from wtpar.text import parse_duration
 
 _BAD = (RunStatus.FAILED, RunStatus.TIMED_OUT)
 _JUNIT_TAIL_LINES = 200
@@ -93,134 +87,6 @@ def _per_branch(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
             )
         pairs.append((branch, cmd))
     return tuple(pairs)
-
-
-class LiveOutput:
-    """Turns dispatcher events into what the terminal shows while a run is going."""
-
-    def __init__(
-        self,
-        mode: str,
-        out: IO[str],
-        prefix: bool = True,
-        eta: Callable[[], float] | None = None,
-        holding: Callable[[], str | None] | None = None,
-    ) -> None:
-        self.mode = mode
-        self.eta = eta
-        self.holding = holding
-        self.out = out
-        self.prefix = prefix
-        self.total = 0
-        self.started: set[TaskKey] = set()
-        self.done = 0
-        self.failed = 0
-        self.t0 = time.monotonic()
-        self._drawn = 0
-
-    def __call__(self, event: RunEvent) -> None:
-        if isinstance(event, TaskQueued):
-            self.total += 1
-        elif isinstance(event, TaskStarted):
-            self.started.add(event.key)
-        elif isinstance(event, TaskOutput):
-            if self.mode == "stream":
-                text = f"[{event.key}] {event.line}" if self.prefix else event.line
-                click.echo(text, file=self.out)
-        elif isinstance(event, TaskFinished):
-            self.done += 1
-            self.started.discard(event.run.key)
-            self._finished(event)
-        if self.mode == "progress" and not isinstance(event, TaskOutput):
-            # Output lines can come by the thousand; the ticker redraws in between.
-            self.draw()
-
-    def _finished(self, event: TaskFinished) -> None:
-        run = event.run
-        bad = run.status in _BAD
-        self.failed += bad
-        if self.mode == "stream" and self.prefix:
-            click.echo(
-                f"[{run.key}] == {_outcome(run.status, run.exit_code, run.duration, run.reason)}",
-                file=self.out,
-            )
-        elif self.mode == "grouped" or (self.mode == "failures" and bad):
-            self._block(run.key, run.status, run.exit_code, run.duration, run.reason, run.log_path)
-        elif self.mode == "progress" and (bad or run.status is RunStatus.SKIPPED):
-            self.clear()
-            what = _outcome(run.status, run.exit_code, run.duration, run.reason)
-            log = f"  log: {run.log_path}" if run.log_path else ""
-            click.echo(f"{run.key}: {what}{log}", file=self.out)
-
-    def _block(
-        self,
-        key: TaskKey,
-        status: RunStatus,
-        exit_code: int | None,
-        duration: float | None,
-        reason: str | None,
-        log_path: str | None,
-    ) -> None:
-        click.echo(f"== {key} {_outcome(status, exit_code, duration, reason)}", file=self.out)
-        if log_path and os.path.exists(log_path):
-            with open(log_path, encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    self.out.write(line if line.endswith("\n") else line + "\n")
-            self.out.flush()
-
-    def draw(self) -> None:
-        """Redraw the progress line (done/running/queued, failures, elapsed, ETA)."""
-        if self.mode != "progress":
-            return
-        elapsed = time.monotonic() - self.t0
-        running = len(self.started)
-        queued = max(self.total - self.done - running, 0)
-        eta = "?"
-        if self.total and self.done == self.total:
-            eta = "0s"
-        elif self.eta is not None:
-            eta = format_seconds(self.eta())
-        elif self.done:
-            eta = format_seconds(elapsed / self.done * (self.total - self.done))
-        held = self.holding() if self.holding is not None else None
-        text = (
-            f"{self.done}/{self.total} done, {running} running, {queued} queued, "
-            f"{self.failed} failed | "
-            + (f"holding back: {held} | " if held else "")
-            + f"{format_seconds(elapsed)} elapsed | ETA {eta}"
-        )
-        width = max(20, _terminal_columns() - 1)
-        text = text[:width]
-        self.out.write("\r" + text.ljust(self._drawn))
-        self.out.flush()
-        self._drawn = len(text)
-
-    def clear(self) -> None:
-        """Erase the progress line, so other text starts at column 0."""
-        if self._drawn:
-            self.out.write("\r" + " " * self._drawn + "\r")
-            self.out.flush()
-            self._drawn = 0
-
-
-def _outcome(
-    status: RunStatus, exit_code: int | None, duration: float | None, reason: str | None
-) -> str:
-    details = []
-    if exit_code is not None:
-        details.append(f"exit {exit_code}")
-    if duration is not None:
-        details.append(format_seconds(duration))
-    if reason:
-        details.append(reason)
-    return status.value + (f" ({', '.join(details)})" if details else "")
-
-
-def _terminal_columns() -> int:
-    try:
-        return os.get_terminal_size().columns
-    except OSError:
-        return 80
 
 
 def _log_tail(path: str | None) -> str:
@@ -557,7 +423,6 @@ def exec_cmd(
     task = report.tasks[0]
     if task.status is RunStatus.OK:
         return
-    click.echo(
-        f"wtpar: {task.key}: {_outcome(task.status, task.exit_code, None, task.reason)}", err=True
-    )
+    outcome = task_outcome(task.status, task.exit_code, None, task.reason)
+    click.echo(f"wtpar: {task.key}: {outcome}", err=True)
     ctx.exit(task.exit_code if task.status is RunStatus.FAILED and task.exit_code else 1)

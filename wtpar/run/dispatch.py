@@ -39,16 +39,16 @@ from wtpar.model import (
     TaskQueued,
 )
 from wtpar.procs import clean_env
+from wtpar.run.attempts import make_attempt
 from wtpar.run.cleanliness import CleanReads
-from wtpar.run.executor import Attempt, AttemptResult, Ending, Executor, start_executor
+from wtpar.run.executor import AttemptResult, Ending, Executor, start_executor
 from wtpar.run.expect import Pacer
 from wtpar.run.history import History
 from wtpar.run.live import LiveTask, Subscriber, fires
-from wtpar.run.plan import RunPlan, TaskInstance
-from wtpar.run.results import RecordedResult, ResultStore
+from wtpar.run.plan import RunPlan
+from wtpar.run.recording import record_run_results
+from wtpar.run.results import ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
-from wtpar.run.shards import shard_env, shard_name, whole_task_results
-from wtpar.run.treekey import result_command
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,9 @@ class Dispatcher:
             self.report = self._make_report()
             self.store.save(self.report)
             clean = await self.clean_reads.results() if self.clean_reads is not None else {}
-            self._record_results(clean)
+            if self.results is not None:
+                instances = [live.instance for live in self._lives.values()]
+                record_run_results(self.results, self.report, instances, clean)
             self.pacer.save()
         self._emit(RunFinished(self.report))
         return self.report
@@ -299,7 +301,7 @@ class Dispatcher:
             began = time.monotonic()
             try:
                 with self._busy_in_worktree(live) as keep_fd:
-                    made = self._make_attempt(inst, attempt, keep_fd)
+                    made = make_attempt(self._base_env, self.run_id, inst, attempt, keep_fd)
                     result = await executor.execute(made, live)
             finally:
                 live.running = False
@@ -323,21 +325,6 @@ class Dispatcher:
                 yield record.fd
             finally:
                 live.busy_record = None
-
-    def _make_attempt(self, inst: TaskInstance, number: int, keep_fd: int | None = None) -> Attempt:
-        return Attempt(
-            key=inst.key,
-            number=number,
-            command=inst.command,
-            cwd=inst.worktree.path,
-            env=self._env(inst, number),
-            timeout=inst.spec.timeout,
-            branch=inst.worktree.branch,
-            head=inst.worktree.head,
-            locks=inst.locks,
-            resources=dict(inst.spec.resources),
-            keep_fd=keep_fd,
-        )
 
     def _judge(self, live: LiveTask, result: AttemptResult) -> tuple[RunStatus, str | None]:
         """The status of an attempt, from how the executor says it ended."""
@@ -392,20 +379,6 @@ class Dispatcher:
         if start > now:
             await asyncio.sleep(start - now)
 
-    def _env(self, inst: TaskInstance, attempt: int) -> dict[str, str]:
-        env = dict(self._base_env)
-        env.update(inst.worktree.env)
-        env.update(inst.spec.env)
-        env.update(
-            WTPAR_BRANCH=inst.worktree.branch,
-            WTPAR_TASK=inst.key.task,
-            WTPAR_WORKTREE=inst.worktree.path,
-            WTPAR_RUN_ID=self.run_id,
-            WTPAR_ATTEMPT=str(attempt),
-        )
-        env.update(shard_env(inst.spec, inst.key.shard))
-        return env
-
     def _finish(self, live: LiveTask, status: RunStatus, reason: str | None) -> None:
         live.status = status
         live.reason = reason
@@ -447,34 +420,3 @@ class Dispatcher:
             signal=self.signal,
             jobs_note=self.options.jobs_note,
         )
-
-    def _record_results(self, clean: dict[str, bool]) -> None:
-        if self.results is None or self.report is None:
-            return
-        final = (RunStatus.OK, RunStatus.FAILED, RunStatus.TIMED_OUT)
-        pairs = [
-            (live.instance, RecordedResult(
-                task=shard_name(run.key),
-                command=result_command(run.command, live.instance.spec.env),
-                branch=run.key.branch,
-                head=live.instance.worktree.head or "",
-                status=run.status.value,
-                exit_code=run.exit_code,
-                finished=run.ended or self.report.ended,
-                run_id=self.run_id,
-                tree=live.instance.worktree.tree or "",
-            ))
-            for run, live in zip(self.report.tasks, self._lives.values(), strict=True)
-            if run.status in final
-            and live.instance.worktree.head
-            and (
-                live.instance.worktree.tree  # read before the run: what was tested
-                or clean.get(live.instance.worktree.path, live.instance.worktree.clean)
-            )
-        ]
-        store = self.results
-
-        def shard_result(task: str, command: str, head: str, tree: str) -> RecordedResult | None:
-            return store.lookup(task, command, head, tree or None)
-
-        store.record([r for _, r in pairs] + whole_task_results(pairs, shard_result))
