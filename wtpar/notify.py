@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import enum
 import shutil
-import subprocess
 from dataclasses import dataclass
 
 from wtpar import procs
 from wtpar.config import Config
+from wtpar.errors import CommandError
 
 NOTIFY_TIMEOUT = 30.0
 
@@ -91,24 +91,14 @@ def send(config: Config, note: Notification, cwd: str) -> Sent:
 
 
 def _run(args: list[str], cwd: str, env: dict[str, str], shell: bool = False) -> str | None:
+    argv = ["/bin/sh", "-c", args[0]] if shell else args
     try:
-        proc = subprocess.run(
-            args[0] if shell else args,
-            shell=shell,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            timeout=NOTIFY_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        return f"notify command `{args[0]}` took over {NOTIFY_TIMEOUT:.0f}s and was stopped"
-    except OSError as exc:
-        return f"notify command `{args[0]}` could not start: {exc.strerror or exc}"
-    if proc.returncode != 0:
-        tail = proc.stdout.strip().splitlines()[-1:] or ["(no output)"]
-        return f"notify command `{args[0]}` exited {proc.returncode}: {tail[0]}"
+        result = procs.run(argv, cwd=cwd, env=env, check=False, timeout=NOTIFY_TIMEOUT)
+    except CommandError as exc:
+        if exc.returncode == 124:
+            return f"notify command `{args[0]}` took over {NOTIFY_TIMEOUT:.0f}s and was stopped"
+        return f"notify command `{args[0]}` could not start: {exc.output}"
+    if result.returncode != 0:
+        last = ((result.stdout + result.stderr).strip().splitlines() or ["(no output)"])[-1]
+        return f"notify command `{args[0]}` exited {result.returncode}: {last}"
     return None

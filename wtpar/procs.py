@@ -62,8 +62,10 @@ def run(
     input: str | None = None,
     check: bool = True,
     ok_codes: tuple[int, ...] = (0,),
+    timeout: float | None = None,
 ) -> Result:
-    """Run `args`, capture text output, raise CommandError unless the exit code is in `ok_codes`."""
+    """Run `args`, capture text output, raise CommandError unless the exit code is in `ok_codes`
+    (and when it runs longer than `timeout` seconds: it is killed, exit code 124)."""
     argv = [str(a) for a in args]
     argv[0] = executable(argv[0])
     try:
@@ -77,9 +79,12 @@ def run(
             encoding="utf-8",
             errors="surrogateescape",
             stdin=None if input is not None else subprocess.DEVNULL,
+            timeout=timeout,
         )
     except FileNotFoundError as exc:
         raise CommandError(argv, 127, str(exc)) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise CommandError(argv, 124, f"took over {timeout:g}s and was stopped") from exc
     result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
     if check and proc.returncode not in ok_codes:
         raise CommandError(argv, proc.returncode, (proc.stderr + proc.stdout).strip())
