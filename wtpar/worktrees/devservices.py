@@ -2,10 +2,7 @@
 own session with logs under `<wtpar>/services/`, found again by later wtpar commands from
 a record, and stopped as a process group (TERM, then KILL).
 
-A record holds the pid and the process start time: a pid alone could by now name an
-unrelated program, and wtpar must never signal one. While any process of a group lives,
-the kernel does not hand its id to another process, so a group whose leader is gone is
-still recognised by its id.
+A record holds the pid and the process start time (see service_groups.py for why).
 """
 
 from __future__ import annotations
@@ -28,6 +25,7 @@ from wtpar.locks import file_lock, locks_dir
 from wtpar.names import unique_component
 from wtpar.state import atomic_write_json, read_json
 from wtpar.worktrees.probes import log_tail, port_answers, url_answers
+from wtpar.worktrees.service_groups import group_members, group_running, wait_gone
 
 if TYPE_CHECKING:
     from wtpar.worktrees.environment import Environments
@@ -163,7 +161,10 @@ class ServiceStore:
     def statuses(self, branches: set[str] | None = None) -> list[ServiceStatus]:
         """Recorded services (of `branches`, when given) with their state."""
         return [
-            ServiceStatus(r, ServiceState.RUNNING if is_running(r) else ServiceState.EXITED)
+            ServiceStatus(
+                r,
+                ServiceState.RUNNING if group_running(r.pid, r.start_time) else ServiceState.EXITED,
+            )
             for r in self.records()
             if branches is None or r.branch in branches
         ]
@@ -177,7 +178,7 @@ class ServiceStore:
             if old:
                 with contextlib.suppress(TypeError, ValueError):
                     rec = ServiceRecord(**old)
-                    if is_running(rec):
+                    if group_running(rec.pid, rec.start_time):
                         return StartResult(
                             launch.branch,
                             spec.name,
@@ -283,83 +284,19 @@ class ServiceStore:
         key = service_key(rec.branch, rec.service)
         with file_lock(os.path.join(locks_dir(self.wtpar_dir), f"svc-{key}.lock")):
             outcome = StopOutcome.NOT_RUNNING
-            if group_members(rec):
+            if group_members(rec.pid, rec.start_time):
                 outcome = StopOutcome.STOPPED
-                _signal_group(rec.pid, signal.SIGTERM)
-                if not _wait_gone(rec, grace):
+                procs.signal_group(rec.pid, signal.SIGTERM)
+                if not wait_gone(rec.pid, rec.start_time, grace):
                     outcome = StopOutcome.KILLED
-                    _signal_group(rec.pid, signal.SIGKILL)
-                    _wait_gone(rec, 5.0)
+                    procs.signal_group(rec.pid, signal.SIGKILL)
+                    wait_gone(rec.pid, rec.start_time, 5.0)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._record_path(key))
             return StopResult(rec.branch, rec.service, outcome, rec.pid)
 
     def _record_path(self, key: str) -> str:
         return os.path.join(self.dir, f"{key}.json")
-
-
-def is_running(rec: ServiceRecord) -> bool:
-    """True while any process of the service lives (the leader alone is checked first,
-    so `ps` and `list` need not scan every process of the machine)."""
-    import psutil
-
-    try:
-        leader = psutil.Process(rec.pid)
-        if (
-            abs(leader.create_time() - rec.start_time) <= 0.05
-            and leader.status() != psutil.STATUS_ZOMBIE
-        ):
-            return True
-    except psutil.Error:
-        pass
-    return bool(group_members(rec))
-
-
-def group_members(rec: ServiceRecord) -> list[int]:
-    """Live (non-zombie) pids of the service's process group; empty when it is gone.
-
-    The leader's pid is trusted only with the recorded start time. Once the leader is
-    gone its pid cannot be reused while another member of its group lives, so the
-    remaining members of group `pid` are the service's.
-    """
-    import psutil
-
-    try:
-        leader = psutil.Process(rec.pid)
-        if abs(leader.create_time() - rec.start_time) > 0.05:
-            return []  # the pid now belongs to another program
-    except psutil.NoSuchProcess:
-        pass
-    except psutil.Error:
-        return []
-    members: list[int] = []
-    for pid in psutil.pids():
-        try:
-            if os.getpgid(pid) != rec.pid:
-                continue
-            proc = psutil.Process(pid)
-            if (
-                proc.status() != psutil.STATUS_ZOMBIE
-                and proc.create_time() >= rec.start_time - 0.05
-            ):
-                members.append(pid)
-        except (OSError, psutil.Error):
-            continue
-    return members
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _wait_gone(rec: ServiceRecord, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while group_members(rec):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(_POLL)
-    return True
 
 
 def start_services(
