@@ -142,7 +142,7 @@ def last_report(repo: Path) -> Any:
 def spawn_in_post_create(repo: Path, pidfile: Path) -> tuple[subprocess.Popen[str], int]:
     """`wtpar spawn x` in the background, once its post_create command (which writes its
     pid to `pidfile`, then sleeps) runs: the process and the command's pid."""
-    from tests.conftest import wait_for
+    from fixtures.waiting import wait_for
 
     configure(repo, f"[worktrees]\npost_create = ['echo $$ > {pidfile}; exec sleep 300']\n")
     proc = wtpar_popen("spawn", "x", cwd=repo, new_session=True)
@@ -158,7 +158,7 @@ def strand_task(repo: Path, command: str, pids: Path) -> tuple[subprocess.Popen[
     """`wtpar run -- COMMAND` (which writes its pid into `pids`) killed with its watchdog,
     the watchdog first (as if killed with wtpar's whole session): the run's process and
     the task's pid, left running."""
-    from tests.conftest import wait_for
+    from fixtures.waiting import wait_for
     from wtpar.run.watchdog import read_record
 
     watch = repo / ".git" / "wtpar" / "watch"

@@ -9,7 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
-from tests.conftest import ROOT, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import ROOT
 from wtpar import busy
 
 
@@ -36,7 +37,7 @@ def test_the_record_of_a_killed_process_is_stale(tmp_path: Path) -> None:
         "from wtpar import busy\n"
         "with busy.running_in(sys.argv[1], sys.argv[2], 'build'):\n"
         "    open(sys.argv[3], 'w').close()\n"
-        "    time.sleep(600)\n"
+        "    time.sleep(600)\n"  # wait-ok: a holder the test kills
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code, wtpar_dir, worktree, str(ready)],

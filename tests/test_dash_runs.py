@@ -7,7 +7,8 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from tests.conftest import Invoke, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import Invoke
 from tests.dash_helpers import FIXED_NOW, cell, log_text, until
 from tests.run_helpers import alive
 from tests.test_spawn import worktree_dir

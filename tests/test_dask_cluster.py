@@ -14,7 +14,8 @@ import pytest
 
 from fixtures.dask_cluster import RealCluster
 from fixtures.recipes import commit_file, git, make_repo
-from tests.conftest import run_wtpar_process, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import run_wtpar_process
 from tests.dask_helpers import cancel_on_line, children_of, gone, real_cluster  # noqa: F401
 from tests.run_helpers import (
     by_key,

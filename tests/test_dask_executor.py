@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.recipes import git
-from tests.conftest import Invoke, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import Invoke
 from tests.dask_helpers import cancel_on_line, gone, inproc_cluster  # noqa: F401 - a fixture
 from tests.run_helpers import (
     by_key,

@@ -17,7 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import Invoke, run_wtpar_process, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import Invoke, run_wtpar_process
 from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
 from wtpar.worktrees.devservices import ServiceRecord, ServiceStore, StopOutcome, service_key

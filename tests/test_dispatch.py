@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for
+from fixtures.waiting import wait_for
 from tests.run_helpers import (
     alive,
     by_key,

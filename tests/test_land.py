@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from fixtures.recipes import commit_file, git, make_branch
+from fixtures.waiting import wait_for
 from tests.check_helpers import add_worktree, objects_snapshot
-from tests.conftest import Invoke, wait_for
+from tests.conftest import Invoke
 from tests.land_helpers import (
     is_ancestor,
     land_json,

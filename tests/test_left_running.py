@@ -7,7 +7,8 @@ import contextlib
 import signal
 from pathlib import Path
 
-from tests.conftest import run_wtpar_process, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import run_wtpar_process
 from tests.run_helpers import (
     alive,
     kill_quietly,

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.recipes import commit_file, git, make_repo
-from tests.conftest import Invoke, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import Invoke
 from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
 from wtpar.git import Git, discover

@@ -10,7 +10,8 @@ import signal
 from pathlib import Path
 
 from fixtures.recipes import git
-from tests.conftest import Invoke, run_wtpar_process, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import Invoke, run_wtpar_process
 from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
 

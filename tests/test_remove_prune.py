@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 
 from fixtures.recipes import commit_file, git, make_clone, make_repo
-from tests.conftest import Invoke, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import Invoke
 from tests.run_helpers import configure, wtpar_popen
 from tests.test_spawn import worktree_dir
 

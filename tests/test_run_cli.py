@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Invoke, run_wtpar_process, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import ROOT, Invoke, run_wtpar_process
 from tests.run_helpers import (
     alive,
     configure,

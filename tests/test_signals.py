@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_wtpar_process, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import run_wtpar_process
 from tests.run_helpers import (
     alive,
     configure,

@@ -6,7 +6,8 @@ import json
 import signal
 from pathlib import Path
 
-from tests.conftest import Invoke, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import Invoke
 from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
 from wtpar.procs import pid_alive

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Invoke, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import Invoke
 from tests.run_helpers import alive, kill_quietly, read_pids, spawn, wtpar_popen
 from wtpar.model import RunReport, RunStatus, TaskKey, TaskRun
 from wtpar.run.tune import TuneRecords, recommend, tune_json, tune_rows, tune_table

@@ -11,7 +11,8 @@ import signal
 from pathlib import Path
 
 from fixtures.recipes import git, make_branch, make_repo
-from tests.conftest import Invoke, run_wtpar_process, wait_for
+from fixtures.waiting import wait_for
+from tests.conftest import Invoke, run_wtpar_process
 from tests.run_helpers import alive, kill_quietly, wtpar_popen
 from tests.test_spawn import worktree_dir
 
