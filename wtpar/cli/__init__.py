@@ -26,7 +26,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "pool": ("wtpar.cli.pool_cmds", "pool", "Keep spare worktrees ready: fill, show, drain."),
     "dash": ("wtpar.cli.dash_cmd", "dash", "Open the live dashboard (Textual)."),
     "run": ("wtpar.cli.run_cmds", "run", "Run commands or tasks in many worktrees at once."),
-    "exec": ("wtpar.cli.run_cmds", "exec_cmd", "Run one command in one worktree, via the pool."),
+    "exec": ("wtpar.cli.exec_cmd", "exec_cmd", "Run one command in one worktree, via the pool."),
     "tune": ("wtpar.cli.tune_cmd", "tune", "Measure a run at several -j; record the best."),
     "check": ("wtpar.cli.check_cmd", "check", "Tell which branches are ready to merge, and why."),
     "land": ("wtpar.cli.land_cmd", "land", "Test the ready branches together, land what passes."),

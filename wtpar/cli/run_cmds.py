@@ -1,4 +1,5 @@
-"""`wtpar run` and `wtpar exec`: commands in many worktrees through the shared pool."""
+"""`wtpar run`: commands or tasks in many worktrees through the shared pool (its option
+helpers are shared with `wtpar exec` and `wtpar tune`)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ from wtpar.cli._common import (
     services_from,
 )
 from wtpar.cli.notify_cmds import announce, notify_option
-from wtpar.cli.passthrough import PassThrough
-from wtpar.cli.run_output import LiveOutput, task_outcome
+from wtpar.cli.run_output import LiveOutput
 from wtpar.errors import Interrupted, UsageError, signal_label
 from wtpar.model import (
     RunReport,
@@ -56,7 +56,8 @@ def command_line(argv: Sequence[str]) -> str | None:
     return shlex.join(argv)
 
 
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+def duration_option(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A click callback: `30s`, `10m`, `1h30m` as seconds (None when not given)."""
     if value is None:
         return None
     try:
@@ -201,7 +202,7 @@ its tasks.
 @click.option(
     "--stagger",
     metavar="SECONDS",
-    callback=_duration,
+    callback=duration_option,
     help="Wait this long between two task starts (e.g. 0.5, 200ms).",
 )
 @click.option(
@@ -214,7 +215,7 @@ its tasks.
 @click.option(
     "--timeout",
     metavar="DURATION",
-    callback=_duration,
+    callback=duration_option,
     help="Time limit per attempt (e.g. 90, 30s, 10m, 1h30m).",
 )
 @click.option(
@@ -311,7 +312,7 @@ def run(
         report = run_sync(
             dispatcher,
             on_tick=live.draw if mode == "progress" else None,
-            on_interrupt=_say_interrupted,
+            on_interrupt=say_interrupted,
         )
     finally:
         live.clear()
@@ -326,7 +327,8 @@ def _warn(text: str) -> None:
     click.echo(f"wtpar: warning: {text}", err=True)
 
 
-def _say_interrupted(presses: int, signal_name: str) -> None:
+def say_interrupted(presses: int, signal_name: str) -> None:
+    """Say on the terminal what the first and the second interruption do."""
     label = signal_label(signal_name)
     again = "Ctrl-C again" if signal_name == "SIGINT" else f"{signal_name} again"
     if presses == 1:
@@ -363,66 +365,3 @@ def _finish(
         raise Interrupted(report.signal or "SIGINT")
     if not report.ok:
         ctx.exit(1)
-
-
-EXEC_HELP = """Run one command in one worktree, through the shared pool.
-
-\b
-  wtpar exec feature-a -- make test
-  wtpar exec feature-a --lock db -- ./migrate.sh     # never alongside another db user
-  wtpar exec main -- git log -1
-
-The command takes a slot of the pool shared with every `wtpar run`, and waits
-for its --lock names first, like a task. Its output (stdout and stderr merged)
-comes out on stdout byte for byte as it is written, and is kept in
-.git/wtpar/runs/. The exit status is the command's own (1 if it timed out, 130
-after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP).
-"""
-
-
-@click.command(
-    cls=CommandAfterDashes, help=EXEC_HELP, short_help="Run one command in one worktree."
-)
-@click.argument("branch", shell_complete=complete_worktree_branch)
-@click.option(
-    "--lock",
-    "locks",
-    multiple=True,
-    metavar="NAME",
-    help="Hold this named lock while the command runs (repeatable; {branch} allowed).",
-)
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Slots in the pool.")
-@click.option("--timeout", metavar="DURATION", callback=_duration, help="Time limit.")
-@click.pass_context
-def exec_cmd(
-    ctx: click.Context,
-    branch: str,
-    locks: tuple[str, ...],
-    jobs: int | None,
-    timeout: float | None,
-) -> None:
-    svc = services_from(ctx)
-    command = command_line(ctx.meta.get("wtpar.argv", []))
-    if command is None:
-        raise UsageError("give the command after --, e.g. wtpar exec feature-a -- make test")
-    branch = svc.run_name(branch)
-    request = RunRequest(
-        per_branch=((branch, command),),
-        branches=(branch,),
-        jobs=jobs,
-        timeout=timeout,
-        locks=locks,
-    )
-    dispatcher = svc.make_dispatcher(request)
-    dispatcher.subscribe(PassThrough())
-    from wtpar.run.runner import run_sync
-
-    report = run_sync(dispatcher, on_interrupt=_say_interrupted)
-    if report.interrupted:
-        raise Interrupted(report.signal or "SIGINT")
-    task = report.tasks[0]
-    if task.status is RunStatus.OK:
-        return
-    outcome = task_outcome(task.status, task.exit_code, None, task.reason)
-    click.echo(f"wtpar: {task.key}: {outcome}", err=True)
-    ctx.exit(task.exit_code if task.status is RunStatus.FAILED and task.exit_code else 1)
