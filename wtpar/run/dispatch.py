@@ -35,13 +35,12 @@ from wtpar.model import (
     SkipKind,
     TaskFinished,
     TaskKey,
-    TaskOutput,
     TaskQueued,
 )
 from wtpar.procs import clean_env
 from wtpar.run.attempts import make_attempt
 from wtpar.run.cleanliness import CleanReads
-from wtpar.run.executor import AttemptResult, Ending, Executor, start_executor
+from wtpar.run.executor import Executor, start_executor
 from wtpar.run.expect import Pacer
 from wtpar.run.history import History
 from wtpar.run.live import LiveTask, Subscriber, fires
@@ -251,7 +250,7 @@ class Dispatcher:
     async def _execute(self, live: LiveTask) -> tuple[RunStatus, str | None]:
         inst = live.instance
         if inst.skip is not None:
-            return self._skipped(live, inst.skip, f"{inst.skip.value}: {inst.skip_reason}")
+            return live.skipped(inst.skip, f"{inst.skip.value}: {inst.skip_reason}")
         for dep_key in inst.deps:
             dep = self._lives[dep_key]
             await dep.finished.wait()
@@ -262,13 +261,12 @@ class Dispatcher:
                 what = f"dependency {dep_key} {dep.status.value}"
                 if inherited and dep.skip:
                     what = f"{dep.skip.value}: {what} ({dep.skip.value})"
-                return self._skipped(live, kind, what)
+                return live.skipped(kind, what)
         if inst.trigger is not None:
             trigger = self._lives[inst.trigger]
             await trigger.finished.wait()
             if not fires(inst.spec.when, trigger):
-                return self._skipped(
-                    live,
+                return live.skipped(
                     SkipKind.NOT_TRIGGERED,
                     f"not triggered: {inst.trigger} {trigger.status.value} "
                     f"(when = {inst.spec.when.value})",
@@ -307,12 +305,7 @@ class Dispatcher:
                 live.running = False
                 live.flush_output()
         self.pacer.remember(inst, result, time.monotonic() - began)
-        return self._judge(live, result)
-
-    @staticmethod
-    def _skipped(live: LiveTask, kind: SkipKind, reason: str) -> tuple[RunStatus, str]:
-        live.skip = kind
-        return RunStatus.SKIPPED, reason
+        return live.judge(result, self._stopping)
 
     @contextlib.contextmanager
     def _busy_in_worktree(self, live: LiveTask) -> Iterator[int]:
@@ -325,23 +318,6 @@ class Dispatcher:
                 yield record.fd
             finally:
                 live.busy_record = None
-
-    def _judge(self, live: LiveTask, result: AttemptResult) -> tuple[RunStatus, str | None]:
-        """The status of an attempt, from how the executor says it ended."""
-        live.infra_retries += result.infra_retries
-        if result.worker is not None:
-            live.worker = result.worker
-        if result.ending is Ending.NOT_STARTED:
-            detail = result.detail or "cannot start"
-            live.note(detail)
-            self._emit(TaskOutput(live.instance.key, f"wtpar: {detail}"))
-            return RunStatus.FAILED, detail
-        live.exit_code = result.exit_code
-        if result.ending is Ending.TIMED_OUT:
-            return RunStatus.TIMED_OUT, f"timed out after {live.instance.spec.timeout:g}s"
-        if result.ending is Ending.CANCELLED:
-            return RunStatus.CANCELLED, live.cancel_reason or self._stopping
-        return (RunStatus.OK, None) if result.exit_code == 0 else (RunStatus.FAILED, None)
 
     # -- history, ETA and hold-back (expect.Pacer) -------------------------------------------
 

@@ -21,6 +21,7 @@ from wtpar.model import (
     TaskStarted,
     When,
 )
+from wtpar.run.executor import AttemptResult, Ending
 from wtpar.run.plan import TaskInstance
 
 Subscriber = Callable[[RunEvent], None]
@@ -104,6 +105,29 @@ class LiveTask:
             data = bytes(self.partial)
             self.emit(TaskOutput(self.instance.key, _text(data), data))
             self.partial.clear()
+
+    def skipped(self, kind: SkipKind, reason: str) -> tuple[RunStatus, str]:
+        """Skipped, for this typed reason."""
+        self.skip = kind
+        return RunStatus.SKIPPED, reason
+
+    def judge(self, result: AttemptResult, stopping: str | None) -> tuple[RunStatus, str | None]:
+        """The status of an attempt, from how the executor says it ended (`stopping`: why
+        the whole run is stopping, if it is)."""
+        self.infra_retries += result.infra_retries
+        if result.worker is not None:
+            self.worker = result.worker
+        if result.ending is Ending.NOT_STARTED:
+            detail = result.detail or "cannot start"
+            self.note(detail)
+            self.emit(TaskOutput(self.instance.key, f"wtpar: {detail}"))
+            return RunStatus.FAILED, detail
+        self.exit_code = result.exit_code
+        if result.ending is Ending.TIMED_OUT:
+            return RunStatus.TIMED_OUT, f"timed out after {self.instance.spec.timeout:g}s"
+        if result.ending is Ending.CANCELLED:
+            return RunStatus.CANCELLED, self.cancel_reason or stopping
+        return (RunStatus.OK, None) if result.exit_code == 0 else (RunStatus.FAILED, None)
 
     def task_run(self) -> TaskRun:
         """What the report says of this task instance."""
