@@ -199,7 +199,7 @@ class MergeSimulator:
         self.chunk = chunk
         self.workers = workers or max(1, min(8, os.cpu_count() or 2))
         self.cache = MergeCache(os.path.join(git.paths.wtpar_dir, "cache", "merge.json"))
-        self._quarantine = git.quarantine()
+        self._quarantine = git.quarantine(in_memory=True)
         self.env: dict[str, str] = {}
 
     def __enter__(self) -> MergeSimulator:

@@ -26,6 +26,21 @@ _MERGE_TREE = (
 )
 
 
+# A check's quarantine holds a few kilobytes per merge; RAM is used only with this much free.
+_MEMORY_ROOM = 256 << 20
+
+
+def memory_folder(path: str = "/dev/shm") -> str | None:
+    """PATH when it is a writable in-memory file system with room to spare, else None."""
+    try:
+        room = os.statvfs(path)
+    except OSError:
+        return None
+    if not os.access(path, os.W_OK | os.X_OK) or room.f_bavail * room.f_frsize < _MEMORY_ROOM:
+        return None
+    return path
+
+
 class MergeCommands(GitBase):
     """Merge simulation for `wtpar check`: merge-tree (single and --stdin), commit-tree, changed"""
 
@@ -98,12 +113,17 @@ class MergeCommands(GitBase):
         return None
 
     @contextlib.contextmanager
-    def quarantine(self) -> Iterator[dict[str, str]]:
+    def quarantine(self, in_memory: bool = False) -> Iterator[dict[str, str]]:
         """An environment whose new objects go to a temporary folder deleted afterwards; the
-        repository's objects stay readable as an alternate, and none are added to it."""
+        repository's objects stay readable as an alternate, and none are added to it.
+
+        IN_MEMORY puts the folder in RAM (`/dev/shm`) when there is one with room: a merge
+        writes every merged tree as a loose object, and creating those files on a busy disk
+        costs more than the merges themselves."""
         import tempfile  # here, not at the top: `wtpar list` never makes a quarantine
 
-        tmp = tempfile.mkdtemp(prefix="wtpar-objects-")
+        where = memory_folder() if in_memory else None
+        tmp = tempfile.mkdtemp(prefix="wtpar-objects-", dir=where)
         objects = os.path.join(tmp, "objects")
         os.makedirs(objects)
         try:
