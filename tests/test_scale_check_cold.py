@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.recipes import git, make_branch
-from wtpar.check.merging import MergeSimulator
+from tests.check_helpers import trace_count
+from wtpar.check.merging import MergeSimulator, batch_sizes
 from wtpar.git import Git, discover
 from wtpar.git.merges import memory_folder
 
@@ -48,3 +49,31 @@ def test_a_check_writes_its_merged_trees_to_memory_not_to_disk(
 
 def test_no_memory_folder_when_the_path_is_missing(tmp_path: Path) -> None:
     assert memory_folder(str(tmp_path / "missing")) is None
+
+
+def test_merges_are_split_evenly_over_the_workers() -> None:
+    assert batch_sizes(0, 100, 2) == []
+    assert batch_sizes(1, 100, 2) == [1]
+    assert batch_sizes(26, 100, 2) == [13, 13]
+    # Before: 100 + 100 + 35, the last 35 on one core while the other idled.
+    assert batch_sizes(235, 100, 2) == [59, 59, 59, 58]
+    assert batch_sizes(1000, 100, 8) == [63] * 8 + [62] * 8
+    for count in range(1, 300, 7):
+        sizes = batch_sizes(count, 100, 2)
+        assert sum(sizes) == count and max(sizes) <= 100
+        assert len(sizes) % 2 == 0 or len(sizes) == count
+        assert max(sizes) - min(sizes) <= 1
+
+
+def test_the_base_merges_of_a_few_branches_use_every_worker(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heads = {f"b{i}": make_branch(repo, f"b{i}", {f"src/b{i}.py": "x\n"}) for i in range(6)}
+    base = git(repo, "rev-parse", "main").strip()
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    with MergeSimulator(Git(discover(repo)), workers=2) as sim:
+        results = sim.base_results(base, heads)
+    assert all(r.clean for r in results.values())
+    # One `merge-tree --stdin` per worker (before: one process for all six, on one core).
+    assert trace_count(trace, "merge-tree") == 2
