@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -65,6 +66,12 @@ def build(source: Path, repo: Path, tip: str, back: int, limit: int) -> list[str
         names.append(f"f{len(names) + 1:02d}")
         git(repo, "update-ref", f"refs/heads/{names[-1]}", sha)
     return names
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def ancestor(repo: Path, a: str, b: str) -> bool:
@@ -124,14 +131,19 @@ def main() -> None:
         repo = work / "repo"
         names = build(args.source, repo, args.tip, args.back, args.branches)
         times: dict[str, list[float]] = {"loop": [], **{t: [] for t in tools}}
+        cpu: dict[str, list[float]] = {k: [] for k in times}
         reports: dict[str, dict[str, object]] = {}
         loop_conflicts = 0
         for _ in range(args.repeats):
+            used = children_cpu()
             t, loop_conflicts = run_loop(repo, names, work)
             times["loop"].append(t)
+            cpu["loop"].append(children_cpu() - used)
             for label, source in tools.items():
+                used = children_cpu()
                 t, reports[label] = run_check(source, repo, names)
                 times[label].append(t)
+                cpu[label].append(children_cpu() - used)
     report = reports["check"]
     matrix = report["matrix"]
     assert isinstance(matrix, dict) and isinstance(report["branches"], list)
@@ -150,11 +162,16 @@ def main() -> None:
         " which the base merge reports)"
     )
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"per-pair loop of git merge-tree (matrix only): {med['loop']:6.2f} s")
+    used = {k: statistics.median(v) for k, v in cpu.items()}
+    print(
+        f"per-pair loop of git merge-tree (matrix only): {med['loop']:6.2f} s"
+        f" (CPU {used['loop']:.2f} s)"
+    )
     for label in tools:
         print(
             f"wtpar check, cold ({label:6s} {str(tools[label])[-28:]:>28}): {med[label]:6.2f} s"
-            f"   check / loop = {med[label] / med['loop']:.2f}x (goal <= 0.4x)"
+            f" (CPU {used[label]:.2f} s)   check / loop = {med[label] / med['loop']:.2f}x"
+            f" (goal <= 0.4x), CPU {used[label] / used['loop']:.2f}x"
         )
     if "before" in reports and verdicts(reports["before"]) != verdicts(report):
         raise SystemExit("the two copies of wtpar disagree on verdicts, matrix or order")
