@@ -162,16 +162,16 @@ def main() -> None:
         " which the base merge reports)"
     )
     med = {k: statistics.median(v) for k, v in times.items()}
-    used = {k: statistics.median(v) for k, v in cpu.items()}
+    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
     print(
         f"per-pair loop of git merge-tree (matrix only): {med['loop']:6.2f} s"
-        f" (CPU {used['loop']:.2f} s)"
+        f" (CPU {cpu_med['loop']:.2f} s)"
     )
     for label in tools:
         print(
             f"wtpar check, cold ({label:6s} {str(tools[label])[-28:]:>28}): {med[label]:6.2f} s"
-            f" (CPU {used[label]:.2f} s)   check / loop = {med[label] / med['loop']:.2f}x"
-            f" (goal <= 0.4x), CPU {used[label] / used['loop']:.2f}x"
+            f" (CPU {cpu_med[label]:.2f} s)   check / loop = {med[label] / med['loop']:.2f}x"
+            f" (goal <= 0.4x), CPU {cpu_med[label] / cpu_med['loop']:.2f}x"
         )
     if "before" in reports and verdicts(reports["before"]) != verdicts(report):
         raise SystemExit("the two copies of wtpar disagree on verdicts, matrix or order")
