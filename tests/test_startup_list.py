@@ -25,6 +25,8 @@ NOT_FOR_LIST = (
     "rich",
     "distributed",
     "asyncio",
+    "concurrent",
+    "logging",
     "filelock",
     "psutil",
     "wcwidth",
