@@ -5,29 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from fixtures.recipes import commit_file, git, make_clone, make_repo
-from wtpar import procs
 from wtpar.services import Services
-
-
-@pytest.fixture
-def git_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """The git subcommands wtpar starts, counted in its one subprocess wrapper."""
-    seen: Counter[str] = Counter()
-    real = procs.run
-
-    def counting(args: Any, **kwargs: Any) -> procs.Result:
-        argv = [str(a) for a in args]
-        sub = [a for a in argv[1:] if not a.startswith("-")]
-        seen[sub[0] if sub else "?"] += 1
-        return real(args, **kwargs)
-
-    monkeypatch.setattr(procs, "run", counting)
-    return seen
 
 
 def test_listing_one_worktree_starts_four_git_processes(

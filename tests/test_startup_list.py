@@ -4,15 +4,12 @@ once, not by every command (a count of parses stands for the time)."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import modules_after_cli
 from wtpar import parsed_toml
 from wtpar.config import load_config
 from wtpar.parsed_toml import CACHED_ABOVE
@@ -47,23 +44,9 @@ NOT_FOR_LIST = (
 
 def _modules_of_list(repo: Path) -> tuple[str, set[str]]:
     """(stdout, the modules loaded) of `wtpar list` run in a fresh interpreter in REPO."""
-    code = (
-        "import sys, json\n"
-        "from wtpar.cli import main\n"
-        "try:\n    main(['list'])\nexcept SystemExit:\n    pass\n"
-        "print('MODULES', json.dumps(sorted(sys.modules)))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60,
-        check=True,
-    ).stdout
-    listing, _, modules = out.rpartition("MODULES ")
-    return listing, set(json.loads(modules))
+    code, listing, loaded = modules_after_cli(["list"], repo)
+    assert code == 0, listing
+    return listing, loaded
 
 
 def _big_config(tasks: int = 800) -> str:

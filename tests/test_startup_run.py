@@ -6,41 +6,15 @@ of git processes stand for the time). It loads no module it does not use."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from tests.conftest import ROOT
+from tests.conftest import modules_after_cli
 from tests.run_helpers import configure, make_dispatcher, spawn
-from wtpar import procs
 from wtpar.model import RunEvent, RunStatus, TaskFinished, TaskKey, TaskRun, TaskStarted
 from wtpar.run.cleanliness import CleanReads
 from wtpar.run.plan import RunRequest
 from wtpar.run.runner import run_sync
-
-
-@pytest.fixture
-def git_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    """The git subcommands wtpar starts, counted in its one subprocess wrapper."""
-    seen: Counter[str] = Counter()
-    real = procs.run
-
-    def counting(args: Any, **kwargs: Any) -> procs.Result:
-        argv = [str(a) for a in args]
-        if argv[0] == "git":
-            sub = [a for a in argv[1:] if not a.startswith("-")]
-            seen[sub[0] if sub else "?"] += 1
-        return real(args, **kwargs)
-
-    monkeypatch.setattr(procs, "run", counting)
-    yield seen
 
 
 def test_before_the_first_task_starts_only_two_git_processes_run(
@@ -117,23 +91,10 @@ def test_a_task_ending_early_starts_the_reads() -> None:
 
 def test_run_loads_no_module_it_does_not_use(repo: Path) -> None:
     spawn(repo, "a")
-    code = (
-        "import sys, json\n"
-        "from wtpar.cli import main\n"
-        "try:\n    main(['run', '-j', '2', '--output', 'quiet', '--', 'true'])\n"
-        "except SystemExit:\n    pass\n"
-        "print('MODULES', json.dumps(sorted(sys.modules)))\n"
+    code, printed, loaded = modules_after_cli(
+        ["run", "-j", "2", "--output", "quiet", "--", "true"], repo
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60,
-        check=True,
-    ).stdout
-    loaded = set(json.loads(out.rpartition("MODULES ")[2]))
+    assert code == 0, printed
     # Neither --csv, --junit, --changed nor the dashboard is asked for.
     unwanted = ("csv", "xml", "textual", "rich", "distributed", "wcwidth", "wtpar.check")
     assert sorted(m for m in loaded for n in unwanted if m == n or m.startswith(n + ".")) == []
