@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from fixtures.recipes import git, make_branch
 from tests.check_helpers import trace_count
 from wtpar.check.merging import MergeSimulator, batch_sizes
 from wtpar.git import Git, discover
-from wtpar.git.merges import memory_folder
+from wtpar.git.merges import drop_stale_quarantines, memory_folder
 
 
 def _files_under(folder: Path) -> int:
@@ -49,6 +50,24 @@ def test_a_check_writes_its_merged_trees_to_memory_not_to_disk(
 
 def test_no_memory_folder_when_the_path_is_missing(tmp_path: Path) -> None:
     assert memory_folder(str(tmp_path / "missing")) is None
+
+
+def test_quarantines_a_killed_check_left_in_memory_are_dropped_after_a_day(
+    tmp_path: Path,
+) -> None:
+    now = time.time()
+    left = tmp_path / "wtpar-objects-left"
+    (left / "objects" / "ab").mkdir(parents=True)
+    (left / "objects" / "ab" / "cdef").write_text("x")
+    os.utime(left, (now - 2 * 86400, now - 2 * 86400))
+    running = tmp_path / "wtpar-objects-running"
+    (running / "objects").mkdir(parents=True)
+    other = tmp_path / "someone-else"
+    other.mkdir()
+    os.utime(other, (now - 2 * 86400, now - 2 * 86400))
+    drop_stale_quarantines(str(tmp_path), now)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["someone-else", "wtpar-objects-running"]
+    drop_stale_quarantines(str(tmp_path / "missing"), now)  # no folder: nothing to do
 
 
 def test_merges_are_split_evenly_over_the_workers() -> None:
