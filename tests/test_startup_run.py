@@ -6,8 +6,11 @@ of git processes stand for the time). It loads no module it does not use."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import modules_after_cli
 from tests.run_helpers import configure, make_dispatcher, spawn
@@ -36,6 +39,27 @@ def test_before_the_first_task_starts_only_two_git_processes_run(
     # Finding the repository and its worktrees; no status, no second worktree list.
     assert at_first_start == [Counter({"rev-parse": 1, "worktree": 1})]
     assert git_calls["status"] == len(paths)  # read during the run, for recording results
+
+
+def test_nothing_waits_for_the_disk_before_the_first_task_starts(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spawn(repo, "a", "b")
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    dispatcher = make_dispatcher(repo, RunRequest(command="true", jobs=2))
+    at_first_start: list[int] = []
+
+    def first_start(event: RunEvent) -> None:
+        if isinstance(event, TaskStarted) and not at_first_start:
+            at_first_start.append(len(synced))
+
+    dispatcher.subscribe(first_start)
+    report = run_sync(dispatcher)
+    assert all(t.status is RunStatus.OK for t in report.tasks)
+    assert at_first_start == [0]  # the run's active marker is written, not synced
+    assert (repo / ".git" / "wtpar" / "runs" / "last").read_text().strip() == report.run_id
 
 
 class _Reads:
