@@ -47,7 +47,12 @@ def test_nothing_waits_for_the_disk_before_the_first_task_starts(
     spawn(repo, "a", "b")
     synced: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
     dispatcher = make_dispatcher(repo, RunRequest(command="true", jobs=2))
     at_first_start: list[int] = []
 
