@@ -144,7 +144,9 @@ class RunOps(EnvOps):
         if request.backend is None and request.scheduler is None:
             request = replace(request, backend=self.backend, scheduler=self.scheduler)
         if backend_of(self.config, request.backend) == "dask":
-            executor = self._dask_executor(request, run_id, options, on_note)
+            # On a cluster, only a -j the user chose caps the tasks in flight.
+            cap = jobs if request.jobs or settings.jobs or note else None
+            executor = self._dask_executor(request, run_id, options, cap, on_note)
         dispatcher = Dispatcher(
             plan,
             self.paths.wtpar_dir,
@@ -188,6 +190,7 @@ class RunOps(EnvOps):
         request: RunRequest,
         run_id: str,
         options: DispatchOptions,
+        cap: int | None,
         on_note: Callable[[str], None] | None,
     ) -> Executor:
         """The Dask executor (`distributed` is imported only here, on the Dask path)."""
@@ -199,7 +202,7 @@ class RunOps(EnvOps):
             self.paths.root,
             self.paths.common_dir,
             run_id,
-            jobs=request.jobs,
+            jobs=cap,
             local_workers=options.jobs,
             grace=options.grace,
             drain=options.drain,

@@ -37,6 +37,7 @@ from wtpar.run.dask.protocol import (
     RemoteAttempt,
     RemoteResult,
     cancel_event,
+    end_message,
 )
 from wtpar.run.executor import Ending
 
@@ -80,7 +81,9 @@ def run_attempt(job: RemoteAttempt) -> RemoteResult:
     asked = _Flag(cancel_event(job.token), ask)
     kill = _Flag(cancel_event(job.token, kill=True), ask)
     ending, exit_code, detail = _run(job, publish, lambda: unwanted() or asked(), kill)
-    return RemoteResult(ending, exit_code, detail, worker.address, epoch, sent[0])
+    result = RemoteResult(ending, exit_code, detail, worker.address, epoch, sent[0])
+    publish(end_message(result))
+    return result
 
 
 class _Flag:
