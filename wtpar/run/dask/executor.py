@@ -5,7 +5,8 @@ logs, reports); this runs one attempt at a time, as the local executor does, but
 
 - the worktree's exact state becomes a commit (`snapshot`), published for the workers;
 - `run_attempt` is submitted with the task's resources, preferring the worker that last
-  ran that commit (its worktree is already checked out there);
+  ran that commit (its worktree is already checked out there) among those with the
+  resources (affinity.py);
 - output arrives as chunks on the repository's event topic, routed by attempt token to the
   attempt's sink, and the result behind it (the `end` message: no fetch from the worker);
 - without `-j`, the dispatcher may start as many attempts as the cluster has threads, and
@@ -33,6 +34,7 @@ from typing import Any
 
 from wtpar.model import TaskKey
 from wtpar.names import hash_stable
+from wtpar.run.dask.affinity import Affinity
 from wtpar.run.dask.connect import Connection, connect
 from wtpar.run.dask.futures import ReadFutures, future_result, result_of
 from wtpar.run.dask.locks import SchedulerLocks
@@ -109,7 +111,7 @@ class DaskExecutor(Executor):
         self._locks: SchedulerLocks | None = None
         self._snapshots: dict[str, asyncio.Future[Snapshot]] = {}
         self._published: list[str] = []
-        self._preferred: dict[str, str] = {}
+        self._affinity = Affinity()
         self._routes: dict[str, _Route] = {}
         self._keys: dict[str, str] = {}  # Dask key -> attempt token
         self._running: dict[TaskKey, _Remote] = {}
@@ -210,9 +212,7 @@ class DaskExecutor(Executor):
             grace=self.grace,
             drain=self.drain,
         )
-        # A worker preference together with resources trips the scheduler (KeyError):
-        # a task that needs resources goes wherever they are.
-        preferred = None if attempt.resources else self._preferred.get(snap.commit)
+        preferred = self._affinity.prefer(snap.commit, attempt.resources)
         dask_key = f"wtpar-{attempt.key.task}-{token}"
         self._routes[token] = route
         self._keys[dask_key] = token
@@ -230,7 +230,7 @@ class DaskExecutor(Executor):
             result = await self._outcome(remote)
             if isinstance(result, AttemptResult):
                 return result
-            self._preferred[snap.commit] = result.worker
+            self._affinity.ran(snap.commit, result.worker, dict(result.resources))
             return AttemptResult(
                 result.ending,
                 result.exit_code,

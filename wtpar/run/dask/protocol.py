@@ -56,6 +56,7 @@ class RemoteResult:
     worker: str
     epoch: str  # one runner invocation (a rescheduled attempt gets a new one)
     messages: int  # how many topic messages that invocation published
+    resources: tuple[tuple[str, float], ...] = ()  # the worker's (`dask worker --resources`)
 
 
 def cancel_event(token: str, kill: bool = False) -> str:
@@ -72,6 +73,7 @@ def end_message(result: RemoteResult) -> dict[str, object]:
         "detail": result.detail,
         "worker": result.worker,
         "messages": result.messages,
+        "resources": dict(result.resources),
     }
 
 
@@ -84,4 +86,5 @@ def end_result(message: Mapping[str, Any]) -> RemoteResult:
         message["worker"],
         message["epoch"],
         message["messages"],
+        tuple(sorted(message["resources"].items())),
     )

@@ -81,7 +81,8 @@ def run_attempt(job: RemoteAttempt) -> RemoteResult:
     asked = _Flag(cancel_event(job.token), ask)
     kill = _Flag(cancel_event(job.token, kill=True), ask)
     ending, exit_code, detail = _run(job, publish, lambda: unwanted() or asked(), kill)
-    result = RemoteResult(ending, exit_code, detail, worker.address, epoch, sent[0])
+    resources = tuple(sorted(worker.state.total_resources.items()))
+    result = RemoteResult(ending, exit_code, detail, worker.address, epoch, sent[0], resources)
     publish(end_message(result))
     return result
 
