@@ -211,6 +211,7 @@ class DaskExecutor(Executor):
             timeout=attempt.timeout,
             grace=self.grace,
             drain=self.drain,
+            keep_worktrees=self.settings.cache_worktrees,
         )
         preferred = self._affinity.prefer(snap.commit, attempt.resources)
         dask_key = f"wtpar-{attempt.key.task}-{token}"

@@ -26,6 +26,7 @@ START = "start"
 OUTPUT = "out"
 NOTE = "note"  # a line of wtpar's own for the task's log (a timeout)
 END = "end"  # the result, after every other message of the runner
+KEEP_WORKTREES = 16  # default of `[dask] cache_worktrees`: per repository on each worker
 CHUNK_BYTES = 8192  # bounded chunks: the scheduler keeps a topic's recent events in memory
 
 
@@ -44,6 +45,7 @@ class RemoteAttempt:
     timeout: float | None
     grace: float
     drain: float = 0.25
+    keep_worktrees: int = KEEP_WORKTREES  # the worker's cache of worktrees per repository
 
 
 @dataclass(frozen=True)
