@@ -146,7 +146,8 @@ class RunOps(EnvOps):
         if backend_of(self.config, request.backend) == "dask":
             # On a cluster, only a -j the user chose caps the tasks in flight.
             cap = jobs if request.jobs or settings.jobs or note else None
-            executor = self._dask_executor(request, run_id, options, cap, on_note)
+            worktrees = [i.worktree.path for i in plan.instances if i.skip is None]
+            executor = self._dask_executor(request, run_id, options, cap, worktrees, on_note)
         dispatcher = Dispatcher(
             plan,
             self.paths.wtpar_dir,
@@ -191,6 +192,7 @@ class RunOps(EnvOps):
         run_id: str,
         options: DispatchOptions,
         cap: int | None,
+        worktrees: list[str],
         on_note: Callable[[str], None] | None,
     ) -> Executor:
         """The Dask executor (`distributed` is imported only here, on the Dask path)."""
@@ -207,6 +209,7 @@ class RunOps(EnvOps):
             grace=options.grace,
             drain=options.drain,
             on_note=on_note or (lambda text: None),
+            worktrees=worktrees,
         )
 
     def run(

@@ -96,6 +96,7 @@ class DaskExecutor(Executor):
         grace: float = 5.0,
         drain: float = 0.25,
         on_note: Callable[[str], None] = lambda text: None,
+        worktrees: Sequence[str] = (),
     ) -> None:
         self.settings = settings
         self.repo_root = repo_root
@@ -106,6 +107,7 @@ class DaskExecutor(Executor):
         self.drain = drain
         self.on_note = on_note
         self._local_workers = local_workers
+        self._worktrees = tuple(dict.fromkeys(worktrees))  # snapshot while connecting
         self._cap = jobs
         self._conn: Connection | None = None
         self._locks: SchedulerLocks | None = None
@@ -120,9 +122,12 @@ class DaskExecutor(Executor):
     # -- set-up and tear-down ----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect (DaskConnectError, exit 2, when the cluster cannot be used)."""
+        """Connect (DaskConnectError, exit 2, when the cluster cannot be used), while the
+        run's worktrees are snapshotted and published."""
         if self._conn is not None:
             return
+        for path in self._worktrees:
+            self._snapshot_soon(path)
         self._conn = await connect(self.settings, self._local_workers)
         for note in self._conn.notes:
             self.on_note(note)
@@ -131,21 +136,23 @@ class DaskExecutor(Executor):
         self._conn.client.subscribe_topic(_SCHEDULER_TOPIC, self._on_scheduler_event)
 
     async def aclose(self) -> None:
-        """Delete the published run refs, then disconnect (and stop a LocalCluster)."""
+        """Delete the published run refs and disconnect (and stop a LocalCluster)."""
+        # Snapshots still being published (a run that ended early) are published first.
+        await asyncio.gather(*self._snapshots.values(), return_exceptions=True)
+        ending = []
         if self._published:
             commits, self._published = self._published, []
-            await asyncio.to_thread(
-                unpublish, self.repo_root, self.settings.repo, self.run_id, commits
-            )
+            repo, target = self.repo_root, self.settings.repo
+            ending.append(asyncio.to_thread(unpublish, repo, target, self.run_id, commits))
         self._read.release()
         conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        if self._locks is not None:
-            self._locks.close()
-        conn.client.unsubscribe_topic(self.topic)
-        conn.client.unsubscribe_topic(_SCHEDULER_TOPIC)
-        await conn.close()
+        if conn is not None:
+            if self._locks is not None:
+                self._locks.close()
+            conn.client.unsubscribe_topic(self.topic)
+            conn.client.unsubscribe_topic(_SCHEDULER_TOPIC)
+            ending.append(conn.close())
+        await asyncio.gather(*ending)
 
     def describe(self) -> str:
         """The footer text: the cluster's workers and threads."""
@@ -352,11 +359,14 @@ class DaskExecutor(Executor):
 
     async def _snapshot(self, cwd: str) -> Snapshot:
         """The worktree's state as a commit, published once per run (shared by its tasks)."""
+        return await asyncio.shield(self._snapshot_soon(cwd))
+
+    def _snapshot_soon(self, cwd: str) -> asyncio.Future[Snapshot]:
         pending = self._snapshots.get(cwd)
         if pending is None:
             pending = asyncio.ensure_future(self._make_snapshot(cwd))
             self._snapshots[cwd] = pending
-        return await asyncio.shield(pending)
+        return pending
 
     async def _make_snapshot(self, cwd: str) -> Snapshot:
         snap = await asyncio.to_thread(snapshot, cwd, self.settings.uncommitted)
