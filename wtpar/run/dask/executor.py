@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import os
 import uuid
+from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from wtpar.model import TaskKey
 from wtpar.names import hash_stable
 from wtpar.run.dask.affinity import Affinity
 from wtpar.run.dask.connect import Connection, connect
-from wtpar.run.dask.futures import ReadFutures, future_result, result_of
+from wtpar.run.dask.futures import ReadFutures, future_result, result_of, settled
 from wtpar.run.dask.locks import SchedulerLocks
 from wtpar.run.dask.protocol import (
     END,
@@ -256,31 +257,27 @@ class DaskExecutor(Executor):
             await self._clear_flags(remote)
 
     async def _outcome(self, remote: _Remote) -> RemoteResult | AttemptResult:
-        """The runner's `end` message, or what the future says when Dask ended the task."""
+        """The runner's `end` message; what the future says when Dask ended the task (an
+        error, a cancel); its result, fetched from the worker, only when neither came."""
         ended = remote.route.ended
-        waiter = asyncio.ensure_future(future_result(remote.future))
         try:
-            await asyncio.wait({waiter, ended}, return_when=asyncio.FIRST_COMPLETED)
+            either: set[asyncio.Future[Any]] = {settled(remote.future), ended}
+            await asyncio.wait(either, return_when=FIRST_COMPLETED)
+            if not ended.done() and remote.future.status == "finished":
+                # The `end` message travels ahead of the future's news: it is due now.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(ended), _LAST_CHUNK_WAIT)
+            if ended.done():
+                return ended.result()
+            fetched = asyncio.ensure_future(future_result(remote.future))
+            await asyncio.wait({fetched})
         except asyncio.CancelledError:
             # The dispatcher itself is cancelled (a quitting dashboard): stop the process.
-            waiter.cancel()
             self._flag(remote, kill=False)
             self._flag(remote, kill=True)
             remote.future.cancel()
             raise
-        if not ended.done():
-            result = result_of(waiter, remote.route.lost)
-            if not isinstance(result, RemoteResult):
-                return result
-            # The `end` message travels ahead of the future's news: it is due now.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(ended), _LAST_CHUNK_WAIT)
-            return ended.result() if ended.done() else result
-        if waiter.done():
-            result_of(waiter, remote.route.lost)  # read, so no error is logged as unread
-        else:
-            waiter.cancel()
-        return ended.result()
+        return result_of(fetched, remote.route.lost)
 
     def _on_message(self, event: tuple[float, dict[str, Any]]) -> None:
         message = event[1]

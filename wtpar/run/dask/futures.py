@@ -14,6 +14,7 @@ turns when none is (a turn is not a wait: the release still goes out at once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from concurrent.futures import CancelledError as FutureCancelled
 from typing import Any
 
@@ -52,6 +53,24 @@ class ReadFutures:
             return
         self._counting = False
         self.release()
+
+
+def settled(future: Any) -> asyncio.Future[None]:
+    """Done once the Dask future is finished, erred or cancelled (or released), without
+    fetching its result from the worker as awaiting the future would."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def mark() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def on_done(_: Any) -> None:  # on Dask's callback thread
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(mark)
+
+    future.add_done_callback(on_done)
+    return done
 
 
 async def future_result(future: Any) -> RemoteResult:
