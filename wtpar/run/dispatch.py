@@ -297,8 +297,7 @@ class Dispatcher:
                 live.note(f"attempt {attempt} of {attempts}")
             live.attempts = attempt
             live.running = True
-            live.began = None
-            began = time.monotonic()
+            live.began = time.monotonic()  # until the process starts (LiveTask.started)
             try:
                 with self._busy_in_worktree(live) as keep_fd:
                     made = make_attempt(self._base_env, self.run_id, inst, attempt, keep_fd)
@@ -307,7 +306,7 @@ class Dispatcher:
                 live.running = False
                 live.flush_output()
         # From the process's start: a cluster may have queued the attempt before it ran.
-        self.pacer.remember(inst, result, time.monotonic() - (live.began or began))
+        self.pacer.remember(inst, result, time.monotonic() - live.began)
         return live.judge(result, self._stopping)
 
     @contextlib.contextmanager

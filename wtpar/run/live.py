@@ -47,7 +47,7 @@ class LiveTask:
     infra_retries: int = 0
     task: asyncio.Task[None] | None = None
     running: bool = False  # from taking its slot to the end of the attempt
-    began: float | None = None  # time.monotonic() when the attempt's process started
+    began: float = 0.0  # time.monotonic() when the attempt's process started
     on_started: Callable[[], None] | None = None
     cancel_reason: str | None = None
     log: IO[bytes] | None = None
