@@ -31,19 +31,10 @@ resources = { gpu = 1 }
 [tasks.hog2]
 cmd = "while [ ! -e {go} ]; do sleep 0.02; done"
 resources = { gpu = 1 }
-[tasks.test1]
-cmd = "echo test1"
-resources = { gpu = 1 }
-depends_on = ["build"]
-[tasks.test2]
-cmd = "echo test2"
-resources = { gpu = 1 }
-depends_on = ["test1"]
-[tasks.test3]
-cmd = "echo test3"
-resources = { gpu = 1 }
-depends_on = ["test2"]
-"""
+""" + "".join(
+    f'[tasks.{name}]\ncmd = "echo {name}"\nresources = {{ gpu = 1 }}\ndepends_on = ["{dep}"]\n'
+    for name, dep in (("test1", "build"), ("test2", "test1"), ("test3", "test2"))
+)
 
 
 @pytest.fixture(scope="module")

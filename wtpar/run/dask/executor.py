@@ -35,20 +35,12 @@ from typing import Any
 
 from wtpar.model import TaskKey
 from wtpar.names import hash_stable
+from wtpar.run.dask import protocol
 from wtpar.run.dask.affinity import Affinity
 from wtpar.run.dask.connect import Connection, connect
 from wtpar.run.dask.futures import ReadFutures, future_result, result_of, settled
 from wtpar.run.dask.locks import SchedulerLocks
-from wtpar.run.dask.protocol import (
-    END,
-    NOTE,
-    OUTPUT,
-    START,
-    RemoteAttempt,
-    RemoteResult,
-    cancel_event,
-    end_result,
-)
+from wtpar.run.dask.protocol import RemoteAttempt, RemoteResult, cancel_event, end_result
 from wtpar.run.dask.runner import run_attempt
 from wtpar.run.dask.settings import DaskSettings
 from wtpar.run.dask.snapshot import Snapshot, publish, run_ref, snapshot, unpublish
@@ -284,14 +276,14 @@ class DaskExecutor(Executor):
         route = self._routes.get(message.get("token", ""))
         if route is None:
             return  # another run's, or a late chunk of an attempt already reported
-        if message["kind"] == START:
+        if message["kind"] == protocol.START:
             route.starts += 1
             route.sink.started(message.get("pid"), message.get("worker"))
-        elif message["kind"] == OUTPUT:
+        elif message["kind"] == protocol.OUTPUT:
             route.sink.output(message["data"])
-        elif message["kind"] == NOTE:
+        elif message["kind"] == protocol.NOTE:
             route.sink.note(message["text"])
-        elif message["kind"] == END and not route.ended.done():
+        elif message["kind"] == protocol.END and not route.ended.done():
             route.ended.set_result(end_result(message))
 
     def _on_scheduler_event(self, event: tuple[float, dict[str, Any]]) -> None:
