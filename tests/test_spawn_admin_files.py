@@ -16,6 +16,7 @@ import pytest
 from fixtures.recipes import git, make_branch
 from tests.test_spawn import worktree_dir
 from wtpar import procs
+from wtpar.locks import repo_lock
 from wtpar.model import SpawnOutcome
 from wtpar.services import Services
 from wtpar.worktrees import spawn as spawn_module
@@ -27,7 +28,7 @@ class LockedGit:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.locked: Counter[str] = Counter()
         self.holding = False
-        real_run, real_lock = procs.run, spawn_module.repo_lock
+        real_run, real_lock = procs.run, repo_lock
 
         def counting(args: Any, **kwargs: Any) -> procs.Result:
             argv = [str(a) for a in args]
