@@ -15,8 +15,9 @@ of every git since 2.5, read by every later one):
 with a `locked` file while they are being written, as git has, so that a concurrent
 `git worktree prune` never takes a half-made one. The index and the files come later, from
 the same `checkout_all` as after `git worktree add --no-checkout`. A repository whose
-configuration makes `git worktree add` write more (shared permissions, per-worktree config,
-sparse checkout, relative paths) keeps using it: `plain_worktree_layout` says which.
+configuration makes `git worktree add` write more or elsewhere (shared permissions,
+per-worktree config, sparse checkout, relative paths, reftable) keeps using it:
+`plain_worktree_layout` says which.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from collections.abc import Sequence
 from wtpar.git.base import GitBase
 
 # Settings under which `git worktree add` writes more than the four files above.
+# (refstorage: with reftable a worktree's HEAD is no file of its own.)
 _RICHER_LAYOUT = (
-    r"^(core\.sharedrepository|core\.worktree|core\.sparsecheckout"
+    r"^(core\.sharedrepository|core\.worktree|core\.sparsecheckout|extensions\.refstorage"
     r"|extensions\.worktreeconfig|extensions\.relativeworktrees|worktree\.userelativepaths)$"
 )
 _NOT_IN_ID = re.compile(r"[^\w.-]+")

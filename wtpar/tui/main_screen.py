@@ -17,7 +17,6 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from wtpar.errors import WtparError
 from wtpar.model import BranchStatus
-from wtpar.run.activity import WaitOutcome
 from wtpar.text import compact_seconds, plural
 from wtpar.tui.fleet_view import FLASH_SECONDS, holder_columns
 from wtpar.tui.land_actions import LandActions
@@ -46,7 +45,7 @@ from wtpar.tui.widgets.readiness import ReadinessPanel
 from wtpar.tui.worktree_actions import WorktreeActions
 
 if TYPE_CHECKING:
-    from wtpar.run.activity import FinishedRuns
+    from wtpar.run.activity import FinishedRuns, WaitOutcome
     from wtpar.tui.app import WtparApp
 
 # How long the first refresh waits for the listed rows to be drawn before reading statuses.
@@ -271,6 +270,8 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
         """Flash the rows whose run just finished, then draw them plain again."""
         if not finished:
             return
+        from wtpar.run.activity import WaitOutcome
+
         now = self.dash.now()
         for path, outcome in finished.items():
             self.dash.state.flashes[path] = (now, outcome is WaitOutcome.OK)
