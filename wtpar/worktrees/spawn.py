@@ -60,9 +60,9 @@ class Spawner:
                 no_ports = allocate_spawn_ports(
                     self.paths, self.config, [p.branch for p in created]
                 )
-                # Until its checkout has finished a worktree is "populating", and busy: a
-                # later spawn completes it, `remove` knows nothing of value is there yet.
-                self.state.put([self._record(p, populated=False) for p in created])
+                # Until its checkout has finished a worktree is "populating" (as recorded
+                # before its metadata was added), and busy: a later spawn completes it,
+                # `remove` knows nothing of value is there yet.
                 for plan in created:
                     busy_records.enter_context(
                         busy.running_in(self.paths.wtpar_dir, plan.path, "spawn")
@@ -103,10 +103,15 @@ class Spawner:
             elif plan.how == "new":
                 plan.base_ref, plan.base_sha = base_name, base_sha
         to_add = [p for p in plans if not p.error and not p.existing and p.how != "complete"]
+        for plan in to_add:
+            plan.created = time.time()
         # Recorded as populating before `worktree add`: a spawn killed at any point after it
         # leaves a worktree that a later spawn completes and `remove` knows to be empty.
         self.state.put([self._record(p, populated=False) for p in to_add])
         rest = [p for p in to_add if not adopt_spare(self.git, self.paths, p)]
+        adopted = [p for p in to_add if p.spare_commit is not None]
+        if adopted:  # a spare of a remote branch learnt its base commit
+            self.state.put([self._record(p, populated=False) for p in adopted])
         if plain:
             rest = self._write_new(rest, base_name)
         for plan in rest:
