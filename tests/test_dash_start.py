@@ -24,7 +24,6 @@ from fixtures.waiting import wait_for
 from tests.conftest import ROOT, Invoke
 from tests.dash_helpers import FIXED_NOW, cell, rows_read, until
 from wtpar import procs
-from wtpar.check.facts import CheckReport
 from wtpar.services import Services
 from wtpar.tui import readiness_view
 from wtpar.tui.app import make_app
@@ -51,28 +50,27 @@ class HeldGit:
         monkeypatch.setattr(procs, "run", counting)
 
 
+def _calls(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[tuple[Any, ...]]:
+    """The arguments of every call of `owner.name` from now on (the calls go through)."""
+    seen: list[tuple[Any, ...]] = []
+    real = getattr(owner, name)
+
+    def recording(*args: Any) -> Any:
+        seen.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(owner, name, recording)
+    return seen
+
+
 async def test_rows_are_drawn_before_any_status_is_read(
     repo: Path, wtpar: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     branches = [f"b{i}" for i in range(6)]
     assert wtpar("spawn", *branches).exit_code == 0
     held = HeldGit(monkeypatch)
-    checks: list[Services] = []
-    real_check = readiness_view.run_check
-
-    def counting_check(services: Services) -> CheckReport:
-        checks.append(services)
-        return real_check(services)
-
-    monkeypatch.setattr(readiness_view, "run_check", counting_check)
-    rebuilds: list[int] = []
-    real_rebuild = BranchTable._rebuild
-
-    def counting_rebuild(table: BranchTable, *args: Any) -> None:
-        rebuilds.append(1)
-        real_rebuild(table, *args)
-
-    monkeypatch.setattr(BranchTable, "_rebuild", counting_rebuild)
+    checks = _calls(monkeypatch, readiness_view, "run_check")
+    rebuilds = _calls(monkeypatch, BranchTable, "_rebuild")
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(140, 30)) as pilot:
         await until(pilot, lambda: app.table.row_count == 7, what="seven rows")
