@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 import click
 from click.shell_completion import CompletionItem
 
+from wtpar.cli import EARLY_DISCOVERY
 from wtpar.errors import UsageError
 from wtpar.services import Services
 
@@ -27,7 +28,11 @@ def services_from(ctx: click.Context) -> Services:
     obj = root.obj if isinstance(root.obj, dict) else {}
     svc = obj.get("services")
     if svc is None:
-        svc = Services.from_cwd(obj.get("repo_dir", "."))
+        start = obj.get("repo_dir", ".")
+        where, early = root.meta.pop(EARLY_DISCOVERY, (None, None))
+        if where != os.path.abspath(start):
+            early = None
+        svc = Services.from_cwd(start, early)
         svc.report_stray_tasks()
         obj["services"] = svc
         root.obj = obj
