@@ -34,6 +34,7 @@ NOT_FOR_LIST = (
     "secrets",
     "tempfile",
     "click.testing",
+    "click.shell_completion",
     "wtpar.model.runs",
     "wtpar.model.readiness",
     "wtpar.model.changes",
