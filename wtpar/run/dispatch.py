@@ -172,7 +172,8 @@ class Dispatcher:
         for live in self._lives.values():
             inst = live.instance
             self._emit(TaskQueued(inst.key, inst.command, inst.worktree.path))
-        self.pacer.open_gate(self.options.jobs, self.options.max_memory_percent)
+        executor, jobs = self.executor, self.options.jobs
+        self.pacer.open_gate(lambda: executor.start_limit(jobs), self.options.max_memory_percent)
         try:
             await start_executor(self.executor)
         except (WtparError, asyncio.CancelledError) as exc:
@@ -296,7 +297,7 @@ class Dispatcher:
                 live.note(f"attempt {attempt} of {attempts}")
             live.attempts = attempt
             live.running = True
-            began = time.monotonic()
+            live.began = time.monotonic()  # until the process starts (LiveTask.started)
             try:
                 with self._busy_in_worktree(live) as keep_fd:
                     made = make_attempt(self._base_env, self.run_id, inst, attempt, keep_fd)
@@ -304,7 +305,8 @@ class Dispatcher:
             finally:
                 live.running = False
                 live.flush_output()
-        self.pacer.remember(inst, result, time.monotonic() - began)
+        # From the process's start: a cluster may have queued the attempt before it ran.
+        self.pacer.remember(inst, result, time.monotonic() - live.began)
         return live.judge(result, self._stopping)
 
     @contextlib.contextmanager

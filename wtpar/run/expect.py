@@ -83,8 +83,9 @@ class Pacer:
         self._gate: StartGate | None = None
         self._limit: float | None = None
 
-    def open_gate(self, jobs: int, max_memory_percent: float | None) -> None:
-        """Make the start gate for `jobs` slots (on the run's loop, before the first start)."""
+    def open_gate(self, jobs: int | Callable[[], int], max_memory_percent: float | None) -> None:
+        """Make the start gate for `jobs` slots, a number or a function read at each start
+        (on the run's loop, before the first start)."""
         self._limit = max_memory_percent
         self._gate = StartGate(jobs, self._memory_hold)
 

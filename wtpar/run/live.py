@@ -47,6 +47,7 @@ class LiveTask:
     infra_retries: int = 0
     task: asyncio.Task[None] | None = None
     running: bool = False  # from taking its slot to the end of the attempt
+    began: float = 0.0  # time.monotonic() when the attempt's process started
     on_started: Callable[[], None] | None = None
     cancel_reason: str | None = None
     log: IO[bytes] | None = None
@@ -72,6 +73,7 @@ class LiveTask:
 
     def started(self, pid: int | None, worker: str | None) -> None:
         now = time.time()
+        self.began = time.monotonic()
         if self.start_time is None:
             self.start_time = now
         self.worker = worker
