@@ -5,13 +5,11 @@ once, not by every command (a count of parses stands for the time)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, modules_after_cli
+from tests.conftest import modules_after_cli, python_output
 from wtpar import parsed_toml
 from wtpar.config import load_config
 from wtpar.parsed_toml import CACHED_ABOVE
@@ -154,14 +152,6 @@ def test_the_repository_is_found_while_the_command_is_imported(repo: Path, tmp_p
         "print('SEEN', seen)\n"
     )
     for argv, cwd in ((["list"], repo), (["-C", str(repo), "list"], elsewhere)):
-        out = subprocess.run(
-            [sys.executable, "-c", code, *argv],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            timeout=60,
-            check=True,
-        ).stdout
+        out = python_output(code, argv, cwd)
         assert "main" in out
         assert out.strip().splitlines()[-1] == "SEEN [('early', False)]"
