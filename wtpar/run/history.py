@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from wtpar.state import read_json, update_json
@@ -68,16 +68,18 @@ _FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
-def _valid(entry: Any) -> Attempted | None:
-    if not isinstance(entry, dict) or set(entry) != set(_FIELDS):
-        return None
+def _valid(entry: Any) -> bool:
+    if not isinstance(entry, dict) or entry.keys() != _FIELDS.keys():
+        return False
     for name, types in _FIELDS.items():
         value = entry[name]
         if isinstance(value, bool) or not isinstance(value, types):
-            return None
-    if entry["duration"] < 0:
-        return None
-    return Attempted(**entry)
+            return False
+    return bool(entry["duration"] >= 0)
+
+
+def _entry(a: Attempted) -> dict[str, Any]:
+    return {name: getattr(a, name) for name in _FIELDS}
 
 
 class History:
@@ -92,13 +94,12 @@ class History:
         """Add these attempts (oldest first), under the file's lock."""
         new: dict[str, list[dict[str, Any]]] = {}
         for a in attempts:
-            new.setdefault(_key(a.task, a.branch, a.command), []).append(asdict(a))
+            new.setdefault(_key(a.task, a.branch, a.command), []).append(_entry(a))
         if not new:
             return
 
         def change(data: Any) -> dict[str, Any]:
-            entries = self._entries(data)
-            kept = {k: [asdict(a) for a in v] for k, v in entries.items()}
+            kept = self._entries(data)
             for key, added in new.items():
                 kept[key] = (kept.pop(key, []) + added)[-self.keep :]
             if len(kept) > self.max_keys:
@@ -106,29 +107,32 @@ class History:
                 kept = dict(list(kept.items())[-self.max_keys :])
             return {"schema": SCHEMA, "entries": kept}
 
-        update_json(self.path, change, {})
+        update_json(self.path, change, {}, compact=True)
 
     def load(self) -> dict[TaskId, list[Attempted]]:
         """Every valid remembered attempt, by key, oldest first."""
         result: dict[TaskId, list[Attempted]] = {}
-        for attempts in self._entries(read_json(self.path, {})).values():
+        for entries in self._entries(read_json(self.path, {})).values():
+            attempts = [Attempted(**e) for e in entries]
             first = attempts[0]
             result[TaskId(first.task, first.branch, first.command)] = attempts
         return result
 
     @staticmethod
-    def _entries(data: Any) -> dict[str, list[Attempted]]:
+    def _entries(data: Any) -> dict[str, list[dict[str, Any]]]:
+        """The valid entries of the file's data, by key (as stored: dicts)."""
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             return {}
         raw = data.get("entries")
         if not isinstance(raw, dict):
             return {}
-        entries: dict[str, list[Attempted]] = {}
+        entries: dict[str, list[dict[str, Any]]] = {}
         for key, items in raw.items():
             if not isinstance(items, list):
                 continue
-            valid = [a for a in map(_valid, items) if a is not None]
-            valid = [a for a in valid if _key(a.task, a.branch, a.command) == key]
+            valid = [
+                e for e in items if _valid(e) and _key(e["task"], e["branch"], e["command"]) == key
+            ]
             if valid:
                 entries[key] = valid
         return entries
