@@ -8,10 +8,11 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from wtpar.model import TaskKey
 from wtpar.run.executor import AttemptResult, Ending
-from wtpar.run.gate import StartGate
+from wtpar.run.gate import Queued, StartGate
 from wtpar.run.history import Attempted, Estimate, History, TaskId, estimate
 from wtpar.run.plan import RunPlan, TaskInstance
 from wtpar.run.schedule import Node, Rank, ranks, remaining_time
@@ -83,10 +84,24 @@ class Pacer:
         self._gate: StartGate | None = None
         self._limit: float | None = None
 
-    def open_gate(self, jobs: int, max_memory_percent: float | None) -> None:
-        """Make the start gate for `jobs` slots (on the run's loop, before the first start)."""
+    def open_gate(
+        self, jobs: int, max_memory_percent: float | None, start: Callable[[Any], None]
+    ) -> None:
+        """Make the start gate for `jobs` slots (on the run's loop, before the first start);
+        `start(item)` starts an item queued with `queue` when its turn comes."""
         self._limit = max_memory_percent
-        self._gate = StartGate(jobs, self._memory_hold)
+        self._gate = StartGate(jobs, self._memory_hold, start=start)
+
+    def queue(self, key: TaskKey, item: Queued) -> None:
+        """Start `item` (through the gate's `start`) at `key`'s turn; it holds its place until
+        `leave()`."""
+        assert self._gate is not None, "open_gate first"
+        self._gate.queue(self.ranks[key], item)
+
+    def leave(self) -> None:
+        """Give back the place of an item started from `queue`."""
+        assert self._gate is not None, "open_gate first"
+        self._gate.leave()
 
     @asynccontextmanager
     async def turn(self, key: TaskKey) -> AsyncIterator[None]:
