@@ -3,6 +3,9 @@ memory (system calls of the costly kinds per task, objects kept per finished tas
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,7 +16,7 @@ import pytest
 
 from tests.run_helpers import configure, make_dispatcher, spawn
 from wtpar import busy
-from wtpar.model import RunStatus
+from wtpar.model import RunEvent, RunReport, RunStatus, SkipKind, TaskStarted
 from wtpar.run.plan import RunRequest
 from wtpar.run.runner import run_sync
 
@@ -61,3 +64,86 @@ def test_a_busy_record_rewritten_shorter_still_reads(tmp_path: Path) -> None:
         record.started(7)  # shorter: the rest of the earlier record is padding
         [task] = busy.running_tasks(wtpar_dir, worktree)
         assert (task.task, task.pid) == ("test", 7)
+
+
+def run_tasks(repo: Path, names: tuple[str, ...], jobs: int = 2, **seen: Any) -> RunReport:
+    """Run the named tasks in worktree `a` (spawned before), in this process."""
+    dispatcher = make_dispatcher(repo, RunRequest(task_names=names, branches=("a",), jobs=jobs))
+    for callback in seen.values():
+        dispatcher.subscribe(callback)
+    return run_sync(dispatcher)
+
+
+def test_waiting_instances_have_no_task_of_their_own(repo: Path) -> None:
+    # A coroutine per waiting instance cost about 4 KB each: 20 MB for 5000 `true`s.
+    names = configure_tasks(repo, 30)
+    spawn(repo, "a")
+    tasks_at_start: list[int] = []
+
+    def count(event: RunEvent) -> None:
+        if isinstance(event, TaskStarted):
+            tasks_at_start.append(len(asyncio.all_tasks()))
+
+    report = run_tasks(repo, names, jobs=2, count=count)
+    assert [t.status for t in report.tasks] == [RunStatus.OK] * 30
+    assert len(tasks_at_start) == 30
+    assert max(tasks_at_start) <= 2 + 1  # the running ones and the run itself
+
+
+def test_a_finished_run_keeps_no_task_object_per_instance(repo: Path) -> None:
+    names = configure_tasks(repo, 20)
+    spawn(repo, "a")
+    dispatcher = make_dispatcher(repo, RunRequest(task_names=names, branches=("a",), jobs=2))
+    report = run_sync(dispatcher)
+    assert report.ok
+    gc.collect()
+    kept = [o for o in gc.get_referents(*dispatcher._lives.values()) if isinstance(o, asyncio.Task)]
+    assert kept == []
+
+
+def test_a_long_chain_of_skipped_dependents_ends(repo: Path) -> None:
+    # Each skipped instance makes the next ready at once: handled in a loop, not by recursion
+    # (four frames a link would pass Python's limit of 1000; the planner's own limit is lower).
+    count = 400
+    configure(
+        repo,
+        '[tasks.t0000]\ncmd = "exit 1"\n'
+        + "".join(
+            f'[tasks.t{i:04d}]\ncmd = "true"\ndepends_on = ["t{i - 1:04d}"]\n'
+            for i in range(1, count)
+        ),
+    )
+    spawn(repo, "a")
+    report = run_tasks(repo, (f"t{count - 1:04d}",), jobs=2)
+    statuses = Counter(t.status for t in report.tasks)
+    assert statuses == {RunStatus.FAILED: 1, RunStatus.SKIPPED: count - 1}
+    assert report.tasks[-1].skip is SkipKind.DEPENDENCY_FAILED
+
+
+def test_the_files_a_run_writes_cost_no_python_encoding_per_task(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # json's pure-Python encoder (what indent= uses) took seconds for 5000 tasks' report,
+    # history and results: count the pieces of text it makes.
+    calls: list[int] = []
+    real = json.encoder._make_iterencode  # type: ignore[attr-defined]
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        encode = real(*args, **kwargs)
+
+        def counted(*a: Any) -> Iterator[str]:
+            for chunk in encode(*a):
+                calls.append(1)
+                yield chunk
+
+        return counted
+
+    monkeypatch.setattr(json.encoder, "_make_iterencode", counting)
+    spawn(repo, "a")
+    by_size = {}
+    for size in (3, 30):
+        names = configure_tasks(repo, size)
+        calls.clear()
+        assert run_tasks(repo, names).ok
+        by_size[size] = len(calls)
+    assert by_size[30] == by_size[3]
