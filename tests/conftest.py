@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -94,6 +97,48 @@ def run_wtpar_process(
         stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
+
+
+def modules_after_cli(argv: list[str], cwd: Path) -> tuple[int | str | None, str, set[str]]:
+    """(exit code, stdout, every module loaded) of `wtpar ARGV` run in a fresh interpreter:
+    what a command imports stands for its start-up time."""
+    code = (
+        "import json, sys\n"
+        "from wtpar.cli import main\n"
+        f"code = 0\ntry:\n    main({argv!r})\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "print('\\nMODULES', json.dumps([code, sorted(sys.modules)]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=True,
+    ).stdout
+    printed, _, tail = out.rpartition("\nMODULES ")
+    exit_code, modules = json.loads(tail)
+    return exit_code, printed, set(modules)
+
+
+@pytest.fixture
+def git_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """The git subcommands wtpar starts in this process, counted in its one wrapper."""
+    from wtpar import procs
+
+    seen: Counter[str] = Counter()
+    real = procs.run
+
+    def counting(args: Any, **kwargs: Any) -> procs.Result:
+        argv = [str(a) for a in args]
+        if os.path.basename(argv[0]) == "git":
+            sub = [a for a in argv[1:] if not a.startswith("-")]
+            seen[sub[0] if sub else "?"] += 1
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(procs, "run", counting)
+    return seen
 
 
 @pytest.fixture

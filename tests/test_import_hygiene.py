@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import pkgutil
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import wtpar
-from tests.conftest import ROOT, Invoke
+from tests.conftest import ROOT, Invoke, modules_after_cli
 
 UI_MODULES = ("textual", "rich", "click")
 CORE = sorted(
@@ -86,21 +85,7 @@ def test_list_run_and_check_run_without_importing_textual(
     repo: Path, wtpar: Invoke, argv: list[str]
 ) -> None:
     assert wtpar("spawn", "feature").exit_code == 0
-    code = (
-        "import sys\n"
-        "from wtpar.cli import main\n"
-        f"try:\n    main({argv!r})\nexcept SystemExit as exc:\n    code = exc.code\n"
-        "print('EXIT', code, 'textual' in sys.modules, 'rich' in sys.modules,"
-        " 'distributed' in sys.modules)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60,
-    ).stdout
-    last = out.strip().splitlines()[-1].split()
-    assert last[0] == "EXIT" and last[1] in ("0", "1"), out
-    assert last[2:] == ["False", "False", "False"], f"{argv[0]} imported textual, rich or dask"
+    code, _, loaded = modules_after_cli(argv, repo)
+    assert code in (0, 1)
+    leaked = {"textual", "rich", "distributed"} & loaded
+    assert leaked == set(), f"{argv[0]} imported {sorted(leaked)}"

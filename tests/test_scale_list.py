@@ -5,38 +5,23 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from fixtures.recipes import commit_file
-from wtpar import procs
+from fixtures.recipes import commit_file, git, make_clone, make_repo
 from wtpar.services import Services
 
 
-@pytest.fixture
-def git_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """The git subcommands wtpar starts, counted in its one subprocess wrapper."""
-    seen: Counter[str] = Counter()
-    real = procs.run
-
-    def counting(args: Any, **kwargs: Any) -> procs.Result:
-        argv = [str(a) for a in args]
-        sub = [a for a in argv[1:] if not a.startswith("-")]
-        seen[sub[0] if sub else "?"] += 1
-        return real(args, **kwargs)
-
-    monkeypatch.setattr(procs, "run", counting)
-    return seen
-
-
-def test_listing_one_worktree_starts_at_most_five_git_processes(
+def test_listing_one_worktree_starts_four_git_processes(
     repo: Path, git_calls: Counter[str]
 ) -> None:
     statuses = Services.from_cwd(repo).list_worktrees()
     assert [(s.ahead, s.behind) for s in statuses] == [(0, 0)]
     assert git_calls["rev-list"] == 0  # HEAD is the base's head: 0 ahead, 0 behind
-    assert sum(git_calls.values()) <= 5, git_calls
+    # rev-parse (the repository), worktree list, status, and one for-each-ref for the
+    # branches' upstreams and the remote's default branch together (it was two).
+    assert sum(git_calls.values()) <= 4, git_calls
+    assert git_calls["for-each-ref"] == 1
 
 
 def test_only_worktrees_away_from_the_base_ask_git_for_ahead_and_behind(
@@ -50,3 +35,26 @@ def test_only_worktrees_away_from_the_base_ask_git_for_ahead_and_behind(
     assert (by_branch["same"].ahead, by_branch["same"].behind) == (0, 0)
     assert (by_branch["moved"].ahead, by_branch["moved"].behind) == (1, 0)
     assert git_calls["rev-list"] == 1
+
+
+def test_one_call_gives_the_remotes_default_base_and_the_upstreams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_calls: Counter[str]
+) -> None:
+    origin = make_repo(tmp_path / "origin")
+    git(origin, "branch", "trunk")
+    git(origin, "symbolic-ref", "HEAD", "refs/heads/trunk")  # the remote's default: trunk
+    clone = make_clone(origin, tmp_path / "clone")
+    git(clone, "checkout", "-q", "-b", "topic", "origin/trunk")
+    commit_file(clone, "t.txt", "t\n")
+    monkeypatch.chdir(clone)
+    git_calls.clear()
+    (status,) = Services.from_cwd(clone).list_worktrees()
+    assert status.worktree.branch == "topic"
+    assert status.base == "origin/trunk"  # origin's HEAD, not the checked-out branch
+    assert (status.ahead, status.behind) == (1, 0)
+    assert (status.upstream, status.upstream_ahead, status.upstream_behind) == (
+        "origin/trunk",
+        1,
+        0,
+    )
+    assert git_calls["for-each-ref"] == 1

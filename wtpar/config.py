@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import re
 import string
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from wtpar.errors import ConfigError
+from wtpar.parsed_toml import parse_toml
 
 DEFAULT_PATH_TEMPLATE = "{repo_parent}/{repo}.worktrees/{branch}"
 _TOML_LINE = re.compile(r"line (\d+)")
@@ -99,8 +99,9 @@ class Config:
         return None
 
 
-def load_config(root: str) -> Config:
-    """Read `wtpar.toml`, else `[tool.wtpar]` of pyproject.toml, else the defaults."""
+def load_config(root: str, cache_dir: str | None = None) -> Config:
+    """Read `wtpar.toml`, else `[tool.wtpar]` of pyproject.toml, else the defaults; a large
+    file's parsed tables are kept in `cache_dir` (parsed_toml.py)."""
     for name, table_path in (("wtpar.toml", ()), ("pyproject.toml", ("tool", "wtpar"))):
         path = os.path.join(root, name)
         if not os.path.isfile(path):
@@ -108,10 +109,10 @@ def load_config(root: str) -> Config:
         try:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
-            data: Any = tomllib.loads(text)
+            data: Any = parse_toml(text, path, cache_dir)
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(path, f"cannot read: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
+        except ValueError as exc:  # tomllib.TOMLDecodeError; tomllib is imported when parsing
             raise ConfigError(path, f"invalid TOML: {exc}", _toml_error_line(exc, text)) from None
         for key in table_path:
             data = data.get(key) if isinstance(data, dict) else None
@@ -121,7 +122,7 @@ def load_config(root: str) -> Config:
     return Config()
 
 
-def _toml_error_line(exc: tomllib.TOMLDecodeError, text: str) -> int | None:
+def _toml_error_line(exc: ValueError, text: str) -> int | None:
     # Python 3.11's TOMLDecodeError has no lineno; the message says "line N" or "end of document".
     m = _TOML_LINE.search(str(exc))
     if m:

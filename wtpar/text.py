@@ -9,14 +9,16 @@ from collections.abc import Sequence
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 MAX_DURATION = 365 * 86400.0
+_NARROW = frozenset("↑↓")  # wtpar's own ahead/behind arrows: one column each
 
 
 def display_width(text: str) -> int:
     """Columns `text` takes on a terminal: 2 for East Asian wide characters and most emoji,
     0 for combining marks, 0 for control characters (never negative)."""
-    if text.isascii() and text.isprintable():
+    narrow = text.isascii() or all(ch.isascii() or ch in _NARROW for ch in text)
+    if narrow and text.isprintable():
         return len(text)
-    from wcwidth import wcwidth  # only for non-ASCII text: `wtpar list` starts without it
+    from wcwidth import wcwidth  # only for other text: `wtpar list` starts without it
 
     return sum(max(wcwidth(ch), 0) for ch in text)
 

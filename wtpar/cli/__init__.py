@@ -3,7 +3,9 @@ so that `wtpar list` never pays for the dispatcher or the dashboard."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import importlib
 import signal
 import sys
@@ -127,6 +129,10 @@ def main(argv: list[str] | None = None) -> None:
     from wtpar.procs import Signalled, raise_on_termination, terminate_groups
 
     raise_on_termination()
+    # Whatever is left at exit, the operating system frees: the interpreter's own last
+    # collections over every object of every module cost `wtpar run` 10-20 ms at each
+    # exit. Frozen objects are left out of them; files are still closed and flushed.
+    atexit.register(gc.freeze)
     try:
         # Without standalone mode, ctx.exit(code) comes back as the return value.
         code = cli.main(args=argv, prog_name="wtpar", standalone_mode=False)

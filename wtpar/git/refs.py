@@ -11,6 +11,13 @@ from wtpar.git.parse import (
 )
 from wtpar.model import BranchTracking
 
+_REMOTE_HEADS = ("refs/remotes/origin/HEAD", "refs/remotes/upstream/HEAD")
+
+
+def _remote_default(targets: dict[str, str]) -> str | None:
+    """The branch origin's HEAD names (else upstream's), from refname -> symref target."""
+    return next((targets[r] for r in _REMOTE_HEADS if targets.get(r)), None)
+
 
 class RefCommands(GitBase):
     """Refs and commits: resolving, branches, ahead/behind, tracking, integration."""
@@ -67,18 +74,15 @@ class RefCommands(GitBase):
         the main worktree's branch (pass `main_branch` when it is already known)."""
         if configured:
             return configured
-        out = self.run(
-            "for-each-ref",
-            "--format=%(refname)%00%(symref:short)",
-            "refs/remotes/origin/HEAD",
-            "refs/remotes/upstream/HEAD",
-        ).stdout
-        targets = dict(line.split("\0", 1) for line in out.splitlines() if "\0" in line)
-        for remote in ("origin", "upstream"):
-            target = targets.get(f"refs/remotes/{remote}/HEAD")
-            if target:
-                return target
-        branch = main_branch or self.current_branch()
+        out = self.run("for-each-ref", "--format=%(refname)%00%(symref:short)", *_REMOTE_HEADS)
+        targets = dict(line.split("\0", 1) for line in out.stdout.splitlines() if "\0" in line)
+        return self.pick_base(None, _remote_default(targets), main_branch)
+
+    def pick_base(
+        self, configured: str | None, remote_default: str | None, main_branch: str | None
+    ) -> str:
+        """`default_base` once the remote's default branch is known (`tracking_and_remote`)."""
+        branch = configured or remote_default or main_branch or self.current_branch()
         if branch:
             return branch
         raise UsageError("cannot tell the base branch: HEAD is detached; pass --from REF")
@@ -99,18 +103,28 @@ class RefCommands(GitBase):
     def branch_tracking(self) -> dict[str, BranchTracking]:
         """Per local branch: its upstream, ahead/behind it, and its last commit's time; one
         git call."""
+        return self.tracking_and_remote()[0]
+
+    def tracking_and_remote(self) -> tuple[dict[str, BranchTracking], str | None]:
+        """`branch_tracking()` and the remote's default branch (origin's HEAD, else
+        upstream's, else None), in one git call: `wtpar list` made two."""
         fmt = "%00".join(
             (
-                "%(refname:short)",
+                "%(refname)",
+                "%(symref:short)",
                 "%(upstream:short)",
                 "%(upstream:track,nobracket)",
                 "%(committerdate:unix)",
             )
         )
-        out = self.run("for-each-ref", f"--format={fmt}", "refs/heads").stdout
+        out = self.run("for-each-ref", f"--format={fmt}", "refs/heads", *_REMOTE_HEADS).stdout
         result: dict[str, BranchTracking] = {}
+        targets: dict[str, str] = {}
         for line in out.splitlines():
-            name, upstream, track, date = line.split("\0")
+            refname, symref, upstream, track, date = line.split("\0")
+            if not refname.startswith("refs/heads/"):
+                targets[refname] = symref
+                continue
             gone = track == "gone"
             ahead = behind = None
             if upstream and not gone:
@@ -121,8 +135,9 @@ class RefCommands(GitBase):
                         ahead = int(num)
                     elif word == "behind":
                         behind = int(num)
+            name = refname.removeprefix("refs/heads/")
             result[name] = BranchTracking(upstream or None, ahead, behind, gone, int(date or 0))
-        return result
+        return result, _remote_default(targets)
 
     def commit_time(self, commit: str) -> int:
         """The committer time of `commit` (0 when git cannot tell)."""

@@ -6,11 +6,9 @@ dashboard and CI files all show the same numbers. Nothing here prints or touches
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -261,6 +259,8 @@ def _task_from_dict(t: Fields) -> TaskRun:
 
 def report_csv(report: RunReport) -> str:
     """One CSV row per task instance, with a header row."""
+    import csv  # here: only `--csv` writes one
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
@@ -308,6 +308,8 @@ def report_csv(report: RunReport) -> str:
 def report_junit(report: RunReport, outputs: Mapping[TaskKey, str] | None = None) -> str:
     """JUnit XML: one test suite per branch, one test case per task; `outputs` (optional,
     e.g. the tail of each failed task's log) go into <system-out>."""
+    import xml.etree.ElementTree as ET  # here: only `--junit` writes one
+
     root = ET.Element("testsuites", name=f"wtpar run {report.run_id}")
     by_branch: dict[str, list[TaskRun]] = {}
     for t in report.tasks:

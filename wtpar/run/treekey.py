@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 
 from wtpar import procs
@@ -60,6 +59,8 @@ def working_tree(path: str, scratch_dir: str) -> str | None:
             ["git", "rev-parse", "--path-format=absolute", "--git-path", "index"], cwd=path
         ).stdout.strip()
         os.makedirs(scratch_dir, exist_ok=True)
+        import tempfile  # here: only `--changed` on a dirty worktree needs it
+
         fd, scratch = tempfile.mkstemp(dir=scratch_dir, prefix="index-")
         os.close(fd)
         try:

@@ -46,7 +46,8 @@ class ServicesBase:
     def config(self) -> Config:
         """The repository's configuration, read on first use."""
         if self._config is None:
-            self._config = load_config(self.paths.root)
+            cache = os.path.join(self.paths.wtpar_dir, "cache")
+            self._config = load_config(self.paths.root, cache)
         return self._config
 
     @cached_property

@@ -147,8 +147,9 @@ class MergeOps(RunOps):
         """A merge train for PLAN, ready to `await run()` (the dashboard) or run_train_sync."""
         from wtpar.land.train import Train, TrainSettings
 
-        main = next((i for i in self._worktree_infos() if i.is_main), None)
-        where = next((wt.path for wt in self.worktrees.worktrees() if wt.branch == plan.base), None)
+        every = self.worktrees.worktrees()
+        main = next((i for i in self._worktree_infos(every) if i.is_main), None)
+        where = next((wt.path for wt in every if wt.branch == plan.base), None)
         specs = self.load_tasks() if plan.run_checks else {}
         settings = TrainSettings(jobs or default_jobs(), specs, main, where, push)
         return Train(self.git, plan, settings)

@@ -8,15 +8,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from wtpar.errors import Interrupted, UsageError
-from wtpar.model import (
-    TaskKey,
-)
 from wtpar.services.base import default_jobs
 from wtpar.services.env_ops import EnvOps
 from wtpar.worktrees import worktree_name
 
 if TYPE_CHECKING:
-    from wtpar.model import RunEvent, RunReport, TaskSpec
+    from wtpar.model import RunEvent, RunReport, TaskKey, TaskSpec, Worktree
     from wtpar.notify import NotifyOutcome, Sent
     from wtpar.run.activity import FinishedRuns, WaitResult
     from wtpar.run.dispatch import Dispatcher, DispatchOptions
@@ -55,8 +52,9 @@ class RunOps(EnvOps):
         only = None
         if request.failed_only:
             request, only = self._failed_request(request)
-        infos = self._worktree_infos()
-        self._refuse_missing_folders(request.branches)
+        every = self.worktrees.worktrees()  # one `git worktree list` for the whole plan
+        infos = self._worktree_infos(every)
+        self._refuse_missing_folders(request.branches, every)
         if not request.changed:
             return build_plan(specs, request, infos, only=only)
         draft = build_plan(specs, request, infos, only=only)
@@ -145,6 +143,7 @@ class RunOps(EnvOps):
             request = replace(request, backend=self.backend, scheduler=self.scheduler)
         if backend_of(self.config, request.backend) == "dask":
             executor = self._dask_executor(request, run_id, options, on_note)
+        clean_reads = None if request.changed else CleanReads(self._is_clean, options.jobs)
         dispatcher = Dispatcher(
             plan,
             self.paths.wtpar_dir,
@@ -153,8 +152,10 @@ class RunOps(EnvOps):
             run_id=run_id,
             results=ResultStore(self.paths.wtpar_dir),
             history=history,
-            clean_reads=None if request.changed else CleanReads(self._is_clean),
+            clean_reads=clean_reads,
         )
+        if clean_reads is not None:
+            dispatcher.subscribe(clean_reads)  # the reads start after the first wave
         # `wtpar wait` in any process sees this run until its report is written.
         worktrees = [i.worktree.path for i in plan.instances]
         dispatcher.subscribe(RunActivity(self.paths.wtpar_dir, dispatcher.run_id, worktrees))
@@ -257,18 +258,18 @@ class RunOps(EnvOps):
 
         return RunStore(self.paths.wtpar_dir).last_report()
 
-    def _refuse_missing_folders(self, names: Sequence[str]) -> None:
+    def _refuse_missing_folders(self, names: Sequence[str], every: Sequence[Worktree]) -> None:
         """A branch named with `-b` whose worktree folder was deleted: say so, as `exec` and
         `path` do, rather than "no worktree"."""
-        missing = {wt.branch for wt in self.worktrees.worktrees() if wt.prunable and wt.branch}
+        missing = {wt.branch for wt in every if wt.prunable and wt.branch}
         for name in names:
             if name in missing:
                 self.worktrees.find_present(name)
 
-    def _worktree_infos(self) -> list[WorktreeInfo]:
+    def _worktree_infos(self, every: Sequence[Worktree]) -> list[WorktreeInfo]:
         from wtpar.run.plan import WorktreeInfo
 
-        wts = [wt for wt in self.worktrees.worktrees() if not wt.bare and not wt.prunable]
+        wts = [wt for wt in every if not wt.bare and not wt.prunable]
         envs: dict[str, dict[str, str]] = {}
         if self.environments.configured:
             envs = self.environments.ensure([(wt.branch, wt.path) for wt in wts if wt.branch])

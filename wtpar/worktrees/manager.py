@@ -3,9 +3,10 @@ entry points of spawn (spawn.py), remove and prune (remove.py)."""
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from typing import cast
 
 from wtpar.config import Config
 from wtpar.errors import UsageError, WtparError
@@ -19,7 +20,7 @@ from wtpar.model import (
     StatusCounts,
     Worktree,
 )
-from wtpar.procs import workers
+from wtpar.procs import in_threads, workers
 from wtpar.state import StateStore
 from wtpar.worktrees.spares import is_spare_path
 
@@ -117,55 +118,69 @@ class WorktreeManager:
     # -- list ----------------------------------------------------------------------------
 
     def statuses(self, worktrees: list[Worktree] | None = None) -> list[BranchStatus]:
-        """Status of every worktree: a few batched calls, the per-worktree ones in parallel."""
+        """Status of every worktree: one repository-wide call beside the per-worktree ones,
+        then ahead/behind where it is not known, each round in parallel."""
         wts = self.worktrees() if worktrees is None else worktrees
+        records = self.state.records()
+
+        def overview() -> tuple[dict[str, BranchTracking], str | None]:
+            return self.git.tracking_and_remote()
+
+        def local(wt: Worktree) -> tuple[StatusCounts | None, str | None]:
+            if wt.prunable or wt.bare or not os.path.isdir(wt.path):
+                return None, None
+            return self.git.status(wt.path), self.git.operation_in_progress(wt.path)
+
+        calls: list[Callable[[], object]] = [overview]
+        calls += [functools.partial(local, wt) for wt in wts]
+        first = in_threads(calls, workers(len(wts)) + 1)
+        tracking, remote_default = cast(
+            "tuple[dict[str, BranchTracking], str | None]", first[0]
+        )
+        locals_ = cast("list[tuple[StatusCounts | None, str | None]]", first[1:])
+        default = self._default_base(wts, remote_default)
         # A branch checked out somewhere: its head is known, so a worktree at its base's
         # head is 0 ahead, 0 behind without asking git (a fresh or the main worktree).
         heads = {wt.branch: wt.head for wt in wts if wt.branch and wt.head}
-        pool = ThreadPoolExecutor(workers(len(wts)) + 2)
-        # The two repository-wide calls run beside the per-worktree ones, not before them.
-        tracking_call = pool.submit(self.git.branch_tracking)
-        base_call = pool.submit(self._default_base, wts)
-        records = self.state.records()
 
-        def one(wt: Worktree) -> BranchStatus:
-            counts: StatusCounts | None = None
-            operation = None
-            if not wt.prunable and not wt.bare and os.path.isdir(wt.path):
-                counts = self.git.status(wt.path)
-                operation = self.git.operation_in_progress(wt.path)
+        def base_of(wt: Worktree) -> str | None:
             rec = records.get(wt.branch or "")
-            base = (rec.base_ref if rec and rec.base_ref else None) or base_call.result()
-            ahead = behind = None
+            return (rec.base_ref if rec and rec.base_ref else None) or default
+
+        def distance(wt: Worktree) -> tuple[tuple[int, int] | None, int]:
+            base = base_of(wt)
+            ab = None
             if base and wt.head and not wt.prunable:
                 same = heads.get(base) == wt.head
                 ab = (0, 0) if same else self.git.ahead_behind(base, wt.head)
-                if ab is not None:
-                    ahead, behind = ab
-            track = tracking_call.result().get(wt.branch or "", BranchTracking())
-            date = track.committed
-            if not wt.branch and wt.head:
-                date = self.git.commit_time(wt.head)
-            return BranchStatus(
-                worktree=wt,
-                status=counts,
-                base=base,
-                ahead=ahead,
-                behind=behind,
-                upstream=track.upstream,
-                upstream_ahead=track.ahead,
-                upstream_behind=track.behind,
-                upstream_gone=track.gone,
-                last_commit_time=date or None,
-                operation=operation,
-                record=rec,
+            date = self.git.commit_time(wt.head) if not wt.branch and wt.head else 0
+            return ab, date
+
+        second = in_threads([functools.partial(distance, wt) for wt in wts], workers(len(wts)))
+        result = []
+        for wt, (counts, operation), (ab, date) in zip(wts, locals_, second, strict=True):
+            track = tracking.get(wt.branch or "", BranchTracking())
+            result.append(
+                BranchStatus(
+                    worktree=wt,
+                    status=counts,
+                    base=base_of(wt),
+                    ahead=ab[0] if ab else None,
+                    behind=ab[1] if ab else None,
+                    upstream=track.upstream,
+                    upstream_ahead=track.ahead,
+                    upstream_behind=track.behind,
+                    upstream_gone=track.gone,
+                    last_commit_time=(date if not wt.branch else track.committed) or None,
+                    operation=operation,
+                    record=records.get(wt.branch or ""),
+                )
             )
+        return result
 
-        with pool:
-            return list(pool.map(one, wts))
-
-    def _default_base(self, wts: list[Worktree]) -> str | None:
+    def _default_base(self, wts: list[Worktree], remote_default: str | None) -> str | None:
+        main = next((wt.branch for wt in wts if wt.is_main), None)
         try:
-            return self.base_ref(wts)
+            return self.git.pick_base(self.config.base, remote_default, main)
         except UsageError:
             return None

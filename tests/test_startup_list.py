@@ -1,0 +1,126 @@
+"""`wtpar list` starts fast: it loads only what listing needs (the modules a real `python -m
+wtpar list` imported stand for its start-up time) and a large configuration file is parsed
+once, not by every command (a count of parses stands for the time)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import modules_after_cli
+from wtpar import parsed_toml
+from wtpar.config import load_config
+from wtpar.parsed_toml import CACHED_ABOVE
+from wtpar.services import Services
+
+# What `list` never needs: the dashboard, the runner and its event loop, the task-config
+# parser, the run model, hashing, the wide-character tables, environments' services.
+NOT_FOR_LIST = (
+    "textual",
+    "rich",
+    "distributed",
+    "asyncio",
+    "concurrent",
+    "logging",
+    "filelock",
+    "psutil",
+    "wcwidth",
+    "tomllib",
+    "hashlib",
+    "secrets",
+    "tempfile",
+    "click.testing",
+    "wtpar.model.runs",
+    "wtpar.model.readiness",
+    "wtpar.run",
+    "wtpar.check",
+    "wtpar.land",
+    "wtpar.worktrees.devservices",
+    "wtpar.worktrees.spawn",
+)
+
+
+def _modules_of_list(repo: Path) -> tuple[str, set[str]]:
+    """(stdout, the modules loaded) of `wtpar list` run in a fresh interpreter in REPO."""
+    code, listing, loaded = modules_after_cli(["list"], repo)
+    assert code == 0, listing
+    return listing, loaded
+
+
+def _big_config(tasks: int = 800) -> str:
+    return "".join(f'[tasks.t{i:04d}]\ncmd = "true"\n' for i in range(tasks))
+
+
+def test_list_loads_nothing_it_does_not_need(repo: Path) -> None:
+    listing, loaded = _modules_of_list(repo)
+    assert "main" in listing and "↑0 ↓0" in listing  # the arrows need no width tables
+    unwanted = sorted(m for m in loaded for n in NOT_FOR_LIST if m == n or m.startswith(n + "."))
+    assert unwanted == []
+
+
+def test_list_with_a_large_configuration_parses_it_once(repo: Path) -> None:
+    (repo / "wtpar.toml").write_text(_big_config())
+    assert len((repo / "wtpar.toml").read_text()) > CACHED_ABOVE
+    _, first = _modules_of_list(repo)
+    assert "tomllib" in first  # parsed, and kept
+    listing, second = _modules_of_list(repo)
+    assert "main" in listing
+    assert "tomllib" not in second  # the parsed tables came from the cache
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts wtpar hands to the TOML parser."""
+    seen: list[str] = []
+    real = parsed_toml._parse
+
+    def counting(text: str) -> object:
+        seen.append(text)
+        return real(text)
+
+    monkeypatch.setattr(parsed_toml, "_parse", counting)
+    return seen
+
+
+def test_an_edit_is_seen_even_at_the_same_size_and_time(repo: Path, parses: list[str]) -> None:
+    config = repo / "wtpar.toml"
+    config.write_text(_big_config())
+    assert set(Services.from_cwd(repo).load_tasks()) >= {"t0000", "t0799"}
+    assert set(Services.from_cwd(repo).load_tasks()) >= {"t0000", "t0799"}
+    assert len(parses) == 1
+    stat = config.stat()
+    config.write_text(config.read_text().replace("t0799", "x0799"))  # same size
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same time
+    tasks = Services.from_cwd(repo).load_tasks()
+    assert "x0799" in tasks and "t0799" not in tasks
+    assert len(parses) == 2
+
+
+def test_small_files_and_dates_are_parsed_every_time(repo: Path, parses: list[str]) -> None:
+    cache = str(repo / ".git" / "wtpar" / "cache")
+    (repo / "wtpar.toml").write_text('[tasks.a]\ncmd = "true"\n')
+    load_config(str(repo), cache)
+    load_config(str(repo), cache)
+    assert len(parses) == 2  # a small file costs less to parse than to look up
+    # JSON would give a date back as a string: such tables are never cached.
+    (repo / "wtpar.toml").write_text(_big_config() + "[notify]\nsince = 2026-01-01\n")
+    load_config(str(repo), cache)
+    load_config(str(repo), cache)
+    assert len(parses) == 4
+    assert not os.path.exists(os.path.join(cache, "config-wtpar.toml.json"))
+
+
+def test_a_damaged_cache_is_parsed_again_with_a_warning(
+    repo: Path, parses: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "wtpar.toml").write_text(_big_config())
+    Services.from_cwd(repo).load_tasks()
+    cached = repo / ".git" / "wtpar" / "cache" / "config-wtpar.toml.json"
+    cached.write_bytes(b"\x00garbage")
+    assert "t0001" in Services.from_cwd(repo).load_tasks()
+    assert len(parses) == 2
+    assert "damaged" in capsys.readouterr().err
+    assert "t0001" in Services.from_cwd(repo).load_tasks()  # rewritten: served again
+    assert len(parses) == 2

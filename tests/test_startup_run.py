@@ -1,0 +1,100 @@
+"""`wtpar run` starts its tasks first: before the first task starts it has run one `git
+rev-parse` and one `git worktree list`, nothing else, and the reads of `git status` that
+only matter for recording results wait until the first wave of tasks has started (counts
+of git processes stand for the time). It loads no module it does not use."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+from tests.conftest import modules_after_cli
+from tests.run_helpers import configure, make_dispatcher, spawn
+from wtpar.model import RunEvent, RunStatus, TaskFinished, TaskKey, TaskRun, TaskStarted
+from wtpar.run.cleanliness import CleanReads
+from wtpar.run.plan import RunRequest
+from wtpar.run.runner import run_sync
+
+
+def test_before_the_first_task_starts_only_two_git_processes_run(
+    repo: Path, git_calls: Counter[str]
+) -> None:
+    configure(repo, '[tasks.test]\ncmd = "true"\n')
+    paths = spawn(repo, "a", "b", "c", "d")
+    git_calls.clear()
+    dispatcher = make_dispatcher(repo, RunRequest(task_names=("test",), jobs=4))
+    at_first_start: list[Counter[str]] = []
+
+    def first_start(event: RunEvent) -> None:
+        if isinstance(event, TaskStarted) and not at_first_start:
+            at_first_start.append(Counter(git_calls))
+
+    dispatcher.subscribe(first_start)
+    report = run_sync(dispatcher)
+    assert all(t.status is RunStatus.OK for t in report.tasks)
+    # Finding the repository and its worktrees; no status, no second worktree list.
+    assert at_first_start == [Counter({"rev-parse": 1, "worktree": 1})]
+    assert git_calls["status"] == len(paths)  # read during the run, for recording results
+
+
+class _Reads:
+    """A probe that remembers which paths it was asked about."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def __call__(self, path: str) -> bool:
+        self.asked.append(path)
+        return path != "dirty"
+
+
+def _started(branch: str) -> TaskStarted:
+    return TaskStarted(TaskKey(branch, "t"), attempt=1, pid=None, time=1.0)
+
+
+def _finished(branch: str) -> TaskFinished:
+    return TaskFinished(TaskRun(TaskKey(branch, "t"), "true", branch, RunStatus.OK))
+
+
+def test_reads_start_once_the_first_wave_of_tasks_has_started() -> None:
+    async def scenario() -> tuple[list[int], dict[str, bool]]:
+        probe = _Reads()
+        reads = CleanReads(probe, wave=3)
+        reads.start(["a", "b", "dirty", "a"])
+        counts = []
+        for branch in ("a", "b", "dirty"):
+            await asyncio.sleep(0)  # let any read submitted so far begin
+            counts.append(len(probe.asked))
+            reads(_started(branch))
+        results = await reads.results()
+        counts.append(len(probe.asked))
+        return counts, results
+
+    counts, results = asyncio.run(scenario())
+    assert counts == [0, 0, 0, 3]  # nothing before the third start, each path once after
+    assert results == {"a": True, "b": True, "dirty": False}
+
+
+def test_a_task_ending_early_starts_the_reads() -> None:
+    async def scenario() -> int:
+        probe = _Reads()
+        reads = CleanReads(probe, wave=8)  # -j 8, but the others wait for this one
+        reads.start(["a", "b"])
+        reads(_started("a"))
+        reads(_finished("a"))
+        await reads.results()
+        return len(probe.asked)
+
+    assert asyncio.run(scenario()) == 2
+
+
+def test_run_loads_no_module_it_does_not_use(repo: Path) -> None:
+    spawn(repo, "a")
+    code, printed, loaded = modules_after_cli(
+        ["run", "-j", "2", "--output", "quiet", "--", "true"], repo
+    )
+    assert code == 0, printed
+    # Neither --csv, --junit, --changed nor the dashboard is asked for.
+    unwanted = ("csv", "xml", "textual", "rich", "distributed", "wcwidth", "wtpar.check")
+    assert sorted(m for m in loaded for n in unwanted if m == n or m.startswith(n + ".")) == []
