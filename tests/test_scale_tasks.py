@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import os
+import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from tests.run_helpers import configure, make_dispatcher, spawn
 from wtpar import busy
 from wtpar.model import RunEvent, RunReport, RunStatus, SkipKind, TaskStarted
+from wtpar.run.history import Attempted, History, TaskId
 from wtpar.run.plan import RunRequest
 from wtpar.run.runner import run_sync
 
@@ -147,3 +149,40 @@ def test_the_files_a_run_writes_cost_no_python_encoding_per_task(
         assert run_tasks(repo, names).ok
         by_size[size] = len(calls)
     assert by_size[30] == by_size[3]
+
+
+def test_history_holds_each_attempt_in_a_few_hundred_bytes(tmp_path: Path) -> None:
+    # 5000 keys of up to 20 attempts each: at 2 KB an attempt, recording one run's history
+    # took more memory than running its 5000 tasks.
+    history = History(str(tmp_path))
+    stored = 3000
+    history.record(
+        Attempted(f"t{i:04d}", "main", "true", 0.001, 0, 1.7e9 + i, 0.0005, 3_000_000)
+        for i in range(stored // 3)
+        for _ in range(3)
+    )
+    tracemalloc.start()
+    try:
+        history.record([Attempted("new", "main", "true", 0.001, 0, 1.8e9)])
+        record_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        known = history.load()
+        load_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sum(len(v) for v in known.values()) == stored + 1
+    assert record_peak / stored < 1000  # bytes per remembered attempt
+    assert load_peak / stored < 800
+
+
+def test_a_history_of_the_first_format_is_read(tmp_path: Path) -> None:
+    history = History(str(tmp_path))
+    entry = {"task": "t", "branch": "a", "command": "c", "duration": 2.0, "exit_code": 0}
+    entry |= {"finished": 5.0, "cpu_seconds": 1.0, "peak_rss": 4096}
+    os.makedirs(os.path.dirname(history.path))
+    Path(history.path).write_text(json.dumps({"schema": 1, "entries": {"t\x1fa\x1fc": [entry]}}))
+    assert history.load() == {
+        TaskId("t", "a", "c"): [Attempted("t", "a", "c", 2.0, 0, 5.0, 1.0, 4096)]
+    }
+    history.record([Attempted("t", "a", "c", 3.0, 1, 6.0)])
+    assert [a.duration for a in history.load()[TaskId("t", "a", "c")]] == [2.0, 3.0]
