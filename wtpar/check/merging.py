@@ -8,6 +8,7 @@ cached by commit ids in `wtpar/cache/merge.json`: a branch that did not move cos
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -184,6 +185,18 @@ def suggested_order(branches: Sequence[str], matrix: ConflictMatrix) -> list[str
 # -- the simulator ---------------------------------------------------------------------------
 
 
+def batch_sizes(count: int, most: int, workers: int) -> list[int]:
+    """How many merges each `merge-tree --stdin` process gets: at most MOST, in a multiple of
+    WORKERS batches of nearly equal size, so every core stays busy until the last one ends
+    (100 + 100 + 35 on two cores left one idle for the last 35)."""
+    if count == 0:
+        return []
+    rounds = -(-count // (most * workers))
+    batches = min(count, rounds * workers)
+    return [count // batches + (i < count % batches) for i in range(batches)]
+
+
+
 class MergeSimulator:
     """Merges in a quarantine, with a cache; use as a context manager (saves the cache)."""
 
@@ -199,7 +212,7 @@ class MergeSimulator:
         self.chunk = chunk
         self.workers = workers or max(1, min(8, os.cpu_count() or 2))
         self.cache = MergeCache(os.path.join(git.paths.wtpar_dir, "cache", "merge.json"))
-        self._quarantine = git.quarantine()
+        self._quarantine = git.quarantine(in_memory=True)
         self.env: dict[str, str] = {}
 
     def __enter__(self) -> MergeSimulator:
@@ -226,7 +239,9 @@ class MergeSimulator:
         """Merge each pair of commit ids: batched through `--stdin`, or one call per pair."""
         if not self.use_stdin:
             return self._map(lambda p: self.git.merge_tree(p[0], p[1], self.env), pairs)
-        chunks = [pairs[i : i + self.chunk] for i in range(0, len(pairs), self.chunk)]
+        sizes = batch_sizes(len(pairs), self.chunk, self.workers)
+        starts = list(itertools.accumulate(sizes, initial=0))
+        chunks = [pairs[a:b] for a, b in itertools.pairwise(starts)]
         done = self._map(lambda c: self.git.merge_tree_batch(c, self.env), chunks)
         return [r for chunk in done for r in chunk]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from collections.abc import Iterator, Mapping, Sequence
 
 from wtpar.errors import CommandError, WtparError
@@ -24,6 +25,41 @@ _MERGE_TREE = (
     "--no-messages",
     "--allow-unrelated-histories",
 )
+
+
+# A check's quarantine holds a few kilobytes per merge; RAM is used only with this much free.
+_MEMORY_ROOM = 256 << 20
+_QUARANTINE_PREFIX = "wtpar-objects-"
+# No check runs for a day: an older quarantine in RAM is one a killed check left behind.
+_STALE_SECONDS = 24 * 3600
+
+
+def memory_folder(path: str = "/dev/shm") -> str | None:
+    """PATH when it is a writable in-memory file system with room to spare, else None."""
+    try:
+        room = os.statvfs(path)
+    except OSError:
+        return None
+    if not os.access(path, os.W_OK | os.X_OK) or room.f_bavail * room.f_frsize < _MEMORY_ROOM:
+        return None
+    return path
+
+
+def drop_stale_quarantines(folder: str, now: float) -> None:
+    """Delete this user's quarantines in FOLDER older than a day: a check killed before its
+    clean-up leaves one, and in RAM nothing else deletes it before a reboot."""
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if not entry.name.startswith(_QUARANTINE_PREFIX):
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if (
+                    entry.is_dir(follow_symlinks=False)
+                    and info.st_uid == os.getuid()
+                    and now - info.st_mtime > _STALE_SECONDS
+                ):
+                    shutil.rmtree(entry.path, ignore_errors=True)
 
 
 class MergeCommands(GitBase):
@@ -98,12 +134,19 @@ class MergeCommands(GitBase):
         return None
 
     @contextlib.contextmanager
-    def quarantine(self) -> Iterator[dict[str, str]]:
+    def quarantine(self, in_memory: bool = False) -> Iterator[dict[str, str]]:
         """An environment whose new objects go to a temporary folder deleted afterwards; the
-        repository's objects stay readable as an alternate, and none are added to it."""
+        repository's objects stay readable as an alternate, and none are added to it.
+
+        IN_MEMORY puts the folder in RAM (`/dev/shm`) when there is one with room: a merge
+        writes every merged tree as a loose object, and creating those files on a busy disk
+        costs more than the merges themselves."""
         import tempfile  # here, not at the top: `wtpar list` never makes a quarantine
 
-        tmp = tempfile.mkdtemp(prefix="wtpar-objects-")
+        where = memory_folder() if in_memory else None
+        if where is not None:
+            drop_stale_quarantines(where, time.time())
+        tmp = tempfile.mkdtemp(prefix=_QUARANTINE_PREFIX, dir=where)
         objects = os.path.join(tmp, "objects")
         os.makedirs(objects)
         try:

@@ -1,0 +1,98 @@
+"""Cold `wtpar check` (no cache): what it writes to disk and how many git processes it
+starts (counts stand for the time)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures.recipes import git, make_branch
+from tests.check_helpers import trace_count
+from wtpar.check.merging import MergeSimulator, batch_sizes
+from wtpar.git import Git, discover
+from wtpar.git.merges import drop_stale_quarantines, memory_folder
+
+
+def _files_under(folder: Path) -> int:
+    return sum(len(files) for _, _, files in os.walk(folder))
+
+
+@pytest.mark.skipif(memory_folder() is None, reason="no in-memory folder (/dev/shm) here")
+def test_a_check_writes_its_merged_trees_to_memory_not_to_disk(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    disk = tmp_path / "disk-tmp"
+    disk.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(disk))
+    heads = {
+        name: make_branch(repo, name, {"src/app.py": f"{name}\n", f"src/{name}.py": "x\n"})
+        for name in ("a", "b", "c")
+    }
+    base = git(repo, "rev-parse", "main").strip()
+    with MergeSimulator(Git(discover(repo))) as sim:
+        matrix = sim.matrix(base, heads)
+        sim.base_results(base, heads)
+        quarantine = sim.env["GIT_OBJECT_DIRECTORY"]
+        written = _files_under(Path(quarantine))
+        on_disk = _files_under(disk)
+    assert len(matrix.conflicts) == 3
+    # Every merge wrote its trees (and conflicted files) as loose objects: before, each of
+    # them was a file created in the disk's temporary folder.
+    assert written > 0
+    assert on_disk == 0
+    assert quarantine.startswith(str(memory_folder()))
+    assert not os.path.exists(quarantine)
+
+
+def test_no_memory_folder_when_the_path_is_missing(tmp_path: Path) -> None:
+    assert memory_folder(str(tmp_path / "missing")) is None
+
+
+def test_quarantines_a_killed_check_left_in_memory_are_dropped_after_a_day(
+    tmp_path: Path,
+) -> None:
+    now = time.time()
+    left = tmp_path / "wtpar-objects-left"
+    (left / "objects" / "ab").mkdir(parents=True)
+    (left / "objects" / "ab" / "cdef").write_text("x")
+    os.utime(left, (now - 2 * 86400, now - 2 * 86400))
+    running = tmp_path / "wtpar-objects-running"
+    (running / "objects").mkdir(parents=True)
+    other = tmp_path / "someone-else"
+    other.mkdir()
+    os.utime(other, (now - 2 * 86400, now - 2 * 86400))
+    drop_stale_quarantines(str(tmp_path), now)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["someone-else", "wtpar-objects-running"]
+    drop_stale_quarantines(str(tmp_path / "missing"), now)  # no folder: nothing to do
+
+
+def test_merges_are_split_evenly_over_the_workers() -> None:
+    assert batch_sizes(0, 100, 2) == []
+    assert batch_sizes(1, 100, 2) == [1]
+    assert batch_sizes(26, 100, 2) == [13, 13]
+    # Before: 100 + 100 + 35, the last 35 on one core while the other idled.
+    assert batch_sizes(235, 100, 2) == [59, 59, 59, 58]
+    assert batch_sizes(1000, 100, 8) == [63] * 8 + [62] * 8
+    for count in range(1, 300, 7):
+        sizes = batch_sizes(count, 100, 2)
+        assert sum(sizes) == count and max(sizes) <= 100
+        assert len(sizes) % 2 == 0 or len(sizes) == count
+        assert max(sizes) - min(sizes) <= 1
+
+
+def test_the_base_merges_of_a_few_branches_use_every_worker(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heads = {f"b{i}": make_branch(repo, f"b{i}", {f"src/b{i}.py": "x\n"}) for i in range(6)}
+    base = git(repo, "rev-parse", "main").strip()
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    with MergeSimulator(Git(discover(repo)), workers=2) as sim:
+        results = sim.base_results(base, heads)
+    assert all(r.clean for r in results.values())
+    # One `merge-tree --stdin` per worker (before: one process for all six, on one core).
+    assert trace_count(trace, "merge-tree") == 2
