@@ -186,3 +186,19 @@ def test_a_history_of_the_first_format_is_read(tmp_path: Path) -> None:
     }
     history.record([Attempted("t", "a", "c", 3.0, 1, 6.0)])
     assert [a.duration for a in history.load()[TaskId("t", "a", "c")]] == [2.0, 3.0]
+
+
+def test_a_task_opens_two_files_and_makes_no_folder(repo: Path, os_calls: Counter[str]) -> None:
+    # Per task: its busy record and the gate beside it (busy.py); a slot's lock file and
+    # /dev/null (stdin) stay open for the run, the records' folder is made once per worktree.
+    spawn(repo, "a")
+    per_size = {}
+    for size in (4, 24):
+        names = configure_tasks(repo, size)
+        dispatcher = make_dispatcher(repo, RunRequest(task_names=names, branches=("a",), jobs=2))
+        os_calls.clear()
+        assert run_sync(dispatcher).ok
+        per_size[size] = Counter(os_calls)
+    per_task = {name: (per_size[24][name] - per_size[4][name]) / 20 for name in os_calls}
+    assert per_task["open"] < 2.5  # was 5: the slot's lock file, /dev/null, the folder's
+    assert per_task["mkdir"] == 0

@@ -22,7 +22,7 @@ import contextlib
 import functools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wtpar import busy
@@ -98,7 +98,6 @@ class Dispatcher:
         self._base_env = env if env is not None else clean_env()
         self._subscribers: list[Subscriber] = []
         self._stopping: str | None = None
-        self._next_start = 0.0
         self._started_run = False
         # One LiveTask per instance, thousands of them: what they share is made once.
         log_at = functools.partial(self.store.log_path, self.run_id)
@@ -106,6 +105,7 @@ class Dispatcher:
         self._lives = {i.key: LiveTask(i, log_at, emit, on_started=started) for i in plan.instances}
         self._waits = Waits(self._lives.values(), self._ready)
         self._tasks: set[asyncio.Task[None]] = set()  # the instances started, until they end
+        self._busy = busy.Registrar(wtpar_dir)  # every wtpar process sees a worktree busy
         self._unfinished = len(self._lives)
         self._all_finished: asyncio.Future[None] | None = None  # once tasks may start
         self.pacer = Pacer(plan, history, memory_percent)
@@ -172,7 +172,7 @@ class Dispatcher:
             inst = live.instance
             self._emit(TaskQueued(inst.key, inst.command, inst.worktree.path))
         opts = self.options
-        self.pacer.open_gate(opts.jobs, opts.max_memory_percent, start=self._start_turn)
+        self.pacer.open_gate(opts.jobs, opts.max_memory_percent, start=self._started_by_gate)
         try:
             await start_executor(self.executor)
         except (WtparError, asyncio.CancelledError) as exc:
@@ -242,9 +242,8 @@ class Dispatcher:
         else:
             self.pacer.queue(live.instance.key, live)
 
-    def _start_turn(self, live: LiveTask) -> None:
-        # The start gate's callback: this queued instance's turn came; it holds the place.
-        live.holds_turn = True
+    def _started_by_gate(self, live: LiveTask) -> None:
+        live.holds_turn = True  # a queued instance's turn came: it holds the gate's place
         self._start_task(live)
 
     def _start_task(self, live: LiveTask) -> None:
@@ -305,7 +304,7 @@ class Dispatcher:
         locks = executor.hold(inst.locks) if inst.locks else contextlib.nullcontext()
         try:
             async with locks, turn, executor.slot():
-                await self._stagger_gate()
+                await self.pacer.stagger(self.options.stagger)
                 if self._stopping or live.cancel_reason:
                     return RunStatus.CANCELLED, live.cancel_reason or self._stopping
                 if attempt > 1:
@@ -314,28 +313,18 @@ class Dispatcher:
                 live.running = True
                 began = time.monotonic()
                 try:
-                    with self._busy_in_worktree(live) as keep_fd:
-                        made = make_attempt(self._base_env, self.run_id, inst, attempt, keep_fd)
+                    with self._busy.running_in(inst.worktree.path, inst.key.task) as record:
+                        live.busy_record = record  # the task's process holds it too (busy.py)
+                        made = make_attempt(self._base_env, self.run_id, inst, attempt, record.fd)
                         result = await executor.execute(made, live)
                 finally:
                     live.running = False
+                    live.busy_record = None
                     live.flush_output()
         finally:
             self._leave_turn(live)
         self.pacer.remember(inst, result, time.monotonic() - began)
         return live.judge(result, self._stopping)
-
-    @contextlib.contextmanager
-    def _busy_in_worktree(self, live: LiveTask) -> Iterator[int]:
-        """While an attempt runs, every wtpar process sees its worktree as busy (busy.py);
-        the record's descriptor, for the task's process to hold too."""
-        inst = live.instance
-        with busy.running_in(self.wtpar_dir, inst.worktree.path, inst.key.task) as record:
-            live.busy_record = record
-            try:
-                yield record.fd
-            finally:
-                live.busy_record = None
 
     # -- history, ETA and hold-back (expect.Pacer) -------------------------------------------
 
@@ -362,16 +351,6 @@ class Dispatcher:
     def _terminate(self, live: LiveTask) -> None:
         if self.executor is not None:
             self.executor.terminate(live.instance.key)
-
-    async def _stagger_gate(self) -> None:
-        stagger = self.options.stagger
-        if stagger <= 0:
-            return
-        now = self._loop.time()
-        start = max(now, self._next_start)
-        self._next_start = start + stagger
-        if start > now:
-            await asyncio.sleep(start - now)
 
     def _finish(self, live: LiveTask, status: RunStatus, reason: str | None) -> None:
         live.end(status, reason)

@@ -5,6 +5,7 @@ turned into history entries. The glue between the dispatcher, the history store
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -67,7 +68,7 @@ def attempt_entry(
 
 class Pacer:
     """One run's use of history: who starts first, when to hold back, how long is left,
-    and what to remember."""
+    and what to remember; and the stagger between starts."""
 
     def __init__(
         self,
@@ -83,6 +84,7 @@ class Pacer:
         self.attempted: list[Attempted] = []
         self._gate: StartGate | None = None
         self._limit: float | None = None
+        self._next_start = 0.0
 
     def open_gate(
         self, jobs: int, max_memory_percent: float | None, start: Callable[[Any], None]
@@ -109,6 +111,16 @@ class Pacer:
         assert self._gate is not None, "open_gate first"
         async with self._gate.turn(self.ranks[key]):
             yield
+
+    async def stagger(self, seconds: float) -> None:
+        """Wait until `seconds` after the previous start that waited here (`--stagger`)."""
+        if seconds <= 0:
+            return
+        now = asyncio.get_running_loop().time()
+        start = max(now, self._next_start)
+        self._next_start = start + seconds
+        if start > now:
+            await asyncio.sleep(start - now)
 
     @property
     def holding_back(self) -> str | None:

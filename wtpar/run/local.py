@@ -91,6 +91,7 @@ class LocalExecutor(Executor):
         self._locks = ResourceLocks(wtpar_dir)
         self._running: dict[TaskKey, _Running] = {}
         self._watchdog = Watchdog(os.path.join(wtpar_dir, "watch"))
+        self._devnull: int | None = None  # every task's stdin, opened once
 
     def slot(self) -> AbstractAsyncContextManager[object]:
         return self._pool.slot()
@@ -103,6 +104,8 @@ class LocalExecutor(Executor):
 
     async def execute(self, attempt: Attempt, sink: AttemptSink) -> AttemptResult:
         loop = asyncio.get_running_loop()
+        if self._devnull is None:
+            self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         read_fd, write_fd = os.pipe()
         try:
             proc = start_child(
@@ -111,6 +114,7 @@ class LocalExecutor(Executor):
                 attempt.env,
                 write_fd,
                 keep_fd=attempt.keep_fd,
+                stdin_fd=self._devnull,
             )
         except OSError as exc:
             os.close(read_fd)
@@ -129,6 +133,9 @@ class LocalExecutor(Executor):
     async def aclose(self) -> None:
         self._watchdog.close()
         self._pool.close()
+        if self._devnull is not None:
+            os.close(self._devnull)
+            self._devnull = None
 
     async def _follow(
         self,
