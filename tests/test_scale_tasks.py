@@ -195,9 +195,11 @@ def test_a_task_opens_two_files_and_makes_no_folder(repo: Path, os_calls: Counte
     per_size = {}
     for size in (4, 24):
         names = configure_tasks(repo, size)
-        dispatcher = make_dispatcher(repo, RunRequest(task_names=names, branches=("a",), jobs=2))
-        os_calls.clear()
-        assert run_sync(dispatcher).ok
+        for _ in range(2):  # the first run makes the folders every run shares
+            request = RunRequest(task_names=names, branches=("a",), jobs=2)
+            dispatcher = make_dispatcher(repo, request)
+            os_calls.clear()
+            assert run_sync(dispatcher).ok
         per_size[size] = Counter(os_calls)
     per_task = {name: (per_size[24][name] - per_size[4][name]) / 20 for name in os_calls}
     assert per_task["open"] < 2.5  # was 5: the slot's lock file, /dev/null, the folder's
