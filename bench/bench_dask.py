@@ -10,11 +10,14 @@ Printed (medians over --runs):
 - per-task overhead: (time for 200 x `true` - time for 1) / 199, local at -j 2 against the
   cluster (two single-thread workers, no -j cap). Goal: at most 10 ms a task.
 - 20 x `sleep 0.2` on the two single-thread workers against the ideal 2.0 s (and the
-  local executor at -j 2). Goal: at most 2.3 s.
+  local executor at -j 2). Goal: at most 2.3 s. Also with `-j 2` on the cluster, where each
+  start waits for a finished task's result to reach this coordinator.
 - recovery: a task sleeps on a worker; the worker is SIGKILLed; the time from the kill to
   the task finishing on the other worker.
 
-Re-run: `python bench/bench_dask.py [--runs N]` (needs `wtpar[dask]`).
+Re-run: `python bench/bench_dask.py [--runs N] [--only PART] [--wtpar SOURCE]` (needs
+`wtpar[dask]`); `--wtpar` measures another copy of the source (a "before" checkout): this
+process and the workers import wtpar from it.
 """
 
 from __future__ import annotations
@@ -34,6 +37,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+
+def _source(argv: list[str]) -> Path:
+    """`--wtpar SOURCE`, read before wtpar is imported (default: this checkout)."""
+    for at, arg in enumerate(argv):
+        if arg == "--wtpar" and at + 1 < len(argv):
+            return Path(argv[at + 1]).resolve()
+        if arg.startswith("--wtpar="):
+            return Path(arg.split("=", 1)[1]).resolve()
+    return ROOT
+
+
+SOURCE = _source(sys.argv)
+sys.path.insert(0, str(SOURCE))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(SOURCE), os.environ.get("PYTHONPATH")])
+)
+
 from fixtures.dask_cluster import RealCluster  # noqa: E402
 from fixtures.recipes import git, make_repo  # noqa: E402
 from wtpar.model import RunEvent, TaskFinished  # noqa: E402
@@ -43,6 +63,7 @@ from wtpar.services import Services  # noqa: E402
 
 TRUE_TASKS = 200
 SLEEP_TASKS = 20
+PARTS = ("overhead", "sleep", "recovery")
 
 
 def setup(workdir: Path) -> Path:
@@ -109,10 +130,13 @@ def main() -> None:
     """Run every measurement and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="measurements per figure")
+    parser.add_argument("--only", choices=PARTS, help="one figure only")
+    parser.add_argument("--wtpar", type=Path, default=ROOT, help="the source tree to measure")
     args = parser.parse_args()
     print(
         f"# {platform.node()}: {len(os.sched_getaffinity(0))} usable CPUs, "
-        f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}"
+        f"load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, wtpar from {SOURCE}"
     )
     with tempfile.TemporaryDirectory(prefix="wtpar-bench-dask-") as tmp:
         workdir = Path(tmp)
@@ -124,23 +148,56 @@ def main() -> None:
             cluster.start_scheduler()
             cluster.start_worker("w1")
             cluster.start_worker("w2")
-            report(repo, cluster, workdir, args.runs)
+            report(repo, cluster, workdir, args.runs, args.only)
         finally:
             cluster.stop()
 
 
-def report(repo: Path, cluster: RealCluster, workdir: Path, runs: int) -> None:
+def report(repo: Path, cluster: RealCluster, workdir: Path, runs: int, only: str | None) -> None:
     """Measure and print."""
     true_all = tuple(f"t{i}" for i in range(TRUE_TASKS))
     sleeps = tuple(f"s{i}" for i in range(SLEEP_TASKS))
-    dask = {"backend": "dask", "scheduler": cluster.address}
 
     def local_run(names: tuple[str, ...]) -> float:
         return timed(repo, RunRequest(task_names=names, branches=("b0",), jobs=2))
 
-    def dask_run(names: tuple[str, ...]) -> float:
-        return timed(repo, RunRequest(task_names=names, branches=("b0",), **dask))  # type: ignore[arg-type]
+    def dask_run(names: tuple[str, ...], jobs: int | None = None) -> float:
+        request = RunRequest(
+            task_names=names,
+            branches=("b0",),
+            jobs=jobs,
+            backend="dask",
+            scheduler=cluster.address,
+        )
+        return timed(repo, request)
 
+    dask_run(sleeps[:2])  # warm: each worker checks the commit out once, before any figure
+    if only in (None, "overhead"):
+        overhead(runs, true_all, local_run, dask_run)
+    if only in (None, "sleep"):
+        local_sleep = median(runs, lambda: local_run(sleeps))
+        dask_sleep = median(runs, lambda: dask_run(sleeps))
+        capped = median(runs, lambda: dask_run(sleeps, jobs=2))
+        print(
+            f"20 x sleep 0.2: dask on two 1-thread workers {dask_sleep:.3f}s, ideal 2.000s "
+            f"({dask_sleep / 2.0:.2f}x ideal; goal <= 2.3 s); local -j 2 {local_sleep:.3f}s; "
+            f"dask -j 2 {capped:.3f}s"
+        )
+    if only in (None, "recovery"):
+        lost = [recovery(repo, cluster, workdir) for _ in range(runs)]
+        print(
+            f"worker killed mid-task -> task finished on the other worker: median "
+            f"{statistics.median(lost):.3f}s (runs: {', '.join(f'{x:.3f}' for x in lost)})"
+        )
+
+
+def overhead(
+    runs: int,
+    true_all: tuple[str, ...],
+    local_run: Callable[[tuple[str, ...]], float],
+    dask_run: Callable[[tuple[str, ...]], float],
+) -> None:
+    """Per-task overhead: 200 x `true` against 1, locally and on the cluster."""
     local_1 = median(runs, lambda: local_run(true_all[:1]))
     local_200 = median(runs, lambda: local_run(true_all))
     dask_1 = median(runs, lambda: dask_run(true_all[:1]))
@@ -152,17 +209,6 @@ def report(repo: Path, cluster: RealCluster, workdir: Path, runs: int) -> None:
     print(
         f"per-task overhead: local {local_per:.2f} ms, dask {dask_per:.2f} ms "
         f"({dask_per / local_per:.1f}x local; goal <= 10 ms)"
-    )
-    local_sleep = median(runs, lambda: local_run(sleeps))
-    dask_sleep = median(runs, lambda: dask_run(sleeps))
-    print(
-        f"20 x sleep 0.2: dask on two 1-thread workers {dask_sleep:.3f}s, ideal 2.000s "
-        f"({dask_sleep / 2.0:.2f}x ideal; goal <= 2.3 s); local -j 2 {local_sleep:.3f}s"
-    )
-    lost = [recovery(repo, cluster, workdir) for _ in range(runs)]
-    print(
-        f"worker killed mid-task -> task finished on the other worker: median "
-        f"{statistics.median(lost):.3f}s (runs: {', '.join(f'{x:.3f}' for x in lost)})"
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 from fixtures.recipes import commit_file, git
 from wtpar.config import load_config
 from wtpar.errors import ConfigError, UsageError
-from wtpar.run.dask.checkout import CheckoutError, checkout, repo_folder
+from wtpar.run.dask.checkout import CheckoutError, checked_out, repo_folder
 from wtpar.run.dask.connect import insecure_warning, version_mismatches
 from wtpar.run.dask.settings import backend_of, dask_settings
 from wtpar.run.dask.snapshot import publish, run_ref, snapshot, unpublish
@@ -67,6 +67,12 @@ def test_published_refs_exist_for_the_run_and_are_deleted_after(repo: Path, tmp_
     assert _refs(remote) == []
 
 
+def checkout(source: str, ref: str, commit: str, cache: str, keep: int = 16) -> str:
+    """The worktree's path (not kept from pruning after the call)."""
+    with checked_out(source, ref, commit, cache, keep) as path:
+        return path
+
+
 def test_a_worker_checks_out_each_commit_once_and_reuses_it(repo: Path, tmp_path: Path) -> None:
     cache = str(tmp_path / "cache")
     first = git(repo, "rev-parse", "HEAD").strip()
@@ -97,6 +103,47 @@ def test_a_worker_checks_out_each_commit_once_and_reuses_it(repo: Path, tmp_path
     assert checkout(source, run_ref("r", second), second, cache) == paths[0]  # no fetch needed
 
 
+def _kept(cache: str, source: str) -> set[str]:
+    """The commits whose worktrees the cache holds (and git knows of)."""
+    folder = repo_folder(cache, source)
+    trees = {n for n in os.listdir(os.path.join(folder, "trees")) if len(n) == 40}
+    listed = git(os.path.join(folder, "mirror.git"), "worktree", "list", "--porcelain")
+    registered = {Path(line.split(" ", 1)[1]).name for line in listed.splitlines()
+                  if line.startswith("worktree ") and "/trees/" in line}  # fmt: skip
+    assert trees == registered
+    return trees
+
+
+def test_a_worker_keeps_the_most_recently_used_worktrees_and_any_in_use(
+    repo: Path, tmp_path: Path
+) -> None:
+    cache, source = str(tmp_path / "cache"), str(repo / ".git")
+    commits = [git(repo, "rev-parse", "HEAD").strip()]
+    commits += [commit_file(repo, f"f{i}.txt", f"{i}\n") for i in range(4)]
+    publish(str(repo), None, "r", commits)
+    c0, c1, c2, c3, c4 = commits
+
+    for commit in (c0, c1, c2):
+        checkout(source, run_ref("r", commit), commit, cache, keep=2)
+    assert _kept(cache, source) == {c1, c2}
+
+    checkout(source, run_ref("r", c1), c1, cache, keep=2)  # used again: now the latest
+    checkout(source, run_ref("r", c3), c3, cache, keep=2)
+    assert _kept(cache, source) == {c1, c3}
+
+    # A worktree a task is running in stays, however old, until the task ends.
+    with checked_out(source, run_ref("r", c1), c1, cache, 1) as running:
+        (Path(running) / "output.txt").write_text("the task's own file\n")
+        checkout(source, run_ref("r", c4), c4, cache, keep=1)
+        assert _kept(cache, source) == {c1, c4}
+        assert (Path(running) / "output.txt").exists()
+    checkout(source, run_ref("r", c3), c3, cache, keep=1)
+    assert _kept(cache, source) == {c3}
+
+    # A pruned commit is checked out again when a task needs it.
+    assert (Path(checkout(source, run_ref("r", c0), c0, cache, keep=1)) / "README.md").exists()
+
+
 def test_a_commit_the_source_does_not_hold_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
     missing = "0" * 40
     with pytest.raises(CheckoutError, match="cannot check out 0000000000"):
@@ -122,6 +169,13 @@ def test_dask_settings_are_checked_with_the_line(repo: Path) -> None:
         dask_settings(load_config(str(repo)), "tcp://10.0.0.1:8786")
     settings = dask_settings(load_config(str(repo)), "tls://10.0.0.1:8786")
     assert settings.tls_ca_file == str(repo / "ca.pem")
+
+    assert dask_settings(load_config(str(repo))).cache_worktrees == 16
+    (repo / "wtpar.toml").write_text("[dask]\ncache_worktrees = 3\n")
+    assert dask_settings(load_config(str(repo))).cache_worktrees == 3
+    (repo / "wtpar.toml").write_text("[dask]\ncache_worktrees = 0\n")
+    with pytest.raises(ConfigError, match="cache_worktrees must be a whole number, 1 or more"):
+        dask_settings(load_config(str(repo)))
 
     (repo / "wtpar.toml").write_text('[run]\nbackend = "ray"\n')
     with pytest.raises(ConfigError, match="run.backend must be one of local, dask"):

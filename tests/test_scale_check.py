@@ -11,11 +11,10 @@ from wtpar.check.merging import (
     ChangedPaths,
     ConflictMatrix,
     PairConflict,
-    blame_steps,
     may_conflict,
     overlapping_pairs,
-    suggested_order,
 )
+from wtpar.check.order import blame_steps, suggested_order
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import pytest
 
 from fixtures.recipes import git, make_branch
 from tests.check_helpers import trace_count
-from wtpar.check.merging import MergeSimulator, batch_sizes
+from wtpar.check.merging import ConflictMatrix, MergeSimulator, PairConflict, batch_sizes
+from wtpar.check.order import speculation_window, suggested_order
 from wtpar.git import Git, discover
 from wtpar.git.merges import drop_stale_quarantines, memory_folder
 
@@ -96,3 +97,73 @@ def test_the_base_merges_of_a_few_branches_use_every_worker(
     assert all(r.clean for r in results.values())
     # One `merge-tree --stdin` per worker (before: one process for all six, on one core).
     assert trace_count(trace, "merge-tree") == 2
+
+
+def test_the_window_runs_to_the_first_step_predicted_to_land() -> None:
+    # Steps 1-3 conflict with step 0, step 4 with nobody, step 5 with step 4.
+    partners = [{1, 2, 3}, {0}, {0}, {0}, {5}, {4}]
+    assert speculation_window(0, partners, set(), 100) == [0]
+    assert speculation_window(1, partners, {0}, 100) == [1, 2, 3, 4]
+    assert speculation_window(1, partners, {0}, 2) == [1, 2]
+    assert speculation_window(5, partners, {0, 4}, 100) == [5]
+    assert speculation_window(1, partners, set(), 100) == [1]
+
+
+def _sequential(g: Git, base: str, shas: list[str]) -> list[tuple[bool, tuple[str, ...]]]:
+    """The merge order as it was simulated before: one merge-tree per step, in turn."""
+    outcome = []
+    with g.quarantine() as env:
+        running = base
+        for sha in shas:
+            result = g.merge_tree(running, sha, env)
+            outcome.append((result.clean, result.files))
+            if result.clean:
+                running = g.commit_tree(result.tree, [running, sha], env)
+    return outcome
+
+
+def _groups(repo: Path, groups: int) -> dict[str, str]:
+    """GROUPS groups of four branches rewriting one file each: in a group, every pair
+    conflicts; across groups, none does."""
+    return {
+        f"g{g}{m}": make_branch(repo, f"g{g}{m}", {f"src/shared{g}.py": f"{m}\n", f"{g}{m}": ""})
+        for g in range(groups)
+        for m in "abcd"
+    }
+
+
+def test_the_steps_that_leave_the_result_unchanged_merge_in_one_batch(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    groups = 5
+    heads = _groups(repo, groups)
+    base = git(repo, "rev-parse", "main").strip()
+    g = Git(discover(repo))
+    with MergeSimulator(g, workers=1) as sim:
+        matrix = sim.matrix(base, heads)
+        order = suggested_order(list(heads), matrix)
+        assert order == list(heads)  # three partners each: by name, a group after another
+        trace = tmp_path / "trace"
+        monkeypatch.setenv("GIT_TRACE", str(trace))
+        steps = sim.merge_order(base, order, heads, matrix).steps
+    merges, commits = trace_count(trace, "merge-tree"), trace_count(trace, "commit-tree")
+    assert [s.clean for s in steps] == [m == "a" for _ in range(groups) for m in "abcd"]
+    assert [(s.clean, s.files) for s in steps] == _sequential(g, base, list(heads.values()))
+    # The first of a group lands; its three partners conflict with the result and merge in
+    # one batch with the next group's first. Before: one merge-tree per step (20).
+    assert merges == groups + 1
+    assert commits == groups
+
+
+def test_a_wrong_prediction_costs_merges_not_a_wrong_order(repo: Path) -> None:
+    heads = _groups(repo, 3)
+    base = git(repo, "rev-parse", "main").strip()
+    names = list(heads)
+    g = Git(discover(repo))
+    # A matrix that claims every pair conflicts: each window runs to the end of the order.
+    claims = ConflictMatrix(
+        tuple(names), tuple(PairConflict(a, b, ("x",)) for a in names for b in names if a < b)
+    )
+    with MergeSimulator(g) as sim:
+        steps = sim.merge_order(base, names, heads, claims).steps
+    assert [(s.clean, s.files) for s in steps] == _sequential(g, base, list(heads.values()))

@@ -34,6 +34,8 @@ NOT_FOR_LIST = (
     "click.testing",
     "wtpar.model.runs",
     "wtpar.model.readiness",
+    "wtpar.model.changes",
+    "wtpar.worktrees.spares",
     "wtpar.run",
     "wtpar.check",
     "wtpar.land",

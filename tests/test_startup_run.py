@@ -6,15 +6,38 @@ of git processes stand for the time). It loads no module it does not use."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+import pytest
 
 from tests.conftest import modules_after_cli
 from tests.run_helpers import configure, make_dispatcher, spawn
-from wtpar.model import RunEvent, RunStatus, TaskFinished, TaskKey, TaskRun, TaskStarted
+from wtpar.model import RunEvent, RunReport, RunStatus, TaskFinished, TaskKey, TaskRun, TaskStarted
 from wtpar.run.cleanliness import CleanReads
+from wtpar.run.dispatch import Dispatcher
 from wtpar.run.plan import RunRequest
 from wtpar.run.runner import run_sync
+
+_T = TypeVar("_T")
+
+
+def run_noting_first_start(dispatcher: Dispatcher, note: Callable[[], _T]) -> tuple[_T, RunReport]:
+    """Run DISPATCHER; what `note()` said when its first task started, and the report."""
+    noted: list[_T] = []
+
+    def first_start(event: RunEvent) -> None:
+        if isinstance(event, TaskStarted) and not noted:
+            noted.append(note())
+
+    dispatcher.subscribe(first_start)
+    report = run_sync(dispatcher)
+    assert all(t.status is RunStatus.OK for t in report.tasks)
+    assert len(noted) == 1
+    return noted[0], report
 
 
 def test_before_the_first_task_starts_only_two_git_processes_run(
@@ -24,18 +47,28 @@ def test_before_the_first_task_starts_only_two_git_processes_run(
     paths = spawn(repo, "a", "b", "c", "d")
     git_calls.clear()
     dispatcher = make_dispatcher(repo, RunRequest(task_names=("test",), jobs=4))
-    at_first_start: list[Counter[str]] = []
-
-    def first_start(event: RunEvent) -> None:
-        if isinstance(event, TaskStarted) and not at_first_start:
-            at_first_start.append(Counter(git_calls))
-
-    dispatcher.subscribe(first_start)
-    report = run_sync(dispatcher)
-    assert all(t.status is RunStatus.OK for t in report.tasks)
+    at_first_start, _ = run_noting_first_start(dispatcher, lambda: Counter(git_calls))
     # Finding the repository and its worktrees; no status, no second worktree list.
-    assert at_first_start == [Counter({"rev-parse": 1, "worktree": 1})]
+    assert at_first_start == Counter({"rev-parse": 1, "worktree": 1})
     assert git_calls["status"] == len(paths)  # read during the run, for recording results
+
+
+def test_nothing_waits_for_the_disk_before_the_first_task_starts(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spawn(repo, "a", "b")
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    dispatcher = make_dispatcher(repo, RunRequest(command="true", jobs=2))
+    at_first_start, report = run_noting_first_start(dispatcher, lambda: len(synced))
+    assert at_first_start == 0  # the run's active marker is written, not synced
+    assert (repo / ".git" / "wtpar" / "runs" / "last").read_text().strip() == report.run_id
 
 
 class _Reads:

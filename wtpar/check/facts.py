@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from wtpar import git as gitmod
-from wtpar.check.merging import ConflictMatrix, MergeOrder, MergeSimulator, suggested_order
+from wtpar.check.merging import ConflictMatrix, MergeSimulator
 from wtpar.check.model import (
     BaseMerge,
     BranchFacts,
@@ -19,6 +19,7 @@ from wtpar.check.model import (
     Policy,
     UpstreamFacts,
 )
+from wtpar.check.order import MergeOrder, suggested_order
 from wtpar.check.rules import evaluate, is_integrated
 from wtpar.config import Config
 from wtpar.errors import UsageError, WtparError

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from wtpar import git as gitmod
 from wtpar.check.merge_cache import MergeCache, pair_key
+from wtpar.check.order import MergeOrder, blame_steps, speculation_window
 from wtpar.git import Git, MergeTreeResult
 
 _T = TypeVar("_T")
@@ -78,32 +79,6 @@ class ConflictMatrix:
     def partners(self, branch: str) -> list[str]:
         """The branches BRANCH conflicts with."""
         return list(self._partners.get(branch, ()))
-
-
-@dataclass(frozen=True)
-class MergeStep:
-    """One branch of the suggested order: lands cleanly, or conflicts once `after` landed.
-
-    `combined` marks a conflict that no single earlier branch causes on its own.
-    """
-
-    branch: str
-    clean: bool
-    files: tuple[str, ...] = ()
-    after: tuple[str, ...] = ()
-    combined: bool = False
-
-
-@dataclass(frozen=True)
-class MergeOrder:
-    """The ready branches merged one after another into the base."""
-
-    steps: tuple[MergeStep, ...] = ()
-
-    @property
-    def conflicting(self) -> tuple[MergeStep, ...]:
-        """Steps that conflict once earlier branches have landed."""
-        return tuple(s for s in self.steps if not s.clean)
 
 
 # -- the changed-path prefilter --------------------------------------------------------------
@@ -174,12 +149,6 @@ def overlapping_pairs(changed: Sequence[ChangedPaths | None]) -> list[tuple[int,
                 near.update(by_parent.get(p, ()))
         found.update((min(i, j), max(i, j)) for j in near if j != i)
     return sorted(found)
-
-
-def suggested_order(branches: Sequence[str], matrix: ConflictMatrix) -> list[str]:
-    """Branches with fewer conflicts with the others first, so most land cleanly."""
-    chosen = set(branches)
-    return sorted(branches, key=lambda b: (sum(p in chosen for p in matrix.partners(b)), b))
 
 
 # -- the simulator ---------------------------------------------------------------------------
@@ -341,39 +310,27 @@ class MergeSimulator:
         key = ",".join([base, *(heads[b] for b in order)])
         cached = self.cache.lookup("orders", [key]).get(key)
         if cached is None:
-            cached = self._simulate(base, [heads[b] for b in order])
+            at = {b: i for i, b in enumerate(order)}
+            partners = [{at[p] for p in matrix.partners(b) if p in at} for b in order]
+            cached = self._simulate(base, [heads[b] for b in order], partners)
             self.cache.store("orders", {key: cached})
         return blame_steps(order, cached, matrix)
 
-    def _simulate(self, base: str, shas: Sequence[str]) -> list[Any]:
+    def _simulate(self, base: str, shas: Sequence[str], partners: Sequence[set[int]]) -> list[Any]:
+        """Each step's [clean, files]. A conflicting step leaves the running result as it was,
+        so the steps up to the next clean one all merge into the same commit: they go
+        together through `merge_many`, as far as the matrix predicts conflicts."""
         running = base
         outcome: list[Any] = []
-        for sha in shas:
-            result = self.git.merge_tree(running, sha, self.env)
-            outcome.append([result.clean, list(result.files)])
-            if result.clean:
-                # merge-tree needs commits: the running result gets a (quarantined) commit.
-                running = self.git.commit_tree(result.tree, [running, sha], self.env)
+        landed: set[int] = set()
+        while len(outcome) < len(shas):
+            todo = speculation_window(len(outcome), partners, landed, self.chunk)
+            results = self.merge_many([(running, shas[i]) for i in todo])
+            for i, result in zip(todo, results, strict=True):
+                outcome.append([result.clean, list(result.files)])
+                if result.clean:
+                    # merge-tree needs commits: the running result gets a (quarantined) commit.
+                    running = self.git.commit_tree(result.tree, [running, shas[i]], self.env)
+                    landed.add(i)
+                    break  # the rest of the window merged into the old result: done again
         return outcome
-
-
-def blame_steps(
-    order: Sequence[str], outcomes: Sequence[Any], matrix: ConflictMatrix
-) -> MergeOrder:
-    """The merge order from each step's (clean, files): a conflicting step names the landed
-    branches it conflicts with on its own, or every landed branch when none does alone.
-
-    Only the step's own conflict partners are looked at, so the cost follows the number of
-    conflicts, not steps x landed branches.
-    """
-    steps: list[MergeStep] = []
-    landed: dict[str, int] = {}
-    for branch, (clean, files) in zip(order, outcomes, strict=True):
-        if clean:
-            steps.append(MergeStep(branch, True))
-            landed[branch] = len(landed)
-            continue
-        partners = (p for p in matrix.partners(branch) if p in landed)
-        blamed = tuple(sorted(partners, key=landed.__getitem__))
-        steps.append(MergeStep(branch, False, tuple(files), blamed or tuple(landed), not blamed))
-    return MergeOrder(tuple(steps))

@@ -13,7 +13,7 @@ from wtpar.model import Reason
 from wtpar.text import plural
 
 if TYPE_CHECKING:
-    from wtpar.check.merging import MergeStep
+    from wtpar.check.order import MergeStep
 
 
 def operation_reasons(facts: BranchFacts) -> tuple[Reason, ...]:

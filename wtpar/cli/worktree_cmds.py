@@ -17,7 +17,7 @@ from wtpar.cli._common import (
     services_from,
 )
 from wtpar.cli.lease_cmds import lease_json, lease_text
-from wtpar.model import BranchStatus, SpawnOutcome
+from wtpar.model import BranchStatus
 from wtpar.text import aligned_table
 
 JSON_SCHEMA = 1
@@ -48,6 +48,8 @@ def spawn(
     local tracking branch; any other name becomes a new branch from --from. Branches that
     already have a worktree are reported and left alone. Exit 1 if any branch failed.
     """
+    from wtpar.model import SpawnOutcome  # here: `wtpar list` never needs it
+
     svc = services_from(ctx)
     if claim_by is not None:
         results = svc.spawn_claimed(branches, claim_by, from_ref)

@@ -1,5 +1,6 @@
 """The domain as plain frozen data, shared by the core, the CLI and the dashboard: one
-module per capability (worktrees, runs, readiness), every name importable from here.
+module per capability (worktrees and their changes, runs, readiness), every name importable
+from here.
 
 A name is imported from its module on first use (PEP 562): `wtpar list` needs the worktree
 types only, and creating the run and readiness dataclasses it never uses cost it about
@@ -12,6 +13,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from wtpar.model.changes import (
+        IgnoredFiles,
+        PruneResult,
+        RemoveResult,
+        SpawnOutcome,
+        SpawnResult,
+    )
     from wtpar.model.readiness import (
         Readiness,
         Reason,
@@ -35,11 +43,6 @@ if TYPE_CHECKING:
     from wtpar.model.worktrees import (
         BranchStatus,
         BranchTracking,
-        IgnoredFiles,
-        PruneResult,
-        RemoveResult,
-        SpawnOutcome,
-        SpawnResult,
         StatusCounts,
         Worktree,
         WorktreeRecord,
@@ -48,18 +51,18 @@ if TYPE_CHECKING:
 _HOMES = {
     "BranchStatus": "worktrees",
     "BranchTracking": "worktrees",
-    "IgnoredFiles": "worktrees",
-    "PruneResult": "worktrees",
+    "IgnoredFiles": "changes",
+    "PruneResult": "changes",
     "Readiness": "readiness",
     "Reason": "readiness",
-    "RemoveResult": "worktrees",
+    "RemoveResult": "changes",
     "RunEvent": "runs",
     "RunFinished": "runs",
     "RunReport": "runs",
     "RunStatus": "runs",
     "SkipKind": "runs",
-    "SpawnOutcome": "worktrees",
-    "SpawnResult": "worktrees",
+    "SpawnOutcome": "changes",
+    "SpawnResult": "changes",
     "StatusCounts": "worktrees",
     "TaskFinished": "runs",
     "TaskKey": "runs",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +23,7 @@ from wtpar import busy
 from wtpar.model import RunEvent, RunFinished, RunReport, TaskQueued
 from wtpar.procs import pid_alive
 from wtpar.run.runstore import RunStore
-from wtpar.state import atomic_write_json, read_json
+from wtpar.state import atomic_write_text, read_json
 
 ACTIVE_FILE = "active.json"
 MAX_RUNS_SCANNED = 500
@@ -70,7 +71,9 @@ class RunActivity:
     def __call__(self, event: RunEvent) -> None:
         if isinstance(event, TaskQueued) and not self.marked:
             self.marked = True
-            atomic_write_json(self.path, {"pid": os.getpid(), "worktrees": self.worktrees})
+            # Not durable: after a crash its process is gone, so it counts for nothing.
+            marker = json.dumps({"pid": os.getpid(), "worktrees": self.worktrees})
+            atomic_write_text(self.path, marker, durable=False)
         elif isinstance(event, RunFinished):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)

@@ -171,8 +171,12 @@ class Dispatcher:
         for live in self._lives.values():
             inst = live.instance
             self._emit(TaskQueued(inst.key, inst.command, inst.worktree.path))
-        opts = self.options
-        self.pacer.open_gate(opts.jobs, opts.max_memory_percent, start=self._started_by_gate)
+        opts, executor = self.options, self.executor
+        self.pacer.open_gate(
+            lambda: executor.start_limit(opts.jobs),
+            opts.max_memory_percent,
+            start=self._started_by_gate,
+        )
         try:
             await start_executor(self.executor)
         except (WtparError, asyncio.CancelledError) as exc:
@@ -311,7 +315,7 @@ class Dispatcher:
                     live.note(f"attempt {attempt} of {attempts}")
                 live.attempts = attempt
                 live.running = True
-                began = time.monotonic()
+                live.began = time.monotonic()  # until the process starts (LiveTask.started)
                 try:
                     with self._busy.running_in(inst.worktree.path, inst.key.task) as record:
                         live.busy_record = record  # the task's process holds it too (busy.py)
@@ -323,7 +327,8 @@ class Dispatcher:
                     live.flush_output()
         finally:
             self._leave_turn(live)
-        self.pacer.remember(inst, result, time.monotonic() - began)
+        # From the process's start: a cluster may have queued the attempt before it ran.
+        self.pacer.remember(inst, result, time.monotonic() - live.began)
         return live.judge(result, self._stopping)
 
     # -- history, ETA and hold-back (expect.Pacer) -------------------------------------------

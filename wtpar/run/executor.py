@@ -105,6 +105,11 @@ class Executor(ABC):
     def kill(self, key: TaskKey) -> None:
         """Stop the running attempt of `key` at once (SIGKILL)."""
 
+    def start_limit(self, jobs: int) -> int:
+        """How many attempts may be in flight now, read before each start: `jobs` (`-j`)
+        unless the backend knows its own capacity."""
+        return jobs
+
     @abstractmethod
     def describe(self) -> str:
         """Where attempts run, for a footer or a summary ("4 local slots")."""

@@ -87,10 +87,14 @@ class Pacer:
         self._next_start = 0.0
 
     def open_gate(
-        self, jobs: int, max_memory_percent: float | None, start: Callable[[Any], None]
+        self,
+        jobs: int | Callable[[], int],
+        max_memory_percent: float | None,
+        start: Callable[[Any], None],
     ) -> None:
-        """Make the start gate for `jobs` slots (on the run's loop, before the first start);
-        `start(item)` starts an item queued with `queue` when its turn comes."""
+        """Make the start gate for `jobs` slots, a number or a function read at each start
+        (on the run's loop, before the first start); `start(item)` starts an item queued
+        with `queue` when its turn comes."""
         self._limit = max_memory_percent
         self._gate = StartGate(jobs, self._memory_hold, start=start)
 

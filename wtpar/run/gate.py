@@ -5,6 +5,9 @@ Without it, ready tasks would race for the executor's slots in the order their c
 happened to reach them, which is the listed order. Admissions are decided one loop
 iteration after a request, so every task made ready by the same event competes.
 
+The limit is read again at each admission when it is a function (a Dask cluster's capacity
+changes as workers come and go).
+
 A hold-back check (`[run] max_memory_percent`) can stop new starts while it says why;
 running attempts continue, and it is asked again every `recheck` seconds. So that a run
 always moves, one attempt may start when none of this run's is in flight.
@@ -38,13 +41,13 @@ class StartGate:
 
     def __init__(
         self,
-        limit: int,
+        limit: int | Callable[[], int],
         hold_back: HoldBack | None = None,
         recheck: float = 0.5,
         on_hold: Callable[[str | None], None] | None = None,
         start: Callable[[Any], None] | None = None,
     ) -> None:
-        self.limit = limit
+        self._limit = limit
         self.active = 0
         self.holding: str | None = None
         self._hold_back = hold_back
@@ -55,6 +58,11 @@ class StartGate:
         self._seq = itertools.count()
         self._pump_pending = False
         self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def limit(self) -> int:
+        """How many may hold a place at once, now."""
+        return self._limit() if callable(self._limit) else self._limit
 
     @asynccontextmanager
     async def turn(self, rank: Any) -> AsyncIterator[None]:
@@ -103,11 +111,12 @@ class StartGate:
         while self._waiting and self._waiting[0][2].done():
             heapq.heappop(self._waiting)
         reason = None
-        if self._waiting and self.active < self.limit and self._hold_back is not None:
+        limit = self.limit
+        if self._waiting and self.active < limit and self._hold_back is not None:
             reason = self._hold_back()
         if reason is None:
             self._set_holding(None)
-            while self._waiting and self.active < self.limit:
+            while self._waiting and self.active < limit:
                 self._admit()
             return
         while self.active == 0 and self._waiting:

@@ -51,6 +51,7 @@ class LiveTask:
     infra_retries: int = 0
     task: asyncio.Task[None] | None = None  # from its start to its end
     running: bool = False  # from taking its slot to the end of the attempt
+    began: float = 0.0  # time.monotonic() when the attempt's process started
     on_started: Callable[[LiveTask], None] | None = None
     cancel_reason: str | None = None
     log_path: str | None = None  # once it has a log
@@ -84,6 +85,7 @@ class LiveTask:
 
     def started(self, pid: int | None, worker: str | None) -> None:
         now = time.time()
+        self.began = time.monotonic()
         if self.start_time is None:
             self.start_time = now
         self.worker = worker

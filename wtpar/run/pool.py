@@ -30,7 +30,7 @@ import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
-from wtpar.locks import file_lock, lock_file_name, locks_dir
+from wtpar.locks import Timeout, file_lock, lock_file_name, locks_dir
 
 _BACKOFF_FIRST = 0.002
 _BACKOFF_MAX = 0.05
@@ -47,8 +47,6 @@ def resource_file(wtpar_dir: str, resource: str) -> str:
 
 
 def _try_lock(path: str) -> bool:
-    from filelock import Timeout
-
     try:
         file_lock(path).acquire(blocking=False)
     except Timeout:

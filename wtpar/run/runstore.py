@@ -49,7 +49,8 @@ class RunStore:
         atomic_write_text(path, report_json(report))
         last = os.path.join(self.root, "last")
         try:
-            atomic_write_text(last, report.run_id + "\n")
+            # Not durable: lost in a crash, `last_run_id` falls back to the newest report.
+            atomic_write_text(last, report.run_id + "\n", durable=False)
         except OSError as exc:
             # The run is over and its report written: only `--failed` will miss it.
             warn(

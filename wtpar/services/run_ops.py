@@ -142,7 +142,10 @@ class RunOps(EnvOps):
         if request.backend is None and request.scheduler is None:
             request = replace(request, backend=self.backend, scheduler=self.scheduler)
         if backend_of(self.config, request.backend) == "dask":
-            executor = self._dask_executor(request, run_id, options, on_note)
+            # On a cluster, only a -j the user chose caps the tasks in flight.
+            cap = jobs if request.jobs or settings.jobs or note else None
+            paths = [i.worktree.path for i in plan.instances if i.skip is None]
+            executor = self._dask_executor(request, run_id, options, cap, paths, on_note)
         clean_reads = None if request.changed else CleanReads(self._is_clean, options.jobs)
         dispatcher = Dispatcher(
             plan,
@@ -189,6 +192,8 @@ class RunOps(EnvOps):
         request: RunRequest,
         run_id: str,
         options: DispatchOptions,
+        cap: int | None,
+        worktrees: list[str],
         on_note: Callable[[str], None] | None,
     ) -> Executor:
         """The Dask executor (`distributed` is imported only here, on the Dask path)."""
@@ -200,11 +205,12 @@ class RunOps(EnvOps):
             self.paths.root,
             self.paths.common_dir,
             run_id,
-            jobs=request.jobs,
+            jobs=cap,
             local_workers=options.jobs,
             grace=options.grace,
             drain=options.drain,
             on_note=on_note or (lambda text: None),
+            worktrees=worktrees,
         )
 
     def run(

@@ -8,15 +8,13 @@ from typing import TYPE_CHECKING
 
 from wtpar.model import (
     BranchStatus,
-    PruneResult,
-    RemoveResult,
-    SpawnResult,
 )
 from wtpar.services.base import ServicesBase
 from wtpar.worktrees import worktree_name
 from wtpar.worktrees.leases import DEFAULT_TTL, Lease, LeaseStore
 
 if TYPE_CHECKING:
+    from wtpar.model import PruneResult, RemoveResult, SpawnResult
     from wtpar.worktrees.handout import Handout
     from wtpar.worktrees.spares import Spare
 

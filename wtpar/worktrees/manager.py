@@ -6,23 +6,18 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from wtpar.config import Config
 from wtpar.errors import UsageError, WtparError
 from wtpar.git import Git, RepoPaths
-from wtpar.model import (
-    BranchStatus,
-    BranchTracking,
-    PruneResult,
-    RemoveResult,
-    SpawnResult,
-    StatusCounts,
-    Worktree,
-)
+from wtpar.model import BranchStatus, BranchTracking, StatusCounts, Worktree
 from wtpar.procs import in_threads, workers
 from wtpar.state import StateStore
-from wtpar.worktrees.spares import is_spare_path
+from wtpar.worktrees.paths import is_spare_path
+
+if TYPE_CHECKING:
+    from wtpar.model import PruneResult, RemoveResult, SpawnResult
 
 
 def worktree_name(wt: Worktree) -> str:

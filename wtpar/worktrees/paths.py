@@ -1,4 +1,5 @@
-"""Where a branch's worktree goes: the configured path template, expanded."""
+"""Where a branch's worktree goes: the configured path template, expanded; where the warm
+pool keeps its spares."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ import os
 from wtpar.config import Config
 from wtpar.git import RepoPaths
 from wtpar.names import safe_component
+
+SPARES_FOLDER = ".wtpar-spares"  # beside the worktrees, so handing one out is a rename
+
+
+def is_spare_path(path: str) -> bool:
+    """True for a worktree that is a spare of the warm pool (not yet handed out)."""
+    return os.path.basename(os.path.dirname(os.path.normpath(path))) == SPARES_FOLDER
 
 
 def worktree_path(paths: RepoPaths, config: Config, branch: str) -> str:

@@ -18,14 +18,6 @@ from wtpar.procs import pid_alive
 from wtpar.state import JsonDict, read_json, update_json
 
 SPARES_FILE = "spares.json"
-SPARES_FOLDER = ".wtpar-spares"  # beside the worktrees, so handing one out is a rename
-
-
-def is_spare_path(path: str) -> bool:
-    """True for a worktree that is a spare of the warm pool (not yet handed out)."""
-    return os.path.basename(os.path.dirname(os.path.normpath(path))) == SPARES_FOLDER
-
-
 class SpareState(enum.Enum):
     """Where a spare is in its life."""
 

@@ -26,10 +26,10 @@ from wtpar.config import Config
 from wtpar.errors import CommandError, UsageError
 from wtpar.git import Git, RepoPaths, worktree_git_dir
 from wtpar.locks import repo_lock
-from wtpar.worktrees.paths import worktree_path
+from wtpar.worktrees.paths import SPARES_FOLDER, is_spare_path, worktree_path
 from wtpar.worktrees.setup import SpawnPlan, set_up
 from wtpar.worktrees.spare_links import repair_submodule_links
-from wtpar.worktrees.spares import SPARES_FOLDER, Spare, SpareState, SpareStore, is_spare_path
+from wtpar.worktrees.spares import Spare, SpareState, SpareStore
 from wtpar.worktrees.sync import CopyManifest
 from wtpar.worktrees.trash import detach_worktree
 

@@ -5,19 +5,31 @@ worktree per commit, under `$WTPAR_DASK_CACHE` (default `~/.cache/wtpar/dask`):
 
     <cache>/<repo-name>-<hash>/mirror.git
     <cache>/<repo-name>-<hash>/trees/<commit>/         reused by later tasks on that commit
-    <cache>/<repo-name>-<hash>/trees/<commit>.ready    written once the worktree is complete
+    <cache>/<repo-name>-<hash>/trees/<commit>.ready    written once the worktree is complete,
+                                                       touched at each use (recency)
+    <cache>/<repo-name>-<hash>/trees/<commit>.use      held (shared flock) by running tasks
 
 Worker processes on one machine share the cache, so creating a mirror or a worktree happens
 under a file lock per repository (and a thread lock: a worker runs tasks in threads, and a
-file lock is re-entrant within one process). Reusing a ready worktree takes no lock.
+file lock is re-entrant within one process). Reusing a ready worktree takes no such lock.
+
+The cache is bounded: after creating a worktree, the same lock holder removes the least
+recently used ones beyond `keep` (`[dask] cache_worktrees`) of that repository, skipping any
+whose `.use` lock a running task holds (flock(2), so across worker processes too). A task
+takes its `.use` lock before it looks for the worktree, so a worktree is either removed
+before the task sees it (and made again) or kept while the task runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from wtpar.errors import CommandError, WtparError
 from wtpar.locks import file_lock
@@ -50,17 +62,27 @@ def repo_folder(root: str, source: str) -> str:
     return os.path.join(root, f"{safe}-{hash_stable(source):08x}")
 
 
-def checkout(source: str, ref: str, commit: str, root: str) -> str:
-    """The path of a worktree at `commit` (fetched from `source` at `ref` when missing)."""
+@contextmanager
+def checked_out(source: str, ref: str, commit: str, root: str, keep: int) -> Iterator[str]:
+    """The path of a worktree at `commit` (fetched from `source` at `ref` when missing),
+    kept for the duration of the block; older ones beyond `keep` are removed."""
     folder = repo_folder(root, source)
     tree = os.path.join(folder, "trees", commit)
-    ready = tree + ".ready"
-    if os.path.exists(ready):
-        return tree
     os.makedirs(os.path.join(folder, "trees"), exist_ok=True)
+    use = _hold_shared(tree + ".use")
+    try:
+        if not _touch(tree + ".ready"):
+            _create(source, ref, commit, folder, tree, keep)
+        yield tree
+    finally:
+        os.close(use)
+
+
+def _create(source: str, ref: str, commit: str, folder: str, tree: str, keep: int) -> None:
+    ready = tree + ".ready"
     with _thread_lock(folder), file_lock(os.path.join(folder, "cache.lock")):
         if os.path.exists(ready):
-            return tree
+            return
         mirror = os.path.join(folder, "mirror.git")
         try:
             if not os.path.isdir(mirror):
@@ -78,7 +100,57 @@ def checkout(source: str, ref: str, commit: str, root: str) -> str:
             raise CheckoutError(f"cannot check out {commit[:10]} from {source}: {exc}") from None
         with open(ready, "w", encoding="utf-8") as fh:
             fh.write(source + "\n")
-    return tree
+        _prune(folder, mirror, keep)
+
+
+def _prune(folder: str, mirror: str, keep: int) -> None:
+    """Remove the least recently used worktrees beyond `keep`, unless a task uses them
+    (called under the repository's cache lock)."""
+    trees = os.path.join(folder, "trees")
+    ready = []
+    for name in os.listdir(trees):
+        if name.endswith(".ready"):
+            with contextlib.suppress(FileNotFoundError):
+                ready.append((os.stat(os.path.join(trees, name)).st_mtime_ns, name))
+    removed = 0
+    for _, name in sorted(ready, reverse=True)[max(keep, 1) :]:
+        tree = os.path.join(trees, name.removesuffix(".ready"))
+        fd = os.open(tree + ".use", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a running task has it
+            os.unlink(tree + ".ready")
+            shutil.rmtree(tree, ignore_errors=True)
+            os.unlink(tree + ".use")  # a task waiting on it finds it gone and opens anew
+            removed += 1
+        finally:
+            os.close(fd)
+    if removed:
+        run(["git", "-C", mirror, "worktree", "prune"], check=False)
+
+
+def _hold_shared(path: str) -> int:
+    """A descriptor holding a shared flock on `path` (the file as it is now linked)."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # removed by a prune while this waited: lock the new one
+
+
+def _touch(ready: str) -> bool:
+    """Mark the worktree as used now; False when it is not (or no longer) ready."""
+    try:
+        os.utime(ready)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _has_commit(mirror: str, commit: str) -> bool:

@@ -5,50 +5,61 @@ logs, reports); this runs one attempt at a time, as the local executor does, but
 
 - the worktree's exact state becomes a commit (`snapshot`), published for the workers;
 - `run_attempt` is submitted with the task's resources, preferring the worker that last
-  ran that commit (its worktree is already checked out there);
+  ran that commit (its worktree is already checked out there) among those with the
+  resources (affinity.py);
 - output arrives as chunks on the repository's event topic, routed by attempt token to the
-  attempt's sink, and the result waits for the last chunk;
+  attempt's sink, and the result behind it (the `end` message: no fetch from the worker);
+- without `-j`, the dispatcher may start as many attempts as the cluster has threads, and
+  as many again, which wait at the scheduler (`start_limit`): a worker whose task ends
+  starts the next at once instead of waiting for this coordinator to hear of it;
 - terminate and kill set the attempt's cancel events (the runner stops the process group);
-- each future is dropped as soon as its result is read: Dask re-runs finished tasks whose
-  futures are still held when a worker dies. A task whose worker died mid-run is started
-  again elsewhere by Dask; the scheduler's `remove-worker` event, which lists the tasks the
-  worker had, counts an infrastructure retry, not an attempt.
+  an attempt not started yet is taken off the cluster;
+- each future is dropped once its result is read (futures.py: with the next submission):
+  Dask re-runs finished tasks whose futures are still held when a worker dies. A task
+  whose worker died mid-run is started again elsewhere by Dask; the scheduler's
+  `remove-worker` event, which lists the tasks the worker had, counts an infrastructure
+  retry, not an attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
+from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import CancelledError as FutureCancelled
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from wtpar.model import TaskKey
 from wtpar.names import hash_stable
+from wtpar.run.dask import protocol
+from wtpar.run.dask.affinity import Affinity
 from wtpar.run.dask.connect import Connection, connect
+from wtpar.run.dask.futures import ReadFutures, future_result, result_of, settled
 from wtpar.run.dask.locks import SchedulerLocks
-from wtpar.run.dask.protocol import NOTE, OUTPUT, START, RemoteAttempt, RemoteResult, cancel_event
+from wtpar.run.dask.protocol import RemoteAttempt, RemoteResult, cancel_event, end_result
 from wtpar.run.dask.runner import run_attempt
 from wtpar.run.dask.settings import DaskSettings
 from wtpar.run.dask.snapshot import Snapshot, publish, run_ref, snapshot, unpublish
-from wtpar.run.executor import Attempt, AttemptResult, AttemptSink, Ending, Executor
+from wtpar.run.executor import Attempt, AttemptResult, AttemptSink, Executor
 
-_LAST_CHUNK_WAIT = 2.0  # bound on waiting for output published before the result
+_LAST_CHUNK_WAIT = 2.0  # bound on waiting for the `end` message once the future has ended
 _SCHEDULER_TOPIC = "all"  # where the scheduler says a worker was removed, with its tasks
 
 
 @dataclass(eq=False)
 class _Route:
-    """Where one attempt's messages go, and what has arrived."""
+    """Where one attempt's messages go, and how it ended (its first `end` message)."""
 
     sink: AttemptSink
+    ended: asyncio.Future[RemoteResult] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
     starts: int = 0
     lost: int = 0  # workers that died while the task was on them
-    received: dict[str, int] = field(default_factory=dict)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(eq=False)
@@ -78,6 +89,7 @@ class DaskExecutor(Executor):
         grace: float = 5.0,
         drain: float = 0.25,
         on_note: Callable[[str], None] = lambda text: None,
+        worktrees: Sequence[str] = (),
     ) -> None:
         self.settings = settings
         self.repo_root = repo_root
@@ -88,22 +100,27 @@ class DaskExecutor(Executor):
         self.drain = drain
         self.on_note = on_note
         self._local_workers = local_workers
-        self._slots = asyncio.Semaphore(jobs) if jobs else None
+        self._worktrees = tuple(dict.fromkeys(worktrees))  # snapshot while connecting
+        self._cap = jobs
         self._conn: Connection | None = None
         self._locks: SchedulerLocks | None = None
         self._snapshots: dict[str, asyncio.Future[Snapshot]] = {}
         self._published: list[str] = []
-        self._preferred: dict[str, str] = {}
+        self._affinity = Affinity()
         self._routes: dict[str, _Route] = {}
         self._keys: dict[str, str] = {}  # Dask key -> attempt token
         self._running: dict[TaskKey, _Remote] = {}
+        self._read = ReadFutures()
 
     # -- set-up and tear-down ----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect (DaskConnectError, exit 2, when the cluster cannot be used)."""
+        """Connect (DaskConnectError, exit 2, when the cluster cannot be used), while the
+        run's worktrees are snapshotted and published."""
         if self._conn is not None:
             return
+        for path in self._worktrees:
+            self._snapshot_soon(path)
         self._conn = await connect(self.settings, self._local_workers)
         for note in self._conn.notes:
             self.on_note(note)
@@ -112,20 +129,23 @@ class DaskExecutor(Executor):
         self._conn.client.subscribe_topic(_SCHEDULER_TOPIC, self._on_scheduler_event)
 
     async def aclose(self) -> None:
-        """Delete the published run refs, then disconnect (and stop a LocalCluster)."""
+        """Delete the published run refs and disconnect (and stop a LocalCluster)."""
+        # Snapshots still being published (a run that ended early) are published first.
+        await asyncio.gather(*self._snapshots.values(), return_exceptions=True)
+        ending = []
         if self._published:
             commits, self._published = self._published, []
-            await asyncio.to_thread(
-                unpublish, self.repo_root, self.settings.repo, self.run_id, commits
-            )
+            repo, target = self.repo_root, self.settings.repo
+            ending.append(asyncio.to_thread(unpublish, repo, target, self.run_id, commits))
+        self._read.release()
         conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        if self._locks is not None:
-            self._locks.close()
-        conn.client.unsubscribe_topic(self.topic)
-        conn.client.unsubscribe_topic(_SCHEDULER_TOPIC)
-        await conn.close()
+        if conn is not None:
+            if self._locks is not None:
+                self._locks.close()
+            conn.client.unsubscribe_topic(self.topic)
+            conn.client.unsubscribe_topic(_SCHEDULER_TOPIC)
+            ending.append(conn.close())
+        await asyncio.gather(*ending)
 
     def describe(self) -> str:
         """The footer text: the cluster's workers and threads."""
@@ -140,12 +160,19 @@ class DaskExecutor(Executor):
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """`-j` caps the tasks in flight; without it, Dask queues them on its workers."""
-        if self._slots is None:
-            yield
-            return
-        async with self._slots:
-            yield
+        """No slots of its own: the dispatcher's start limit (`start_limit`) is the cap."""
+        yield
+
+    def start_limit(self, jobs: int) -> int:
+        """`-j` when given. Else the cluster's threads, and as many again queued at the
+        scheduler: a worker whose task ends starts the next one at once, without a round
+        trip to this coordinator (`jobs`, this machine's CPUs, while it has fewer)."""
+        if self._cap is not None:
+            return self._cap
+        if self._conn is None:
+            return jobs
+        threads = int(self._conn.client.scheduler_info().get("total_threads", 0))
+        return max(2 * threads, jobs)
 
     @asynccontextmanager
     async def hold(self, locks: Sequence[str]) -> AsyncIterator[None]:
@@ -184,10 +211,9 @@ class DaskExecutor(Executor):
             timeout=attempt.timeout,
             grace=self.grace,
             drain=self.drain,
+            keep_worktrees=self.settings.cache_worktrees,
         )
-        # A worker preference together with resources trips the scheduler (KeyError):
-        # a task that needs resources goes wherever they are.
-        preferred = None if attempt.resources else self._preferred.get(snap.commit)
+        preferred = self._affinity.prefer(snap.commit, attempt.resources)
         dask_key = f"wtpar-{attempt.key.task}-{token}"
         self._routes[token] = route
         self._keys[dask_key] = token
@@ -201,11 +227,11 @@ class DaskExecutor(Executor):
                 resources=dict(attempt.resources) or None,
                 **({"workers": [preferred], "allow_other_workers": True} if preferred else {}),
             )
-            result = await self._result(remote)
+            self._read.release()  # with this submission: see futures.py
+            result = await self._outcome(remote)
             if isinstance(result, AttemptResult):
                 return result
-            await self._last_chunk(route, result)
-            self._preferred[snap.commit] = result.worker
+            self._affinity.ran(snap.commit, result.worker, dict(result.resources))
             return AttemptResult(
                 result.ending,
                 result.exit_code,
@@ -214,69 +240,51 @@ class DaskExecutor(Executor):
                 infra_retries=route.lost,
             )
         finally:
-            remote.future = None  # drop the future: see the module doc
+            if remote.future is not None:
+                self._read.retire(remote.future)
+                remote.future = None
             del self._running[attempt.key]
             del self._routes[token]
             del self._keys[dask_key]
             await self._clear_flags(remote)
 
-    async def _result(self, remote: _Remote) -> RemoteResult | AttemptResult:
-        from distributed.scheduler import KilledWorker
-
+    async def _outcome(self, remote: _Remote) -> RemoteResult | AttemptResult:
+        """The runner's `end` message; what the future says when Dask ended the task (an
+        error, a cancel); its result, fetched from the worker, only when neither came."""
+        ended = remote.route.ended
         try:
-            result: RemoteResult = await remote.future
+            either: set[asyncio.Future[Any]] = {settled(remote.future), ended}
+            await asyncio.wait(either, return_when=FIRST_COMPLETED)
+            if not ended.done() and remote.future.status == "finished":
+                # The `end` message travels ahead of the future's news: it is due now.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(ended), _LAST_CHUNK_WAIT)
+            if ended.done():
+                return ended.result()
+            fetched = asyncio.ensure_future(future_result(remote.future))
+            await asyncio.wait({fetched})
         except asyncio.CancelledError:
             # The dispatcher itself is cancelled (a quitting dashboard): stop the process.
             self._flag(remote, kill=False)
             self._flag(remote, kill=True)
             remote.future.cancel()
             raise
-        except FutureCancelled:
-            return AttemptResult(Ending.CANCELLED, None, None, None)
-        except KilledWorker:
-            return AttemptResult(
-                Ending.NOT_STARTED,
-                None,
-                "the workers running it kept dying (see the scheduler's allowed-failures)",
-                None,
-                infra_retries=remote.route.lost,
-            )
-        except Exception as exc:  # noqa: BLE001 - whatever Dask raises fails this task only
-            detail = str(exc).splitlines()[0] if str(exc) else ""
-            return AttemptResult(
-                Ending.NOT_STARTED, None, f"dask: {type(exc).__name__}: {detail}".rstrip(": ")
-            )
-        return result
-
-    async def _last_chunk(self, route: _Route, result: RemoteResult) -> None:
-        """Wait (briefly) until every message the finished runner published has arrived."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _LAST_CHUNK_WAIT
-        while route.received.get(result.epoch, 0) < result.messages:
-            route.arrived.clear()
-            left = deadline - loop.time()
-            if left <= 0:
-                return
-            try:
-                await asyncio.wait_for(route.arrived.wait(), left)
-            except TimeoutError:
-                return
+        return result_of(fetched, remote.route.lost)
 
     def _on_message(self, event: tuple[float, dict[str, Any]]) -> None:
         message = event[1]
         route = self._routes.get(message.get("token", ""))
         if route is None:
             return  # another run's, or a late chunk of an attempt already reported
-        epoch = message["epoch"]
-        route.received[epoch] = route.received.get(epoch, 0) + 1
-        if message["kind"] == START:
+        if message["kind"] == protocol.START:
             route.starts += 1
             route.sink.started(message.get("pid"), message.get("worker"))
-        elif message["kind"] == OUTPUT:
+        elif message["kind"] == protocol.OUTPUT:
             route.sink.output(message["data"])
-        elif message["kind"] == NOTE:
+        elif message["kind"] == protocol.NOTE:
             route.sink.note(message["text"])
-        route.arrived.set()
+        elif message["kind"] == protocol.END and not route.ended.done():
+            route.ended.set_result(end_result(message))
 
     def _on_scheduler_event(self, event: tuple[float, dict[str, Any]]) -> None:
         """A worker left: the tasks it had run again elsewhere (infrastructure retries)."""
@@ -298,18 +306,22 @@ class DaskExecutor(Executor):
         """SIGTERM to the task's process group on its worker (SIGKILL after the grace period);
         a task not started yet is taken off the cluster."""
         remote = self._running.get(key)
-        if remote is None:
-            return
-        self._flag(remote, kill=False)
-        if remote.route.starts == 0 and remote.future is not None:
-            remote.future.cancel()
+        if remote is not None:
+            self._flag(remote, kill=False)
+            self._unqueue(remote)
 
     def kill(self, key: TaskKey) -> None:
-        """SIGKILL to the task's process group on its worker, now."""
+        """SIGKILL to the task's process group on its worker, now (a task not started yet is
+        taken off the cluster)."""
         remote = self._running.get(key)
         if remote is not None:
             self._flag(remote, kill=False)
             self._flag(remote, kill=True)
+            self._unqueue(remote)
+
+    def _unqueue(self, remote: _Remote) -> None:
+        if remote.route.starts == 0 and remote.future is not None:
+            remote.future.cancel()
 
     def _flag(self, remote: _Remote, kill: bool) -> None:
         if kill in remote.flags or self._conn is None:
@@ -336,11 +348,14 @@ class DaskExecutor(Executor):
 
     async def _snapshot(self, cwd: str) -> Snapshot:
         """The worktree's state as a commit, published once per run (shared by its tasks)."""
+        return await asyncio.shield(self._snapshot_soon(cwd))
+
+    def _snapshot_soon(self, cwd: str) -> asyncio.Future[Snapshot]:
         pending = self._snapshots.get(cwd)
         if pending is None:
             pending = asyncio.ensure_future(self._make_snapshot(cwd))
             self._snapshots[cwd] = pending
-        return await asyncio.shield(pending)
+        return pending
 
     async def _make_snapshot(self, cwd: str) -> Snapshot:
         snap = await asyncio.to_thread(snapshot, cwd, self.settings.uncommitted)

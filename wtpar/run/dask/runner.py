@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from wtpar.procs import clean_env, group_alive, signal_group
-from wtpar.run.dask.checkout import CheckoutError, cache_root, checkout
+from wtpar.run.dask.checkout import CheckoutError, cache_root, checked_out
 from wtpar.run.dask.protocol import (
     CHUNK_BYTES,
     NOTE,
@@ -37,6 +37,7 @@ from wtpar.run.dask.protocol import (
     RemoteAttempt,
     RemoteResult,
     cancel_event,
+    end_message,
 )
 from wtpar.run.executor import Ending
 
@@ -80,7 +81,10 @@ def run_attempt(job: RemoteAttempt) -> RemoteResult:
     asked = _Flag(cancel_event(job.token), ask)
     kill = _Flag(cancel_event(job.token, kill=True), ask)
     ending, exit_code, detail = _run(job, publish, lambda: unwanted() or asked(), kill)
-    return RemoteResult(ending, exit_code, detail, worker.address, epoch, sent[0])
+    resources = tuple(sorted(worker.state.total_resources.items()))
+    result = RemoteResult(ending, exit_code, detail, worker.address, epoch, sent[0], resources)
+    publish(end_message(result))
+    return result
 
 
 class _Flag:
@@ -109,9 +113,15 @@ def _run(
     job: RemoteAttempt, publish: Publish, terminate: Flag, kill: Flag
 ) -> tuple[Ending, int | None, str | None]:
     try:
-        root = checkout(job.source, job.ref, job.commit, cache_root())
+        with checked_out(job.source, job.ref, job.commit, cache_root(), job.keep_worktrees) as root:
+            return _start(job, root, publish, terminate, kill)
     except CheckoutError as exc:
         return Ending.NOT_STARTED, None, exc.message
+
+
+def _start(
+    job: RemoteAttempt, root: str, publish: Publish, terminate: Flag, kill: Flag
+) -> tuple[Ending, int | None, str | None]:
     cwd = os.path.join(root, job.subdir) if job.subdir else root
     env = clean_env(dict(job.env))
     env["WTPAR_WORKTREE"] = root

@@ -7,6 +7,7 @@
     repo = "ssh://git.example/proj.git"      # where workers fetch commits (default: this repo)
     uncommitted = true                  # run on uncommitted and untracked changes too
     workers = 4                         # LocalCluster worker processes (default: CPUs)
+    cache_worktrees = 16                # commit worktrees each worker keeps per repository
     connect_timeout = "5s"
     tls_ca_file = "ca.pem"              # TLS: all three, paths relative to the repository
     tls_cert = "client.pem"
@@ -23,6 +24,7 @@ from typing import Any
 
 from wtpar.config import Config
 from wtpar.errors import UsageError
+from wtpar.run.dask.protocol import KEEP_WORKTREES
 from wtpar.text import parse_duration
 
 BACKENDS = ("local", "dask")
@@ -31,6 +33,7 @@ _KNOWN = {
     "repo",
     "uncommitted",
     "workers",
+    "cache_worktrees",
     "connect_timeout",
     "tls_ca_file",
     "tls_cert",
@@ -47,6 +50,7 @@ class DaskSettings:
     repo: str | None = None
     uncommitted: bool = True
     workers: int | None = None
+    cache_worktrees: int = KEEP_WORKTREES
     connect_timeout: float = 5.0
     tls_ca_file: str | None = None
     tls_cert: str | None = None
@@ -85,10 +89,13 @@ def dask_settings(config: Config, scheduler: str | None = None) -> DaskSettings:
     if not isinstance(uncommitted, bool):
         raise config.error("dask.uncommitted must be true or false", "uncommitted")
     workers = table.get("workers")
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
+    if workers is not None and not _count(workers):
         raise config.error("dask.workers must be a whole number, 1 or more", "workers")
+    kept = table.get("cache_worktrees", KEEP_WORKTREES)
+    if not _count(kept):
+        raise config.error(
+            "dask.cache_worktrees must be a whole number, 1 or more", "cache_worktrees"
+        )
     timeout = 5.0
     if "connect_timeout" in table:
         try:
@@ -113,8 +120,14 @@ def dask_settings(config: Config, scheduler: str | None = None) -> DaskSettings:
         repo=table.get("repo"),
         uncommitted=uncommitted,
         workers=workers,
+        cache_worktrees=kept,
         connect_timeout=timeout,
         tls_ca_file=tls["tls_ca_file"],
         tls_cert=tls["tls_cert"],
         tls_key=tls["tls_key"],
     )
+
+
+def _count(value: Any) -> bool:
+    """A whole number, 1 or more (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
