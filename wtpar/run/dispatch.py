@@ -171,12 +171,8 @@ class Dispatcher:
         for live in self._lives.values():
             inst = live.instance
             self._emit(TaskQueued(inst.key, inst.command, inst.worktree.path))
-        opts, executor = self.options, self.executor
-        self.pacer.open_gate(
-            lambda: executor.start_limit(opts.jobs),
-            opts.max_memory_percent,
-            start=self._started_by_gate,
-        )
+        limit = functools.partial(self.executor.start_limit, self.options.jobs)
+        self.pacer.open_gate(limit, self.options.max_memory_percent, start=self._started_by_gate)
         try:
             await start_executor(self.executor)
         except (WtparError, asyncio.CancelledError) as exc:
