@@ -100,14 +100,18 @@ def _submitted(cluster: Any, prefix: str) -> bool:
     return any(str(key).startswith(prefix) for key in list(cluster.scheduler.tasks))
 
 
-def test_affinity_prefers_the_latest_worker_with_the_commit_that_has_the_resources() -> None:
+def test_affinity_prefers_the_workers_with_the_commit_that_have_the_resources() -> None:
     affinity = Affinity()
-    assert affinity.prefer("c1", {}) is None
+    assert affinity.prefer("c1", {}, 4) == []
     affinity.ran("c1", "gpu-old", {"gpu": 2})
     affinity.ran("c1", "plain", {})
-    assert affinity.prefer("c1", {}) == "plain"
-    assert affinity.prefer("c1", {"gpu": 1}) == "gpu-old"
-    assert affinity.prefer("c1", {"gpu": 3}) is None
-    assert affinity.prefer("c2", {}) is None
+    assert affinity.prefer("c1", {}, 4) == ["plain", "gpu-old"]
+    assert affinity.prefer("c1", {"gpu": 1}, 4) == ["gpu-old"]
+    assert affinity.prefer("c1", {"gpu": 3}, 4) == []
+    assert affinity.prefer("c2", {}, 4) == []
     affinity.ran("c1", "gpu-old", {"gpu": 2})
-    assert affinity.prefer("c1", {}) == "gpu-old"
+    assert affinity.prefer("c1", {}, 4) == ["gpu-old", "plain"]
+    # Every worker of the cluster has it: no preference, the scheduler balances.
+    assert affinity.prefer("c1", {}, 2) == []
+    affinity.forget("gpu-old")
+    assert affinity.prefer("c1", {"gpu": 1}, 4) == []
