@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_check import run_loop  # noqa: E402
+from bench.bench_scale import Tool  # noqa: E402
 from fixtures.recipes import git  # noqa: E402
 
 # A commit of wtpar's main (2026-12-01) with 139 merges in its history: pinned, so the case
@@ -79,14 +80,14 @@ def ancestor(repo: Path, a: str, b: str) -> bool:
     return subprocess.run(["git", "merge-base", "--is-ancestor", a, b], cwd=repo).returncode == 0
 
 
-def run_check(source: Path, repo: Path, names: list[str]) -> tuple[float, dict[str, object]]:
-    """One cold `wtpar check --json --no-run` of NAMES, with wtpar from SOURCE."""
+def run_check(tool: Tool, repo: Path, names: list[str]) -> tuple[float, dict[str, object]]:
+    """One cold `wtpar check --json --no-run` of NAMES, with TOOL's wtpar."""
     subprocess.run(["rm", "-rf", str(repo / ".git" / "wtpar")], check=True)
     start = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-m", "wtpar", "check", "--json", "--no-run", *names],
         cwd=repo,
-        env={**os.environ, "PYTHONPATH": str(source)},
+        env=tool.env,
         capture_output=True,
         text=True,
     )
@@ -125,7 +126,8 @@ def main() -> None:
     )
     if args.before and not (args.before / "wtpar" / "__init__.py").is_file():
         raise SystemExit(f"--before {args.before}: no wtpar source there")
-    tools = {"check": ROOT, **({"before": args.before.resolve()} if args.before else {})}
+    sources = {"check": ROOT, **({"before": args.before.resolve()} if args.before else {})}
+    tools = {label: Tool(source) for label, source in sources.items()}  # byte-compiled
     with tempfile.TemporaryDirectory(prefix="wtpar-bench-real-") as tmp:
         work = Path(tmp)
         repo = work / "repo"
@@ -139,9 +141,9 @@ def main() -> None:
             t, loop_conflicts = run_loop(repo, names, work)
             times["loop"].append(t)
             cpu["loop"].append(children_cpu() - used)
-            for label, source in tools.items():
+            for label, tool in tools.items():
                 used = children_cpu()
-                t, reports[label] = run_check(source, repo, names)
+                t, reports[label] = run_check(tool, repo, names)
                 times[label].append(t)
                 cpu[label].append(children_cpu() - used)
     report = reports["check"]
@@ -169,7 +171,7 @@ def main() -> None:
     )
     for label in tools:
         print(
-            f"wtpar check, cold ({label:6s} {str(tools[label])[-28:]:>28}): {med[label]:6.2f} s"
+            f"wtpar check, cold ({label:6s} {str(sources[label])[-28:]:>28}): {med[label]:6.2f} s"
             f" (CPU {cpu_med[label]:.2f} s)   check / loop = {med[label] / med['loop']:.2f}x"
             f" (goal <= 0.4x), CPU {cpu_med[label] / cpu_med['loop']:.2f}x"
         )

@@ -17,6 +17,8 @@ from wtpar.check.model import (
     UpstreamFacts,
     UpstreamState,
 )
+from wtpar.check.order import MergeStep
+from wtpar.check.reasons import order_step_reason
 from wtpar.check.report import checks_summary, dirty_summary, pushed_summary
 from wtpar.check.rules import evaluate
 from wtpar.model import Readiness, StatusCounts, Verdict
@@ -328,3 +330,10 @@ def test_table_summaries() -> None:
 )
 def test_upstream_state(facts: UpstreamFacts, state: UpstreamState) -> None:
     assert facts.state is state
+
+
+def test_an_order_step_blamed_on_several_branches_says_land() -> None:
+    one = order_step_reason(MergeStep("c", False, ("f",), ("a",)))
+    two = order_step_reason(MergeStep("c", False, ("f",), ("a", "b")))
+    assert one.message == "conflicts after a lands (f): rebase it then"
+    assert two.message == "conflicts after a, b land (f): rebase it then"

@@ -30,6 +30,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from wtpar.locks import locks_dir
@@ -90,6 +91,7 @@ class BusyRecord:
         self.task = task
         self.kind = kind
         self._started = time.time()
+        self._size = 0
         self._write(os.getpid())
 
     @property
@@ -110,34 +112,57 @@ class BusyRecord:
             "started": self._started,
             "kind": self.kind,
         }
-        text = json.dumps(data).encode("utf-8")
-        os.ftruncate(self._fd, 0)
+        # Padded over the previous record instead of truncated: JSON allows trailing spaces,
+        # and on ext4 a file truncated and then deleted makes its last close wait for a
+        # flush (about a millisecond, on every task).
+        text = json.dumps(data).encode("utf-8").ljust(self._size)
+        self._size = len(text)
         os.pwrite(self._fd, text, 0)
 
 
 @contextlib.contextmanager
 def running_in(
-    wtpar_dir: str, worktree_path: str, task: str, kind: str = "task"
+    wtpar_dir: str, worktree_path: str, task: str, kind: str = "task", folder: str | None = None
 ) -> Iterator[BusyRecord]:
-    """Hold a busy record for TASK in the worktree for the duration of the block."""
-    folder = busy_dir(wtpar_dir, worktree_path)
-    os.makedirs(folder, exist_ok=True)
+    """Hold a busy record for TASK in the worktree for the duration of the block (`folder`:
+    its `busy_dir`, already made, from a caller registering many tasks there)."""
+    if folder is None:
+        folder = busy_dir(wtpar_dir, worktree_path)
+        os.makedirs(folder, exist_ok=True)
     name = f"{os.getpid()}-{next(_counter)}"
     tmp = os.path.join(folder, f".{name}.tmp")
     path = os.path.join(folder, f"{name}.json")
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    left = tmp
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         record = BusyRecord(fd, path, task, kind)
         with _gate(folder, fcntl.LOCK_SH):
             # Readers only look at *.json: they never see a record before it is locked.
             os.rename(tmp, path)
+        left = path
         yield record
     finally:
-        for leftover in (tmp, path):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(leftover)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(left)
         os.close(fd)
+
+
+class Registrar:
+    """Registers the tasks of one run: each worktree's folder is found and made once (a real
+    path costs a dozen system calls, for every task of thousands)."""
+
+    def __init__(self, wtpar_dir: str) -> None:
+        self.wtpar_dir = wtpar_dir
+        self._folders: dict[str, str] = {}
+
+    def running_in(self, worktree_path: str, task: str) -> AbstractContextManager[BusyRecord]:
+        """`running_in` for TASK in the worktree."""
+        folder = self._folders.get(worktree_path)
+        if folder is None:
+            folder = self._folders[worktree_path] = busy_dir(self.wtpar_dir, worktree_path)
+            os.makedirs(folder, exist_ok=True)
+        return running_in(self.wtpar_dir, worktree_path, task, folder=folder)
 
 
 def running_tasks(wtpar_dir: str, worktree_path: str) -> list[RunningTask]:

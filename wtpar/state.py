@@ -42,9 +42,14 @@ def atomic_write_text(path: str, text: str, durable: bool = True) -> None:
         raise
 
 
-def atomic_write_json(path: str, data: Any) -> None:
-    """Write `data` as indented JSON, atomically."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+def atomic_write_json(path: str, data: Any, compact: bool = False) -> None:
+    """Write `data` as indented JSON (or `compact`, for caches nobody reads by eye),
+    atomically."""
+    # Indented JSON goes through the json module's pure-Python encoder: for a cache of
+    # thousands of entries, seconds and a list of millions of small strings. A cache keeps
+    # its keys' order: the newest last, for trimming the oldest.
+    text = json.dumps(data, separators=(",", ":")) if compact else None
+    atomic_write_text(path, (text or json.dumps(data, indent=2, sort_keys=True)) + "\n")
 
 
 def read_json(path: str, default: Any) -> Any:
@@ -63,13 +68,17 @@ def read_json(path: str, default: Any) -> Any:
     return data
 
 
-def update_json(path: str, change: Callable[[Any], Any], default: Any) -> Any:
-    """Under the file's lock: read (as `read_json`), apply `change`, write back atomically;
-    return the new data."""
-    return update_with(path, lambda p: read_json(p, default), change)
+def update_json(
+    path: str, change: Callable[[Any], Any], default: Any, compact: bool = False
+) -> Any:
+    """Under the file's lock: read (as `read_json`), apply `change`, write back atomically
+    (`compact`: see atomic_write_json); return the new data."""
+    return update_with(path, lambda p: read_json(p, default), change, compact)
 
 
-def update_with(path: str, read: Callable[[str], _T], change: Callable[[_T], Any]) -> Any:
+def update_with(
+    path: str, read: Callable[[str], _T], change: Callable[[_T], Any], compact: bool = False
+) -> Any:
     """Under the file's lock: `read` (which validates), apply `change`, write back
     atomically; return the new data."""
     lock = file_lock(
@@ -77,17 +86,17 @@ def update_with(path: str, read: Callable[[str], _T], change: Callable[[_T], Any
     )
     with lock:
         data = change(read(path))
-        atomic_write_json(path, data)
+        atomic_write_json(path, data, compact)
         return data
 
 
 def update_cache(
     path: str, parse: Callable[[Any], _T], empty: _T, change: Callable[[_T], JsonDict]
 ) -> None:
-    """update_json for a cache: a damaged one is replaced, one that cannot be written is left
-    alone; both are warned about, neither stops the command."""
+    """update_json for a cache (written compact): a damaged one is replaced, one that cannot
+    be written is left alone; both are warned about, neither stops the command."""
     try:
-        update_with(path, lambda p: read_cache(p, parse, empty), change)
+        update_with(path, lambda p: read_cache(p, parse, empty), change, compact=True)
     except OSError as exc:
         warn(f"{path}: cannot write it ({exc.strerror or exc}); not caching this time", about=path)
 

@@ -117,5 +117,6 @@ def order_step_reason(step: MergeStep) -> Reason:
     if step.combined:
         text = f"conflicts once {after} have landed ({files})"
     else:
-        text = f"conflicts after {after} lands ({files}): rebase it then"
+        verb = "lands" if len(step.after) == 1 else "land"
+        text = f"conflicts after {after} {verb} ({files}): rebase it then"
     return Reason("conflicts-in-order", text, True)

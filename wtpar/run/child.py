@@ -83,15 +83,21 @@ class Child:
 
 
 def start_child(
-    argv: list[str], cwd: str, env: Mapping[str, str], output_fd: int, keep_fd: int | None = None
+    argv: list[str],
+    cwd: str,
+    env: Mapping[str, str],
+    output_fd: int,
+    keep_fd: int | None = None,
+    stdin_fd: int | None = None,
 ) -> Child:
     """Start `argv` in its own session with stdout and stderr on `output_fd` (OSError if not),
-    inheriting `keep_fd` when given."""
+    inheriting `keep_fd` when given; stdin is `stdin_fd`, else /dev/null (which Popen opens
+    and closes for every child: pass one open for many)."""
     popen = subprocess.Popen(
         argv,
         cwd=cwd,
         env=dict(env),
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin_fd is None else stdin_fd,
         stdout=output_fd,
         stderr=output_fd,
         start_new_session=True,

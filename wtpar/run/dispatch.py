@@ -22,7 +22,7 @@ import contextlib
 import functools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wtpar import busy
@@ -32,7 +32,6 @@ from wtpar.model import (
     RunFinished,
     RunReport,
     RunStatus,
-    SkipKind,
     TaskFinished,
     TaskKey,
     TaskQueued,
@@ -43,11 +42,12 @@ from wtpar.run.cleanliness import CleanReads
 from wtpar.run.executor import Executor, start_executor
 from wtpar.run.expect import Pacer
 from wtpar.run.history import History
-from wtpar.run.live import LiveTask, Subscriber, fires
+from wtpar.run.live import LiveTask, Subscriber
 from wtpar.run.plan import RunPlan
 from wtpar.run.recording import record_run_results
 from wtpar.run.results import ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
+from wtpar.run.waits import Waits
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,16 @@ class Dispatcher:
         self._base_env = env if env is not None else clean_env()
         self._subscribers: list[Subscriber] = []
         self._stopping: str | None = None
-        self._next_start = 0.0
         self._started_run = False
-        self._lives = {
-            i.key: LiveTask(i, self.store.log_path(self.run_id, i.key), self._emit)
-            for i in plan.instances
-        }
-        for live in self._lives.values():
-            live.on_started = functools.partial(self._after_start, live)
+        # One LiveTask per instance, thousands of them: what they share is made once.
+        log_at = functools.partial(self.store.log_path, self.run_id)
+        emit, started = self._emit, self._after_start
+        self._lives = {i.key: LiveTask(i, log_at, emit, on_started=started) for i in plan.instances}
+        self._waits = Waits(self._lives.values(), self._ready)
+        self._tasks: set[asyncio.Task[None]] = set()  # the instances started, until they end
+        self._busy = busy.Registrar(wtpar_dir)  # every wtpar process sees a worktree busy
+        self._unfinished = len(self._lives)
+        self._all_finished: asyncio.Future[None] | None = None  # once tasks may start
         self.pacer = Pacer(plan, history, memory_percent)
 
     @property
@@ -128,14 +130,11 @@ class Dispatcher:
         """Cancel one task instance: if queued it will not start; if running, its process
         group gets SIGTERM, then SIGKILL after the grace period. Dependents are skipped."""
         live = self._lives.get(key)
-        if live is None or live.finished.is_set():
+        if live is None or live.finished:
             return
         if live.cancel_reason is None:
             live.cancel_reason = reason
-        if live.running:
-            self._terminate(live)
-        elif live.task is not None:
-            live.task.cancel()
+        self._cancel_live(live)
 
     def cancel_all(self, reason: str = "cancelled") -> None:
         """Stop starting tasks, terminate the running ones; the rest end cancelled."""
@@ -172,8 +171,8 @@ class Dispatcher:
         for live in self._lives.values():
             inst = live.instance
             self._emit(TaskQueued(inst.key, inst.command, inst.worktree.path))
-        executor, jobs = self.executor, self.options.jobs
-        self.pacer.open_gate(lambda: executor.start_limit(jobs), self.options.max_memory_percent)
+        limit = functools.partial(self.executor.start_limit, self.options.jobs)
+        self.pacer.open_gate(limit, self.options.max_memory_percent, start=self._started_by_gate)
         try:
             await start_executor(self.executor)
         except (WtparError, asyncio.CancelledError) as exc:
@@ -186,18 +185,20 @@ class Dispatcher:
             raise
         if self.clean_reads is not None:
             self.clean_reads.start(live.instance.worktree.path for live in self._lives.values())
-        tasks = []
-        for live in self._lives.values():
-            live.task = asyncio.create_task(self._drive(live), name=str(live.instance.key))
-            live.task.add_done_callback(functools.partial(self._cancelled_early, live))
-            tasks.append(live.task)
+        # An instance starts once ready (waits.py) and its turn comes (the start gate): a
+        # task for each of thousands up front would only wait.
+        self._all_finished = self._loop.create_future()
+        self._waits.ready([live for live in self._lives.values() if not live.waiting])
         try:
-            if tasks:
-                await asyncio.wait(tasks)
+            if self._unfinished:
+                await self._all_finished
+            if self._tasks:
+                await asyncio.wait(self._tasks)
         except asyncio.CancelledError:
             # run() itself was cancelled (the dashboard is quitting): leave nothing behind.
             self.kill_now()
-            await asyncio.wait(tasks)
+            if self._tasks:
+                await asyncio.wait(self._tasks)
             raise
         finally:
             await self.executor.aclose()
@@ -216,7 +217,7 @@ class Dispatcher:
     ) -> None:
         self.start_failed = True
         for live in self._lives.values():
-            if not live.finished.is_set():
+            if not live.finished:
                 self._finish(live, status, reason)
         with contextlib.suppress(Exception):
             # Release what a half-done start took; the report below matters more.
@@ -226,6 +227,43 @@ class Dispatcher:
         self._emit(RunFinished(self.report))
 
     # -- one task instance -------------------------------------------------------------------
+
+    def _ready(self, live: LiveTask) -> None:
+        # What it waited for has finished: skip it, or start it (now, to take its locks
+        # first: pool.py), or queue it for its turn.
+        if live.finished:
+            return
+        if self._stopping or live.cancel_reason:
+            self._finish(live, RunStatus.CANCELLED, live.cancel_reason or self._stopping)
+        elif (blocked := live.blocked(self._lives)) is not None:
+            self._finish(live, *blocked)
+        elif live.instance.locks:
+            self._start_task(live)
+        else:
+            self.pacer.queue(live.instance.key, live)
+
+    def _started_by_gate(self, live: LiveTask) -> None:
+        live.holds_turn = True  # a queued instance's turn came: it holds the gate's place
+        self._start_task(live)
+
+    def _start_task(self, live: LiveTask) -> None:
+        task = self._loop.create_task(self._drive(live), name=str(live.instance.key))
+        live.task = task
+        self._tasks.add(task)
+        task.add_done_callback(functools.partial(self._task_ended, live))
+
+    def _task_ended(self, live: LiveTask, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._leave_turn(live)
+        # A task cancelled before its first step never runs _drive: finish it here, so its
+        # dependents do not wait for it forever.
+        if not live.finished:
+            self._finish(live, RunStatus.CANCELLED, live.cancel_reason or self._stopping)
+
+    def _leave_turn(self, live: LiveTask) -> None:
+        if live.holds_turn:
+            live.holds_turn = False
+            self.pacer.leave()
 
     async def _drive(self, live: LiveTask) -> None:
         try:
@@ -242,36 +280,8 @@ class Dispatcher:
             status, reason = RunStatus.FAILED, f"wtpar: internal error: {type(exc).__name__}: {exc}"
         self._finish(live, status, reason)
 
-    def _cancelled_early(self, live: LiveTask, task: asyncio.Task[None]) -> None:
-        # A task cancelled before its first step never runs _drive: finish it here, so its
-        # dependents do not wait for it forever.
-        if not live.finished.is_set():
-            self._finish(live, RunStatus.CANCELLED, live.cancel_reason or self._stopping)
-
     async def _execute(self, live: LiveTask) -> tuple[RunStatus, str | None]:
         inst = live.instance
-        if inst.skip is not None:
-            return live.skipped(inst.skip, f"{inst.skip.value}: {inst.skip_reason}")
-        for dep_key in inst.deps:
-            dep = self._lives[dep_key]
-            await dep.finished.wait()
-            if not dep.passed:
-                # A dependency skipped by design passes its kind on; any other is a failure.
-                inherited = dep.skip in (SkipKind.NOT_APPLICABLE, SkipKind.NOT_TRIGGERED)
-                kind = dep.skip if inherited and dep.skip else SkipKind.DEPENDENCY_FAILED
-                what = f"dependency {dep_key} {dep.status.value}"
-                if inherited and dep.skip:
-                    what = f"{dep.skip.value}: {what} ({dep.skip.value})"
-                return live.skipped(kind, what)
-        if inst.trigger is not None:
-            trigger = self._lives[inst.trigger]
-            await trigger.finished.wait()
-            if not fires(inst.spec.when, trigger):
-                return live.skipped(
-                    SkipKind.NOT_TRIGGERED,
-                    f"not triggered: {inst.trigger} {trigger.status.value} "
-                    f"(when = {inst.spec.when.value})",
-                )
         attempts = inst.spec.retries + 1
         status, reason = RunStatus.CANCELLED, None
         for attempt in range(1, attempts + 1):
@@ -289,37 +299,33 @@ class Dispatcher:
         inst = live.instance
         executor = self.executor
         assert executor is not None
-        async with executor.hold(inst.locks), self.pacer.turn(inst.key), executor.slot():
-            await self._stagger_gate()
-            if self._stopping or live.cancel_reason:
-                return RunStatus.CANCELLED, live.cancel_reason or self._stopping
-            if attempt > 1:
-                live.note(f"attempt {attempt} of {attempts}")
-            live.attempts = attempt
-            live.running = True
-            live.began = time.monotonic()  # until the process starts (LiveTask.started)
-            try:
-                with self._busy_in_worktree(live) as keep_fd:
-                    made = make_attempt(self._base_env, self.run_id, inst, attempt, keep_fd)
-                    result = await executor.execute(made, live)
-            finally:
-                live.running = False
-                live.flush_output()
+        # The first attempt of a queued instance already has its turn (the gate started it).
+        turn = self.pacer.turn(inst.key) if not live.holds_turn else contextlib.nullcontext()
+        locks = executor.hold(inst.locks) if inst.locks else contextlib.nullcontext()
+        try:
+            async with locks, turn, executor.slot():
+                await self.pacer.stagger(self.options.stagger)
+                if self._stopping or live.cancel_reason:
+                    return RunStatus.CANCELLED, live.cancel_reason or self._stopping
+                if attempt > 1:
+                    live.note(f"attempt {attempt} of {attempts}")
+                live.attempts = attempt
+                live.running = True
+                live.began = time.monotonic()  # until the process starts (LiveTask.started)
+                try:
+                    with self._busy.running_in(inst.worktree.path, inst.key.task) as record:
+                        live.busy_record = record  # the task's process holds it too (busy.py)
+                        made = make_attempt(self._base_env, self.run_id, inst, attempt, record.fd)
+                        result = await executor.execute(made, live)
+                finally:
+                    live.running = False
+                    live.busy_record = None
+                    live.flush_output()
+        finally:
+            self._leave_turn(live)
         # From the process's start: a cluster may have queued the attempt before it ran.
         self.pacer.remember(inst, result, time.monotonic() - live.began)
         return live.judge(result, self._stopping)
-
-    @contextlib.contextmanager
-    def _busy_in_worktree(self, live: LiveTask) -> Iterator[int]:
-        """While an attempt runs, every wtpar process sees its worktree as busy (busy.py);
-        the record's descriptor, for the task's process to hold too."""
-        inst = live.instance
-        with busy.running_in(self.wtpar_dir, inst.worktree.path, inst.key.task) as record:
-            live.busy_record = record
-            try:
-                yield record.fd
-            finally:
-                live.busy_record = None
 
     # -- history, ETA and hold-back (expect.Pacer) -------------------------------------------
 
@@ -334,9 +340,9 @@ class Dispatcher:
         running = {
             key: now - live.start_time
             for key, live in self._lives.items()
-            if live.running and live.start_time is not None and not live.finished.is_set()
+            if live.running and live.start_time is not None and not live.finished
         }
-        finished = [key for key, live in self._lives.items() if live.finished.is_set()]
+        finished = [key for key, live in self._lives.items() if live.finished]
         return self.pacer.eta(finished, running, self.jobs)
 
     def _after_start(self, live: LiveTask) -> None:
@@ -347,39 +353,35 @@ class Dispatcher:
         if self.executor is not None:
             self.executor.terminate(live.instance.key)
 
-    async def _stagger_gate(self) -> None:
-        stagger = self.options.stagger
-        if stagger <= 0:
-            return
-        now = self._loop.time()
-        start = max(now, self._next_start)
-        self._next_start = start + stagger
-        if start > now:
-            await asyncio.sleep(start - now)
-
     def _finish(self, live: LiveTask, status: RunStatus, reason: str | None) -> None:
-        live.status = status
-        live.reason = reason
-        if live.start_time is not None:
-            live.end_time = time.time()
-        if live.log is not None:
-            live.log.close()
-        live.finished.set()
-        self._emit(TaskFinished(live.task_run()))
-        if self.options.fail_fast and status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
-            self._stop(f"--fail-fast: {live.instance.key} {status.value}")
+        live.end(status, reason)
+        self._unfinished -= 1
+        if not self._unfinished and self._all_finished and not self._all_finished.done():
+            self._all_finished.set_result(None)
+        try:
+            self._emit(TaskFinished(live.task_run()))
+            if self.options.fail_fast and status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
+                self._stop(f"--fail-fast: {live.instance.key} {status.value}")
+        finally:
+            ready = self._waits.finished(live.instance.key)
+            if ready and self._all_finished is not None:
+                self._waits.ready(ready)
+
+    def _cancel_live(self, live: LiveTask) -> None:
+        if live.running:
+            self._terminate(live)
+        elif live.task is not None:
+            live.task.cancel()
+        elif self._all_finished is not None:  # waiting for what it depends on, or its turn
+            self._finish(live, RunStatus.CANCELLED, live.cancel_reason or self._stopping)
 
     def _stop(self, reason: str) -> None:
         if self._stopping:
             return
         self._stopping = reason
         for live in self._lives.values():
-            if live.finished.is_set():
-                continue
-            if live.running:
-                self._terminate(live)
-            elif live.task is not None:
-                live.task.cancel()
+            if not live.finished:
+                self._cancel_live(live)
 
     # -- results -----------------------------------------------------------------------------
 

@@ -5,13 +5,15 @@ turned into history entries. The glue between the dispatcher, the history store
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from wtpar.model import TaskKey
 from wtpar.run.executor import AttemptResult, Ending
-from wtpar.run.gate import StartGate
+from wtpar.run.gate import Queued, StartGate
 from wtpar.run.history import Attempted, Estimate, History, TaskId, estimate
 from wtpar.run.plan import RunPlan, TaskInstance
 from wtpar.run.schedule import Node, Rank, ranks, remaining_time
@@ -66,7 +68,7 @@ def attempt_entry(
 
 class Pacer:
     """One run's use of history: who starts first, when to hold back, how long is left,
-    and what to remember."""
+    and what to remember; and the stagger between starts."""
 
     def __init__(
         self,
@@ -82,12 +84,30 @@ class Pacer:
         self.attempted: list[Attempted] = []
         self._gate: StartGate | None = None
         self._limit: float | None = None
+        self._next_start = 0.0
 
-    def open_gate(self, jobs: int | Callable[[], int], max_memory_percent: float | None) -> None:
+    def open_gate(
+        self,
+        jobs: int | Callable[[], int],
+        max_memory_percent: float | None,
+        start: Callable[[Any], None],
+    ) -> None:
         """Make the start gate for `jobs` slots, a number or a function read at each start
-        (on the run's loop, before the first start)."""
+        (on the run's loop, before the first start); `start(item)` starts an item queued
+        with `queue` when its turn comes."""
         self._limit = max_memory_percent
-        self._gate = StartGate(jobs, self._memory_hold)
+        self._gate = StartGate(jobs, self._memory_hold, start=start)
+
+    def queue(self, key: TaskKey, item: Queued) -> None:
+        """Start `item` (through the gate's `start`) at `key`'s turn; it holds its place until
+        `leave()`."""
+        assert self._gate is not None, "open_gate first"
+        self._gate.queue(self.ranks[key], item)
+
+    def leave(self) -> None:
+        """Give back the place of an item started from `queue`."""
+        assert self._gate is not None, "open_gate first"
+        self._gate.leave()
 
     @asynccontextmanager
     async def turn(self, key: TaskKey) -> AsyncIterator[None]:
@@ -95,6 +115,16 @@ class Pacer:
         assert self._gate is not None, "open_gate first"
         async with self._gate.turn(self.ranks[key]):
             yield
+
+    async def stagger(self, seconds: float) -> None:
+        """Wait until `seconds` after the previous start that waited here (`--stagger`)."""
+        if seconds <= 0:
+            return
+        now = asyncio.get_running_loop().time()
+        start = max(now, self._next_start)
+        self._next_start = start + seconds
+        if start > now:
+            await asyncio.sleep(start - now)
 
     @property
     def holding_back(self) -> str | None:

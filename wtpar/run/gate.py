@@ -11,6 +11,10 @@ changes as workers come and go).
 A hold-back check (`[run] max_memory_percent`) can stop new starts while it says why;
 running attempts continue, and it is asked again every `recheck` seconds. So that a run
 always moves, one attempt may start when none of this run's is in flight.
+
+A holder either awaits its turn (`turn`), or is queued (`queue`) and started by the gate's
+`start` callback when its turn comes: thousands of queued items then cost a heap entry
+each, not a waiting coroutine each.
 """
 
 from __future__ import annotations
@@ -20,9 +24,16 @@ import heapq
 import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 HoldBack = Callable[[], "str | None"]
+
+
+class Queued(Protocol):
+    """An item queued for its turn; once done (cancelled, say) it is dropped unstarted."""
+
+    def done(self) -> bool:
+        """True when the item no longer wants its turn."""
 
 
 class StartGate:
@@ -34,6 +45,7 @@ class StartGate:
         hold_back: HoldBack | None = None,
         recheck: float = 0.5,
         on_hold: Callable[[str | None], None] | None = None,
+        start: Callable[[Any], None] | None = None,
     ) -> None:
         self._limit = limit
         self.active = 0
@@ -41,7 +53,8 @@ class StartGate:
         self._hold_back = hold_back
         self._recheck = recheck
         self._on_hold = on_hold
-        self._waiting: list[tuple[Any, int, asyncio.Future[None]]] = []
+        self._start = start
+        self._waiting: list[tuple[Any, int, asyncio.Future[None] | Queued]] = []
         self._seq = itertools.count()
         self._pump_pending = False
         self._timer: asyncio.TimerHandle | None = None
@@ -71,6 +84,16 @@ class StartGate:
         finally:
             self._leave()
 
+    def queue(self, rank: Any, item: Queued) -> None:
+        """Call `start(item)` when this rank's turn comes; the item then holds a place until
+        `leave()`."""
+        heapq.heappush(self._waiting, (rank, next(self._seq), item))
+        self._schedule()
+
+    def leave(self) -> None:
+        """Give back the place of an item started by the gate (see `queue`)."""
+        self._leave()
+
     def _leave(self) -> None:
         self.active -= 1
         self._schedule()
@@ -96,17 +119,22 @@ class StartGate:
             while self._waiting and self.active < limit:
                 self._admit()
             return
-        if self.active == 0:
+        while self.active == 0 and self._waiting:
             self._admit()  # held back, but nothing of this run runs: one, so the run moves
         self._set_holding(reason if self._waiting else None)
         if self._waiting:
             self._timer = asyncio.get_running_loop().call_later(self._recheck, self._schedule)
 
     def _admit(self) -> None:
-        _, _, future = heapq.heappop(self._waiting)
-        if not future.done():
-            future.set_result(None)
-            self.active += 1
+        _, _, entry = heapq.heappop(self._waiting)
+        if entry.done():
+            return
+        self.active += 1
+        if isinstance(entry, asyncio.Future):
+            entry.set_result(None)
+        else:
+            assert self._start is not None, "queue() needs a gate made with start="
+            self._start(entry)
 
     def _set_holding(self, reason: str | None) -> None:
         if reason != self.holding:

@@ -5,6 +5,10 @@ Each finished attempt is kept (duration, exit code, CPU seconds and peak memory 
 reported them) under its (task, branch, command) key, the last `KEEP` per key, in
 `wtpar/cache/history.json`, written under the file's lock. Every entry is validated on
 read: a damaged one is dropped, a damaged file reads as empty.
+
+    {"schema": 2, "entries": {"test\x1fmain\x1fpytest -q": [[12.5, 0, 1764600000.0, 10.1, 8192]]}}
+
+(duration, exit code, when it finished, CPU seconds, peak resident bytes).
 """
 
 from __future__ import annotations
@@ -12,17 +16,17 @@ from __future__ import annotations
 import os
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from wtpar.state import read_json, update_json
 
 KEEP = 20  # attempts kept per key
 MAX_KEYS = 5000  # keys kept in all, the least recently used dropped first
-SCHEMA = 1
+SCHEMA = 2  # 1: each attempt an object naming every field (still read)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attempted:
     """One finished attempt of one task instance."""
 
@@ -56,28 +60,41 @@ def _key(task: str, branch: str, command: str) -> str:
     return f"{task}\x1f{branch}\x1f{command}"
 
 
-_FIELDS: dict[str, tuple[type, ...]] = {
-    "task": (str,),
-    "branch": (str,),
-    "command": (str,),
-    "duration": (int, float),
-    "exit_code": (int, type(None)),
-    "finished": (int, float),
-    "cpu_seconds": (int, float, type(None)),
-    "peak_rss": (int, type(None)),
-}
+# An attempt is stored as a row of these, under its key: a list of five numbers takes a
+# third of the memory (and of the file) that an object naming every field does, and a
+# history of 5000 keys holds up to 100000 attempts.
+_ROW: tuple[tuple[type, ...], ...] = (
+    (int, float),  # duration
+    (int, type(None)),  # exit_code
+    (int, float),  # finished
+    (int, float, type(None)),  # cpu_seconds
+    (int, type(None)),  # peak_rss
+)
+_FIELDS_V1: tuple[str, ...] = ("task", "branch", "command", "duration", "exit_code")
+_FIELDS_V1 += ("finished", "cpu_seconds", "peak_rss")
 
 
-def _valid(entry: Any) -> Attempted | None:
-    if not isinstance(entry, dict) or set(entry) != set(_FIELDS):
-        return None
-    for name, types in _FIELDS.items():
-        value = entry[name]
+def _valid(row: Any) -> bool:
+    if not isinstance(row, list) or len(row) != len(_ROW):
+        return False
+    for value, types in zip(row, _ROW, strict=True):
         if isinstance(value, bool) or not isinstance(value, types):
-            return None
-    if entry["duration"] < 0:
-        return None
-    return Attempted(**entry)
+            return False
+    return bool(row[0] >= 0)
+
+
+def _row(a: Attempted) -> list[Any]:
+    return [a.duration, a.exit_code, a.finished, a.cpu_seconds, a.peak_rss]
+
+
+def _rows_v1(key: str, items: list[Any]) -> list[list[Any]]:
+    """The rows of a schema 1 file's entries (objects naming every field)."""
+    rows = []
+    for e in items:
+        named = isinstance(e, dict) and e.keys() == set(_FIELDS_V1)
+        if named and _key(e["task"], e["branch"], e["command"]) == key:
+            rows.append([e[name] for name in _FIELDS_V1[3:]])
+    return rows
 
 
 class History:
@@ -90,15 +107,14 @@ class History:
 
     def record(self, attempts: Iterable[Attempted]) -> None:
         """Add these attempts (oldest first), under the file's lock."""
-        new: dict[str, list[dict[str, Any]]] = {}
+        new: dict[str, list[list[Any]]] = {}
         for a in attempts:
-            new.setdefault(_key(a.task, a.branch, a.command), []).append(asdict(a))
+            new.setdefault(_key(a.task, a.branch, a.command), []).append(_row(a))
         if not new:
             return
 
         def change(data: Any) -> dict[str, Any]:
-            entries = self._entries(data)
-            kept = {k: [asdict(a) for a in v] for k, v in entries.items()}
+            kept = self._entries(data)
             for key, added in new.items():
                 kept[key] = (kept.pop(key, []) + added)[-self.keep :]
             if len(kept) > self.max_keys:
@@ -106,29 +122,32 @@ class History:
                 kept = dict(list(kept.items())[-self.max_keys :])
             return {"schema": SCHEMA, "entries": kept}
 
-        update_json(self.path, change, {})
+        update_json(self.path, change, {}, compact=True)
 
     def load(self) -> dict[TaskId, list[Attempted]]:
         """Every valid remembered attempt, by key, oldest first."""
         result: dict[TaskId, list[Attempted]] = {}
-        for attempts in self._entries(read_json(self.path, {})).values():
-            first = attempts[0]
-            result[TaskId(first.task, first.branch, first.command)] = attempts
+        for key, rows in self._entries(read_json(self.path, {})).items():
+            task, branch, command = key.split("\x1f", 2)
+            result[TaskId(task, branch, command)] = [
+                Attempted(task, branch, command, *row) for row in rows
+            ]
         return result
 
     @staticmethod
-    def _entries(data: Any) -> dict[str, list[Attempted]]:
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+    def _entries(data: Any) -> dict[str, list[list[Any]]]:
+        """The valid rows of the file's data, by key (a schema 1 file's converted)."""
+        if not isinstance(data, dict) or data.get("schema") not in (1, SCHEMA):
             return {}
         raw = data.get("entries")
         if not isinstance(raw, dict):
             return {}
-        entries: dict[str, list[Attempted]] = {}
+        old = data["schema"] == 1
+        entries: dict[str, list[list[Any]]] = {}
         for key, items in raw.items():
-            if not isinstance(items, list):
+            if not isinstance(items, list) or not isinstance(key, str) or key.count("\x1f") < 2:
                 continue
-            valid = [a for a in map(_valid, items) if a is not None]
-            valid = [a for a in valid if _key(a.task, a.branch, a.command) == key]
+            valid = [r for r in (_rows_v1(key, items) if old else items) if _valid(r)]
             if valid:
                 entries[key] = valid
         return entries

@@ -29,20 +29,44 @@ _GROUP_POLL_FIRST = 0.005
 _GROUP_POLL_MAX = 0.05
 
 
-class _PipeProtocol(asyncio.Protocol):
-    """Forwards the task's merged output to the sink as it comes."""
+_READ_SIZE = 256 * 1024
 
-    def __init__(self, sink: AttemptSink) -> None:
+
+class _Output:
+    """Forwards the task's merged output to the sink as it comes: the pipe's read end,
+    non-blocking, watched by the loop's selector (lighter than a transport and a file
+    object per task)."""
+
+    def __init__(self, fd: int, sink: AttemptSink, loop: asyncio.AbstractEventLoop) -> None:
+        self._fd = fd
         self._sink = sink
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._loop = loop
+        self.closed: asyncio.Future[None] = loop.create_future()
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, self._readable)
 
-    def data_received(self, data: bytes) -> None:
-        self._sink.output(data)
+    def _readable(self) -> None:
+        try:
+            data = os.read(self._fd, _READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+            return
+        try:
+            self._sink.output(data)
+        except BaseException:
+            self.close()
+            raise
 
-    def eof_received(self) -> bool | None:
-        return None
-
-    def connection_lost(self, exc: Exception | None) -> None:
+    def close(self) -> None:
+        """Stop reading (at end of file, or when the attempt is over) and close the pipe."""
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -67,6 +91,7 @@ class LocalExecutor(Executor):
         self._locks = ResourceLocks(wtpar_dir)
         self._running: dict[TaskKey, _Running] = {}
         self._watchdog = Watchdog(os.path.join(wtpar_dir, "watch"))
+        self._devnull: int | None = None  # every task's stdin, opened once
 
     def slot(self) -> AbstractAsyncContextManager[object]:
         return self._pool.slot()
@@ -79,6 +104,8 @@ class LocalExecutor(Executor):
 
     async def execute(self, attempt: Attempt, sink: AttemptSink) -> AttemptResult:
         loop = asyncio.get_running_loop()
+        if self._devnull is None:
+            self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         read_fd, write_fd = os.pipe()
         try:
             proc = start_child(
@@ -87,6 +114,7 @@ class LocalExecutor(Executor):
                 attempt.env,
                 write_fd,
                 keep_fd=attempt.keep_fd,
+                stdin_fd=self._devnull,
             )
         except OSError as exc:
             os.close(read_fd)
@@ -104,6 +132,10 @@ class LocalExecutor(Executor):
 
     async def aclose(self) -> None:
         self._watchdog.close()
+        self._pool.close()
+        if self._devnull is not None:
+            os.close(self._devnull)
+            self._devnull = None
 
     async def _follow(
         self,
@@ -114,12 +146,11 @@ class LocalExecutor(Executor):
         loop: asyncio.AbstractEventLoop,
     ) -> AttemptResult:
         proc = running.proc
-        sink.started(proc.pid, None)
-        pipe = os.fdopen(read_fd, "rb", buffering=0)
-        transport, protocol = await loop.connect_read_pipe(lambda: _PipeProtocol(sink), pipe)
+        output = _Output(read_fd, sink, loop)  # read from the loop's next turn on
         exited = proc.wait()
         timed_out = False
         try:
+            sink.started(proc.pid, None)
             done, _ = await asyncio.wait({exited}, timeout=attempt.timeout)
             if not done:
                 timed_out = True
@@ -127,7 +158,8 @@ class LocalExecutor(Executor):
                 self._terminate(running)
             ended = await exited
             await self._reap_group(proc.pid, already_signalled=running.signalled)
-            await asyncio.wait({protocol.closed}, timeout=self.drain)
+            if not output.closed.done():
+                await asyncio.wait({output.closed}, timeout=self.drain)
         except asyncio.CancelledError:
             signal_group(proc.pid, signal.SIGKILL)
             raise
@@ -136,7 +168,7 @@ class LocalExecutor(Executor):
                 # Once the group is gone its id may be reused: never signal it late.
                 running.kill_timer.cancel()
                 running.kill_timer = None
-            transport.close()
+            output.close()
         returncode = ended.returncode
         exit_code = returncode if returncode >= 0 else 128 - returncode
         ending = Ending.EXITED

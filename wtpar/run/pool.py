@@ -14,11 +14,18 @@ asyncio.Lock per resource), so there is no polling. Across processes the only pr
 flock(2), which cannot be awaited: a blocking flock in a thread could not be cancelled when
 the user presses Ctrl-C or the dashboard cancels a task. So a file lock is tried without
 blocking and, only while another process holds it, re-tried with a short backoff.
+
+A pool keeps each slot's lock file open while it lives and only flocks and unlocks it per
+task (two system calls; `filelock` opens and closes the file every time). Locks of flock(2)
+belong to an open file, so two pools in one process (two runs in the dashboard) exclude each
+other as two processes do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -59,6 +66,7 @@ class SlotPool:
             raise ValueError("jobs must be at least 1")
         self.jobs = jobs
         self._paths = [slot_file(wtpar_dir, i) for i in range(jobs)]
+        self._fds: dict[int, int] = {}  # slot -> its lock file, open until close()
         self._free: asyncio.Queue[int] = asyncio.Queue()
         for index in range(jobs):
             self._free.put_nowait(index)
@@ -73,7 +81,7 @@ class SlotPool:
                 candidates.append(self._free.get_nowait())
             taken: int | None = None
             for index in candidates:
-                if taken is None and _try_lock(self._paths[index]):
+                if taken is None and self._try_slot(index):
                     taken = index
                 else:
                     self._free.put_nowait(index)
@@ -84,11 +92,29 @@ class SlotPool:
             await asyncio.sleep(delay)
             delay = min(delay * 2, _BACKOFF_MAX)
 
+    def _try_slot(self, index: int) -> bool:
+        fd = self._fds.get(index)
+        if fd is None:
+            fd = os.open(self._paths[index], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._fds[index] = fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
     def release(self, index: int) -> None:
         """Give slot `index` back."""
-        _unlock(self._paths[index])
+        fcntl.flock(self._fds[index], fcntl.LOCK_UN)
         self.busy -= 1
         self._free.put_nowait(index)
+
+    def close(self) -> None:
+        """Close the lock files (releasing any slot still held)."""
+        for fd in self._fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds.clear()
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[int]:

@@ -198,8 +198,16 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
 
 
 def report_json(report: RunReport) -> str:
-    """report.json as text."""
-    return json.dumps(report_to_dict(report), indent=2) + "\n"
+    """report.json as text: indented, with one line per group and per task."""
+    data = report_to_dict(report)
+    # The json module indents through its pure-Python encoder: for thousands of tasks,
+    # seconds and a list of millions of small strings. Each item is encoded whole instead.
+    lists = {key: data.pop(key) for key in ("groups", "tasks")}
+    text = json.dumps(data, indent=2).removesuffix("\n}")
+    for key, items in lists.items():
+        lines = ",\n".join(f"    {json.dumps(item)}" for item in items)
+        text += f',\n  "{key}": [\n{lines}\n  ]' if items else f',\n  "{key}": []'
+    return text + "\n}\n"
 
 
 def report_from_dict(data: Any) -> RunReport:

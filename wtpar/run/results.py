@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from wtpar.model import RunStatus
@@ -37,6 +37,14 @@ class RecordedResult:
     def passed(self) -> bool:
         """True when the task succeeded."""
         return self.status == "ok"
+
+
+_FIELDS = tuple(f.name for f in fields(RecordedResult))
+
+
+def _as_dict(result: RecordedResult) -> dict[str, Any]:
+    # dataclasses.asdict deep-copies every field: slow for thousands of flat results
+    return {name: getattr(result, name) for name in _FIELDS}
 
 
 def _key(task: str, command: str, tree: str) -> str:
@@ -71,7 +79,7 @@ class ResultStore:
         def change(entries: dict[str, RecordedResult]) -> dict[str, Any]:
             entries.update(new)
             ordered = sorted(entries.items(), key=lambda kv: kv[1].finished)[-self.keep :]
-            return {"schema": SCHEMA, "results": {k: asdict(r) for k, r in ordered}}
+            return {"schema": SCHEMA, "results": {k: _as_dict(r) for k, r in ordered}}
 
         empty: dict[str, RecordedResult] = {}
         update_cache(self.path, _parse_results, empty, change)

@@ -65,9 +65,7 @@ def _parse_one(config: Config, name: str, table: Any) -> TaskSpec:
         scope=scope,
         resources=t.resources(),
         priority=t.whole("priority", 0, what="a whole number (higher starts first)"),
-        shards=t.whole(
-            "shards", 1, minimum=1, maximum=1000, what="a whole number from 1 to 1000"
-        ),
+        shards=t.whole("shards", 1, minimum=1, maximum=1000, what="a whole number from 1 to 1000"),
     )
 
 

@@ -1,0 +1,206 @@
+"""What one task costs `wtpar run` when there are thousands: counts stand for the time and
+memory (system calls of the costly kinds per task, objects kept per finished task)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import tracemalloc
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.run_helpers import configure, make_dispatcher, spawn
+from wtpar import busy
+from wtpar.model import RunEvent, RunReport, RunStatus, SkipKind, TaskStarted
+from wtpar.run.history import Attempted, History, TaskId
+from wtpar.run.plan import RunRequest
+from wtpar.run.runner import run_sync
+
+
+def configure_tasks(repo: Path, count: int) -> tuple[str, ...]:
+    """COUNT independent tasks running `true`; their names."""
+    names = tuple(f"t{i:04d}" for i in range(count))
+    configure(repo, "".join(f'[tasks.{n}]\ncmd = "true"\n' for n in names))
+    return names
+
+
+@pytest.fixture
+def os_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """How often wtpar calls some `os` functions (by name) while the fixture is active."""
+    seen: Counter[str] = Counter()
+
+    def counting(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            seen[name] += 1
+            return real(*args, **kwargs)
+
+        return call
+
+    for name in ("ftruncate", "open", "mkdir", "close"):
+        monkeypatch.setattr(os, name, counting(name, getattr(os, name)))
+    yield seen
+
+
+def test_a_busy_record_is_never_truncated(repo: Path, os_calls: Counter[str]) -> None:
+    # On ext4, a file truncated and then deleted makes its last close wait for a flush:
+    # a millisecond on every task, more than the rest of wtpar's work for `true`.
+    names = configure_tasks(repo, 12)
+    spawn(repo, "a")
+    dispatcher = make_dispatcher(repo, RunRequest(task_names=names, branches=("a",), jobs=2))
+    os_calls.clear()
+    report = run_sync(dispatcher)
+    assert [t.status for t in report.tasks] == [RunStatus.OK] * 12
+    assert os_calls["ftruncate"] == 0
+
+
+def test_a_busy_record_rewritten_shorter_still_reads(tmp_path: Path) -> None:
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    with busy.running_in(wtpar_dir, worktree, "test") as record:
+        record.started(123456789)
+        record.started(7)  # shorter: the rest of the earlier record is padding
+        [task] = busy.running_tasks(wtpar_dir, worktree)
+        assert (task.task, task.pid) == ("test", 7)
+
+
+def run_tasks(repo: Path, names: tuple[str, ...], jobs: int = 2, **seen: Any) -> RunReport:
+    """Run the named tasks in worktree `a` (spawned before), in this process."""
+    dispatcher = make_dispatcher(repo, RunRequest(task_names=names, branches=("a",), jobs=jobs))
+    for callback in seen.values():
+        dispatcher.subscribe(callback)
+    return run_sync(dispatcher)
+
+
+def test_waiting_instances_have_no_task_of_their_own(repo: Path) -> None:
+    # A coroutine per waiting instance cost about 4 KB each: 20 MB for 5000 `true`s.
+    names = configure_tasks(repo, 30)
+    spawn(repo, "a")
+    tasks_at_start: list[int] = []
+
+    def count(event: RunEvent) -> None:
+        if isinstance(event, TaskStarted):
+            tasks_at_start.append(len(asyncio.all_tasks()))
+
+    report = run_tasks(repo, names, jobs=2, count=count)
+    assert [t.status for t in report.tasks] == [RunStatus.OK] * 30
+    assert len(tasks_at_start) == 30
+    assert max(tasks_at_start) <= 2 + 1  # the running ones and the run itself
+
+
+def test_a_finished_run_keeps_no_task_object_per_instance(repo: Path) -> None:
+    names = configure_tasks(repo, 20)
+    spawn(repo, "a")
+    dispatcher = make_dispatcher(repo, RunRequest(task_names=names, branches=("a",), jobs=2))
+    report = run_sync(dispatcher)
+    assert report.ok
+    gc.collect()
+    kept = [o for o in gc.get_referents(*dispatcher._lives.values()) if isinstance(o, asyncio.Task)]
+    assert kept == []
+
+
+def test_a_long_chain_of_skipped_dependents_ends(repo: Path) -> None:
+    # Each skipped instance makes the next ready at once: handled in a loop, not by recursion
+    # (four frames a link would pass Python's limit of 1000; the planner's own limit is lower).
+    count = 400
+    configure(
+        repo,
+        '[tasks.t0000]\ncmd = "exit 1"\n'
+        + "".join(
+            f'[tasks.t{i:04d}]\ncmd = "true"\ndepends_on = ["t{i - 1:04d}"]\n'
+            for i in range(1, count)
+        ),
+    )
+    spawn(repo, "a")
+    report = run_tasks(repo, (f"t{count - 1:04d}",), jobs=2)
+    statuses = Counter(t.status for t in report.tasks)
+    assert statuses == {RunStatus.FAILED: 1, RunStatus.SKIPPED: count - 1}
+    assert report.tasks[-1].skip is SkipKind.DEPENDENCY_FAILED
+
+
+def test_the_files_a_run_writes_cost_no_python_encoding_per_task(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # json's pure-Python encoder (what indent= uses) took seconds for 5000 tasks' report,
+    # history and results: count the pieces of text it makes.
+    calls: list[int] = []
+    real = json.encoder._make_iterencode  # type: ignore[attr-defined]
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        encode = real(*args, **kwargs)
+
+        def counted(*a: Any) -> Iterator[str]:
+            for chunk in encode(*a):
+                calls.append(1)
+                yield chunk
+
+        return counted
+
+    monkeypatch.setattr(json.encoder, "_make_iterencode", counting)
+    spawn(repo, "a")
+    by_size = {}
+    for size in (3, 30):
+        names = configure_tasks(repo, size)
+        calls.clear()
+        assert run_tasks(repo, names).ok
+        by_size[size] = len(calls)
+    assert by_size[30] == by_size[3]
+
+
+def test_history_holds_each_attempt_in_a_few_hundred_bytes(tmp_path: Path) -> None:
+    # 5000 keys of up to 20 attempts each: at 2 KB an attempt, recording one run's history
+    # took more memory than running its 5000 tasks.
+    history = History(str(tmp_path))
+    stored = 3000
+    history.record(
+        Attempted(f"t{i:04d}", "main", "true", 0.001, 0, 1.7e9 + i, 0.0005, 3_000_000)
+        for i in range(stored // 3)
+        for _ in range(3)
+    )
+    tracemalloc.start()
+    try:
+        history.record([Attempted("new", "main", "true", 0.001, 0, 1.8e9)])
+        record_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        known = history.load()
+        load_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sum(len(v) for v in known.values()) == stored + 1
+    assert record_peak / stored < 1000  # bytes per remembered attempt
+    assert load_peak / stored < 800
+
+
+def test_a_history_of_the_first_format_is_read(tmp_path: Path) -> None:
+    history = History(str(tmp_path))
+    entry = {"task": "t", "branch": "a", "command": "c", "duration": 2.0, "exit_code": 0}
+    entry |= {"finished": 5.0, "cpu_seconds": 1.0, "peak_rss": 4096}
+    os.makedirs(os.path.dirname(history.path))
+    Path(history.path).write_text(json.dumps({"schema": 1, "entries": {"t\x1fa\x1fc": [entry]}}))
+    assert history.load() == {
+        TaskId("t", "a", "c"): [Attempted("t", "a", "c", 2.0, 0, 5.0, 1.0, 4096)]
+    }
+    history.record([Attempted("t", "a", "c", 3.0, 1, 6.0)])
+    assert [a.duration for a in history.load()[TaskId("t", "a", "c")]] == [2.0, 3.0]
+
+
+def test_a_task_opens_two_files_and_makes_no_folder(repo: Path, os_calls: Counter[str]) -> None:
+    # Per task: its busy record and the gate beside it (busy.py); a slot's lock file and
+    # /dev/null (stdin) stay open for the run, the records' folder is made once per worktree.
+    spawn(repo, "a")
+    per_size = {}
+    for size in (4, 24):
+        names = configure_tasks(repo, size)
+        for _ in range(2):  # the first run makes the folders every run shares
+            request = RunRequest(task_names=names, branches=("a",), jobs=2)
+            dispatcher = make_dispatcher(repo, request)
+            os_calls.clear()
+            assert run_sync(dispatcher).ok
+        per_size[size] = Counter(os_calls)
+    per_task = {name: (per_size[24][name] - per_size[4][name]) / 20 for name in os_calls}
+    assert per_task["open"] < 2.5  # was 5: the slot's lock file, /dev/null, the folder's
+    assert per_task["mkdir"] == 0
