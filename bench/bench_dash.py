@@ -1,7 +1,9 @@
 """Time from `wtpar dash` to the first full table, as a user sees it, with N worktrees.
 
 The dashboard runs in a real terminal (tmux, 160 columns, tall enough for every row); the
-screen is read with `tmux capture-pane` until every worktree's branch is drawn. For
+screen is read with `tmux capture-pane` until every worktree's branch is drawn (the first
+full table), then until every row's status is (the dashboard draws the rows from the
+worktree list first, each status as `…` until read). For
 reference, the same run times `wtpar list` (the text view of the same data) and a
 sequential loop of the git calls behind it. Medians of REPEATS runs. Needs tmux.
 Re-run: `python bench/bench_dash.py [--worktrees N] [--wtpar SOURCE]`.
@@ -38,9 +40,20 @@ def screen() -> str:
     ).stdout
 
 
-def time_dash(repo: Path, branches: list[str], root: Path = ROOT, timeout: float = 60.0) -> float:
+def filled(text: str, branches: list[str]) -> bool:
+    """Every branch's row shows its base counts (`↑0 ↓0`), not the `…` of a status still
+    being read."""
+    rows = {b: line for line in text.splitlines() for b in branches if f" {b} " in line}
+    return len(rows) == len(branches) and all("↑" in line for line in rows.values())
+
+
+def time_dash(
+    repo: Path, branches: list[str], root: Path = ROOT, timeout: float = 60.0
+) -> tuple[float, float]:
+    """Seconds until every branch's row is drawn, and until every row's status is."""
     subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
-    command = f"cd {repo} && PYTHONPATH={root} {sys.executable} -m wtpar dash"
+    # exec: the pane's process is the dashboard itself, so its end can be awaited.
+    command = f"cd {repo} && PYTHONPATH={root} exec {sys.executable} -m wtpar dash"
     # The terminal is tall enough for every row: a row below the screen is never drawn, so
     # waiting for it would never end.
     height = str(max(50, 2 * len(branches) + 30))
@@ -49,11 +62,22 @@ def time_dash(repo: Path, branches: list[str], root: Path = ROOT, timeout: float
         ["tmux", "new-session", "-d", "-s", SESSION, "-x", "160", "-y", height, command],
         check=True,
     )
+    pid = int(
+        subprocess.run(
+            ["tmux", "display-message", "-p", "-t", SESSION, "#{pane_pid}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    rows_at: float | None = None
     try:
         while time.perf_counter() - start < timeout:
             text = screen()
-            if all(f" {b} " in text for b in branches):
-                return time.perf_counter() - start
+            if rows_at is None and all(f" {b} " in text for b in branches):
+                rows_at = time.perf_counter() - start
+            if rows_at is not None and filled(text, branches):
+                return rows_at, time.perf_counter() - start
             time.sleep(0.01)  # polling the screen is what is being measured
         missing = [b for b in branches if f" {b} " not in screen()]
         raise SystemExit(
@@ -62,6 +86,21 @@ def time_dash(repo: Path, branches: list[str], root: Path = ROOT, timeout: float
         )
     finally:
         subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+        hung_up(pid)
+
+
+def hung_up(pid: int, timeout: float = 10.0) -> None:
+    """Wait for the dashboard to end after its terminal closed (SIGHUP); kill it if it
+    does not, and say so: a dashboard left running would slow every later measurement."""
+    deadline = time.perf_counter() + timeout
+    while os.path.exists(f"/proc/{pid}") and time.perf_counter() < deadline:
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return  # ended; tmux reaps it
+        time.sleep(0.05)
+    if os.path.exists(f"/proc/{pid}"):
+        os.kill(pid, 9)
+        print(f"the dashboard (pid {pid}) was still running {timeout:.0f}s after SIGHUP: killed")
 
 
 def timed(args: list[str], cwd: Path, env: dict[str, str] = ENV) -> float:
@@ -98,11 +137,13 @@ def main() -> None:
             timed([sys.executable, "-m", "wtpar", "list"], repo, env) for _ in range(args.repeats)
         ]
         loop = [timed(["bash", "-c", LIST_LOOP], repo) for _ in range(args.repeats)]
-    d, w, g = statistics.median(dash), statistics.median(listing), statistics.median(loop)
+    d = statistics.median(rows for rows, _ in dash)
+    f = statistics.median(full for _, full in dash)
+    w, g = statistics.median(listing), statistics.median(loop)
     print(
-        f"{args.worktrees} worktrees, {args.files} files: wtpar dash to full table {d:.3f}s; "
-        f"wtpar list {w:.3f}s; sequential git loop {g:.3f}s; dash/list {d / w:.2f}x"
-        f" (wtpar from {root})"
+        f"{args.worktrees} worktrees, {args.files} files: wtpar dash to every row {d:.3f}s,"
+        f" to every row's status {f:.3f}s; wtpar list {w:.3f}s; sequential git loop {g:.3f}s;"
+        f" dash rows/list {d / w:.2f}x (wtpar from {root})"
     )
 
 

@@ -99,6 +99,19 @@ def run_wtpar_process(
     )
 
 
+def python_output(code: str, argv: list[str], cwd: Path) -> str:
+    """The stdout of `python -c CODE ARGV` in a fresh interpreter importing this checkout."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=True,
+    ).stdout
+
+
 def modules_after_cli(argv: list[str], cwd: Path) -> tuple[int | str | None, str, set[str]]:
     """(exit code, stdout, every module loaded) of `wtpar ARGV` run in a fresh interpreter:
     what a command imports stands for its start-up time."""
@@ -108,16 +121,7 @@ def modules_after_cli(argv: list[str], cwd: Path) -> tuple[int | str | None, str
         f"code = 0\ntry:\n    main({argv!r})\nexcept SystemExit as exc:\n    code = exc.code\n"
         "print('\\nMODULES', json.dumps([code, sorted(sys.modules)]))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60,
-        check=True,
-    ).stdout
-    printed, _, tail = out.rpartition("\nMODULES ")
+    printed, _, tail = python_output(code, [], cwd).rpartition("\nMODULES ")
     exit_code, modules = json.loads(tail)
     return exit_code, printed, set(modules)
 

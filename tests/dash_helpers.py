@@ -34,6 +34,12 @@ def _holds(condition: Callable[[], object]) -> bool:
         return False
 
 
+def rows_read(app: WtparApp) -> int:
+    """The rows drawn once their statuses are read (-1 while the first rows, drawn from
+    the worktree list alone, wait for theirs)."""
+    return -1 if app.state.pending else app.table.row_count
+
+
 def cell(app: WtparApp, branch: str, column: str) -> str:
     """The text of one cell of the branch table, by branch name and column key."""
     table = app.table

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fixtures.recipes import commit_file, git
 from tests.conftest import Invoke
-from tests.dash_helpers import FIXED_NOW, branches_shown, cell, panel_text, until
+from tests.dash_helpers import FIXED_NOW, branches_shown, cell, panel_text, rows_read, until
 from tests.test_spawn import worktree_dir
 from wtpar.services import Services
 from wtpar.tui.app import make_app
@@ -19,7 +19,7 @@ async def test_table_shows_every_worktree_with_its_state(repo: Path, wtpar: Invo
     commit_file(worktree_dir(repo, "beta"), "b.txt", "b\n")
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(140, 30)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 3, what="three rows")
+        await until(pilot, lambda: rows_read(app) == 3, what="three rows")
         assert branches_shown(app) == ["main", "alpha", "beta"]
         assert cell(app, "alpha", "dirty") == "?1"
         assert cell(app, "beta", "dirty") == "clean"
@@ -32,12 +32,12 @@ async def test_refresh_picks_up_changes_made_outside(repo: Path, wtpar: Invoke) 
     assert wtpar("spawn", "alpha").exit_code == 0
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(140, 30)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 2)
+        await until(pilot, lambda: rows_read(app) == 2)
         assert cell(app, "alpha", "dirty") == "clean"
         (worktree_dir(repo, "alpha") / "README.md").write_text("edited\n")
         assert wtpar("spawn", "gamma").exit_code == 0
         await pilot.press("g")
-        await until(pilot, lambda: app.table.row_count == 3, what="gamma to appear")
+        await until(pilot, lambda: rows_read(app) == 3, what="gamma to appear")
         await until(pilot, lambda: cell(app, "alpha", "dirty") == "~1", what="alpha dirty")
 
 
@@ -46,16 +46,16 @@ async def test_filter_and_sort(repo: Path, wtpar: Invoke) -> None:
     (worktree_dir(repo, "fix-c") / "x.txt").write_text("x\n")
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(140, 30)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 4)
+        await until(pilot, lambda: rows_read(app) == 4)
         await pilot.press("slash")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         await pilot.press(*"feat", "enter")
-        await until(pilot, lambda: app.table.row_count == 2)
+        await until(pilot, lambda: rows_read(app) == 2)
         assert sorted(branches_shown(app)) == ["feat-a", "feat-b"]
         await pilot.press("slash")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         await pilot.press("ctrl+a", "ctrl+k", "enter")
-        await until(pilot, lambda: app.table.row_count == 4)
+        await until(pilot, lambda: rows_read(app) == 4)
         await pilot.press("s")
         assert branches_shown(app) == ["feat-a", "feat-b", "fix-c", "main"]
         await pilot.press("s")
@@ -65,11 +65,11 @@ async def test_filter_and_sort(repo: Path, wtpar: Invoke) -> None:
 async def test_spawn_dialog_creates_worktrees(repo: Path) -> None:
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(140, 30)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 1)
+        await until(pilot, lambda: rows_read(app) == 1)
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         await pilot.press(*"new-one new-two", "enter")
-        await until(pilot, lambda: app.table.row_count == 3, what="two new rows")
+        await until(pilot, lambda: rows_read(app) == 3, what="two new rows")
         assert (worktree_dir(repo, "new-one") / "README.md").exists()
         assert "new-two" in git(repo, "branch")
 
@@ -78,7 +78,7 @@ async def test_remove_dialog_confirms_then_removes(repo: Path, wtpar: Invoke) ->
     assert wtpar("spawn", "gone-soon").exit_code == 0
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(140, 30)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 2)
+        await until(pilot, lambda: rows_read(app) == 2)
         await pilot.press("down", "d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("enter")  # the focused button is No
@@ -92,7 +92,7 @@ async def test_remove_dialog_confirms_then_removes(repo: Path, wtpar: Invoke) ->
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await until(pilot, lambda: app.table.row_count == 1, what="row removed")
+        await until(pilot, lambda: rows_read(app) == 1, what="row removed")
         assert not worktree_dir(repo, "gone-soon").exists()
 
 
@@ -103,7 +103,7 @@ async def test_remove_dialog_refuses_dirty_worktree_with_the_reason(
     (worktree_dir(repo, "dirty") / "wip.txt").write_text("precious\n")
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(140, 30)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 2)
+        await until(pilot, lambda: rows_read(app) == 2)
         await pilot.press("down", "d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         refusal = str(app.screen.query_one("#refusal").render())
@@ -118,7 +118,7 @@ async def test_marks_toggle_with_space_and_all(repo: Path, wtpar: Invoke) -> Non
     assert wtpar("spawn", "m1", "m2").exit_code == 0
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(140, 30)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 3)
+        await until(pilot, lambda: rows_read(app) == 3)
         await pilot.press("down", "space")
         assert app.state.marked == {"m1"}
         assert cell(app, "m1", "branch").startswith("● ")
@@ -137,7 +137,7 @@ async def test_check_shows_verdicts_reasons_and_conflicts(repo: Path, wtpar: Inv
     commit_file(worktree_dir(repo, "right"), "docs/guide.txt", "right version\n")
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(150, 36)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 5)
+        await until(pilot, lambda: rows_read(app) == 5)
         await pilot.press("k")
         await until(pilot, lambda: app.check_report is not None, what="the check")
         await until(pilot, lambda: cell(app, "dirty-one", "ready") == "blocked")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import Invoke, run_wtpar_process
-from tests.dash_helpers import FIXED_NOW, cell, until
+from tests.dash_helpers import FIXED_NOW, cell, rows_read, until
 from wtpar.services import Services
 from wtpar.tui.app import WtparApp, make_app
 from wtpar.tui.fleet_view import FLASH_STYLES
@@ -27,7 +27,7 @@ async def test_holders_are_shown_and_finished_runs_flash(repo: Path, wtpar: Invo
     clock = [FIXED_NOW]
     app = make_app(Services.from_cwd(repo), now=lambda: clock[0], refresh_interval=None, jobs=2)
     async with app.run_test(size=(160, 30)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 3, what="three rows")
+        await until(pilot, lambda: rows_read(app) == 3, what="three rows")
         assert cell(app, "alpha", "holder").startswith("agent-1 ")
         assert cell(app, "beta", "holder") == "-"
         # A run in another process (an agent's `wtpar run`) ends: its row flashes red.

@@ -10,7 +10,7 @@ from rich.console import Console
 from textual.widgets import DataTable, Static
 
 from fixtures.recipes import commit_file, git
-from tests.dash_helpers import FIXED_NOW, until
+from tests.dash_helpers import FIXED_NOW, rows_read, until
 from tests.land_helpers import is_ancestor, train_repo, tree_files
 from wtpar.services import Services
 from wtpar.tui.app import WtparApp, make_app
@@ -46,7 +46,7 @@ async def test_the_diff_pane_shows_files_with_counts_then_the_colored_patch(repo
     commit_file(worktrees["a"], "src/new.py", "one\ntwo\n", "a: a new module")
     app = new_app(repo)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 4, what="four rows")
+        await until(pilot, lambda: rows_read(app) == 4, what="four rows")
         await select(pilot, app, "a")
         await pilot.press("v")
         await until(pilot, lambda: isinstance(app.screen, DiffScreen), what="the diff pane")
@@ -71,7 +71,7 @@ async def test_land_from_the_dashboard_confirms_the_plan_and_shows_the_train(
     train_repo(repo)
     app = new_app(repo)
     async with app.run_test(size=(140, 40)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 4, what="four rows")
+        await until(pilot, lambda: rows_read(app) == 4, what="four rows")
         await pilot.press("L")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 60, "the plan")
         body = str(app.screen.query_one(".dialog-body", Static).content)
@@ -98,7 +98,7 @@ async def test_a_land_can_be_stopped_and_leaves_the_base(repo: Path, tmp_path: P
     before = git(repo, "rev-parse", "main")
     app = new_app(repo)
     async with app.run_test(size=(140, 40)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 4, what="four rows")
+        await until(pilot, lambda: rows_read(app) == 4, what="four rows")
         await pilot.press("L")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 60, "the plan")
         gate.write_text("")
@@ -120,7 +120,7 @@ async def test_update_rebases_the_selected_branch(repo: Path) -> None:
     commit_file(repo, "other.txt", "main moves on\n")
     app = new_app(repo)
     async with app.run_test(size=(140, 40)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 4, what="four rows")
+        await until(pilot, lambda: rows_read(app) == 4, what="four rows")
         await select(pilot, app, "b")
         await pilot.press("b")
         main = git(repo, "rev-parse", "main").strip()

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import Invoke
-from tests.dash_helpers import FIXED_NOW, log_text, until
+from tests.dash_helpers import FIXED_NOW, log_text, rows_read, until
 from wtpar.model import RunStatus
 from wtpar.services import Services
 from wtpar.tui.app import make_app
@@ -23,7 +23,7 @@ async def test_fifty_worktrees_and_eight_streaming_tasks_keep_the_ui_responsive(
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=1.0, jobs=8)
     ticks: list[float] = []
     async with app.run_test(size=(150, 40)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 51, what="51 rows")
+        await until(pilot, lambda: rows_read(app) == 51, what="51 rows")
         app.set_interval(0.05, lambda: ticks.append(time.monotonic()))
         await pilot.press("down")
         app.start_run(branches[:8], f"seq {LINES}")

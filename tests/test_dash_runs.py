@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from fixtures.waiting import wait_for
 from tests.conftest import Invoke
-from tests.dash_helpers import FIXED_NOW, cell, log_text, until
+from tests.dash_helpers import FIXED_NOW, cell, log_text, rows_read, until
 from tests.run_helpers import alive
 from tests.test_spawn import worktree_dir
 from wtpar.model import RunStatus, TaskKey
@@ -36,7 +36,7 @@ async def start_slow(app: WtparApp, pilot: Pilot[int], pid_file: Path) -> int:
 
 async def select_running_slow(app: WtparApp, pilot: Pilot[int], pid_file: Path) -> int:
     """Select the `slow` row and run the slow task there, until it shows as running."""
-    await until(pilot, lambda: app.table.row_count == 2)
+    await until(pilot, lambda: rows_read(app) == 2)
     await pilot.press("down")
     child = await start_slow(app, pilot, pid_file)
     await until(pilot, lambda: cell(app, "slow", "task:cmd").startswith("▶"))
@@ -65,7 +65,7 @@ async def test_run_named_task_on_all_branches_updates_rows_and_log(
     setup_repo(repo, wtpar, "one", "two")
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(150, 36)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 3)
+        await until(pilot, lambda: rows_read(app) == 3)
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
         await pilot.press(*"hello", "enter")
@@ -92,7 +92,7 @@ async def test_adhoc_command_failure_then_rerun_failed(repo: Path, wtpar: Invoke
     (worktree_dir(repo, "one") / "ok.flag").write_text("")
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(150, 36)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 3)
+        await until(pilot, lambda: rows_read(app) == 3)
         app.start_run(["one", "two"], "flaky")
         two = TaskKey("two", "flaky")
         await until(
@@ -138,7 +138,7 @@ async def test_quit_with_running_tasks_asks_then_cancels(
     pid_file = tmp_path / "child.pid"
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(150, 36)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 2)
+        await until(pilot, lambda: rows_read(app) == 2)
         child = await start_slow(app, pilot, pid_file)
         await until(pilot, lambda: bool(app.state.running_keys()))
         await pilot.press("q")
@@ -164,7 +164,7 @@ async def test_log_follows_the_running_task_and_keeps_a_pinned_choice(
     assert wtpar("spawn", "one").exit_code == 0
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(150, 36)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 2)
+        await until(pilot, lambda: rows_read(app) == 2)
         await pilot.press("down")
         app.start_run(["one"], "test")
         log = app.query_one(LogPane)
@@ -188,7 +188,7 @@ async def test_output_that_arrives_under_a_dialog_is_in_the_log(repo: Path, wtpa
     setup_repo(repo, wtpar, "one")
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(150, 36)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 2)
+        await until(pilot, lambda: rows_read(app) == 2)
         await pilot.press("down")
         app.start_run(["one"], "for i in 1 2 3 4 5; do echo line $i; sleep 0.05; done")
         await pilot.press("n")  # the spawn dialog covers the screen while the task prints

@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.conftest import Invoke
-from tests.dash_helpers import FIXED_NOW, cell, until
+from tests.dash_helpers import FIXED_NOW, cell, rows_read, until
 from tests.test_devservices import alive
 from wtpar.services import Services
 from wtpar.tui.app import make_app
@@ -27,7 +27,7 @@ async def test_u_starts_and_shift_u_stops_the_selected_worktrees_services(
     port = svc.worktree_env("alpha")["WTPAR_PORT_WEB"]
     app = make_app(svc, now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(160, 30)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 3, what="three rows")
+        await until(pilot, lambda: rows_read(app) == 3, what="three rows")
         assert cell(app, "alpha", "ports") == f"web:{port}"
         assert cell(app, "alpha", "services") == "-"
         shown = {
@@ -53,7 +53,7 @@ async def test_u_without_services_configured_says_how(repo: Path, wtpar: Invoke)
     assert wtpar("spawn", "alpha").exit_code == 0
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
     async with app.run_test(size=(160, 30)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 2)
+        await until(pilot, lambda: rows_read(app) == 2)
         app.table.move_cursor(row=1)
         await pilot.press("u")
         await until(

@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 
 from fixtures.recipes import commit_file
 from tests.conftest import Invoke
-from tests.dash_helpers import FIXED_NOW, log_text, until
+from tests.dash_helpers import FIXED_NOW, log_text, rows_read, until
 from tests.test_spawn import worktree_dir
 from wtpar.model import (
     RunStatus,
@@ -86,7 +86,7 @@ def test_main_screen_with_mixed_states(
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=4)
 
     async def setup(pilot: Pilot[Any]) -> None:
-        await until(pilot, lambda: app.table.row_count == 4, what="rows")
+        await until(pilot, lambda: rows_read(app) == 4, what="rows")
         await pilot.press("k")
         await until(pilot, lambda: app.check_report is not None, what="the readiness check")
         feed_events(app)
@@ -102,7 +102,7 @@ def test_remove_dialog(repo: Path, wtpar: Invoke, snap_compare: SnapCompare) -> 
     app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=4)
 
     async def setup(pilot: Pilot[Any]) -> None:
-        await until(pilot, lambda: app.table.row_count == 4, what="rows")
+        await until(pilot, lambda: rows_read(app) == 4, what="rows")
         await until(pilot, lambda: app.check_report is not None, what="the readiness check")
         await pilot.press("down", "down", "d")
         await until(pilot, lambda: app.screen.id is not None or len(app.screen_stack) > 1)
@@ -151,7 +151,7 @@ def test_run_in_progress(repo: Path, wtpar: Invoke, snap_compare: SnapCompare) -
         return task is not None and task.status is RunStatus.RUNNING
 
     async def setup(pilot: Pilot[Any]) -> None:
-        await until(pilot, lambda: app.table.row_count == 4, what="rows")
+        await until(pilot, lambda: rows_read(app) == 4, what="rows")
         await until(pilot, lambda: app.check_report is not None, what="the readiness check")
         await pilot.press("down")
         app.start_run(["api", "docs", "ui"], "lint")

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import Static
 
 from tests.conftest import Invoke
-from tests.dash_helpers import FIXED_NOW, cell, log_text, until
+from tests.dash_helpers import FIXED_NOW, cell, log_text, rows_read, until
 from tests.dask_helpers import inproc_cluster  # noqa: F401 - a fixture
 from wtpar.model import RunStatus
 from wtpar.run.activity import WaitOutcome
@@ -44,7 +44,7 @@ async def test_a_run_from_the_dashboard_goes_to_the_cluster(
         "do sleep 0.01; i=$((i+1)); done; echo bye"
     )
     async with app.run_test(size=(150, 36)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 2)
+        await until(pilot, lambda: rows_read(app) == 2)
         assert _footer(app).startswith(f"dask: {inproc_cluster}")
         await pilot.press("down")
         app.start_run(["one"], command)
@@ -65,7 +65,7 @@ async def test_an_unreachable_scheduler_is_a_notice_and_the_task_fails(
     (repo / "wtpar.toml").write_text('[dask]\nconnect_timeout = "0.5s"\n')
     app = _dask_app(repo, wtpar, f"tcp://127.0.0.1:{port}")
     async with app.run_test(size=(150, 36)) as pilot:
-        await until(pilot, lambda: app.table.row_count == 2)
+        await until(pilot, lambda: rows_read(app) == 2)
         app.start_run(["one"], "echo hi")
         await until(
             pilot,

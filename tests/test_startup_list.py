@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import modules_after_cli
+from tests.conftest import modules_after_cli, python_output
 from wtpar import parsed_toml
 from wtpar.config import load_config
 from wtpar.parsed_toml import CACHED_ABOVE
@@ -32,6 +32,7 @@ NOT_FOR_LIST = (
     "secrets",
     "tempfile",
     "click.testing",
+    "click.shell_completion",
     "wtpar.model.runs",
     "wtpar.model.readiness",
     "wtpar.model.changes",
@@ -126,3 +127,31 @@ def test_a_damaged_cache_is_parsed_again_with_a_warning(
     assert "damaged" in capsys.readouterr().err
     assert "t0001" in Services.from_cwd(repo).load_tasks()  # rewritten: served again
     assert len(parses) == 2
+
+
+def test_the_repository_is_found_while_the_command_is_imported(repo: Path, tmp_path: Path) -> None:
+    """`git rev-parse` starts before the command's modules are imported, and it is the only
+    discovery: its answer is the one used (also with -C)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = (
+        "import sys\n"
+        "from wtpar import procs\n"
+        "real_started, real_run, seen = procs.Started, procs.run, []\n"
+        "class Started(real_started):\n"
+        "    def __init__(self, args, **kw):\n"
+        "        seen.append(('early', 'wtpar.cli.worktree_cmds' in sys.modules))\n"
+        "        super().__init__(args, **kw)\n"
+        "def run(args, **kw):\n"
+        "    if 'rev-parse' in args:\n"
+        "        seen.append(('late', True))\n"
+        "    return real_run(args, **kw)\n"
+        "procs.Started, procs.run = Started, run\n"
+        "from wtpar.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('SEEN', seen)\n"
+    )
+    for argv, cwd in ((["list"], repo), (["-C", str(repo), "list"], elsewhere)):
+        out = python_output(code, argv, cwd)
+        assert "main" in out
+        assert out.strip().splitlines()[-1] == "SEEN [('early', False)]"

@@ -93,6 +93,37 @@ def run(
     return result
 
 
+class Started:
+    """A command started now and waited for later (`result`), so that it runs beside what
+    this process does meanwhile; its Result and error are `run`'s."""
+
+    def __init__(self, args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None) -> None:
+        self.argv = [str(a) for a in args]
+        self.argv[0] = executable(self.argv[0])
+        self._proc = subprocess.Popen(
+            self.argv,
+            cwd=cwd,
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="surrogateescape",
+        )
+        self._result: Result | None = None
+
+    def result(self, check: bool = True) -> Result:
+        """Wait for the command (once); CommandError when `check` and it failed."""
+        if self._result is None:
+            stdout, stderr = self._proc.communicate()
+            self._result = Result(self.argv, self._proc.returncode, stdout, stderr)
+        res = self._result
+        if check and res.returncode != 0:
+            raise CommandError(res.args, res.returncode, (res.stderr + res.stdout).strip())
+        return res
+
+
 def signal_group(pgid: int, sig: int) -> bool:
     """Signal a process group; False when no process is left in it."""
     try:

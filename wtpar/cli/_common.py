@@ -9,15 +9,18 @@ import math
 import os
 import shutil
 import sys
+from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any, cast
 
 import click
-from click.shell_completion import CompletionItem
 
+from wtpar.cli import EARLY_DISCOVERY
 from wtpar.errors import UsageError
 from wtpar.services import Services
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from wtpar.worktrees.environment import EnvView
 
 
@@ -27,7 +30,11 @@ def services_from(ctx: click.Context) -> Services:
     obj = root.obj if isinstance(root.obj, dict) else {}
     svc = obj.get("services")
     if svc is None:
-        svc = Services.from_cwd(obj.get("repo_dir", "."))
+        start = obj.get("repo_dir", ".")
+        where, early = root.meta.pop(EARLY_DISCOVERY, (None, None))
+        if where != os.path.abspath(start):
+            early = None
+        svc = Services.from_cwd(start, early)
         svc.report_stray_tasks()
         obj["services"] = svc
         root.obj = obj
@@ -92,6 +99,14 @@ def complete_worktree_branch(
         names = [wt.branch for wt in svc.worktrees.worktrees() if wt.branch and not wt.is_main]
     except Exception:
         return []
+    return _completions(names, incomplete)
+
+
+def _completions(names: Iterable[str], incomplete: str) -> list[CompletionItem]:
+    # Imported here: only completion needs it, and click.shell_completion is 0.4 ms of every
+    # command's start otherwise.
+    from click.shell_completion import CompletionItem
+
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]
 
 
@@ -113,7 +128,7 @@ def complete_any_branch(
         names[line] = None
         if "/" in line:
             names[line.split("/", 1)[1]] = None
-    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+    return _completions(names, incomplete)
 
 
 class _PipeSafe(io.TextIOBase):

@@ -1,6 +1,6 @@
 """Every git command line wtpar runs is a method of `Git`, one module per concern (refs,
-worktrees, merges, safety, landing) over the runner in base.py; repository discovery in
-repo.py, parsers of `-z` output in parse.py.
+worktrees, merges, safety, landing, worktree admin files) over the runner in base.py;
+repository discovery in repo.py, parsers of `-z` output in parse.py.
 
 Output is parsed from `-z` porcelain formats; status polling passes `--no-optional-locks`
 so that a dashboard or a parallel `wtpar list` never takes a worktree's `index.lock`.
@@ -9,6 +9,7 @@ so that a dashboard or a parallel `wtpar list` never takes a worktree's `index.l
 from __future__ import annotations
 
 from wtpar.errors import CommandError
+from wtpar.git.admin_files import AdminFileCommands
 from wtpar.git.landing import LandingCommands
 from wtpar.git.merges import MergeCommands
 from wtpar.git.parse import (
@@ -25,7 +26,14 @@ from wtpar.git.safety import SafetyCommands
 from wtpar.git.worktrees import WorktreeCommands
 
 
-class Git(RefCommands, WorktreeCommands, MergeCommands, SafetyCommands, LandingCommands):
+class Git(
+    RefCommands,
+    WorktreeCommands,
+    MergeCommands,
+    SafetyCommands,
+    LandingCommands,
+    AdminFileCommands,
+):
     """git commands against one repository."""
 
 

@@ -25,8 +25,30 @@ class RepoPaths:
         return os.path.join(self.common_dir, "wtpar")
 
 
-def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
-    """Find the repository containing `start` (any of its worktrees).
+_DISCOVER = [
+    "git",
+    "rev-parse",
+    "--path-format=absolute",
+    "--git-common-dir",
+    "--is-bare-repository",
+]
+
+
+def start_discovery(start: str | os.PathLike[str] = ".") -> procs.Started | None:
+    """`discover(start)`'s git call, started now (None when it cannot start): the CLI starts
+    it before it imports a command's modules, so that git runs beside them."""
+    where = os.path.abspath(start)
+    if not os.path.isdir(where):
+        return None
+    try:
+        return procs.Started(_DISCOVER, cwd=where)
+    except OSError:
+        return None  # no git: `discover` says so
+
+
+def discover(start: str | os.PathLike[str] = ".", early: procs.Started | None = None) -> RepoPaths:
+    """Find the repository containing `start` (any of its worktrees); `early`: the git call
+    `start_discovery(start)` already started.
 
     One `git rev-parse` call: a library's discovery costs ~50 ms of import and set-up,
     a third of `wtpar list`'s run time on a small repository.
@@ -34,11 +56,10 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
     where = os.path.abspath(start)
     if not os.path.isdir(where):
         raise NotARepositoryError(f"not a git repository (no such folder): {where}")
-    res = procs.run(
-        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository"],
-        cwd=where,
-        check=False,
-    )
+    if early is not None:
+        res = early.result(check=False)
+    else:
+        res = procs.run(_DISCOVER, cwd=where, check=False)
     if res.returncode != 0:
         raise NotARepositoryError(f"not a git repository (or any parent up to /): {where}")
     common_dir, bare = res.stdout.splitlines()[:2]

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from wtpar.config import Config, load_config
 from wtpar.git import Git, RepoPaths, discover
 from wtpar.worktrees import WorktreeManager
+
+if TYPE_CHECKING:
+    from wtpar.procs import Started
 
 
 class ServicesBase:
@@ -22,9 +25,9 @@ class ServicesBase:
         self.scheduler: str | None = None
 
     @classmethod
-    def from_cwd(cls, start: str | os.PathLike[str] = ".") -> Self:
-        """Services for the repository containing `start`."""
-        return cls(discover(start))
+    def from_cwd(cls, start: str | os.PathLike[str] = ".", early: Started | None = None) -> Self:
+        """Services for the repository containing `start` (`early`: see git.discover)."""
+        return cls(discover(start, early))
 
     def report_stray_tasks(self) -> None:
         """Warn about tasks that a killed wtpar run left running (see run/watchdog.py)."""

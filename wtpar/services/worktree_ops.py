@@ -14,7 +14,7 @@ from wtpar.worktrees import worktree_name
 from wtpar.worktrees.leases import DEFAULT_TTL, Lease, LeaseStore
 
 if TYPE_CHECKING:
-    from wtpar.model import PruneResult, RemoveResult, SpawnResult
+    from wtpar.model import PruneResult, RemoveResult, SpawnResult, Worktree
     from wtpar.worktrees.handout import Handout
     from wtpar.worktrees.spares import Spare
 
@@ -26,9 +26,13 @@ class WorktreeOps(ServicesBase):
         """Create worktrees for `branches`."""
         return self.worktrees.spawn(branches, from_ref)
 
-    def list_worktrees(self) -> list[BranchStatus]:
-        """Status of every worktree."""
-        return self.worktrees.statuses()
+    def worktree_list(self) -> list[Worktree]:
+        """Every worktree as git lists it, without reading any status."""
+        return self.worktrees.worktrees()
+
+    def list_worktrees(self, worktrees: Sequence[Worktree] | None = None) -> list[BranchStatus]:
+        """Status of every worktree (of WORKTREES, when the list was just read)."""
+        return self.worktrees.statuses(None if worktrees is None else list(worktrees))
 
     def remove(
         self, branches: Sequence[str], force: bool = False, delete_branch: bool = False

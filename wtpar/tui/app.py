@@ -8,21 +8,26 @@ app's own event loop and their events are coalesced into one redraw per ~0.1 s.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
+import threading
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
 from wtpar import notices
-from wtpar.check.facts import CheckReport
 from wtpar.model import RunEvent
 from wtpar.services import Services
 from wtpar.tui.main_screen import MainScreen
 from wtpar.tui.runs import RunController
 from wtpar.tui.view import Clock, DashState
 from wtpar.tui.widgets.branch_table import BranchTable
+
+if TYPE_CHECKING:
+    from wtpar.check.facts import CheckReport
 
 
 class WtparApp(App[int]):
@@ -50,6 +55,7 @@ class WtparApp(App[int]):
         self.runs.on_note = lambda text: self.notify(text, severity="warning", timeout=10)
         self.main = MainScreen()
         self._sink_before: notices.Sink | None = None
+        self._signals_before: dict[int, Any] = {}
 
     def get_default_screen(self) -> MainScreen:
         return self.main
@@ -58,9 +64,37 @@ class WtparApp(App[int]):
         self.sub_title = os.path.basename(self.services.paths.root)
         # The core's warnings (a damaged cache) become notifications, not text under the UI.
         self._sink_before = notices.set_sink(self._warn)
+        # SIGTERM and SIGHUP (the terminal closed) end the dashboard as q does. The CLI's
+        # handler raises instead, and raised inside one of Textual's tasks the exception
+        # stays in that task: the app went on running, with no terminal, using CPU.
+        if threading.current_thread() is threading.main_thread():
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                self._signals_before[sig] = signal.signal(
+                    sig, lambda signum, _frame: self._terminated(loop, signum)
+                )
 
     def on_unmount(self) -> None:
         notices.set_sink(self._sink_before)
+        for sig, before in self._signals_before.items():
+            signal.signal(sig, before)
+        self._signals_before.clear()
+
+    def _terminated(self, loop: asyncio.AbstractEventLoop, sig: int) -> None:
+        """Cancel the runs, then exit with 128 + the signal's number (129 after SIGHUP)."""
+        if sig == signal.SIGHUP:
+            # The terminal is gone: what is still drawn goes nowhere, so that the shutdown
+            # does not stop on writes the hung-up terminal refuses (the kernel's SIGCONT,
+            # which follows, makes Textual set the terminal up again).
+            nowhere = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(nowhere, fd)
+            os.close(nowhere)
+        loop.call_soon_threadsafe(self._cancel_and_exit, 128 + sig)
+
+    def _cancel_and_exit(self, code: int) -> None:
+        self.main.action_cancel_all()
+        self.run_worker(self.main.exit_when_idle(code), group="quit")
 
     def _warn(self, text: str) -> None:
         try:

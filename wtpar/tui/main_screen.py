@@ -17,11 +17,16 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from wtpar.errors import WtparError
 from wtpar.model import BranchStatus
-from wtpar.run.activity import WaitOutcome
 from wtpar.text import compact_seconds, plural
 from wtpar.tui.fleet_view import FLASH_SECONDS, holder_columns
 from wtpar.tui.land_actions import LandActions
-from wtpar.tui.messages import ActionDone, ActionFailed, ReadinessChecked, WorktreesRefreshed
+from wtpar.tui.messages import (
+    ActionDone,
+    ActionFailed,
+    WorktreesListed,
+    WorktreesRefreshed,
+)
+from wtpar.tui.readiness_actions import ReadinessActions
 from wtpar.tui.run_actions import RunActions
 from wtpar.tui.screens import ConfirmScreen, PromptScreen
 from wtpar.tui.service_actions import ServiceActions
@@ -30,6 +35,7 @@ from wtpar.tui.view import (
     FIXED_COLUMNS,
     branch_name,
     env_columns,
+    listed_status,
     row_cells,
     sort_key,
     visible,
@@ -39,15 +45,14 @@ from wtpar.tui.widgets.readiness import ReadinessPanel
 from wtpar.tui.worktree_actions import WorktreeActions
 
 if TYPE_CHECKING:
-    from wtpar.run.activity import FinishedRuns
+    from wtpar.run.activity import FinishedRuns, WaitOutcome
     from wtpar.tui.app import WtparApp
 
-# What the readiness check last saw: each worktree's path, HEAD and changes, and how many
-# runs had finished. The check runs again in the background when it differs.
-Fingerprint = tuple[tuple[tuple[str, str | None, str], ...], int]
+# How long the first refresh waits for the listed rows to be drawn before reading statuses.
+LISTED_WAIT = 2.0
 
 
-class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
+class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, ReadinessActions):
     """Every branch's state beside the merge-readiness summary."""
 
     BINDINGS = [
@@ -86,7 +91,6 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
         self.sort_column: str | None = None
         self.loaded = False
         self.runs_finished = 0
-        self._checked: Fingerprint | None = None
         self._highlighted: str | None = None
         self._finished_runs: FinishedRuns | None = None  # made by the first refresh
 
@@ -145,8 +149,7 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
             ]
         root = self.dash.services.paths.root
         rows = [
-            Row(bs.worktree.path, row_cells(bs, state, root, now))
-            for bs in self.visible_statuses()
+            Row(bs.worktree.path, row_cells(bs, state, root, now)) for bs in self.visible_statuses()
         ]
         self.table.show(columns, rows)
         self._draw_readiness()
@@ -172,14 +175,6 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
         if state.marked:
             text += f"  │  {len(state.marked)} marked"
         self.query_one("#pool", Static).update(text)
-
-    def _draw_readiness(self) -> None:
-        report = self.dash.check_report
-        if report is None:
-            return
-        from wtpar.tui.readiness_view import readiness_summary
-
-        self.query_one(ReadinessPanel).show(readiness_summary(report, self.selected_branch()))
 
     def _tick(self) -> None:
         if self.dash.state.running_keys():
@@ -226,7 +221,15 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
     @work(thread=True, exclusive=True, group="refresh")
     def _refresh_worker(self) -> None:
         try:
-            statuses = self.dash.services.list_worktrees()
+            worktrees = None
+            if not self.loaded:
+                # The rows first, from one `git worktree list`: reading a hundred
+                # worktrees' status takes far longer than drawing them.
+                worktrees = self.dash.services.worktree_list()
+                listed = WorktreesListed(worktrees)
+                self.post_message(listed)
+                listed.drawn.wait(LISTED_WAIT)
+            statuses = self.dash.services.list_worktrees(worktrees)
             envs = self.dash.services.env_views([bs.worktree for bs in statuses])
             leases = self.dash.services.leases()
             if self._finished_runs is None:
@@ -237,9 +240,19 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
             return
         self.post_message(WorktreesRefreshed(statuses, envs, leases, finished))
 
+    def on_worktrees_listed(self, message: WorktreesListed) -> None:
+        """The first rows, their status columns marked as still being read."""
+        state = self.dash.state
+        if not self.loaded:  # else a full refresh got here first
+            state.statuses = [listed_status(wt) for wt in message.worktrees]
+            state.pending = True
+            self.redraw()
+        self.call_after_refresh(message.drawn.set)
+
     def on_worktrees_refreshed(self, message: WorktreesRefreshed) -> None:
         """New statuses: one batched redraw, and a readiness check if anything changed."""
         state = self.dash.state
+        state.pending = False
         state.statuses = message.statuses
         state.envs = message.envs
         state.leases = message.leases
@@ -257,15 +270,12 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
         """Flash the rows whose run just finished, then draw them plain again."""
         if not finished:
             return
+        from wtpar.run.activity import WaitOutcome
+
         now = self.dash.now()
         for path, outcome in finished.items():
             self.dash.state.flashes[path] = (now, outcome is WaitOutcome.OK)
         self.set_timer(FLASH_SECONDS + 0.1, self.redraw)
-
-    def _fingerprint(self) -> Fingerprint:
-        statuses = self.dash.state.statuses
-        rows = tuple((bs.worktree.path, bs.worktree.head, bs.changes_text()) for bs in statuses)
-        return rows, self.runs_finished
 
     def on_action_failed(self, message: ActionFailed) -> None:
         """Show a background failure as an error notification."""
@@ -320,35 +330,6 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
             self.sort_column = order[i] if i < len(order) else None
         self.redraw()
 
-    # -- readiness -----------------------------------------------------------------------
-
-    def action_check(self, quiet: bool = False) -> None:
-        """Run the readiness check in the background (also after every refresh that
-        changed a worktree, and after every run)."""
-        if not quiet:
-            self.query_one(ReadinessPanel).show_nothing("Checking merge readiness…")
-        self._checked = self._fingerprint()
-        self._check_worker()
-
-    @work(thread=True, exclusive=True, group="check")
-    def _check_worker(self) -> None:
-        from wtpar.tui.readiness_view import run_check
-
-        try:
-            report = run_check(self.dash.services)
-        except WtparError as exc:
-            self.post_message(ActionFailed("check", exc.message))
-            return
-        self.post_message(ReadinessChecked(report))
-
-    def on_readiness_checked(self, message: ReadinessChecked) -> None:
-        """Show the verdicts in the table and the panel."""
-        from wtpar.tui.readiness_view import verdicts
-
-        self.dash.check_report = message.report
-        self.dash.state.verdicts = verdicts(message.report)
-        self.redraw()
-
     # -- quit ----------------------------------------------------------------------------
 
     def action_quit_dash(self) -> None:
@@ -361,7 +342,7 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
         def done(yes: bool | None) -> None:
             if yes:
                 self.action_cancel_all()
-                self.app.run_worker(self._exit_when_idle(), group="quit")
+                self.app.run_worker(self.exit_when_idle(), group="quit")
 
         self.app.push_screen(
             ConfirmScreen(
@@ -370,8 +351,9 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions):
             done,
         )
 
-    async def _exit_when_idle(self) -> None:
+    async def exit_when_idle(self, code: int = 0) -> None:
+        """Exit with `code` once every run has ended (after a cancel)."""
         for worker in list(self.app.workers):
             if worker.group == "runs":
                 await worker.wait()
-        self.app.exit(0)
+        self.app.exit(code, return_code=code)

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from wtpar.check.facts import CheckReport
-from wtpar.model import BranchStatus
+from wtpar.model import BranchStatus, Worktree
 
 if TYPE_CHECKING:
+    from wtpar.check.facts import CheckReport
     from wtpar.run.activity import WaitOutcome
     from wtpar.worktrees.environment import EnvView
     from wtpar.worktrees.leases import Lease
+
+
+@dataclass
+class WorktreesListed(Message):
+    """The first refresh listed the worktrees; their statuses are read once `drawn` is set
+    (reading a hundred statuses beside the first paint would hold it back)."""
+
+    worktrees: list[Worktree]
+    drawn: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wtpar.errors import WtparError
 from wtpar.model import RunEvent, TaskKey
-from wtpar.run.dispatch import Dispatcher
 from wtpar.run.plan import RunRequest
 from wtpar.services import Services
+
+if TYPE_CHECKING:  # the dispatcher loads with the first run, not with the dashboard
+    from wtpar.run.dispatch import Dispatcher
 
 StartWorker = Callable[[Coroutine[Any, Any, None]], object]
 

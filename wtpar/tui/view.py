@@ -21,6 +21,7 @@ from wtpar.model import (
     TaskRun,
     TaskStarted,
     Verdict,
+    Worktree,
 )
 from wtpar.run.shards import TaskGroup
 from wtpar.text import compact_seconds
@@ -79,6 +80,8 @@ class DashState:
     envs: dict[str, EnvView] = field(default_factory=dict)  # ports and services by path
     leases: dict[str, Lease] = field(default_factory=dict)  # holders by branch
     flashes: dict[str, tuple[float, bool]] = field(default_factory=dict)  # path: (when, ok)
+    # The rows come from `git worktree list` alone; each worktree's status is being read.
+    pending: bool = False
 
     def note_task(self, name: str) -> None:
         """Remember a task name so it gets a column, in order of first appearance."""
@@ -147,6 +150,14 @@ class DashState:
 def branch_name(bs: BranchStatus) -> str:
     """The row's label: the branch, or the short path of a detached worktree."""
     return bs.worktree.branch or f"({os.path.basename(bs.worktree.path)})"
+
+
+def listed_status(wt: Worktree) -> BranchStatus:
+    """A row known from the worktree list alone (its status, base and upstream to come)."""
+    return BranchStatus(wt, None, None, None, None, None, None, None, False, None, None, None)
+
+
+PENDING = Cell("…", "dim")
 
 
 def task_cell(state: DashState, branch: str, task: str) -> TaskCell | None:
@@ -266,6 +277,8 @@ def row_cells(
         "base": Cell(bs.base_text()),
         "upstream": Cell(bs.upstream_text(), "dim" if not bs.upstream else ""),
     }
+    if state.pending:
+        cells.update(dirty=PENDING, base=PENDING, upstream=PENDING)
     if state.leases:
         cells["holder"] = holder_cell(bs, state, now)
     flashed = flash_style(bs, state, now)

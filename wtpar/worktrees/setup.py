@@ -35,7 +35,7 @@ class SpawnPlan:
     error: str | None = None
     existing: bool = False
     setup_errors: tuple[str, ...] = ()
-    created: float | None = None  # when an earlier spawn created it (completing its checkout)
+    created: float | None = None  # when it was first recorded (by an earlier spawn, completing)
     env: dict[str, str] = field(default_factory=dict)  # ports and [env] vars, for commands
     spare_commit: str | None = None  # set when a warm-pool spare became this worktree
 

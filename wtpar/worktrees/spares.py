@@ -85,6 +85,10 @@ class SpareStore:
     def take(self, prefer_commit: str | None = None) -> Spare | None:
         """Atomically take one ready spare (one at `prefer_commit` if any) for this process."""
         taken: Spare | None = None
+        # Without a ready spare there is nothing to lock and rewrite (with an fsync) for
+        # each branch spawned; one becoming ready meanwhile is taken by the next spawn.
+        if not any(s.state is SpareState.READY for s in _parse(read_json(self.path, {})).values()):
+            return None
 
         def change(data: Any) -> JsonDict:
             nonlocal taken

@@ -51,16 +51,18 @@ class Spawner:
         if from_ref is not None and self.git.resolve_commit(from_ref) is None:
             raise UsageError(f"--from {from_ref!r} is not a commit")
         plans = [SpawnPlan(b, "") for b in dict.fromkeys(branches)]
+        # Read before the lock: whether new branches' worktrees can be written directly.
+        plain = self.git.plain_worktree_layout()
         with ExitStack() as busy_records:
             with repo_lock(self.paths.wtpar_dir):
-                created = self._plan_and_add(plans, from_ref)
+                created = self._plan_and_add(plans, from_ref, plain)
                 # Under the same lock as `worktree add`: concurrent spawns never share a port.
                 no_ports = allocate_spawn_ports(
                     self.paths, self.config, [p.branch for p in created]
                 )
-                # Until its checkout has finished a worktree is "populating", and busy: a
-                # later spawn completes it, `remove` knows nothing of value is there yet.
-                self.state.put([self._record(p, populated=False) for p in created])
+                # Until its checkout has finished a worktree is "populating" (as recorded
+                # before its metadata was added), and busy: a later spawn completes it,
+                # `remove` knows nothing of value is there yet.
                 for plan in created:
                     busy_records.enter_context(
                         busy.running_in(self.paths.wtpar_dir, plan.path, "spawn")
@@ -78,7 +80,9 @@ class Spawner:
             self.state.put([self._record(p, populated=True) for p in created if not p.error])
         return [self._result(p) for p in plans]
 
-    def _plan_and_add(self, plans: list[SpawnPlan], from_ref: str | None) -> list[SpawnPlan]:
+    def _plan_and_add(
+        self, plans: list[SpawnPlan], from_ref: str | None, plain: bool
+    ) -> list[SpawnPlan]:
         """Plan every branch and add the worktrees' metadata (under the repository lock);
         return the plans that have a worktree to populate."""
         base_name: str | None = None
@@ -99,12 +103,19 @@ class Spawner:
             elif plan.how == "new":
                 plan.base_ref, plan.base_sha = base_name, base_sha
         to_add = [p for p in plans if not p.error and not p.existing and p.how != "complete"]
+        for plan in to_add:
+            plan.created = time.time()
         # Recorded as populating before `worktree add`: a spawn killed at any point after it
         # leaves a worktree that a later spawn completes and `remove` knows to be empty.
         self.state.put([self._record(p, populated=False) for p in to_add])
-        for plan in to_add:
-            if not adopt_spare(self.git, self.paths, plan):
-                self._add_metadata(plan)
+        rest = [p for p in to_add if not adopt_spare(self.git, self.paths, p)]
+        adopted = [p for p in to_add if p.spare_commit is not None]
+        if adopted:  # a spare of a remote branch learnt its base commit
+            self.state.put([self._record(p, populated=False) for p in adopted])
+        if plain:
+            rest = self._write_new(rest, base_name)
+        for plan in rest:
+            self._add_metadata(plan)
         failed = [p.branch for p in to_add if p.error]
         if failed:
             self.state.drop(failed)
@@ -181,6 +192,21 @@ class Spawner:
             plan.error = f"branch {branch!r} exists on several remotes ({', '.join(remotes)})"
         else:
             plan.how = "new"
+
+    def _write_new(self, plans: list[SpawnPlan], base_name: str | None) -> list[SpawnPlan]:
+        """Create the new branches in one git call and write their worktrees' metadata
+        (no git process per branch); the plans left for `git worktree add`: the others,
+        or all when a branch could not be created (each then fails on its own)."""
+        new = [p for p in plans if p.how == "new" and p.base_sha]
+        pairs = [(p.branch, p.base_sha or "") for p in new]
+        if not new or not self.git.create_branches(pairs, f"branch: Created from {base_name}"):
+            return plans
+        for plan in new:
+            try:
+                self.git.write_worktree(plan.path, plan.branch)
+            except OSError as exc:
+                plan.error = f"cannot register the worktree: {exc}"
+        return [p for p in plans if p not in new]
 
     def _add_metadata(self, plan: SpawnPlan) -> None:
         os.makedirs(os.path.dirname(plan.path), exist_ok=True)

@@ -54,10 +54,12 @@ class BranchTable(DataTable[Text]):
         """Draw these rows (key, cells by column) under these columns (key, title)."""
         column_keys = [key for key, _ in columns]
         row_keys = [key for key, _ in rows]
+        # Only the shown columns: a row may carry cells of columns not shown (Ports and
+        # Services while no worktree has any), which must not rebuild the table each time.
         outgrown = any(
-            len(text) > self._widths.get(column, 0)
+            len(cells.get(column, _EMPTY).text) > self._widths.get(column, 0)
             for _, cells in rows
-            for column, (text, _style) in cells.items()
+            for column in column_keys
         )
         if column_keys != self._columns or row_keys != self._rows or outgrown:
             self._rebuild(columns, rows)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from wtpar.tui.readiness_view import ReadinessSummary
+if TYPE_CHECKING:  # the check's modules load with the first check, not with the dashboard
+    from wtpar.tui.readiness_view import ReadinessSummary
 
 
 class ReadinessPanel(Static):

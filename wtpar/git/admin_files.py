@@ -1,0 +1,105 @@
+"""New worktrees of new branches without a `git worktree add` each.
+
+`git worktree add --no-checkout -b B PATH COMMIT` starts three git processes one after
+another (itself, `git branch`, `git symbolic-ref HEAD`), and spawn runs it under the
+repository lock, so a fleet of new branches held that lock for tens of milliseconds a
+branch. Here every branch is created by one `git update-ref --stdin` transaction, and each
+worktree's administrative files are written as git writes them (absolute paths; the layout
+of every git since 2.5, read by every later one):
+
+    $GIT_COMMON_DIR/worktrees/<id>/gitdir      /real/path/of/the/worktree/.git
+    $GIT_COMMON_DIR/worktrees/<id>/commondir   ../..
+    $GIT_COMMON_DIR/worktrees/<id>/HEAD        ref: refs/heads/B
+    PATH/.git                                  gitdir: $GIT_COMMON_DIR/worktrees/<id>
+
+with a `locked` file while they are being written, as git has, so that a concurrent
+`git worktree prune` never takes a half-made one. The index and the files come later, from
+the same `checkout_all` as after `git worktree add --no-checkout`. A repository whose
+configuration makes `git worktree add` write more or elsewhere (shared permissions,
+per-worktree config, sparse checkout, relative paths, reftable) keeps using it:
+`plain_worktree_layout` says which.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+from collections.abc import Sequence
+
+from wtpar.git.base import GitBase
+
+# Settings under which `git worktree add` writes more than the four files above.
+# (refstorage: with reftable a worktree's HEAD is no file of its own.)
+_RICHER_LAYOUT = (
+    r"^(core\.sharedrepository|core\.worktree|core\.sparsecheckout|extensions\.refstorage"
+    r"|extensions\.worktreeconfig|extensions\.relativeworktrees|worktree\.userelativepaths)$"
+)
+_NOT_IN_ID = re.compile(r"[^\w.-]+")
+
+
+class AdminFileCommands(GitBase):
+    """New branches in one transaction, and worktree metadata written as git writes it."""
+
+    def plain_worktree_layout(self) -> bool:
+        """True when `git worktree add` would write just the four files (none of the
+        settings that make it write more is set, at any level)."""
+        res = self.run("config", "-z", "--get-regexp", _RICHER_LAYOUT, check=False)
+        return res.returncode == 1  # 1: no such setting
+
+    def create_branches(self, branches: Sequence[tuple[str, str]], reason: str) -> bool:
+        """Create `refs/heads/NAME` at each (NAME, COMMIT), all or none, with REASON in the
+        reflog (as `git branch` writes it); False when any already exists or cannot be."""
+        if not branches:
+            return True
+        lines = "".join(f"create refs/heads/{name}\0{commit}\0" for name, commit in branches)
+        res = self.run("update-ref", "-z", "--stdin", "-m", reason, input=lines, check=False)
+        return res.returncode == 0
+
+    def write_worktree(self, path: str, branch: str) -> str:
+        """Register PATH (missing or an empty folder) as a worktree of BRANCH, not checked
+        out, as `git worktree add --no-checkout PATH BRANCH` does; its admin folder."""
+        admin_root = os.path.join(os.path.realpath(self.paths.common_dir), "worktrees")
+        os.makedirs(admin_root, exist_ok=True)
+        admin = _new_admin_dir(admin_root, path)
+        dot_git = os.path.join(path, ".git")
+        wrote_dot_git = False
+        try:
+            _write(os.path.join(admin, "locked"), "initializing")
+            os.makedirs(path, exist_ok=True)
+            _write(os.path.join(admin, "gitdir"), os.path.join(os.path.realpath(path), ".git"))
+            _write(dot_git, f"gitdir: {admin}")
+            wrote_dot_git = True
+            _write(os.path.join(admin, "commondir"), "../..")
+            _write(os.path.join(admin, "HEAD"), f"ref: refs/heads/{branch}")
+            os.unlink(os.path.join(admin, "locked"))
+        except BaseException:
+            shutil.rmtree(admin, ignore_errors=True)
+            if wrote_dot_git:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(dot_git)
+            raise
+        return admin
+
+
+def _new_admin_dir(admin_root: str, path: str) -> str:
+    """`worktrees/<id>`, made: the folder's name as a ref component, numbered as git
+    numbers it (`name`, `name1`, `name2`, ...) when taken."""
+    name = _NOT_IN_ID.sub("-", os.path.basename(os.path.normpath(path)))
+    name = name.lstrip(".").replace("..", "-").removesuffix(".lock") or "worktree"
+    counter = 0
+    while True:
+        admin = os.path.join(admin_root, f"{name}{counter or ''}")
+        try:
+            os.mkdir(admin)
+            return admin
+        except FileExistsError:
+            counter += 1
+
+
+def _write(path: str, text: str) -> None:
+    """One line, as git's write_file writes it; a file that exists is an error."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")
