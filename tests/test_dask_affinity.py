@@ -65,7 +65,7 @@ def mixed() -> Iterator[tuple[Any, list[str]]]:
         cluster.close()
 
 
-def test_a_task_with_resources_prefers_the_worker_with_its_commit_and_the_resources(
+def test_a_task_with_resources_never_prefers_a_worker_without_them(
     repo: Path, tmp_path: Path, mixed: tuple[Any, list[str]]
 ) -> None:
     cluster, (plain, *gpus) = mixed
@@ -91,23 +91,28 @@ def test_a_task_with_resources_prefers_the_worker_with_its_commit_and_the_resour
     tasks = by_key(reports[0])
     assert {t.status for t in tasks.values()} == {RunStatus.OK}, [t.reason for t in tasks.values()]
     assert tasks[TaskKey("a", "build")].worker == plain
-    # test2 and test3 preferred the gpu worker where test1 checked the commit out.
+    # The gpu tasks preferred the gpu workers that had the commit (the hogs checked it out
+    # on both), never the plain one that had it too.
     ran_on = {tasks[TaskKey("a", name)].worker for name in ("test1", "test2", "test3")}
-    assert len(ran_on) == 1 and ran_on <= set(gpus)
+    assert ran_on <= set(gpus)
 
 
 def _submitted(cluster: Any, prefix: str) -> bool:
     return any(str(key).startswith(prefix) for key in list(cluster.scheduler.tasks))
 
 
-def test_affinity_prefers_the_latest_worker_with_the_commit_that_has_the_resources() -> None:
+def test_affinity_prefers_the_workers_with_the_commit_that_have_the_resources() -> None:
     affinity = Affinity()
-    assert affinity.prefer("c1", {}) is None
+    assert affinity.prefer("c1", {}, 4) == []
     affinity.ran("c1", "gpu-old", {"gpu": 2})
     affinity.ran("c1", "plain", {})
-    assert affinity.prefer("c1", {}) == "plain"
-    assert affinity.prefer("c1", {"gpu": 1}) == "gpu-old"
-    assert affinity.prefer("c1", {"gpu": 3}) is None
-    assert affinity.prefer("c2", {}) is None
+    assert affinity.prefer("c1", {}, 4) == ["plain", "gpu-old"]
+    assert affinity.prefer("c1", {"gpu": 1}, 4) == ["gpu-old"]
+    assert affinity.prefer("c1", {"gpu": 3}, 4) == []
+    assert affinity.prefer("c2", {}, 4) == []
     affinity.ran("c1", "gpu-old", {"gpu": 2})
-    assert affinity.prefer("c1", {}) == "gpu-old"
+    assert affinity.prefer("c1", {}, 4) == ["gpu-old", "plain"]
+    # Every worker of the cluster has it: no preference, the scheduler balances.
+    assert affinity.prefer("c1", {}, 2) == []
+    affinity.forget("gpu-old")
+    assert affinity.prefer("c1", {"gpu": 1}, 4) == []

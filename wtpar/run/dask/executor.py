@@ -213,7 +213,8 @@ class DaskExecutor(Executor):
             drain=self.drain,
             keep_worktrees=self.settings.cache_worktrees,
         )
-        preferred = self._affinity.prefer(snap.commit, attempt.resources)
+        workers = int(self._conn.client.scheduler_info().get("n_workers", 0))
+        preferred = self._affinity.prefer(snap.commit, attempt.resources, workers)
         dask_key = f"wtpar-{attempt.key.task}-{token}"
         self._routes[token] = route
         self._keys[dask_key] = token
@@ -225,7 +226,7 @@ class DaskExecutor(Executor):
                 key=dask_key,
                 pure=False,
                 resources=dict(attempt.resources) or None,
-                **({"workers": [preferred], "allow_other_workers": True} if preferred else {}),
+                **({"workers": preferred, "allow_other_workers": True} if preferred else {}),
             )
             self._read.release()  # with this submission: see futures.py
             result = await self._outcome(remote)
@@ -291,6 +292,7 @@ class DaskExecutor(Executor):
         message = event[1]
         if not isinstance(message, dict) or message.get("action") != "remove-worker":
             return
+        self._affinity.forget(str(message.get("worker")))
         for key in message.get("processing-tasks") or ():
             route = self._routes.get(self._keys.get(str(key), ""))
             if route is not None:
