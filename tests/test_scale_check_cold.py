@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.recipes import git, make_branch
+from fixtures.recipes import commit_file, git, make_branch
 from tests.check_helpers import trace_count
+from wtpar.check.facts import CheckConfig, run_check
 from wtpar.check.merging import ConflictMatrix, MergeSimulator, PairConflict, batch_sizes
 from wtpar.check.order import speculation_window, suggested_order
 from wtpar.git import Git, discover
@@ -167,3 +168,23 @@ def test_a_wrong_prediction_costs_merges_not_a_wrong_order(repo: Path) -> None:
     with MergeSimulator(g) as sim:
         steps = sim.merge_order(base, names, heads, claims).steps
     assert [(s.clean, s.files) for s in steps] == _sequential(g, base, list(heads.values()))
+
+
+def test_branches_even_with_the_base_start_no_git_cherry(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [f"e{i}" for i in range(4)]
+    for name in names:
+        make_branch(repo, name, {"src/app.py": f"{name}\n"})
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    report = run_check(Git(discover(repo)), "main", CheckConfig(), {}, names)
+    # Not behind main: no patch of theirs can be there. Before, one `git cherry` each.
+    assert trace_count(trace, "cherry") == 0
+    assert not any(b.facts.integrated for b in report.branches)
+    trace.unlink()
+    commit_file(repo, "README.md", "main moved on\n")
+    (repo / ".git" / "wtpar" / "cache" / "merge.json").unlink()
+    report = run_check(Git(discover(repo)), "main", CheckConfig(), {}, names)
+    assert trace_count(trace, "cherry") == len(names)  # behind: cherry tells
+    assert not any(b.facts.integrated for b in report.branches)

@@ -246,10 +246,17 @@ class MergeSimulator:
         def compute(missing: Sequence[str]) -> list[Any]:
             merged = self.merge_many([(base, h) for h in missing])
             base_tree = self.git.tree_of(base) if missing else ""
+            # A branch not behind the base has no patch there to match: no `git cherry` for it
+            # (counts already known from `ahead_behind`; none are computed for this).
+            counts = self.cache.lookup("counts", (f"{base}:{h}" for h in missing))
 
             def integrated(item: tuple[str, MergeTreeResult]) -> bool:
                 head, r = item
-                return (r.clean and r.tree == base_tree) or self.git.all_patches_in(base, head)
+                if r.clean and r.tree == base_tree:
+                    return True
+                if counts.get(f"{base}:{head}", [0, 1])[1] == 0:
+                    return False
+                return self.git.all_patches_in(base, head)
 
             flags = self._map(integrated, list(zip(missing, merged, strict=True)))
             return [
