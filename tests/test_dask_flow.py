@@ -1,7 +1,7 @@
 """How attempts flow through the cluster, counted on an in-process LocalCluster whose
 scheduler the test can read: what keeps a worker from waiting for this coordinator
 between two tasks (tasks queued ahead, results that need no fetch, releases that do not
-hold a submission back)."""
+hold a submission back), and what a cancel does to those waiting."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from fixtures.waiting import wait_for
-from tests.run_helpers import configure, run_request, spawn
-from wtpar.model import RunReport
+from tests.run_helpers import configure, make_dispatcher, run_request, spawn
+from wtpar.model import RunEvent, RunReport, RunStatus, TaskStarted
 from wtpar.run.plan import RunRequest
+from wtpar.run.runner import run_sync
 from wtpar.services.base import default_jobs
 
 pytestmark = pytest.mark.dask
@@ -123,3 +124,27 @@ def test_results_come_with_the_output_and_releases_with_the_next_submission(
         done for done, after in zip(order, order[1:], strict=False) if left[done] < submitted[after]
     ]
     assert released_alone == []
+
+
+def test_a_cancelled_run_starts_none_of_the_tasks_waiting_on_the_cluster(
+    repo: Path, cluster: Any
+) -> None:
+    count = THREADS + 1
+    configure(repo, "".join(f'[tasks.held{i}]\ncmd = "exec sleep 60"\n' for i in range(count)))
+    spawn(repo, "a")
+    request = _dask(cluster, task_names=tuple(f"held{i}" for i in range(count)), branches=("a",))
+    dispatcher = make_dispatcher(repo, request)
+    started: list[RunEvent] = []
+
+    def on_event(event: RunEvent) -> None:
+        # Every thread runs a task, and the last one waits on the cluster: cancel the run.
+        if isinstance(event, TaskStarted):
+            started.append(event)
+            if len(started) == THREADS:
+                dispatcher.cancel_all()
+
+    dispatcher.subscribe(on_event)
+    report = run_sync(dispatcher)
+    assert [t.status for t in report.tasks] == [RunStatus.CANCELLED] * count
+    # The one waiting on the cluster was taken off it: it never started.
+    assert len(started) == THREADS

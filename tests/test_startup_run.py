@@ -129,5 +129,14 @@ def test_run_loads_no_module_it_does_not_use(repo: Path) -> None:
     )
     assert code == 0, printed
     # Neither --csv, --junit, --changed nor the dashboard is asked for.
-    unwanted = ("csv", "xml", "textual", "rich", "distributed", "wcwidth", "wtpar.check")
+    unwanted = (
+        "csv",
+        "xml",
+        "statistics",
+        "textual",
+        "rich",
+        "distributed",
+        "wcwidth",
+        "wtpar.check",
+    )
     assert sorted(m for m in loaded for n in unwanted if m == n or m.startswith(n + ".")) == []

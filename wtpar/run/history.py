@@ -13,8 +13,8 @@ read: a damaged one is dropped, a damaged file reads as empty.
 
 from __future__ import annotations
 
+import math
 import os
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -164,7 +164,9 @@ class Estimate:
 
 
 def _mean(values: Sequence[float]) -> float | None:
-    return statistics.fmean(values) if values else None
+    # fsum / len is what statistics.fmean computes; that module brings fractions and decimal
+    # with it, 1.5 ms of every run's start.
+    return math.fsum(values) / len(values) if values else None
 
 
 def estimate(

@@ -38,7 +38,7 @@ from wtpar.names import hash_stable
 from wtpar.run.dask import protocol
 from wtpar.run.dask.affinity import Affinity
 from wtpar.run.dask.connect import Connection, connect
-from wtpar.run.dask.futures import ReadFutures, future_result, result_of, settled
+from wtpar.run.dask.futures import ReadFutures, cancel, future_result, result_of, settled
 from wtpar.run.dask.locks import SchedulerLocks
 from wtpar.run.dask.protocol import RemoteAttempt, RemoteResult, cancel_event, end_result
 from wtpar.run.dask.runner import run_attempt
@@ -268,7 +268,7 @@ class DaskExecutor(Executor):
             # The dispatcher itself is cancelled (a quitting dashboard): stop the process.
             self._flag(remote, kill=False)
             self._flag(remote, kill=True)
-            remote.future.cancel()
+            cancel(remote.future)
             raise
         return result_of(fetched, remote.route.lost)
 
@@ -323,7 +323,7 @@ class DaskExecutor(Executor):
 
     def _unqueue(self, remote: _Remote) -> None:
         if remote.route.starts == 0 and remote.future is not None:
-            remote.future.cancel()
+            cancel(remote.future)
 
     def _flag(self, remote: _Remote, kill: bool) -> None:
         if kill in remote.flags or self._conn is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from concurrent.futures import CancelledError as FutureCancelled
 from typing import Any
 
@@ -53,6 +54,14 @@ class ReadFutures:
             return
         self._counting = False
         self.release()
+
+
+def cancel(future: Any) -> None:
+    """Take the future's task off the cluster. With an asynchronous client, `cancel()` only
+    returns the coroutine that does it: it is scheduled here, or nothing would happen."""
+    outcome = future.cancel()
+    if inspect.isawaitable(outcome):
+        asyncio.ensure_future(outcome)
 
 
 def settled(future: Any) -> asyncio.Future[None]:
