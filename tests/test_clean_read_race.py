@@ -10,20 +10,15 @@ from fixtures.recipes import git
 from tests.conftest import Invoke
 from tests.run_helpers import configure, spawn
 
-# Passes only with the work in progress, then commits it. The lock makes the second
-# worktree's task wait for the first one's end, so the reads (started by the first task's
-# end, not by a wave of starts) come after the first worktree was committed.
-TASKS = """
-[tasks.t]
-cmd = "grep -q work-in-progress README.md && git commit -qam wip"
-locks = ["one-at-a-time"]
-"""
-
 
 def test_work_committed_by_a_task_is_not_recorded_for_the_commit_before(
     wtpar: Invoke, repo: Path
 ) -> None:
-    configure(repo, TASKS)
+    # t passes only with the work in progress, then commits it. The lock makes the second
+    # worktree's task wait for the first one's end, so the reads (started by the first
+    # task's end, not by a wave of starts) come after the first worktree was committed.
+    wip = "grep -q work-in-progress README.md && git commit -qam wip"
+    configure(repo, f'[tasks.t]\ncmd = "{wip}"\nlocks = ["one-at-a-time"]\n')
     paths = spawn(repo, "a", "b")
     for path in paths.values():
         (path / "README.md").write_text("work-in-progress\n")

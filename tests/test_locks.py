@@ -1,40 +1,39 @@
-"""wtpar's file locks: exclusive between processes (also against the `filelock` package on
-the same files), shared and reentrant within one process, with a timeout that names the
-file; and `wtpar run` no longer loads a lock library to take them."""
+"""wtpar's file locks: exclusive between processes, shared and reentrant within one process,
+with a timeout that names the file; and a run that takes no named lock does not load the
+lock library."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
 import pytest
+from filelock import FileLock, Timeout
 
-from tests.conftest import modules_after_cli
-from tests.run_helpers import spawn
+from tests.run_helpers import make_dispatcher, spawn
 from tests.test_pool import hold_in_other_process
+from tests.test_startup_run import run_noting_first_start
 from wtpar.errors import WtparError
-from wtpar.locks import FileLock, Timeout, file_lock, locks_dir, repo_lock
+from wtpar.locks import file_lock, locks_dir, repo_lock, try_lock
+from wtpar.run.plan import RunRequest
 
 
-def test_another_process_holding_the_file_makes_us_time_out(tmp_path: Path) -> None:
+def test_a_lock_another_process_holds_is_refused_until_it_lets_go(tmp_path: Path) -> None:
     path = str(tmp_path / "a.lock")
-    other = hold_in_other_process(path)  # the filelock package, in another process
+    other = hold_in_other_process(path)
     try:
-        with pytest.raises(Timeout) as raised:
-            FileLock(path).acquire(blocking=False)
-        assert raised.value.lock_file == path
-        with pytest.raises(Timeout):
-            FileLock(path).acquire(timeout=0.1)
+        assert not try_lock(path)
+        assert not file_lock(path).is_locked
     finally:
         assert other.stdin is not None
         other.stdin.write("\n")
         other.stdin.close()
         other.wait(timeout=30)
-    lock = FileLock(path)
-    lock.acquire(blocking=False)  # free again once that process let go
-    assert lock.is_locked
-    lock.release()
-    assert not lock.is_locked
+    assert try_lock(path)  # free again once that process let go
+    assert file_lock(path).is_locked
+    file_lock(path).release()
+    assert not file_lock(path).is_locked
 
 
 def test_within_one_process_the_lock_is_reentrant_and_shared_by_threads(tmp_path: Path) -> None:
@@ -43,20 +42,22 @@ def test_within_one_process_the_lock_is_reentrant_and_shared_by_threads(tmp_path
     assert file_lock(path) is lock  # one lock object per file per process
     with lock, lock:
         taken = []
-        worker = threading.Thread(target=lambda: taken.append(lock.acquire(blocking=False)))
+        worker = threading.Thread(target=lambda: taken.append(lock.acquire(blocking=False).lock))
         worker.start()
         worker.join()
-        assert taken == [lock]  # as filelock's thread_local=False did: counted, not waited
+        assert taken == [lock]  # thread_local=False: counted, not waited
         lock.release()
         other = FileLock(path)  # a second lock object stands for another process
         with pytest.raises(Timeout):
             other.acquire(blocking=False)
     assert not lock.is_locked
-    FileLock(path).acquire(blocking=False).release()  # every acquire was given back
+    other.acquire(blocking=False)  # every acquire was given back
+    other.release()
 
 
 def test_a_held_repository_lock_is_a_one_line_error(tmp_path: Path) -> None:
-    held = FileLock(str(Path(locks_dir(str(tmp_path))) / "repo.lock")).acquire()
+    held = FileLock(str(Path(locks_dir(str(tmp_path))) / "repo.lock"))
+    held.acquire()
     try:
         refused = pytest.raises(WtparError, match="held the repository lock for 0s")
         with refused, repo_lock(str(tmp_path), timeout=0.05):
@@ -67,8 +68,14 @@ def test_a_held_repository_lock_is_a_one_line_error(tmp_path: Path) -> None:
         pass
 
 
-def test_run_takes_its_locks_without_a_lock_library(repo: Path) -> None:
-    spawn(repo, "a")
-    code, printed, loaded = modules_after_cli(["run", "--output", "quiet", "--", "true"], repo)
-    assert code == 0, printed
-    assert "filelock" not in loaded
+def test_a_run_loads_the_lock_library_only_after_its_tasks_started(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Importing filelock costs about 10 ms: not in front of the first task.
+    spawn(repo, "a", "b")
+    for name in [m for m in sys.modules if m == "filelock" or m.startswith("filelock.")]:
+        monkeypatch.delitem(sys.modules, name)
+    dispatcher = make_dispatcher(repo, RunRequest(command="true", jobs=2))
+    loaded_at_start, _ = run_noting_first_start(dispatcher, lambda: "filelock" in sys.modules)
+    assert not loaded_at_start
+    assert "filelock" in sys.modules  # the results were recorded under its lock

@@ -17,10 +17,11 @@ import pytest
 
 from tests.run_helpers import configure, make_dispatcher, spawn
 from wtpar import busy
-from wtpar.model import RunEvent, RunReport, RunStatus, SkipKind, TaskStarted
+from wtpar.model import RunEvent, RunReport, RunStatus, SkipKind, TaskSpec, TaskStarted
 from wtpar.run.history import Attempted, History, TaskId
 from wtpar.run.plan import RunRequest
 from wtpar.run.runner import run_sync
+from wtpar.run.taskconfig import find_cycle
 
 
 def configure_tasks(repo: Path, count: int) -> tuple[str, ...]:
@@ -105,8 +106,8 @@ def test_a_finished_run_keeps_no_task_object_per_instance(repo: Path) -> None:
 
 def test_a_long_chain_of_skipped_dependents_ends(repo: Path) -> None:
     # Each skipped instance makes the next ready at once: handled in a loop, not by recursion
-    # (four frames a link would pass Python's limit of 1000; the planner's own limit is lower).
-    count = 400
+    # (Python's limit is 1000 frames), in checking for cycles, planning and dispatching alike.
+    count = 2500
     configure(
         repo,
         '[tasks.t0000]\ncmd = "exit 1"\n'
@@ -204,3 +205,16 @@ def test_a_task_opens_two_files_and_makes_no_folder(repo: Path, os_calls: Counte
     per_task = {name: (per_size[24][name] - per_size[4][name]) / 20 for name in os_calls}
     assert per_task["open"] < 2.5  # was 5: the slot's lock file, /dev/null, the folder's
     assert per_task["mkdir"] == 0
+
+
+def test_a_cycle_at_the_end_of_a_long_chain_is_named() -> None:
+    # t0 -> t1 -> ... -> t2999 -> t2998: found by a walk that needs no stack frame a link.
+    count = 3000
+    specs = {
+        f"t{i}": TaskSpec(name=f"t{i}", cmd="true", depends_on=(f"t{i + 1}",))
+        for i in range(count - 1)
+    }
+    specs[f"t{count - 1}"] = TaskSpec(name=f"t{count - 1}", cmd="true", after=f"t{count - 2}")
+    assert find_cycle(specs) == [f"t{count - 2}", f"t{count - 1}", f"t{count - 2}"]
+    specs[f"t{count - 1}"] = TaskSpec(name=f"t{count - 1}", cmd="true")
+    assert find_cycle(specs) is None

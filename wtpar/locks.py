@@ -1,101 +1,27 @@
 """Cross-process locks under `<common-dir>/wtpar/locks/`: the repository lock, named
 resources and the shared pool's slots. One FileLock object per path per process.
 
-`FileLock` is flock(2) on the lock file, as the `filelock` package does it on POSIX, and
-behaves as its `FileLock(path, thread_local=False)` did here: process-wide and reentrant
-(a second acquire in the same process counts up instead of waiting), polled until a
-timeout. It is wtpar's own because importing `filelock` cost every `wtpar run` about 8 ms
-(pathlib, urllib, ipaddress, decimal come with it) before its first task could start.
+The locks are the `filelock` package's, process-wide (`thread_local=False`: reentrant, a
+second acquire in the same process counts up instead of waiting). It is imported when the
+first lock is taken: `wtpar list` and a run without named locks take none, and importing it
+costs about 10 ms. (The pool's slots and the busy records use flock(2) directly, for reasons
+given there.)
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
+from typing import TYPE_CHECKING
 
 from wtpar.errors import WtparError
 from wtpar.names import hash_stable
 
-_POLL = 0.05  # seconds between two tries while another process holds the lock
-
-
-class Timeout(TimeoutError):
-    """The lock could not be acquired in time (or at once, when not blocking)."""
-
-    def __init__(self, lock_file: str) -> None:
-        super().__init__(f"the lock {lock_file} could not be acquired")
-        self.lock_file = lock_file
-
-
-class FileLock:
-    """A lock on one file shared by every thread of this process and exclusive between
-    processes (flock(2)); reentrant: each acquire needs one release."""
-
-    def __init__(self, lock_file: str) -> None:
-        self.lock_file = lock_file
-        self._fd: int | None = None
-        self._count = 0
-        self._guard = threading.Lock()
-
-    @property
-    def is_locked(self) -> bool:
-        """True while this process holds the lock."""
-        return self._count > 0
-
-    def acquire(self, timeout: float = -1, blocking: bool = True) -> FileLock:
-        """Take the lock, waiting up to `timeout` seconds (< 0: for ever); Timeout when it
-        is not taken in time, or at once when not `blocking`."""
-        deadline = time.monotonic() + timeout if timeout >= 0 else None
-        while True:
-            with self._guard:
-                if self._count or self._take():
-                    self._count += 1
-                    return self
-            if not blocking or (deadline is not None and time.monotonic() >= deadline):
-                raise Timeout(self.lock_file)
-            time.sleep(_POLL)
-
-    def release(self) -> None:
-        """Give one acquire back; the last one unlocks the file."""
-        with self._guard:
-            if self._count == 0:
-                return
-            self._count -= 1
-            if self._count == 0 and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-                os.close(self._fd)
-                self._fd = None
-
-    def _take(self) -> bool:
-        while True:
-            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                return False
-            if os.fstat(fd).st_nlink:
-                self._fd = fd
-                return True
-            os.close(fd)  # the file was deleted after we opened it: lock the one there now
-
-    def __enter__(self) -> FileLock:
-        return self.acquire()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.release()
-
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 _registry: dict[str, FileLock] = {}
 _registry_guard = threading.Lock()
@@ -111,13 +37,26 @@ def locks_dir(wtpar_dir: str) -> str:
 
 def file_lock(path: str) -> FileLock:
     """The process-wide FileLock for `path` (reentrant within the process)."""
+    from filelock import FileLock
+
     key = os.path.abspath(path)
     with _registry_guard:
         lock = _registry.get(key)
         if lock is None:
-            lock = FileLock(key)
+            lock = FileLock(key, thread_local=False)
             _registry[key] = lock
         return lock
+
+
+def try_lock(path: str) -> bool:
+    """Take the process-wide lock on `path` if no other process holds it; False if one does."""
+    from filelock import Timeout
+
+    try:
+        file_lock(path).acquire(blocking=False)
+    except Timeout:
+        return False
+    return True
 
 
 def lock_file_name(resource: str) -> str:
@@ -130,6 +69,8 @@ def lock_file_name(resource: str) -> str:
 @contextmanager
 def repo_lock(wtpar_dir: str, timeout: float = 300.0) -> Iterator[None]:
     """Hold the repository lock: taken by everything that changes git metadata."""
+    from filelock import Timeout
+
     lock = file_lock(os.path.join(locks_dir(wtpar_dir), "repo.lock"))
     try:
         lock.acquire(timeout=timeout)

@@ -12,11 +12,15 @@ So does one that made a dirty tree clean (committed, stashed or checked out the 
 worktree's index and HEAD's reflog are looked at (stat, no git process) before its tasks
 start, and a worktree where either was written since counts as dirty.
 `--changed` still reads first (it must know before deciding to skip).
+
+The lock library that recording takes its cache lock with (`filelock`, about 10 ms to
+import) is imported beside those reads too, not after the last task has ended.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 from collections.abc import Callable, Iterable
 
@@ -59,6 +63,7 @@ class CleanReads:
         self._reads: dict[str, asyncio.Future[bool]] = {}
         self._started = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._preload: asyncio.Future[object] | None = None
 
     def start(self, paths: Iterable[str]) -> None:
         """Read each path (once) after the first wave of starts; call on the running loop."""
@@ -81,6 +86,8 @@ class CleanReads:
         loop = self._loop
         if loop is None:
             return
+        if self._preload is None:
+            self._preload = loop.run_in_executor(None, importlib.import_module, "filelock")
         for path in self._paths:
             if path not in self._reads:
                 self._reads[path] = loop.run_in_executor(None, self._read, path)
@@ -92,5 +99,7 @@ class CleanReads:
     async def results(self) -> dict[str, bool]:
         """Path -> clean, for every path started; a read that failed counts as dirty."""
         self._read_pending()  # a run that ended before its first wave was complete
+        if self._preload is not None:
+            await self._preload
         done = await asyncio.gather(*self._reads.values(), return_exceptions=True)
         return {path: r is True for path, r in zip(self._reads, done, strict=True)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from wtpar.errors import UsageError
@@ -318,19 +318,29 @@ def _skip_if_unchanged(instance: TaskInstance, lookup: ResultLookup) -> TaskInst
 
 
 def _topological(instances: list[TaskInstance]) -> list[TaskInstance]:
+    """Every instance after what it waits for, else in the given order (an iterative
+    post-order: a chain of thousands must not exhaust Python's recursion limit)."""
     by_key = {i.key: i for i in instances}
     done: set[TaskKey] = set()
     ordered: list[TaskInstance] = []
-
-    def visit(instance: TaskInstance) -> None:
-        if instance.key in done:
-            return
-        done.add(instance.key)
-        for dep in (*instance.deps, *([instance.trigger] if instance.trigger else [])):
-            if dep in by_key:
-                visit(by_key[dep])
-        ordered.append(instance)
-
-    for instance in instances:
-        visit(instance)
+    for root in instances:
+        if root.key in done:
+            continue
+        done.add(root.key)
+        stack = [(root, _waits_for(root))]
+        while stack:
+            instance, pending = stack[-1]
+            dep = next((d for d in pending if d in by_key and d not in done), None)
+            if dep is None:
+                stack.pop()
+                ordered.append(instance)
+                continue
+            done.add(dep)
+            stack.append((by_key[dep], _waits_for(by_key[dep])))
     return ordered
+
+
+def _waits_for(instance: TaskInstance) -> Iterator[TaskKey]:
+    yield from instance.deps
+    if instance.trigger:
+        yield instance.trigger

@@ -30,7 +30,7 @@ import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
-from wtpar.locks import Timeout, file_lock, lock_file_name, locks_dir
+from wtpar.locks import file_lock, lock_file_name, locks_dir, try_lock
 
 _BACKOFF_FIRST = 0.002
 _BACKOFF_MAX = 0.05
@@ -44,14 +44,6 @@ def slot_file(wtpar_dir: str, index: int) -> str:
 def resource_file(wtpar_dir: str, resource: str) -> str:
     """The lock file of a named resource."""
     return os.path.join(locks_dir(wtpar_dir), lock_file_name(resource))
-
-
-def _try_lock(path: str) -> bool:
-    try:
-        file_lock(path).acquire(blocking=False)
-    except Timeout:
-        return False
-    return True
 
 
 def _unlock(path: str) -> None:
@@ -140,7 +132,7 @@ class ResourceLocks:
         delay = _BACKOFF_FIRST
         try:
             # Another wtpar process holds it (see module doc for why this is a retry loop).
-            while not _try_lock(path):
+            while not try_lock(path):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _BACKOFF_MAX)
         except BaseException:

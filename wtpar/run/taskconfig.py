@@ -7,7 +7,7 @@ file and line), so a run never stops half-way through on a typo.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from wtpar.config import Config
@@ -234,30 +234,30 @@ def _check_graph(config: Config, specs: Mapping[str, TaskSpec]) -> None:
 
 
 def find_cycle(specs: Mapping[str, TaskSpec]) -> list[str] | None:
-    """A dependency cycle (`depends_on` and `after` edges) as a closed path of names, or None."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(name: str) -> list[str] | None:
-        state[name] = 1
-        stack.append(name)
-        spec = specs[name]
-        for dep in (*spec.depends_on, *([spec.after] if spec.after else [])):
-            if dep not in specs:
-                continue
-            if state.get(dep) == 1:
-                return [*stack[stack.index(dep) :], dep]
-            if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        state[name] = 2
-        return None
-
-    for name in sorted(specs):
-        if name not in state:
-            found = visit(name)
-            if found:
-                return found
+    """A dependency cycle (`depends_on` and `after` edges) as a closed path of names, or None.
+    Iterative, so a chain of thousands of tasks cannot exhaust the recursion limit."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in sorted(specs):
+        if root in state:
+            continue
+        state[root] = 1
+        path = [root]
+        edges = [_edges(specs[root])]
+        while path:
+            dep = next((d for d in edges[-1] if d in specs and state.get(d) != 2), None)
+            if dep is None:
+                state[path.pop()] = 2
+                edges.pop()
+            elif state.get(dep) == 1:
+                return [*path[path.index(dep) :], dep]
+            else:
+                state[dep] = 1
+                path.append(dep)
+                edges.append(_edges(specs[dep]))
     return None
+
+
+def _edges(spec: TaskSpec) -> Iterator[str]:
+    yield from spec.depends_on
+    if spec.after:
+        yield spec.after
