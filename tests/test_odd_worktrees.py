@@ -122,3 +122,13 @@ def test_two_detached_worktrees_with_one_folder_name_need_a_path(repo: Path, wtp
         ambiguous.stderr
     )
     assert wtpar("path", str(second)).output.strip() == str(second)
+
+
+def test_a_completed_worktree_is_not_left_locked_initializing(repo: Path, wtpar: Invoke) -> None:
+    spawn_killed_during_checkout(repo, "half")
+    # What a spawn killed just before its last step (unlocking the worktree) leaves.
+    (repo / ".git" / "worktrees" / "half" / "locked").write_text("initializing\n")
+    assert "locked initializing" in git(repo, "worktree", "list", "--porcelain")
+    assert "completed" in run_wtpar_process("spawn", "half", cwd=repo).stdout
+    assert "locked" not in git(repo, "worktree", "list", "--porcelain")
+    assert wtpar("remove", "half").exit_code == 0

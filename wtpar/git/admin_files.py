@@ -87,6 +87,18 @@ class AdminFileCommands(GitBase):
         return admin
 
 
+def drop_initializing_lock(admin: str) -> None:
+    """Unlock a worktree whose admin folder ADMIN still has the `locked` file that git (or
+    write_worktree) writes while adding it, once its checkout is complete; any other lock
+    (a user's, `worktree add --lock`'s) stays."""
+    locked = os.path.join(admin, "locked")
+    with contextlib.suppress(OSError):
+        with open(locked, encoding="utf-8") as fh:
+            reason = fh.read()
+        if reason == "initializing\n":
+            os.unlink(locked)
+
+
 def _new_admin_dir(admin_root: str, path: str) -> str:
     """`worktrees/<id>`, made: the folder's name as a ref component, numbered as git
     numbers it (`name`, `name1`, `name2`, ...) when taken."""

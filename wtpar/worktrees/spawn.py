@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from wtpar import busy
 from wtpar.errors import CommandError, UsageError
 from wtpar.git import worktree_git_dir
+from wtpar.git.admin_files import drop_initializing_lock
 from wtpar.locks import repo_lock
 from wtpar.model import SpawnOutcome, SpawnResult, Worktree, WorktreeRecord
 from wtpar.procs import workers
@@ -237,6 +238,10 @@ class Spawner:
             self.git.checkout_all(plan.path)
         except CommandError as exc:
             plan.error = f"checkout failed: {exc.output.strip() or exc.message}"
+            return
+        if plan.how == "complete" and gitdir is not None:
+            # The in-progress lock a writer killed just before its end left (git's and ours).
+            drop_initializing_lock(gitdir)
 
     def _result(self, plan: SpawnPlan) -> SpawnResult:
         if plan.error:
