@@ -130,8 +130,10 @@ def test_run_loads_no_module_it_does_not_use(repo: Path) -> None:
         ["run", "-j", "2", "--output", "quiet", "--", "true"], repo
     )
     assert code == 0, printed
-    # Neither --csv, --junit, --changed nor the dashboard is asked for.
+    # Neither --csv, --junit, --changed, Dask nor the dashboard is asked for.
     unwanted = (
+        "wtpar.run.dask",
+        "tempfile",
         "csv",
         "xml",
         "statistics",
