@@ -13,7 +13,8 @@ of every git since 2.5, read by every later one):
     PATH/.git                                  gitdir: $GIT_COMMON_DIR/worktrees/<id>
 
 with a `locked` file while they are being written, as git has, so that a concurrent
-`git worktree prune` never takes a half-made one. The index and the files come later, from
+`git worktree prune` never takes a half-made one, and `gitdir` written last, so that git
+never reads a half-made one. The index and the files come later, from
 the same `checkout_all` as after `git worktree add --no-checkout`. A repository whose
 configuration makes `git worktree add` write more or elsewhere (shared permissions,
 per-worktree config, sparse checkout, relative paths, reftable) keeps using it:
@@ -67,12 +68,15 @@ class AdminFileCommands(GitBase):
         wrote_dot_git = False
         try:
             _write(os.path.join(admin, "locked"), "initializing")
-            os.makedirs(path, exist_ok=True)
-            _write(os.path.join(admin, "gitdir"), os.path.join(os.path.realpath(path), ".git"))
-            _write(dot_git, f"gitdir: {admin}")
-            wrote_dot_git = True
+            # `gitdir` last: git skips an admin folder without it, and reads every other
+            # one (an empty `commondir` there stopped `git branch` and `gc` everywhere, a
+            # missing HEAD failed `fsck`), so a spawn killed here leaves nothing git sees.
             _write(os.path.join(admin, "commondir"), "../..")
             _write(os.path.join(admin, "HEAD"), f"ref: refs/heads/{branch}")
+            os.makedirs(path, exist_ok=True)
+            _write(dot_git, f"gitdir: {admin}")
+            wrote_dot_git = True
+            _write(os.path.join(admin, "gitdir"), os.path.join(os.path.realpath(path), ".git"))
             os.unlink(os.path.join(admin, "locked"))
         except BaseException:
             shutil.rmtree(admin, ignore_errors=True)

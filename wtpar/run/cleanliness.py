@@ -8,6 +8,9 @@ once, or the first task to end) because on a small machine their git processes o
 compete with the tasks' own start-up: 16 of them delayed the 8th start of
 `run -j 8` by about 40 ms on 2 cores. A task that changes its tree before its read makes
 the tree count as dirty: its result is then not recorded, so nothing wrong is ever reused.
+So does one that made a dirty tree clean (committed, stashed or checked out the work): the
+worktree's index and HEAD's reflog are looked at (stat, no git process) before its tasks
+start, and a worktree where either was written since counts as dirty.
 `--changed` still reads first (it must know before deciding to skip).
 
 The lock library that recording takes its cache lock with (`filelock`, about 10 ms to
@@ -18,12 +21,35 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 from collections.abc import Callable, Iterable
 
+from wtpar.git.parse import worktree_git_dir
 from wtpar.model import RunEvent, TaskFinished, TaskStarted
 
 CleanProbe = Callable[[str], bool]
 """path -> True when the worktree at `path` has no uncommitted change."""
+
+Marks = tuple[tuple[int, int, int] | None, ...]
+
+
+def git_marks(path: str) -> Marks | None:
+    """What a commit, stash, reset or checkout in the worktree at PATH changes without
+    fail: its index's and HEAD's reflog's (inode, size, mtime); None when unknown."""
+    gitdir = worktree_git_dir(path)
+    if gitdir is None:
+        return None
+    marks: list[tuple[int, int, int] | None] = []
+    for name in ("index", os.path.join("logs", "HEAD")):
+        try:
+            st = os.stat(os.path.join(gitdir, name))
+        except FileNotFoundError:
+            marks.append(None)
+            continue
+        except OSError:
+            return None
+        marks.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(marks)
 
 
 class CleanReads:
@@ -33,7 +59,7 @@ class CleanReads:
     def __init__(self, probe: CleanProbe, wave: int = 1) -> None:
         self.probe = probe
         self.wave = max(1, wave)  # how many starts make the first wave (the run's -j)
-        self._paths: dict[str, None] = {}
+        self._paths: dict[str, Marks | None] = {}  # path -> its marks before its tasks
         self._reads: dict[str, asyncio.Future[bool]] = {}
         self._started = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -44,7 +70,9 @@ class CleanReads:
         self._loop = asyncio.get_running_loop()
         wanted = list(paths)
         self.wave = min(self.wave, max(1, len(wanted)))
-        self._paths.update(dict.fromkeys(wanted))
+        for path in wanted:
+            if path not in self._paths:
+                self._paths[path] = git_marks(path)
 
     def __call__(self, event: RunEvent) -> None:
         """A dispatcher event: the first wave has started once `wave` tasks have, or one
@@ -62,7 +90,11 @@ class CleanReads:
             self._preload = loop.run_in_executor(None, importlib.import_module, "filelock")
         for path in self._paths:
             if path not in self._reads:
-                self._reads[path] = loop.run_in_executor(None, self.probe, path)
+                self._reads[path] = loop.run_in_executor(None, self._read, path)
+
+    def _read(self, path: str) -> bool:
+        # The probe first: what changes while `git status` runs is then seen by the marks.
+        return self.probe(path) and git_marks(path) == self._paths.get(path)
 
     async def results(self) -> dict[str, bool]:
         """Path -> clean, for every path started; a read that failed counts as dirty."""

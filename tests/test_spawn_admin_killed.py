@@ -1,0 +1,63 @@
+"""A spawn killed while it writes a worktree's git metadata (admin_files.py) never leaves the
+repository in a state git refuses: git reads every folder under `.git/worktrees/`, and an
+empty `commondir` there stops `git branch`, `gc` and `fsck` in every worktree."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from fixtures.recipes import git
+
+# Runs write_worktree in a child that dies (as by SIGKILL: no clean-up) right after its
+# STOP-th call of os.open, os.write, os.rename or os.replace.
+_CHILD = """
+import os, sys
+from wtpar.git import Git
+from wtpar.git.repo import discover
+
+stop, calls = int(sys.argv[2]), [0]
+
+def dying(real):
+    def call(*args, **kwargs):
+        result = real(*args, **kwargs)
+        calls[0] += 1
+        if calls[0] == stop:
+            os._exit(9)
+        return result
+    return call
+
+git = Git(discover(sys.argv[1]))
+for name in ("open", "write", "rename", "replace"):
+    setattr(os, name, dying(getattr(os, name)))
+git.write_worktree(sys.argv[3], "killed")
+"""
+
+
+def _git_ok(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+
+
+def test_a_kill_at_any_write_leaves_git_working(repo: Path, tmp_path: Path) -> None:
+    git(repo, "branch", "killed")
+    target = tmp_path / "wt" / "killed"
+    stop = 0
+    while True:
+        stop += 1
+        child = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(repo), str(stop), str(target)],
+            capture_output=True,
+            text=True,
+        )
+        assert child.returncode in (0, 9), child.stderr
+        for args in (("branch",), ("worktree", "list", "--porcelain"), ("fsck", "--no-progress")):
+            res = _git_ok(repo, *args)
+            assert res.returncode == 0, (stop, args, res.stderr)
+        if child.returncode == 0:
+            break
+        shutil.rmtree(repo / ".git" / "worktrees", ignore_errors=True)
+        shutil.rmtree(target, ignore_errors=True)
+    assert stop > 5  # it was killed after every step, and then finished
+    assert git(target, "rev-parse", "--abbrev-ref", "HEAD").strip() == "killed"
