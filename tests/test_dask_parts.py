@@ -13,8 +13,9 @@ from wtpar.config import load_config
 from wtpar.errors import ConfigError, UsageError
 from wtpar.run.dask.checkout import CheckoutError, checked_out, repo_folder
 from wtpar.run.dask.connect import insecure_warning, version_mismatches
-from wtpar.run.dask.settings import backend_of, dask_settings
+from wtpar.run.dask.settings import dask_settings
 from wtpar.run.dask.snapshot import publish, run_ref, snapshot, unpublish
+from wtpar.run.runconfig import backend_of
 
 pytestmark = pytest.mark.dask
 

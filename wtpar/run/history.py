@@ -122,7 +122,8 @@ class History:
                 kept = dict(list(kept.items())[-self.max_keys :])
             return {"schema": SCHEMA, "entries": kept}
 
-        update_json(self.path, change, {}, compact=True)
+        # Not durable (no fsync at the end of every run): lost history is learned again.
+        update_json(self.path, change, {}, compact=True, durable=False)
 
     def load(self) -> dict[TaskId, list[Attempted]]:
         """Every valid remembered attempt, by key, oldest first."""

@@ -4,7 +4,7 @@
 jobs = "auto"              # or a number; -j on the command line wins
 max_memory_percent = 80    # no new task starts while used memory is above this
 output = "grouped"         # stream | grouped | failures | quiet; --output wins
-backend = "dask"           # where tasks run (read by wtpar.run.dask.settings.backend_of)
+backend = "dask"           # where tasks run (local by default; --backend wins)
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from wtpar.config import Config
 
-_KNOWN = ("jobs", "max_memory_percent", "backend", "output")  # backend: wtpar.run.dask.settings
+_KNOWN = ("jobs", "max_memory_percent", "backend", "output")
+BACKENDS = ("local", "dask")
+"""Where tasks can run (`--backend`, `[run] backend`)."""
 OUTPUT_MODES = ("stream", "grouped", "failures", "quiet")
 """How `wtpar run` shows output (`--output`, `[run] output`)."""
 
@@ -60,3 +62,13 @@ def parse_run_settings(config: Config) -> RunSettings:
         max_memory_percent=None if limit is None else float(limit),
         output=output,
     )
+
+
+def backend_of(config: Config, chosen: str | None) -> str:
+    """`--backend` if given, else `[run] backend`, else "local"."""
+    if chosen is not None:
+        return chosen
+    value = config.run.get("backend", "local")
+    if value not in BACKENDS:
+        raise config.error(f"run.backend must be one of {', '.join(BACKENDS)}", "backend")
+    return str(value)

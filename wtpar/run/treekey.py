@@ -12,7 +12,6 @@ bench/bench_tree_key.py measures the cost.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 from collections.abc import Iterable
@@ -30,6 +29,8 @@ def result_command(command: str, env: Iterable[tuple[str, str]]) -> str:
     pairs = sorted(env)
     if not pairs:
         return command
+    import hashlib  # here: loading OpenSSL's hashes costs a run without `env` about 2 ms
+
     digest = hashlib.sha256(repr(pairs).encode()).hexdigest()[:16]
     return f"{command} [env {digest}]"
 

@@ -112,11 +112,10 @@ class RunOps(EnvOps):
 
         from wtpar.run.activity import RunActivity
         from wtpar.run.cleanliness import CleanReads
-        from wtpar.run.dask.settings import backend_of
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
         from wtpar.run.history import History
         from wtpar.run.results import ResultStore
-        from wtpar.run.runconfig import parse_run_settings
+        from wtpar.run.runconfig import backend_of, parse_run_settings
         from wtpar.run.runstore import new_run_id
 
         settings = parse_run_settings(self.config)

@@ -27,7 +27,6 @@ from wtpar.errors import UsageError
 from wtpar.run.dask.protocol import KEEP_WORKTREES
 from wtpar.text import parse_duration
 
-BACKENDS = ("local", "dask")
 _KNOWN = {
     "scheduler",
     "repo",
@@ -61,16 +60,6 @@ class DaskSettings:
     def tls(self) -> bool:
         """True when TLS files are configured."""
         return self.tls_ca_file is not None
-
-
-def backend_of(config: Config, chosen: str | None) -> str:
-    """`--backend` if given, else `[run] backend`, else "local"."""
-    if chosen is not None:
-        return chosen
-    value = config.run.get("backend", "local")
-    if value not in BACKENDS:
-        raise config.error(f"run.backend must be one of {', '.join(BACKENDS)}", "backend")
-    return str(value)
 
 
 def dask_settings(config: Config, scheduler: str | None = None) -> DaskSettings:
