@@ -1,15 +1,23 @@
-"""A spawn killed while it writes a worktree's git metadata (admin_files.py) never leaves the
-repository in a state git refuses: git reads every folder under `.git/worktrees/`, and an
-empty `commondir` there stops `git branch`, `gc` and `fsck` in every worktree."""
+"""A spawn killed or interrupted while it writes a worktree's git metadata (admin_files.py)
+never leaves the repository in a state git refuses, nor a folder a later spawn refuses: git
+reads every folder under `.git/worktrees/`, and an empty `commondir` there stops
+`git branch`, `gc` and `fsck` in every worktree."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fixtures.recipes import git
+from tests.test_spawn import worktree_dir
+from wtpar.git import admin_files
+from wtpar.model import SpawnOutcome
+from wtpar.services import Services
 
 # Runs write_worktree in a child that dies (as by SIGKILL: no clean-up) right after its
 # STOP-th call of os.open, os.write, os.rename or os.replace.
@@ -61,3 +69,23 @@ def test_a_kill_at_any_write_leaves_git_working(repo: Path, tmp_path: Path) -> N
         shutil.rmtree(target, ignore_errors=True)
     assert stop > 5  # it was killed after every step, and then finished
     assert git(target, "rev-parse", "--abbrev-ref", "HEAD").strip() == "killed"
+
+
+def test_ctrl_c_right_after_the_dot_git_file_leaves_the_folder_empty(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = admin_files._write
+
+    def interrupted(path: str, text: str) -> None:
+        real_write(path, text)
+        if path.endswith(f"{os.sep}.git"):
+            raise KeyboardInterrupt  # Ctrl-C as the write returns
+
+    monkeypatch.setattr(admin_files, "_write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Services.from_cwd(repo).spawn(["cut"])
+    assert not (worktree_dir(repo, "cut") / ".git").exists()
+    assert not (repo / ".git" / "worktrees" / "cut").exists()
+    monkeypatch.undo()
+    again = Services.from_cwd(repo).spawn(["cut"])
+    assert [r.outcome for r in again] == [SpawnOutcome.CREATED], again

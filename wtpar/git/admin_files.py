@@ -65,7 +65,8 @@ class AdminFileCommands(GitBase):
         os.makedirs(admin_root, exist_ok=True)
         admin = _new_admin_dir(admin_root, path)
         dot_git = os.path.join(path, ".git")
-        wrote_dot_git = False
+        # Not a flag set after the write: Ctrl-C may land between the two.
+        had_dot_git = os.path.lexists(dot_git)
         try:
             _write(os.path.join(admin, "locked"), "initializing")
             # `gitdir` last: git skips an admin folder without it, and reads every other
@@ -75,12 +76,11 @@ class AdminFileCommands(GitBase):
             _write(os.path.join(admin, "HEAD"), f"ref: refs/heads/{branch}")
             os.makedirs(path, exist_ok=True)
             _write(dot_git, f"gitdir: {admin}")
-            wrote_dot_git = True
             _write(os.path.join(admin, "gitdir"), os.path.join(os.path.realpath(path), ".git"))
             os.unlink(os.path.join(admin, "locked"))
         except BaseException:
             shutil.rmtree(admin, ignore_errors=True)
-            if wrote_dot_git:
+            if not had_dot_git:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(dot_git)
             raise
