@@ -89,3 +89,50 @@ def test_ctrl_c_right_after_the_dot_git_file_leaves_the_folder_empty(
     monkeypatch.undo()
     again = Services.from_cwd(repo).spawn(["cut"])
     assert [r.outcome for r in again] == [SpawnOutcome.CREATED], again
+
+
+def test_a_later_spawn_takes_the_folder_a_killed_writer_left(repo: Path) -> None:
+    # A kill after the worktree's `.git` file but before its admin folder's `gitdir` left a
+    # folder git does not know and spawn refused ("exists and is not an empty folder").
+    git(repo, "branch", "killed")
+    target = worktree_dir(repo, "killed")
+    admin_root = repo / ".git" / "worktrees"
+    stop, leftovers = 0, 0
+    while True:
+        stop += 1
+        child = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(repo), str(stop), str(target)],
+            capture_output=True,
+            text=True,
+        )
+        assert child.returncode in (0, 9), child.stderr
+        if child.returncode == 0:
+            break
+        dot_git = target / ".git"
+        left = dot_git.read_text().partition("gitdir: ")[2].strip() if dot_git.exists() else None
+        leftovers += left is not None
+        results = Services.from_cwd(repo).spawn(["killed"])
+        assert [r.outcome for r in results] == [SpawnOutcome.CREATED], (stop, results)
+        assert git(target, "rev-parse", "--abbrev-ref", "HEAD").strip() == "killed"
+        if left:  # the half-written admin folder it named went with it
+            assert not Path(left).exists() or Path(left, "gitdir").exists(), stop
+        Services.from_cwd(repo).remove(["killed"])
+        shutil.rmtree(admin_root, ignore_errors=True)  # half-made ones that held no .git
+        shutil.rmtree(target, ignore_errors=True)
+    assert leftovers > 0  # some kills did leave the `.git` file behind
+
+
+def test_a_real_worktree_holding_only_its_dot_git_is_never_cleared(
+    repo: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "bare-checkout"
+    git(repo, "worktree", "add", "-q", "--no-checkout", "-b", "other", str(target))
+    assert [p.name for p in target.iterdir()] == [".git"]
+    assert not admin_files.clear_half_written(str(target), str(repo / ".git"))
+    assert (target / ".git").exists()
+    assert git(target, "rev-parse", "--abbrev-ref", "HEAD").strip() == "other"
+    (target / "note").write_text("mine\n")  # and a folder with more in it is left alone
+    (target / ".git").rename(tmp_path / "saved-dot-git")
+    (target / ".git").write_text("")
+    assert not admin_files.clear_half_written(str(target), str(repo / ".git"))
+    assert (target / "note").exists() and (target / ".git").exists()

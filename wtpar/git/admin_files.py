@@ -87,6 +87,39 @@ class AdminFileCommands(GitBase):
         return admin
 
 
+def clear_half_written(path: str, common_dir: str) -> bool:
+    """Clear what a killed `write_worktree` left in PATH: a folder holding only a `.git` file
+    that names no admin folder git knows (one of COMMON_DIR/worktrees without `gitdir`,
+    which is written last, or with it still empty; or none), and that admin folder. True
+    when PATH is now empty; False (nothing touched) for anything else. Call under the
+    repository lock, which every write_worktree holds."""
+    try:
+        if os.listdir(path) != [".git"]:
+            return False
+        with open(os.path.join(path, ".git"), encoding="utf-8") as fh:
+            text = fh.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return False
+    admin = text.partition("gitdir: ")[2].strip()
+    if text and not text.startswith("gitdir: "):
+        return False
+    if admin:
+        admin_root = os.path.join(os.path.realpath(common_dir), "worktrees")
+        if os.path.dirname(os.path.realpath(admin)) != admin_root:
+            return False
+        try:
+            with open(os.path.join(admin, "gitdir"), encoding="utf-8") as fh:
+                if fh.read(1):
+                    return False  # a worktree git knows: not ours to clear
+        except FileNotFoundError:
+            pass
+        except (OSError, UnicodeDecodeError):
+            return False
+        shutil.rmtree(admin, ignore_errors=True)
+    os.unlink(os.path.join(path, ".git"))
+    return True
+
+
 def drop_initializing_lock(admin: str) -> None:
     """Unlock a worktree whose admin folder ADMIN still has the `locked` file that git (or
     write_worktree) writes while adding it, once its checkout is complete; any other lock

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from wtpar import busy
 from wtpar.errors import CommandError, UsageError
 from wtpar.git import worktree_git_dir
-from wtpar.git.admin_files import drop_initializing_lock
+from wtpar.git.admin_files import clear_half_written, drop_initializing_lock
 from wtpar.locks import repo_lock
 from wtpar.model import SpawnOutcome, SpawnResult, Worktree, WorktreeRecord
 from wtpar.procs import workers
@@ -178,7 +178,11 @@ class Spawner:
         if real in taken:
             plan.error = f"path {plan.path} is already the worktree of another branch"
             return
-        if os.path.lexists(plan.path) and (not os.path.isdir(plan.path) or os.listdir(plan.path)):
+        if (
+            os.path.lexists(plan.path)
+            and (not os.path.isdir(plan.path) or os.listdir(plan.path))
+            and not clear_half_written(plan.path, self.paths.common_dir)  # a killed spawn's
+        ):
             plan.error = f"path {plan.path} exists and is not an empty folder"
             return
         taken.add(real)
