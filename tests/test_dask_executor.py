@@ -81,6 +81,9 @@ def test_the_same_graph_reports_the_same_locally_and_on_a_cluster(
     assert all(run.worker is None for run in local.tasks)
     assert "WORKER" in summary(remote).splitlines()[0]
     assert "WORKER" not in summary(local).splitlines()[0]
+    used = len({run.worker for run in remote.tasks if run.worker})
+    assert f" on {used} worker" in summary(remote)  # not this machine's -j
+    assert " at -j 4," in summary(local)
     assert not (worktrees / "good" / "built.txt").exists()  # built on a worker's checkout
 
 

@@ -113,9 +113,12 @@ def summary(report: RunReport) -> str:
     lines.append(counts_line(report))
     speed = "-" if stats.speedup is None else f"{stats.speedup:.2f}x"
     rate = "-" if stats.throughput is None else f"{stats.throughput:.2f} tasks/s"
+    # On a cluster the slots are the workers' threads, not this machine's -j.
+    hosts = len({w for w in workers if w})
+    where = f"on {plural(hosts, 'worker')}" if hosts else f"at -j {report.jobs}"
     lines.append(
         f"wall {format_seconds(stats.wall)}, task time {format_seconds(stats.task_time)}, "
-        f"speedup {speed} at -j {report.jobs}, throughput {rate}"
+        f"speedup {speed} {where}, throughput {rate}"
     )
     lines.append(
         f"durations (nearest rank, n={stats.ran}): p50 {format_seconds(stats.p50)}, "
