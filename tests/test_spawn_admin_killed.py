@@ -44,6 +44,18 @@ git.write_worktree(sys.argv[3], "killed")
 """
 
 
+def _write_killed_at(repo: Path, stop: int, target: Path) -> bool:
+    """Run write_worktree for TARGET in a child killed after its STOP-th call; True when
+    it finished before that."""
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(repo), str(stop), str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert child.returncode in (0, 9), child.stderr
+    return child.returncode == 0
+
+
 def _git_ok(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
 
@@ -54,16 +66,11 @@ def test_a_kill_at_any_write_leaves_git_working(repo: Path, tmp_path: Path) -> N
     stop = 0
     while True:
         stop += 1
-        child = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(repo), str(stop), str(target)],
-            capture_output=True,
-            text=True,
-        )
-        assert child.returncode in (0, 9), child.stderr
+        finished = _write_killed_at(repo, stop, target)
         for args in (("branch",), ("worktree", "list", "--porcelain"), ("fsck", "--no-progress")):
             res = _git_ok(repo, *args)
             assert res.returncode == 0, (stop, args, res.stderr)
-        if child.returncode == 0:
+        if finished:
             break
         shutil.rmtree(repo / ".git" / "worktrees", ignore_errors=True)
         shutil.rmtree(target, ignore_errors=True)
@@ -100,13 +107,8 @@ def test_a_later_spawn_takes_the_folder_a_killed_writer_left(repo: Path) -> None
     stop, leftovers = 0, 0
     while True:
         stop += 1
-        child = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(repo), str(stop), str(target)],
-            capture_output=True,
-            text=True,
-        )
-        assert child.returncode in (0, 9), child.stderr
-        if child.returncode == 0:
+        finished = _write_killed_at(repo, stop, target)
+        if finished:
             break
         dot_git = target / ".git"
         left = dot_git.read_text().partition("gitdir: ")[2].strip() if dot_git.exists() else None
