@@ -102,6 +102,20 @@ def test_one_bad_branch_does_not_stop_the_others(repo: Path, wtpar: Invoke) -> N
     assert "taken" not in git(repo, "branch", "--list", "taken")
 
 
+def test_a_stale_ref_lock_is_named_in_the_failure(repo: Path, wtpar: Invoke) -> None:
+    # A git killed mid-write leaves refs/heads/B.lock; git's last line ("remove the file
+    # manually to continue.") did not say which file.
+    lock = repo / ".git" / "refs" / "heads" / "stuck.lock"
+    lock.write_text("")
+    result = wtpar("spawn", "stuck", "fine", "--json")
+    assert result.exit_code == 1
+    by_branch = {w["branch"]: w for w in json.loads(result.stdout)["worktrees"]}
+    assert by_branch["fine"]["outcome"] == "created"
+    assert by_branch["stuck"]["outcome"] == "failed"
+    assert str(lock) in by_branch["stuck"]["error"], by_branch["stuck"]["error"]
+    assert "\n" not in by_branch["stuck"]["error"]
+
+
 def test_spawn_human_output_reports_failures_on_stderr(repo: Path, wtpar: Invoke) -> None:
     result = wtpar("spawn", "ok-branch", "bad~name")
     assert result.exit_code == 1

@@ -192,3 +192,15 @@ def push_refusal(stdout: str, stderr: str) -> str:
         return errors[0]
     rest = [ln for ln in (stderr + stdout).strip().splitlines() if ln.strip() != "Done"]
     return rest[-1] if rest else "git push failed"
+
+
+def git_reason(output: str) -> str:
+    """The line of git's output that says what went wrong: its first `fatal:` or `error:`
+    line (without the prefix; git's advice after it names no file), else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line.removeprefix(prefix)
+    return lines[-1] if lines else ""
+

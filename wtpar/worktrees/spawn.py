@@ -19,6 +19,7 @@ from wtpar import busy
 from wtpar.errors import CommandError, UsageError
 from wtpar.git import worktree_git_dir
 from wtpar.git.admin_files import clear_half_written, drop_initializing_lock
+from wtpar.git.parse import git_reason
 from wtpar.locks import repo_lock
 from wtpar.model import SpawnOutcome, SpawnResult, Worktree, WorktreeRecord
 from wtpar.procs import workers
@@ -226,7 +227,7 @@ class Spawner:
         try:
             self.git.add_worktree(plan.path, plan.branch, new_from, track=plan.how == "remote")
         except CommandError as exc:
-            plan.error = exc.output.strip().splitlines()[-1] if exc.output.strip() else exc.message
+            plan.error = git_reason(exc.output) or exc.message
 
     def _populate(self, plan: SpawnPlan) -> None:
         if plan.spare_commit is not None:
