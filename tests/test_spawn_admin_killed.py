@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,33 @@ def test_a_real_worktree_holding_only_its_dot_git_is_never_cleared(
     (target / ".git").write_text("")
     assert not admin_files.clear_half_written(str(target), str(repo / ".git"))
     assert (target / "note").exists() and (target / ".git").exists()
+
+
+def test_prune_and_spawn_clear_the_admin_folders_killed_writers_left(repo: Path) -> None:
+    # A writer killed before `gitdir` leaves a folder git ignores but, as it is locked
+    # "initializing", never prunes; after a minute it can only be a dead writer's.
+    git(repo, "branch", "killed")
+    admin_root = repo / ".git" / "worktrees"
+    for stop in (1, 2, 3):
+        assert not _write_killed_at(repo, stop, worktree_dir(repo, f"k{stop}"))
+    orphans = sorted(p.name for p in admin_root.iterdir())
+    assert len(orphans) == 3
+    git(repo, "worktree", "prune")
+    assert sorted(p.name for p in admin_root.iterdir()) == orphans  # git keeps them
+    mine = admin_root / "held"  # someone's own lock, and a folder still being written
+    mine.mkdir()
+    (mine / "locked").write_text("mine\n")
+    old = time.time() - 2 * admin_files.ORPHAN_AGE
+    for name in [*orphans, "held"]:
+        os.utime(admin_root / name, (old, old))
+    fresh = admin_root / "fresh"
+    fresh.mkdir()
+    (fresh / "locked").write_text("initializing\n")
+    result = Services.from_cwd(repo).prune()
+    assert not result.stale and not result.merged  # no worktree of the user's went
+    assert sorted(p.name for p in admin_root.iterdir()) == ["fresh", "held"]
+    os.utime(fresh, (old, old))
+    spawned = Services.from_cwd(repo).spawn(["later"])
+    assert [r.outcome for r in spawned] == [SpawnOutcome.CREATED]
+    assert sorted(p.name for p in admin_root.iterdir()) == ["held", "later"]
+    assert _git_ok(repo, "fsck", "--no-progress").returncode == 0

@@ -27,6 +27,7 @@ import contextlib
 import os
 import re
 import shutil
+import time
 from collections.abc import Sequence
 
 from wtpar.git.base import GitBase
@@ -118,6 +119,47 @@ def clear_half_written(path: str, common_dir: str) -> bool:
         shutil.rmtree(admin, ignore_errors=True)
     os.unlink(os.path.join(path, ".git"))
     return True
+
+
+ORPHAN_AGE = 60.0
+"""Seconds after which an admin folder without `gitdir` is a killed writer's, not one that
+git or wtpar is writing now (both write `gitdir` within milliseconds of the folder)."""
+
+
+def clear_orphan_admin_dirs(common_dir: str, now: float | None = None) -> list[str]:
+    """Remove the folders under COMMON_DIR/worktrees that a killed writer left: no `gitdir`
+    (or an empty one), still locked "initializing" (or with the lock file still empty),
+    older than ORPHAN_AGE. Git ignores them but never prunes them, since they are locked.
+    Call under the repository lock; their names, removed."""
+    root = os.path.join(common_dir, "worktrees")
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return []
+    for entry in entries:
+        try:
+            if not entry.is_dir(follow_symlinks=False) or now - entry.stat().st_mtime < ORPHAN_AGE:
+                continue
+            if _read_small(os.path.join(entry.path, "gitdir")):
+                continue  # a worktree git knows
+            if _read_small(os.path.join(entry.path, "locked")) not in ("", "initializing\n"):
+                continue  # locked by someone, for a reason of their own
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.name)
+    return removed
+
+
+def _read_small(path: str) -> str:
+    """The start of a small file, "" when it is missing."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(4096)
+    except FileNotFoundError:
+        return ""
 
 
 def drop_initializing_lock(admin: str) -> None:

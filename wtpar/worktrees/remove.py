@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from wtpar import busy
 from wtpar.errors import UsageError
+from wtpar.git.admin_files import clear_orphan_admin_dirs
 from wtpar.locks import file_lock, lock_file_name, locks_dir, repo_lock
 from wtpar.model import IgnoredFiles, PruneResult, RemoveResult, Worktree
 from wtpar.text import plural
@@ -227,9 +228,12 @@ class Remover:
                 candidates.append(wt)
         removed: list[str] = []
         ignored: list[tuple[str, IgnoredFiles]] = []
-        if not dry_run and stale:
+        if not dry_run:
             with repo_lock(self.paths.wtpar_dir):
-                self.git.prune_worktrees()
+                if stale:
+                    self.git.prune_worktrees()
+                # Git never prunes these: a killed spawn's admin folders, still locked.
+                clear_orphan_admin_dirs(self.paths.common_dir)
         for wt in candidates:
             assert wt.branch is not None
             if dry_run:
