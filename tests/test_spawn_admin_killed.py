@@ -141,7 +141,7 @@ def test_a_real_worktree_holding_only_its_dot_git_is_never_cleared(
     assert (target / "note").exists() and (target / ".git").exists()
 
 
-def test_prune_and_spawn_clear_the_admin_folders_killed_writers_left(repo: Path) -> None:
+def test_prune_clears_the_admin_folders_killed_writers_left(repo: Path) -> None:
     # A writer killed before `gitdir` leaves a folder git ignores but, as it is locked
     # "initializing", never prunes; after a minute it can only be a dead writer's.
     git(repo, "branch", "killed")
@@ -164,8 +164,6 @@ def test_prune_and_spawn_clear_the_admin_folders_killed_writers_left(repo: Path)
     result = Services.from_cwd(repo).prune()
     assert not result.stale and not result.merged  # no worktree of the user's went
     assert sorted(p.name for p in admin_root.iterdir()) == ["fresh", "held"]
-    os.utime(fresh, (old, old))
-    spawned = Services.from_cwd(repo).spawn(["later"])
+    spawned = Services.from_cwd(repo).spawn(["later"])  # and git is still happy
     assert [r.outcome for r in spawned] == [SpawnOutcome.CREATED]
-    assert sorted(p.name for p in admin_root.iterdir()) == ["held", "later"]
     assert _git_ok(repo, "fsck", "--no-progress").returncode == 0

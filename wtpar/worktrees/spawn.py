@@ -18,11 +18,7 @@ from typing import TYPE_CHECKING
 from wtpar import busy
 from wtpar.errors import CommandError, UsageError
 from wtpar.git import worktree_git_dir
-from wtpar.git.admin_files import (
-    clear_half_written,
-    clear_orphan_admin_dirs,
-    drop_initializing_lock,
-)
+from wtpar.git.admin_files import clear_half_written, drop_initializing_lock
 from wtpar.git.parse import git_reason
 from wtpar.locks import repo_lock
 from wtpar.model import SpawnOutcome, SpawnResult, Worktree, WorktreeRecord
@@ -93,7 +89,6 @@ class Spawner:
         return the plans that have a worktree to populate."""
         base_name: str | None = None
         base_sha: str | None = None
-        clear_orphan_admin_dirs(self.paths.common_dir)  # what killed spawns left
         wts = self._forget_missing(self.worktrees(), {p.branch for p in plans})
         existing = {wt.branch: wt for wt in wts if wt.branch}
         taken_paths = {os.path.realpath(wt.path) for wt in wts}
