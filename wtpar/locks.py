@@ -2,10 +2,11 @@
 resources and the shared pool's slots. One FileLock object per path per process.
 
 The locks are the `filelock` package's, process-wide (`thread_local=False`: reentrant, a
-second acquire in the same process counts up instead of waiting). It is imported when the
-first lock is taken: `wtpar list` and a run without named locks take none, and importing it
-costs about 10 ms. (The pool's slots and the busy records use flock(2) directly, for reasons
-given there.)
+second acquire in the same process counts up instead of waiting). Importing it costs about
+10 ms, so it is imported when the first lock is taken: `wtpar list` takes none, and a run
+without named locks takes its first when it records results (run/cleanliness.py imports it
+beforehand, while the tasks run). The pool's slots and the busy records use flock(2)
+directly, for reasons given there.
 """
 
 from __future__ import annotations
