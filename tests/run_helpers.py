@@ -8,12 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from fixtures.recipes import git
+from fixtures.waiting import wait_for
 from wtpar.model import RunEvent, RunReport, TaskKey, TaskRun
 from wtpar.run.dispatch import Dispatcher
 from wtpar.run.plan import RunRequest
@@ -113,6 +114,30 @@ def kill_quietly(pids: Sequence[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
+
+
+def signal_once_started(
+    proc: subprocess.Popen[str],
+    pids: Path,
+    started: Callable[[list[int]], bool],
+    what: str,
+    sig: int,
+    code: int,
+) -> tuple[str, str]:
+    """Once `started(the pids written to PIDS)`, send SIG to wtpar (PROC) and check that it
+    exits with CODE and that every process that wrote a pid is then gone; its (stdout,
+    stderr). Whatever is left is killed."""
+    try:
+        wait_for(lambda: started(read_pids(pids)), 30, what)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == code, out + err
+        everyone = read_pids(pids)
+        wait_for(lambda: not any(alive(p) for p in everyone), 10, "no process left behind")
+        return out, err
+    finally:
+        proc.kill()
+        kill_quietly(read_pids(pids))
 
 
 def wtpar_popen(*args: str, cwd: Path, new_session: bool = False) -> subprocess.Popen[str]:

@@ -24,6 +24,7 @@ from tests.run_helpers import (
     kill_quietly,
     last_report,
     read_pids,
+    signal_once_started,
     spawn,
     wtpar_popen,
 )
@@ -278,17 +279,9 @@ def test_ctrl_c_stops_everything_writes_the_report_and_exits_130(
         f"echo $$ > {pids}/$WTPAR_BRANCH.pid; wait"
     )
     proc = wtpar_popen("run", "-j", "2", "--output", "stream", "--", command, cwd=repo)
-    try:
-        wait_for(lambda: len(read_pids(pids)) == 4, 30, "two tasks and their grandchildren")
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 130, out + err
-        assert "Ctrl-C again" in err
-        everyone = read_pids(pids)
-        wait_for(lambda: not any(alive(p) for p in everyone), 10, "no process left behind")
-    finally:
-        proc.kill()
-        kill_quietly(read_pids(pids))
+    four = "two tasks and their grandchildren"
+    _, err = signal_once_started(proc, pids, lambda p: len(p) == 4, four, signal.SIGINT, 130)
+    assert "Ctrl-C again" in err
     report = last_report(repo)
     assert report["interrupted"] is True
     statuses = sorted(t["status"] for t in report["tasks"])

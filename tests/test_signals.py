@@ -18,6 +18,7 @@ from tests.run_helpers import (
     kill_quietly,
     last_report,
     read_pids,
+    signal_once_started,
     spawn,
     spawn_in_post_create,
     strand_task,
@@ -62,17 +63,9 @@ def test_a_signal_stops_the_run_like_ctrl_c(repo: Path, tmp_path: Path, sig: int
         cwd=repo,
         new_session=True,
     )
-    try:
-        wait_for(lambda: len(read_pids(pids)) == 2, 30, "two tasks to start")
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 128 + sig, out + err
-        assert "Traceback" not in err
-        everyone = read_pids(pids)
-        wait_for(lambda: not any(alive(p) for p in everyone), 10, "no process left behind")
-    finally:
-        proc.kill()
-        kill_quietly(read_pids(pids))
+    two = "two tasks to start"
+    out, err = signal_once_started(proc, pids, lambda p: len(p) == 2, two, sig, 128 + sig)
+    assert "Traceback" not in err
     report = last_report(repo)
     assert report["interrupted"] is True and report["signal"] == signal.Signals(sig).name
     assert sorted(t["status"] for t in report["tasks"]) == ["cancelled"] * 3
@@ -87,16 +80,7 @@ def test_a_signal_stops_exec(repo: Path, tmp_path: Path, sig: int) -> None:
     pids.mkdir()
     spawn(repo, "a")
     proc = wtpar_popen("exec", "a", "--", SLEEPER.format(pids=pids), cwd=repo, new_session=True)
-    try:
-        wait_for(lambda: read_pids(pids), 30, "the command to start")
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 128 + sig, out + err
-        shell = read_pids(pids)
-        wait_for(lambda: not any(alive(p) for p in shell), 10, "the command to stop")
-    finally:
-        proc.kill()
-        kill_quietly(read_pids(pids))
+    signal_once_started(proc, pids, bool, "the command to start", sig, 128 + sig)
 
 
 def test_sigterm_stops_the_check_tasks(repo: Path, tmp_path: Path) -> None:
@@ -107,17 +91,8 @@ def test_sigterm_stops_the_check_tasks(repo: Path, tmp_path: Path) -> None:
     )
     spawn(repo, "a")
     proc = wtpar_popen("check", cwd=repo, new_session=True)
-    try:
-        wait_for(lambda: read_pids(pids), 30, "the check task to start")
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 143, out + err
-        assert "Traceback" not in err
-        task = read_pids(pids)
-        wait_for(lambda: not any(alive(p) for p in task), 10, "the check task to stop")
-    finally:
-        proc.kill()
-        kill_quietly(read_pids(pids))
+    _, err = signal_once_started(proc, pids, bool, "the check task to start", signal.SIGTERM, 143)
+    assert "Traceback" not in err
 
 
 def test_sigkill_of_wtpar_leaves_no_task_behind(repo: Path, tmp_path: Path) -> None:
