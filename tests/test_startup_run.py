@@ -9,6 +9,7 @@ import asyncio
 import os
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -92,14 +93,23 @@ def _finished(branch: str) -> TaskFinished:
     return TaskFinished(TaskRun(TaskKey(branch, "t"), "true", branch, RunStatus.OK))
 
 
+class _Inline(ThreadPoolExecutor):
+    """Runs what is submitted at once, in the caller: a read is counted when submitted."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: object, **kwargs: object) -> Future[_T]:
+        done: Future[_T] = Future()
+        done.set_result(fn(*args, **kwargs))
+        return done
+
+
 def test_reads_start_once_the_first_wave_of_tasks_has_started() -> None:
     async def scenario() -> tuple[list[int], dict[str, bool]]:
+        asyncio.get_running_loop().set_default_executor(_Inline())
         probe = _Reads()
         reads = CleanReads(probe, wave=3)
         reads.start(["a", "b", "dirty", "a"])
         counts = []
         for branch in ("a", "b", "dirty"):
-            await asyncio.sleep(0)  # let any read submitted so far begin
             counts.append(len(probe.asked))
             reads(_started(branch))
         results = await reads.results()
