@@ -337,11 +337,8 @@ class Dispatcher:
     def eta(self, now: float | None = None) -> float:
         """Seconds left, from history (see expect.Pacer.eta)."""
         now = time.time() if now is None else now
-        running = {
-            key: now - live.start_time
-            for key, live in self._lives.items()
-            if live.running and live.start_time is not None and not live.finished
-        }
+        lives = self._lives.items()
+        running = {k: t for k, live in lives if (t := live.running_for(now)) is not None}
         finished = [key for key, live in self._lives.items() if live.finished]
         return self.pacer.eta(finished, running, self.jobs)
 

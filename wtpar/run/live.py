@@ -72,6 +72,12 @@ class LiveTask:
         """Finished (for the start gate: it no longer wants its turn)."""
         return self.finished
 
+    def running_for(self, now: float) -> float | None:
+        """Seconds since its attempt started, while one runs (for the ETA); else None."""
+        if not self.running or self.start_time is None or self.finished:
+            return None
+        return now - self.start_time
+
     def write_log(self, data: bytes) -> None:
         if self.log is None:
             self.log_path = path = self.log_at(self.instance.key)
