@@ -31,6 +31,7 @@ import time
 from collections.abc import Sequence
 
 from wtpar.git.base import GitBase
+from wtpar.git.parse import worktree_git_dir
 
 # Settings under which `git worktree add` writes more than the four files above.
 # (refstorage: with reftable a worktree's HEAD is no file of its own.)
@@ -94,30 +95,24 @@ def clear_half_written(path: str, common_dir: str) -> bool:
     which is written last, or with it still empty; or none), and that admin folder. True
     when PATH is now empty; False (nothing touched) for anything else. Call under the
     repository lock, which every write_worktree holds."""
+    dot_git = os.path.join(path, ".git")
     try:
         if os.listdir(path) != [".git"]:
             return False
-        with open(os.path.join(path, ".git"), encoding="utf-8") as fh:
-            text = fh.read(4096)
+        admin = worktree_git_dir(path)
+        if admin is None:
+            if os.path.getsize(dot_git):
+                return False  # a file of someone else's
+        else:
+            admin_root = os.path.join(os.path.realpath(common_dir), "worktrees")
+            if os.path.dirname(os.path.realpath(admin)) != admin_root:
+                return False
+            if _read_small(os.path.join(admin, "gitdir")):
+                return False  # a worktree git knows: not ours to clear
+            shutil.rmtree(admin, ignore_errors=True)
+        os.unlink(dot_git)
     except (OSError, UnicodeDecodeError):
         return False
-    admin = text.partition("gitdir: ")[2].strip()
-    if text and not text.startswith("gitdir: "):
-        return False
-    if admin:
-        admin_root = os.path.join(os.path.realpath(common_dir), "worktrees")
-        if os.path.dirname(os.path.realpath(admin)) != admin_root:
-            return False
-        try:
-            with open(os.path.join(admin, "gitdir"), encoding="utf-8") as fh:
-                if fh.read(1):
-                    return False  # a worktree git knows: not ours to clear
-        except FileNotFoundError:
-            pass
-        except (OSError, UnicodeDecodeError):
-            return False
-        shutil.rmtree(admin, ignore_errors=True)
-    os.unlink(os.path.join(path, ".git"))
     return True
 
 
