@@ -187,20 +187,23 @@ def push_refusal(stdout: str, stderr: str) -> str:
                 "lacks (someone pushed first); fetch and merge them, then push"
             )
         return summary
-    errors = [ln.strip() for ln in stderr.splitlines() if ln.startswith(("fatal:", "error:"))]
-    if errors:
-        return errors[0]
+    error = git_error_line(stderr)
+    if error:
+        return error
     rest = [ln for ln in (stderr + stdout).strip().splitlines() if ln.strip() != "Done"]
     return rest[-1] if rest else "git push failed"
 
 
+def git_error_line(output: str) -> str | None:
+    """git's first `fatal:` or `error:` line in OUTPUT (what went wrong; the advice after
+    it names no file), or None."""
+    return next(
+        (ln.strip() for ln in output.splitlines() if ln.startswith(("fatal:", "error:"))), None
+    )
+
+
 def git_reason(output: str) -> str:
     """The line of git's output that says what went wrong: its first `fatal:` or `error:`
-    line (without the prefix; git's advice after it names no file), else its last line."""
+    line, else its last line ("" for none)."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    for line in lines:
-        for prefix in ("fatal: ", "error: "):
-            if line.startswith(prefix):
-                return line.removeprefix(prefix)
-    return lines[-1] if lines else ""
-
+    return git_error_line(output) or (lines[-1] if lines else "")
