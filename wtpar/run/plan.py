@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from wtpar.errors import UsageError
 from wtpar.model import SkipKind, TaskKey, TaskSpec
+from wtpar.run.schedule import post_order
 from wtpar.run.shards import expand_shards, shard_command, shard_name
 from wtpar.run.taskconfig import ADHOC_TASK
 from wtpar.run.treekey import result_command
@@ -318,29 +319,13 @@ def _skip_if_unchanged(instance: TaskInstance, lookup: ResultLookup) -> TaskInst
 
 
 def _topological(instances: list[TaskInstance]) -> list[TaskInstance]:
-    """Every instance after what it waits for, else in the given order (an iterative
-    post-order: a chain of thousands must not exhaust Python's recursion limit)."""
+    """Every instance after what it waits for, else in the given order."""
     by_key = {i.key: i for i in instances}
-    done: set[TaskKey] = set()
-    ordered: list[TaskInstance] = []
-    for root in instances:
-        if root.key in done:
-            continue
-        done.add(root.key)
-        stack = [(root, _waits_for(root))]
-        while stack:
-            instance, pending = stack[-1]
-            dep = next((d for d in pending if d in by_key and d not in done), None)
-            if dep is None:
-                stack.pop()
-                ordered.append(instance)
-                continue
-            done.add(dep)
-            stack.append((by_key[dep], _waits_for(by_key[dep])))
-    return ordered
 
+    def waits_for(key: TaskKey) -> Iterator[TaskKey]:
+        instance = by_key[key]
+        yield from (d for d in instance.deps if d in by_key)
+        if instance.trigger is not None and instance.trigger in by_key:
+            yield instance.trigger
 
-def _waits_for(instance: TaskInstance) -> Iterator[TaskKey]:
-    yield from instance.deps
-    if instance.trigger:
-        yield instance.trigger
+    return [by_key[k] for k in post_order(by_key, waits_for)]

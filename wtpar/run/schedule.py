@@ -8,11 +8,35 @@ A task's own `priority` comes before everything (higher first); then the critica
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
+H = TypeVar("H", bound=Hashable)
+
+
+def post_order(roots: Iterable[H], edges: Callable[[H], Iterable[H]]) -> list[H]:
+    """Every node reached from ROOTS, each after the nodes its EDGES lead to, in the order
+    given (depth first). Iterative, so a chain of thousands cannot exhaust Python's
+    recursion limit; an edge back to a node on the current path is not followed again."""
+    seen: set[H] = set()
+    ordered: list[H] = []
+    for root in roots:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(edges(root)))]
+        while stack:
+            node, pending = stack[-1]
+            nxt = next((n for n in pending if n not in seen), None)
+            if nxt is None:
+                stack.pop()
+                ordered.append(node)
+                continue
+            seen.add(nxt)
+            stack.append((nxt, iter(edges(nxt))))
+    return ordered
 
 
 @dataclass(frozen=True)
@@ -43,19 +67,9 @@ def critical_paths(nodes: Sequence[Node[K]]) -> dict[K, float]:
             if before in waiting:
                 waiting[before].append(n.key)
     paths: dict[K, float] = {}
-    # Iterative post-order, so a long chain cannot exhaust the recursion limit.
-    for root in index:
-        stack: list[tuple[K, bool]] = [(root, False)]
-        while stack:
-            key, expanded = stack.pop()
-            if key in paths:
-                continue
-            if expanded:
-                tail = max((paths[w] for w in waiting[key]), default=0.0)
-                paths[key] = max(index[key].seconds, 0.0) + tail
-                continue
-            stack.append((key, True))
-            stack.extend((w, False) for w in waiting[key] if w not in paths)
+    for key in post_order(index, lambda k: waiting[k]):
+        tail = max((paths[w] for w in waiting[key]), default=0.0)
+        paths[key] = max(index[key].seconds, 0.0) + tail
     return paths
 
 
