@@ -76,3 +76,66 @@ def test_a_task_registering_during_a_removal_waits_then_succeeds(tmp_path: Path)
     thread.join(10)
     assert errors == [] and registered.is_set()
     assert busy.running_tasks(wtpar_dir, worktree) == []
+
+
+def _records(wtpar_dir: str, worktree: str) -> list[str]:
+    return sorted(n for n in os.listdir(busy.busy_dir(wtpar_dir, worktree)) if n.endswith(".json"))
+
+
+def test_a_run_reuses_one_record_per_worktree_and_an_idle_one_is_not_busy(tmp_path: Path) -> None:
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    registrar = busy.Registrar(wtpar_dir)
+    seen: list[list[str]] = []
+    for task in ("build", "test", "lint"):
+        with registrar.running_in(worktree, task) as record:
+            record.started(4242)
+            assert [(t.task, t.pid) for t in busy.running_tasks(wtpar_dir, worktree)] == [
+                (task, 4242)
+            ]
+            seen.append(_records(wtpar_dir, worktree))
+        # Between tasks the record stays, locked by this process, and says nothing runs.
+        assert busy.running_tasks(wtpar_dir, worktree) == []
+        assert _records(wtpar_dir, worktree) == seen[-1]
+    assert seen[0] == seen[1] == seen[2] and len(seen[0]) == 1  # one file for three tasks
+    registrar.close()
+    assert _records(wtpar_dir, worktree) == []
+
+
+def test_a_reused_record_deleted_by_hand_is_made_again(tmp_path: Path) -> None:
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    registrar = busy.Registrar(wtpar_dir)
+    with registrar.running_in(worktree, "build"):
+        pass
+    [name] = _records(wtpar_dir, worktree)
+    os.unlink(os.path.join(busy.busy_dir(wtpar_dir, worktree), name))
+    with registrar.running_in(worktree, "test"):
+        [task] = busy.running_tasks(wtpar_dir, worktree)
+        assert task.task == "test" and _records(wtpar_dir, worktree) != [name]
+    registrar.close()
+
+
+def test_the_idle_records_of_a_killed_run_are_stale(tmp_path: Path) -> None:
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    ready = tmp_path / "ready"
+    code = (
+        "import sys, time\n"
+        "from wtpar import busy\n"
+        "registrar = busy.Registrar(sys.argv[1])\n"
+        "with registrar.running_in(sys.argv[2], 'build'):\n"
+        "    pass\n"
+        "open(sys.argv[3], 'w').close()\n"
+        "time.sleep(600)\n"  # wait-ok: a holder the test kills
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, wtpar_dir, worktree, str(ready)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        wait_for(ready.exists, 30, "the idle record")
+        assert len(_records(wtpar_dir, worktree)) == 1
+        assert busy.running_tasks(wtpar_dir, worktree) == []
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert busy.running_tasks(wtpar_dir, worktree) == []
+    assert _records(wtpar_dir, worktree) == []

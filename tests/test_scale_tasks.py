@@ -189,10 +189,11 @@ def test_a_history_of_the_first_format_is_read(tmp_path: Path) -> None:
     assert [a.duration for a in history.load()[TaskId("t", "a", "c")]] == [2.0, 3.0]
 
 
-def test_a_task_opens_two_files_and_makes_no_folder(repo: Path, os_calls: Counter[str]) -> None:
-    # Per task: its busy record and the gate beside it (busy.py); a slot's lock file and
-    # /dev/null (stdin) stay open for the run, the records' folder is made once per worktree.
-    spawn(repo, "a")
+def test_a_task_opens_one_file_and_makes_no_folder(repo: Path, os_calls: Counter[str]) -> None:
+    # Per task: the gate beside its busy record (busy.py); the record itself serves the
+    # run's next task once this one ends, a slot's lock file and /dev/null (stdin) stay open
+    # for the run, the records' folder is made once per worktree.
+    worktree = spawn(repo, "a")["a"]
     per_size = {}
     for size in (4, 24):
         names = configure_tasks(repo, size)
@@ -203,8 +204,10 @@ def test_a_task_opens_two_files_and_makes_no_folder(repo: Path, os_calls: Counte
             assert run_sync(dispatcher).ok
         per_size[size] = Counter(os_calls)
     per_task = {name: (per_size[24][name] - per_size[4][name]) / 20 for name in os_calls}
-    assert per_task["open"] < 2.5  # was 5: the slot's lock file, /dev/null, the folder's
+    assert per_task["open"] < 1.5  # was 5: the slot's lock file, /dev/null, the folder's, the record
     assert per_task["mkdir"] == 0
+    folder = busy.busy_dir(str(repo / ".git" / "wtpar"), str(worktree))
+    assert [n for n in os.listdir(folder) if n != "gate"] == []  # the run's records went with it
 
 
 def test_a_cycle_at_the_end_of_a_long_chain_is_named() -> None:

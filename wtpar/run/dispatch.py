@@ -202,6 +202,7 @@ class Dispatcher:
             raise
         finally:
             await self.executor.aclose()
+            self._busy.close()
             self.report = self._make_report()
             self.store.save(self.report)
             clean = await self.clean_reads.results() if self.clean_reads is not None else {}
