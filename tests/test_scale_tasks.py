@@ -204,7 +204,7 @@ def test_a_task_opens_one_file_and_makes_no_folder(repo: Path, os_calls: Counter
             assert run_sync(dispatcher).ok
         per_size[size] = Counter(os_calls)
     per_task = {name: (per_size[24][name] - per_size[4][name]) / 20 for name in os_calls}
-    assert per_task["open"] < 1.5  # was 5: the slot's lock file, /dev/null, the folder's, the record
+    assert per_task["open"] < 1.5  # was 5: slot lock file, /dev/null, folder, record, gate
     assert per_task["mkdir"] == 0
     folder = busy.busy_dir(str(repo / ".git" / "wtpar"), str(worktree))
     assert [n for n in os.listdir(folder) if n != "gate"] == []  # the run's records went with it
