@@ -18,6 +18,7 @@ import pytest
 from tests.run_helpers import configure, make_dispatcher, spawn
 from wtpar import busy
 from wtpar.model import RunEvent, RunReport, RunStatus, SkipKind, TaskSpec, TaskStarted
+from wtpar.run import history as history_module
 from wtpar.run.history import Attempted, History, TaskId
 from wtpar.run.plan import RunRequest
 from wtpar.run.runner import run_sync
@@ -221,3 +222,31 @@ def test_a_cycle_at_the_end_of_a_long_chain_is_named() -> None:
     assert find_cycle(specs) == [f"t{count - 2}", f"t{count - 1}", f"t{count - 2}"]
     specs[f"t{count - 1}"] = TaskSpec(name=f"t{count - 1}", cmd="true")
     assert find_cycle(specs) is None
+
+
+def test_a_run_of_one_task_validates_its_own_history_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A history of thousands of keys cost every run of one task a quarter of a second,
+    # validating (and building) rows it never used, twice.
+    history = History(str(tmp_path), keep=3)
+    history.record(
+        Attempted(f"t{k}", "a", "c", float(i), 0, float(i)) for k in range(200) for i in range(3)
+    )
+    checked = Counter[str]()
+    real_valid = history_module._valid
+
+    def counting(row: Any) -> bool:
+        checked["rows"] += 1
+        return real_valid(row)
+
+    monkeypatch.setattr(history_module, "_valid", counting)
+    loaded = history.load(tasks={"t7"})
+    assert [a.duration for a in loaded[TaskId("t7", "a", "c")]] == [0.0, 1.0, 2.0]
+    assert list(loaded) == [TaskId("t7", "a", "c")] and checked["rows"] == 3
+    checked.clear()
+    history.record([Attempted("t7", "a", "c", 9.0, 0, 9.0)])
+    assert checked["rows"] == 3  # t7's rows; the 199 other keys are carried over unchecked
+    everything = history.load()
+    assert len(everything) == 200 and everything[TaskId("t3", "a", "c")][-1].duration == 2.0
+    assert [a.duration for a in everything[TaskId("t7", "a", "c")]] == [1.0, 2.0, 9.0]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +114,10 @@ class History:
             return
 
         def change(data: Any) -> dict[str, Any]:
-            kept = self._entries(data)
+            # Only the keys this run adds to are validated: the others are carried over as
+            # they are (load() drops a damaged row), so a run of one task does not pay for
+            # a history of thousands.
+            kept = self._entries(data, only=new.keys())
             for key, added in new.items():
                 kept[key] = (kept.pop(key, []) + added)[-self.keep :]
             if len(kept) > self.max_keys:
@@ -125,10 +128,12 @@ class History:
         # Not durable (no fsync at the end of every run): lost history is learned again.
         update_json(self.path, change, {}, compact=True, durable=False)
 
-    def load(self) -> dict[TaskId, list[Attempted]]:
-        """Every valid remembered attempt, by key, oldest first."""
+    def load(self, tasks: Collection[str] | None = None) -> dict[TaskId, list[Attempted]]:
+        """Every valid remembered attempt, by key, oldest first (`tasks`: of these tasks
+        only; the others are neither validated nor built)."""
         result: dict[TaskId, list[Attempted]] = {}
-        for key, rows in self._entries(read_json(self.path, {})).items():
+        data = read_json(self.path, {})
+        for key, rows in self._entries(data, tasks=tasks).items():
             task, branch, command = key.split("\x1f", 2)
             result[TaskId(task, branch, command)] = [
                 Attempted(task, branch, command, *row) for row in rows
@@ -136,8 +141,12 @@ class History:
         return result
 
     @staticmethod
-    def _entries(data: Any) -> dict[str, list[list[Any]]]:
-        """The valid rows of the file's data, by key (a schema 1 file's converted)."""
+    def _entries(
+        data: Any, only: Collection[str] | None = None, tasks: Collection[str] | None = None
+    ) -> dict[str, list[list[Any]]]:
+        """The valid rows of the file's data, by key (a schema 1 file's converted). `only`:
+        validate these keys, keep the other lists unchecked; `tasks`: these tasks' keys
+        alone."""
         if not isinstance(data, dict) or data.get("schema") not in (1, SCHEMA):
             return {}
         raw = data.get("entries")
@@ -147,6 +156,11 @@ class History:
         entries: dict[str, list[list[Any]]] = {}
         for key, items in raw.items():
             if not isinstance(items, list) or not isinstance(key, str) or key.count("\x1f") < 2:
+                continue
+            if tasks is not None and key.partition("\x1f")[0] not in tasks:
+                continue
+            if only is not None and not old and key not in only:
+                entries[key] = items
                 continue
             valid = [r for r in (_rows_v1(key, items) if old else items) if _valid(r)]
             if valid:
