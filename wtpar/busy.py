@@ -93,10 +93,9 @@ class BusyRecord:
     def __init__(self, fd: int, path: str, task: str, kind: str = "task") -> None:
         self._fd = fd
         self.path = path
-        self.task = task
         self.kind = kind
-        self._started = time.time()
         self._size = 0
+        self._name(task)
         self._write(os.getpid())
 
     @property
@@ -109,15 +108,16 @@ class BusyRecord:
         """Record the task's process id (its process group id, for `remove --force`)."""
         self._write(pid)
 
+    def _name(self, task: str) -> None:
+        self.task = task
+        # The record is written three times per task: all but the pid is formatted once.
+        self._head = (
+            f'{{"task": {json.dumps(task)}, "kind": {json.dumps(self.kind)},'
+            f' "owner_pid": {os.getpid()}, "started": {time.time()!r}, "pid": '
+        )
+
     def _write(self, pid: int) -> None:
-        data = {
-            "task": self.task,
-            "pid": pid,
-            "owner_pid": os.getpid(),
-            "started": self._started,
-            "kind": self.kind,
-        }
-        self._put(json.dumps(data))
+        self._put(f"{self._head}{pid}}}")
 
     def _put(self, text: str) -> None:
         # Padded over the previous record instead of truncated: JSON allows trailing spaces,
@@ -138,8 +138,7 @@ class BusyRecord:
             mine = os.fstat(self._fd)
             if (here.st_ino, here.st_dev) != (mine.st_ino, mine.st_dev):
                 return False
-            self.task = task
-            self._started = time.time()
+            self._name(task)
             self._write(os.getpid())
         return True
 
@@ -147,7 +146,7 @@ class BusyRecord:
         """The task is over; the record stays locked for the run's next task."""
         # Not under the gate: a reader that catches it half written sees a task starting,
         # which errs on the side of "busy" for a moment.
-        self._put(json.dumps({"idle": True, "owner_pid": os.getpid()}))
+        self._put(f'{{"idle": true, "owner_pid": {os.getpid()}}}')
 
     def close(self) -> None:
         """Delete the record and let go of its lock."""
