@@ -245,8 +245,23 @@ def test_a_run_of_one_task_validates_its_own_history_only(
     assert [a.duration for a in loaded[TaskId("t7", "a", "c")]] == [0.0, 1.0, 2.0]
     assert list(loaded) == [TaskId("t7", "a", "c")] and checked["rows"] == 3
     checked.clear()
-    history.record([Attempted("t7", "a", "c", 9.0, 0, 9.0)])
+    History(str(tmp_path), keep=3).record([Attempted("t7", "a", "c", 9.0, 0, 8.0)])
     assert checked["rows"] == 3  # t7's rows; the 199 other keys are carried over unchecked
+    history.load(tasks={"t7"})
+    checked.clear()
+    history.record([Attempted("t7", "a", "c", 9.0, 0, 9.0)])
+    assert checked["rows"] == 0  # the file as loaded: read once, checked once, in a run
     everything = history.load()
     assert len(everything) == 200 and everything[TaskId("t3", "a", "c")][-1].duration == 2.0
-    assert [a.duration for a in everything[TaskId("t7", "a", "c")]] == [1.0, 2.0, 9.0]
+    assert [a.finished for a in everything[TaskId("t7", "a", "c")]] == [2.0, 8.0, 9.0]
+
+
+def test_a_history_written_by_another_run_meanwhile_is_read_again(tmp_path: Path) -> None:
+    ours, theirs = History(str(tmp_path)), History(str(tmp_path))
+    ours.record([Attempted("t", "a", "c", 1.0, 0, 1.0)])
+    ours.load()  # this run starts...
+    theirs.record([Attempted("u", "a", "c", 2.0, 0, 2.0)])  # ...another one ends meanwhile
+    ours.record([Attempted("t", "a", "c", 3.0, 0, 3.0)])
+    known = History(str(tmp_path)).load()
+    assert [a.duration for a in known[TaskId("u", "a", "c")]] == [2.0]  # not lost
+    assert [a.duration for a in known[TaskId("t", "a", "c")]] == [1.0, 3.0]

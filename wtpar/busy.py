@@ -77,9 +77,13 @@ def _flock(fd: int, how: int) -> bool:
     return True
 
 
+def _open_gate(folder: str) -> int:
+    return os.open(os.path.join(folder, "gate"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
 @contextlib.contextmanager
 def _gate(folder: str, how: int) -> Iterator[None]:
-    fd = os.open(os.path.join(folder, "gate"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = _open_gate(folder)
     try:
         fcntl.flock(fd, how)
         yield
@@ -130,7 +134,9 @@ class BusyRecord:
     def reuse(self, folder: str, task: str) -> bool:
         """Name TASK in this idle record, under the gate; False if the record's file is no
         longer where readers look (someone deleted it), which then cannot be reused."""
-        with _gate(folder, fcntl.LOCK_SH):
+        gate = _open_gate(folder)  # not `_gate()`: this runs once per task, thousands a run
+        try:
+            fcntl.flock(gate, fcntl.LOCK_SH)
             try:
                 here = os.stat(self.path)
             except FileNotFoundError:
@@ -140,6 +146,8 @@ class BusyRecord:
                 return False
             self._name(task)
             self._write(os.getpid())
+        finally:
+            os.close(gate)
         return True
 
     def set_idle(self) -> None:
@@ -209,8 +217,7 @@ class Registrar:
             os.makedirs(folder, exist_ok=True)
         return self._hold(folder, task)
 
-    @contextlib.contextmanager
-    def _hold(self, folder: str, task: str) -> Iterator[BusyRecord]:
+    def _hold(self, folder: str, task: str) -> _Holding:
         idle = self._idle.setdefault(folder, [])
         while idle:
             record = idle.pop()
@@ -220,17 +227,9 @@ class Registrar:
                 record.close()
                 raise
             if reused:
-                break
+                return _Holding(record, idle)
             record.close()
-        else:
-            record = _register(folder, task, "task")
-        try:
-            yield record
-        except BaseException:
-            record.close()
-            raise
-        record.set_idle()
-        idle.append(record)
+        return _Holding(_register(folder, task, "task"), idle)
 
     def close(self) -> None:
         """Delete the idle records (the run is over)."""
@@ -238,6 +237,25 @@ class Registrar:
             for record in records:
                 record.close()
         self._idle.clear()
+
+
+class _Holding:
+    """A record held for one task of a run (a class, not a generator: one per task): when
+    the task ends it goes back to the idle ones, or is deleted if the block failed."""
+
+    def __init__(self, record: BusyRecord, idle: list[BusyRecord]) -> None:
+        self._record = record
+        self._idle = idle
+
+    def __enter__(self) -> BusyRecord:
+        return self._record
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is not None:
+            self._record.close()
+            return
+        self._record.set_idle()
+        self._idle.append(self._record)
 
 
 def running_tasks(wtpar_dir: str, worktree_path: str) -> list[RunningTask]:
