@@ -265,3 +265,25 @@ def test_a_history_written_by_another_run_meanwhile_is_read_again(tmp_path: Path
     known = History(str(tmp_path)).load()
     assert [a.duration for a in known[TaskId("u", "a", "c")]] == [2.0]  # not lost
     assert [a.duration for a in known[TaskId("t", "a", "c")]] == [1.0, 3.0]
+
+
+def test_a_run_builds_no_object_per_remembered_attempt(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Estimates need sums per key, not 100000 attempts as objects.
+    names = configure_tasks(repo, 30)
+    spawn(repo, "a")
+    History(str(repo / ".git" / "wtpar")).record(
+        Attempted(n, "a", "true", float(i + 1), 0, float(i)) for n in names for i in range(5)
+    )
+    built = Counter[str]()
+    real = history_module.Attempted
+
+    def counting(*args: Any) -> Any:
+        built["attempts"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(history_module, "Attempted", counting)
+    dispatcher = make_dispatcher(repo, RunRequest(task_names=names, branches=("a",), jobs=2))
+    assert built["attempts"] == 0
+    assert {e.seconds for e in dispatcher.pacer.expected.values()} == {3.0}  # mean of 1..5

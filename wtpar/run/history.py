@@ -39,13 +39,6 @@ class Attempted(NamedTuple):
     cpu_seconds: float | None = None
     peak_rss: int | None = None  # bytes
 
-    @property
-    def cpu_share(self) -> float | None:
-        """CPU seconds per second of wall time: 1.0 keeps a core busy, 0.1 mostly waits."""
-        if self.cpu_seconds is None or self.duration <= 0:
-            return None
-        return self.cpu_seconds / self.duration
-
 
 @dataclass(frozen=True)
 class TaskId:
@@ -152,17 +145,32 @@ class History:
         """Every valid remembered attempt, by key, oldest first (`tasks`: of these tasks
         only; the others are neither validated nor built)."""
         result: dict[TaskId, list[Attempted]] = {}
-        data = self._read(self.path)
-        current = isinstance(data, dict) and data.get("schema") == SCHEMA
-        raw = data.get("entries") if current else None
-        for key, rows in self._entries(data, tasks=tasks).items():
-            if isinstance(raw, dict) and len(rows) == len(raw[key]):
-                self._checked.add(key)
+        for key, rows in self._valid_entries(tasks).items():
             task, branch, command = key.split("\x1f", 2)
             result[TaskId(task, branch, command)] = [
                 Attempted(task, branch, command, *row) for row in rows
             ]
         return result
+
+    def tallies(self, tasks: Collection[str] | None = None) -> dict[TaskId, Tally]:
+        """What `load` gives, added up per key: all an estimate needs, without an object
+        per attempt (a run of 5000 tasks has up to 100000)."""
+        result: dict[TaskId, Tally] = {}
+        for key, rows in self._valid_entries(tasks).items():
+            result[TaskId(*key.split("\x1f", 2))] = found = Tally()
+            for duration, _, _, cpu, rss in rows:
+                found.add(duration, cpu, rss)
+        return result
+
+    def _valid_entries(self, tasks: Collection[str] | None) -> dict[str, list[list[Any]]]:
+        data = self._read(self.path)
+        current = isinstance(data, dict) and data.get("schema") == SCHEMA
+        raw = data.get("entries") if current else None
+        entries = self._entries(data, tasks=tasks)
+        for key, rows in entries.items():
+            if isinstance(raw, dict) and len(rows) == len(raw[key]):
+                self._checked.add(key)
+        return entries
 
     @staticmethod
     def _entries(
@@ -208,44 +216,80 @@ def _mean(values: Sequence[float]) -> float | None:
     return math.fsum(values) / len(values) if values else None
 
 
-def estimate(
-    wanted: Sequence[TaskId], known: Mapping[TaskId, Sequence[Attempted]]
-) -> dict[TaskId, Estimate]:
+@dataclass(slots=True)
+class Tally:
+    """The attempts of a key (or of several keys) added up: enough for their means."""
+
+    count: int = 0
+    seconds: float = 0.0
+    shared: int = 0  # attempts that know their CPU share
+    shares: float = 0.0
+    peak: int | None = None
+
+    def add(self, duration: float, cpu_seconds: float | None, peak_rss: int | None) -> None:
+        """Count one attempt."""
+        self.count += 1
+        self.seconds += duration
+        if cpu_seconds is not None and duration > 0:
+            self.shared += 1
+            self.shares += cpu_seconds / duration
+        if peak_rss is not None and (self.peak is None or peak_rss > self.peak):
+            self.peak = peak_rss
+
+    def merge(self, other: Tally) -> None:
+        """Count another tally's attempts too."""
+        self.count += other.count
+        self.seconds += other.seconds
+        self.shared += other.shared
+        self.shares += other.shares
+        if other.peak is not None and (self.peak is None or other.peak > self.peak):
+            self.peak = other.peak
+
+    def estimate(self, source: str) -> Estimate:
+        """The mean duration and CPU share, and the highest peak memory."""
+        share = self.shares / self.shared if self.shared else None
+        return Estimate(self.seconds / self.count, source, share, self.peak)
+
+
+def tally(attempts: Iterable[Attempted]) -> Tally:
+    """A tally of these attempts."""
+    found = Tally()
+    for a in attempts:
+        found.add(a.duration, a.cpu_seconds, a.peak_rss)
+    return found
+
+
+def estimate(wanted: Sequence[TaskId], known: Mapping[TaskId, Tally]) -> dict[TaskId, Estimate]:
     """Expected durations: the mean of the key's own attempts; a task never seen on this
     branch takes its mean on other branches (same command first); else the mean of all."""
-    by_task_cmd: dict[tuple[str, str], list[Attempted]] = {}
-    by_task: dict[str, list[Attempted]] = {}
-    for tid, attempts in known.items():
-        by_task_cmd.setdefault((tid.task, tid.command), []).extend(attempts)
-        by_task.setdefault(tid.task, []).extend(attempts)
+    by_task_cmd: dict[tuple[str, str], Tally] = {}
+    by_task: dict[str, Tally] = {}
+    for tid, found in known.items():
+        by_task_cmd.setdefault((tid.task, tid.command), Tally()).merge(found)
+        by_task.setdefault(tid.task, Tally()).merge(found)
     result: dict[TaskId, Estimate] = {}
     missing: list[TaskId] = []
     for tid in wanted:
-        for source, attempts in (
-            ("this branch", known.get(tid, ())),
-            ("other branches", by_task_cmd.get((tid.task, tid.command), ())),
-            ("other branches", by_task.get(tid.task, ())),
+        for source, seen in (
+            ("this branch", known.get(tid)),
+            ("other branches", by_task_cmd.get((tid.task, tid.command))),
+            ("other branches", by_task.get(tid.task)),
         ):
-            if attempts:
-                result[tid] = _summarise(attempts, source)
+            if seen is not None and seen.count:
+                result[tid] = seen.estimate(source)
                 break
         else:
             missing.append(tid)
     if missing:
-        seen = [e.seconds for e in result.values()] or [
-            a.duration for attempts in known.values() for a in attempts
-        ]
-        fallback = _mean(seen)
+        fallback = _mean([e.seconds for e in result.values()])
+        if fallback is None:
+            everything = Tally()
+            for found in known.values():
+                everything.merge(found)
+            fallback = everything.seconds / everything.count if everything.count else None
         for tid in missing:
             if fallback is None:
                 result[tid] = Estimate(1.0, "no history")
             else:
                 result[tid] = Estimate(fallback, "all tasks")
     return result
-
-
-def _summarise(attempts: Sequence[Attempted], source: str) -> Estimate:
-    seconds = _mean([a.duration for a in attempts]) or 0.0
-    shares = [s for a in attempts if (s := a.cpu_share) is not None]
-    peaks = [a.peak_rss for a in attempts if a.peak_rss is not None]
-    return Estimate(seconds, source, _mean(shares), max(peaks) if peaks else None)
