@@ -11,11 +11,11 @@ from wtpar.model import (
 )
 from wtpar.services.base import ServicesBase
 from wtpar.worktrees import worktree_name
-from wtpar.worktrees.leases import DEFAULT_TTL, Lease, LeaseStore
 
 if TYPE_CHECKING:
     from wtpar.model import PruneResult, RemoveResult, SpawnResult, Worktree
     from wtpar.worktrees.handout import Handout
+    from wtpar.worktrees.leases import Lease, LeaseStore
     from wtpar.worktrees.spares import Spare
 
 
@@ -49,16 +49,19 @@ class WorktreeOps(ServicesBase):
     @cached_property
     def lease_store(self) -> LeaseStore:
         """Who holds which worktree."""
+        from wtpar.worktrees.leases import LeaseStore  # here: `run` never reads leases
+
         return LeaseStore(self.paths.wtpar_dir)
 
     def leases(self) -> dict[str, Lease]:
         """Unexpired leases by branch."""
         return self.lease_store.active()
 
-    def claim(self, branch: str, by: str, ttl: float = DEFAULT_TTL, note: str = "") -> Lease:
-        """Claim BRANCH's worktree for BY (LeaseHeldError when someone else holds it)."""
+    def claim(self, branch: str, by: str, ttl: float | None = None, note: str = "") -> Lease:
+        """Claim BRANCH's worktree for BY for TTL seconds (default: leases.DEFAULT_TTL);
+        LeaseHeldError when someone else holds it."""
         wt = self.worktrees.find(branch)
-        return self.lease_store.claim(wt.branch or branch, by, ttl, note)
+        return self.lease_store.claim(wt.branch or branch, by, _ttl(ttl), note)
 
     def release(self, branch: str, by: str | None = None) -> Lease | None:
         """Release BRANCH's lease (refused when BY is given and someone else holds it)."""
@@ -69,26 +72,28 @@ class WorktreeOps(ServicesBase):
         branches: Sequence[str],
         by: str,
         from_ref: str | None = None,
-        ttl: float = DEFAULT_TTL,
+        ttl: float | None = None,
         note: str = "",
     ) -> list[SpawnResult]:
         """Spawn BRANCHES and claim each for BY; one held by someone else fails, untouched."""
         from wtpar.worktrees.handout import spawn_claimed
 
-        return spawn_claimed(self.worktrees, self.lease_store, branches, by, from_ref, ttl, note)
+        return spawn_claimed(
+            self.worktrees, self.lease_store, branches, by, from_ref, _ttl(ttl), note
+        )
 
     def claim_any(
         self,
         by: str,
         from_ref: str | None = None,
         branch: str | None = None,
-        ttl: float = DEFAULT_TTL,
+        ttl: float | None = None,
         note: str = "",
     ) -> Handout:
         """A worktree for BY on a new branch: a warm spare when one is ready, else spawned."""
         from wtpar.worktrees.handout import claim_any
 
-        return claim_any(self.worktrees, self.lease_store, by, from_ref, branch, ttl, note)
+        return claim_any(self.worktrees, self.lease_store, by, from_ref, branch, _ttl(ttl), note)
 
     # -- the warm pool of spare worktrees (wtpar/worktrees/warm_pool.py) -------------------
 
@@ -121,3 +126,10 @@ class WorktreeOps(ServicesBase):
         """The name `run` knows a worktree by (its branch, or `(folder)` when detached), from
         a branch, a path or a detached worktree's folder name; its folder must exist."""
         return worktree_name(self.worktrees.find_present(name))
+
+
+def _ttl(ttl: float | None) -> float:
+    """TTL, or the default lease length when none was given."""
+    from wtpar.worktrees.leases import DEFAULT_TTL
+
+    return DEFAULT_TTL if ttl is None else ttl
