@@ -129,29 +129,78 @@ def test_a_damaged_cache_is_parsed_again_with_a_warning(
     assert len(parses) == 2
 
 
+_COUNT_GIT = (
+    "import sys\n"
+    "from wtpar import procs\n"
+    "real_started, real_run, seen = procs.Started, procs.run, []\n"
+    "def sub(args):\n"
+    "    return [a for a in map(str, args[1:]) if not a.startswith('-')][0]\n"
+    "class Started(real_started):\n"
+    "    def __init__(self, args, **kw):\n"
+    "        seen.append(('early', sub(args), 'wtpar.cli.worktree_cmds' in sys.modules))\n"
+    "        super().__init__(args, **kw)\n"
+    "def run(args, **kw):\n"
+    "    if str(args[0]).endswith('git'):\n"
+    "        seen.append(('late', sub(args), True))\n"
+    "    return real_run(args, **kw)\n"
+    "procs.Started, procs.run = Started, run\n"
+    "from wtpar.cli import main\n"
+    "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    "print('SEEN', sorted(seen))\n"
+)
+"""Python that runs `wtpar ARGV` and prints the git processes it started: (early or late,
+subcommand, whether the command's modules were imported when it started)."""
+
+
 def test_the_repository_is_found_while_the_command_is_imported(repo: Path, tmp_path: Path) -> None:
-    """`git rev-parse` starts before the command's modules are imported, and it is the only
-    discovery: its answer is the one used (also with -C)."""
+    """`git worktree list` starts before the command's modules are imported, and it is the
+    only discovery: its answer is the one used (also with -C), and `list` lists from it.
+    Three git processes in all: the list, then the status and the branches beside each
+    other (a count of processes stands for the time)."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    code = (
-        "import sys\n"
-        "from wtpar import procs\n"
-        "real_started, real_run, seen = procs.Started, procs.run, []\n"
-        "class Started(real_started):\n"
-        "    def __init__(self, args, **kw):\n"
-        "        seen.append(('early', 'wtpar.cli.worktree_cmds' in sys.modules))\n"
-        "        super().__init__(args, **kw)\n"
-        "def run(args, **kw):\n"
-        "    if 'rev-parse' in args:\n"
-        "        seen.append(('late', True))\n"
-        "    return real_run(args, **kw)\n"
-        "procs.Started, procs.run = Started, run\n"
-        "from wtpar.cli import main\n"
-        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-        "print('SEEN', seen)\n"
-    )
     for argv, cwd in ((["list"], repo), (["-C", str(repo), "list"], elsewhere)):
-        out = python_output(code, argv, cwd)
+        out = python_output(_COUNT_GIT, argv, cwd)
         assert "main" in out
-        assert out.strip().splitlines()[-1] == "SEEN [('early', False)]"
+        seen = out.strip().splitlines()[-1]
+        assert seen == (
+            "SEEN [('early', 'worktree', False), ('late', 'for-each-ref', True),"
+            " ('late', 'status', True)]"
+        )
+
+
+def test_run_finds_the_repository_and_its_worktrees_with_one_git_process(repo: Path) -> None:
+    from tests.run_helpers import spawn
+
+    spawn(repo, "a")
+    out = python_output(_COUNT_GIT, ["run", "--output", "quiet", "--", "true"], repo)
+    seen = out.strip().splitlines()[-1]
+    # Before its tasks, `run` needs the repository and its worktrees: one early list. The
+    # rest records results during the run (status, hidden changes, the trees of HEADs).
+    assert seen.startswith("SEEN [('early', 'worktree', False), ('late', 'cat-file', True)")
+    assert seen.count("'worktree'") == 1 and "rev-parse" not in seen
+
+
+@pytest.mark.parametrize("layout", ["separate-git-dir", "bare-with-worktree"])
+def test_other_layouts_are_found_as_before(tmp_path: Path, layout: str) -> None:
+    """Where the main worktree keeps no `.git` folder, or there is none, `git rev-parse`
+    finds the repository, as it did before `git worktree list` did."""
+    from fixtures.recipes import git
+    from wtpar.git import discover, discover_listed
+    from wtpar.git.repo import start_discovery
+
+    if layout == "separate-git-dir":
+        where = tmp_path / "work"
+        git(tmp_path, "init", "-q", "-b", "main", "--separate-git-dir", "meta.git", "work")
+        git(where, "commit", "-q", "--allow-empty", "-m", "one")
+    else:
+        git(tmp_path, "init", "-q", "--bare", "-b", "main", "bare.git")
+        seed = tmp_path / "seed"
+        git(tmp_path, "clone", "-q", str(tmp_path / "bare.git"), "seed")
+        git(seed, "commit", "-q", "--allow-empty", "-m", "one")
+        git(seed, "push", "-q", "origin", "main")
+        where = tmp_path / "linked"
+        git(tmp_path / "bare.git", "worktree", "add", "-q", str(where), "main")
+    paths, listed = discover_listed(where, start_discovery(where))
+    assert listed is None  # found by rev-parse, not from the list
+    assert paths == discover(where)

@@ -21,7 +21,7 @@ from wtpar.git.parse import (
     worktree_git_dir,
 )
 from wtpar.git.refs import RefCommands
-from wtpar.git.repo import RepoPaths, discover, require_version, version
+from wtpar.git.repo import RepoPaths, discover, discover_listed, require_version, version
 from wtpar.git.safety import SafetyCommands
 from wtpar.git.worktrees import WorktreeCommands
 
@@ -44,6 +44,7 @@ __all__ = [
     "RepoPaths",
     "ReplayCommit",
     "discover",
+    "discover_listed",
     "parse_merge_tree_stdin",
     "parse_status_v2",
     "parse_worktree_list",

@@ -52,7 +52,7 @@ class RunOps(EnvOps):
         only = None
         if request.failed_only:
             request, only = self._failed_request(request)
-        every = self.worktrees.worktrees()  # one `git worktree list` for the whole plan
+        every = self.listed_worktrees()  # one `git worktree list` for the whole plan
         infos = self._worktree_infos(every)
         self._refuse_missing_folders(request.branches, every)
         if not request.changed:

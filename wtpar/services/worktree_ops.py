@@ -32,7 +32,8 @@ class WorktreeOps(ServicesBase):
 
     def list_worktrees(self, worktrees: Sequence[Worktree] | None = None) -> list[BranchStatus]:
         """Status of every worktree (of WORKTREES, when the list was just read)."""
-        return self.worktrees.statuses(None if worktrees is None else list(worktrees))
+        wts = self.listed_worktrees() if worktrees is None else list(worktrees)
+        return self.worktrees.statuses(wts)
 
     def remove(
         self, branches: Sequence[str], force: bool = False, delete_branch: bool = False
