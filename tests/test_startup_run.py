@@ -182,5 +182,6 @@ def test_run_loads_no_module_it_does_not_use(repo: Path) -> None:
         "wtpar.notify",  # only --notify sends one
         "wtpar.worktrees.leases",  # a run reads no leases
         "wtpar.worktrees.environment",  # no [env] configured
+        "wtpar.git.merge_output",  # nothing is merged
     )
     assert sorted(m for m in loaded for n in unwanted if m == n or m.startswith(n + ".")) == []
