@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ from wtpar.model import (
 )
 from wtpar.services.base import ServicesBase
 from wtpar.worktrees import worktree_name
+from wtpar.worktrees.paths import LEASES_FILE
 
 if TYPE_CHECKING:
     from wtpar.model import PruneResult, RemoveResult, SpawnResult, Worktree
@@ -56,6 +58,8 @@ class WorktreeOps(ServicesBase):
 
     def leases(self) -> dict[str, Lease]:
         """Unexpired leases by branch."""
+        if not os.path.exists(os.path.join(self.paths.wtpar_dir, LEASES_FILE)):
+            return {}  # no one ever claimed a worktree: `list` loads no leases.py (~1 ms)
         return self.lease_store.active()
 
     def claim(self, branch: str, by: str, ttl: float | None = None, note: str = "") -> Lease:
