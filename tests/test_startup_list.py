@@ -1,6 +1,6 @@
 """`wtpar list` starts fast: it loads only what listing needs (the modules a real `python -m
-wtpar list` imported stand for its start-up time) and a large configuration file is parsed
-once, not by every command (a count of parses stands for the time)."""
+wtpar list` imported stand for its start-up time) and a configuration file is parsed once,
+not by every command (a count of parses stands for the time)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from tests.conftest import modules_after_cli, python_output
 from wtpar import parsed_toml
 from wtpar.config import load_config
-from wtpar.parsed_toml import CACHED_ABOVE
 from wtpar.services import Services
 
 # What `list` never needs: the dashboard, the runner and its event loop, the task-config
@@ -28,6 +27,7 @@ NOT_FOR_LIST = (
     "psutil",
     "wcwidth",
     "tomllib",
+    "string",  # checks configured templates only
     "hashlib",
     "secrets",
     "tempfile",
@@ -42,6 +42,10 @@ NOT_FOR_LIST = (
     "wtpar.land",
     "wtpar.worktrees.devservices",
     "wtpar.worktrees.spawn",
+    "wtpar.git.merge_output",
+    "wtpar.worktrees.leases",  # until someone claims a worktree
+    "wtpar.worktrees.environment",  # until [env] is configured or a port held
+    "shlex",
 )
 
 
@@ -50,6 +54,26 @@ def _modules_of_list(repo: Path) -> tuple[str, set[str]]:
     code, listing, loaded = modules_after_cli(["list"], repo)
     assert code == 0, listing
     return listing, loaded
+
+
+_DATACLASSES = (
+    "import dataclasses, sys\n"
+    "from wtpar.cli import main\n"
+    "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    "made = sorted(name for m, module in list(sys.modules.items()) if m.startswith('wtpar')\n"
+    "    for name, value in vars(module).items()\n"
+    "    if dataclasses.is_dataclass(value) and value.__module__ == m)\n"
+    "print('DATACLASSES', ' '.join(made))\n"
+)
+"""Python that runs `wtpar ARGV` and prints the names of the dataclasses wtpar created."""
+
+
+def test_list_creates_no_dataclass_it_does_not_use(repo: Path) -> None:
+    # About 0.5 ms of CPU each (the generated methods are compiled at import).
+    out = python_output(_DATACLASSES, ["list"], repo)
+    made = out.strip().splitlines()[-1].split()[1:]
+    assert {"Worktree", "BranchStatus", "Config"} <= set(made)
+    assert {"MergeTreeResult", "ReplayCommit", "Lease", "EnvView"} & set(made) == set()
 
 
 def _big_config(tasks: int = 800) -> str:
@@ -65,7 +89,6 @@ def test_list_loads_nothing_it_does_not_need(repo: Path) -> None:
 
 def test_list_with_a_large_configuration_parses_it_once(repo: Path) -> None:
     (repo / "wtpar.toml").write_text(_big_config())
-    assert len((repo / "wtpar.toml").read_text()) > CACHED_ABOVE
     _, first = _modules_of_list(repo)
     assert "tomllib" in first  # parsed, and kept
     listing, second = _modules_of_list(repo)
@@ -101,17 +124,23 @@ def test_an_edit_is_seen_even_at_the_same_size_and_time(repo: Path, parses: list
     assert len(parses) == 2
 
 
-def test_small_files_and_dates_are_parsed_every_time(repo: Path, parses: list[str]) -> None:
+def test_a_small_configuration_is_kept_parsed_too(repo: Path) -> None:
+    # Importing the parser costs more than reading a small file's cached tables.
+    (repo / "wtpar.toml").write_text('[run]\njobs = 3\n[tasks.a]\ncmd = "true"\n')
+    _, first = _modules_of_list(repo)
+    assert "tomllib" in first
+    _, second = _modules_of_list(repo)
+    assert "tomllib" not in second
+    assert load_config(str(repo), str(repo / ".git" / "wtpar" / "cache")).run == {"jobs": 3}
+
+
+def test_dates_are_parsed_every_time(repo: Path, parses: list[str]) -> None:
     cache = str(repo / ".git" / "wtpar" / "cache")
-    (repo / "wtpar.toml").write_text('[tasks.a]\ncmd = "true"\n')
-    load_config(str(repo), cache)
-    load_config(str(repo), cache)
-    assert len(parses) == 2  # a small file costs less to parse than to look up
     # JSON would give a date back as a string: such tables are never cached.
-    (repo / "wtpar.toml").write_text(_big_config() + "[notify]\nsince = 2026-01-01\n")
+    (repo / "wtpar.toml").write_text('[notify]\nsince = 2026-01-01\n')
     load_config(str(repo), cache)
     load_config(str(repo), cache)
-    assert len(parses) == 4
+    assert len(parses) == 2
     assert not os.path.exists(os.path.join(cache, "config-wtpar.toml.json"))
 
 
@@ -129,29 +158,78 @@ def test_a_damaged_cache_is_parsed_again_with_a_warning(
     assert len(parses) == 2
 
 
+_COUNT_GIT = (
+    "import sys\n"
+    "from wtpar import procs\n"
+    "real_started, real_run, seen = procs.Started, procs.run, []\n"
+    "def sub(args):\n"
+    "    return [a for a in map(str, args[1:]) if not a.startswith('-')][0]\n"
+    "class Started(real_started):\n"
+    "    def __init__(self, args, **kw):\n"
+    "        seen.append(('early', sub(args), 'wtpar.cli.worktree_cmds' in sys.modules))\n"
+    "        super().__init__(args, **kw)\n"
+    "def run(args, **kw):\n"
+    "    if str(args[0]).endswith('git'):\n"
+    "        seen.append(('late', sub(args), True))\n"
+    "    return real_run(args, **kw)\n"
+    "procs.Started, procs.run = Started, run\n"
+    "from wtpar.cli import main\n"
+    "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    "print('SEEN', sorted(seen))\n"
+)
+"""Python that runs `wtpar ARGV` and prints the git processes it started: (early or late,
+subcommand, whether the command's modules were imported when it started)."""
+
+
 def test_the_repository_is_found_while_the_command_is_imported(repo: Path, tmp_path: Path) -> None:
-    """`git rev-parse` starts before the command's modules are imported, and it is the only
-    discovery: its answer is the one used (also with -C)."""
+    """`git worktree list` starts before the command's modules are imported, and it is the
+    only discovery: its answer is the one used (also with -C), and `list` lists from it.
+    Three git processes in all: the list, then the status and the branches beside each
+    other (a count of processes stands for the time)."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    code = (
-        "import sys\n"
-        "from wtpar import procs\n"
-        "real_started, real_run, seen = procs.Started, procs.run, []\n"
-        "class Started(real_started):\n"
-        "    def __init__(self, args, **kw):\n"
-        "        seen.append(('early', 'wtpar.cli.worktree_cmds' in sys.modules))\n"
-        "        super().__init__(args, **kw)\n"
-        "def run(args, **kw):\n"
-        "    if 'rev-parse' in args:\n"
-        "        seen.append(('late', True))\n"
-        "    return real_run(args, **kw)\n"
-        "procs.Started, procs.run = Started, run\n"
-        "from wtpar.cli import main\n"
-        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-        "print('SEEN', seen)\n"
-    )
     for argv, cwd in ((["list"], repo), (["-C", str(repo), "list"], elsewhere)):
-        out = python_output(code, argv, cwd)
+        out = python_output(_COUNT_GIT, argv, cwd)
         assert "main" in out
-        assert out.strip().splitlines()[-1] == "SEEN [('early', False)]"
+        seen = out.strip().splitlines()[-1]
+        assert seen == (
+            "SEEN [('early', 'worktree', False), ('late', 'for-each-ref', True),"
+            " ('late', 'status', True)]"
+        )
+
+
+def test_run_finds_the_repository_and_its_worktrees_with_one_git_process(repo: Path) -> None:
+    from tests.run_helpers import spawn
+
+    spawn(repo, "a")
+    out = python_output(_COUNT_GIT, ["run", "--output", "quiet", "--", "true"], repo)
+    seen = out.strip().splitlines()[-1]
+    # Before its tasks, `run` needs the repository and its worktrees: one early list. The
+    # rest records results during the run (status, hidden changes, the trees of HEADs).
+    assert seen.startswith("SEEN [('early', 'worktree', False), ('late', 'cat-file', True)")
+    assert seen.count("'worktree'") == 1 and "rev-parse" not in seen
+
+
+@pytest.mark.parametrize("layout", ["separate-git-dir", "bare-with-worktree"])
+def test_other_layouts_are_found_as_before(tmp_path: Path, layout: str) -> None:
+    """Where the main worktree keeps no `.git` folder, or there is none, `git rev-parse`
+    finds the repository, as it did before `git worktree list` did."""
+    from fixtures.recipes import git
+    from wtpar.git import discover, discover_listed
+    from wtpar.git.repo import start_discovery
+
+    if layout == "separate-git-dir":
+        where = tmp_path / "work"
+        git(tmp_path, "init", "-q", "-b", "main", "--separate-git-dir", "meta.git", "work")
+        git(where, "commit", "-q", "--allow-empty", "-m", "one")
+    else:
+        git(tmp_path, "init", "-q", "--bare", "-b", "main", "bare.git")
+        seed = tmp_path / "seed"
+        git(tmp_path, "clone", "-q", str(tmp_path / "bare.git"), "seed")
+        git(seed, "commit", "-q", "--allow-empty", "-m", "one")
+        git(seed, "push", "-q", "origin", "main")
+        where = tmp_path / "linked"
+        git(tmp_path / "bare.git", "worktree", "add", "-q", str(where), "main")
+    paths, listed = discover_listed(where, start_discovery(where))
+    assert listed is None  # found by rev-parse, not from the list
+    assert paths == discover(where)

@@ -1,17 +1,19 @@
 """`wtpar run` starts its tasks first: before the first task starts it has run one `git
 rev-parse` and one `git worktree list`, nothing else, and the reads of `git status` that
 only matter for recording results wait until the first wave of tasks has started (counts
-of git processes stand for the time). It loads no module it does not use."""
+of git processes stand for the time); after the last task has ended, recording starts no
+git process. It loads no module it does not use."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -52,6 +54,31 @@ def test_before_the_first_task_starts_only_two_git_processes_run(
     # Finding the repository and its worktrees; no status, no second worktree list.
     assert at_first_start == Counter({"rev-parse": 1, "worktree": 1})
     assert git_calls["status"] == len(paths)  # read during the run, for recording results
+
+
+def test_recording_reads_the_trees_during_the_run_not_after_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wtpar import procs
+
+    spawn(repo, "a", "b")
+    calls: list[tuple[str, bool]] = []  # (git subcommand, on the event loop's thread)
+    real = procs.run
+
+    def noting(args: Any, **kwargs: Any) -> procs.Result:
+        if "cat-file" in args:
+            calls.append(("cat-file", threading.current_thread() is threading.main_thread()))
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(procs, "run", noting)
+    dispatcher = make_dispatcher(repo, RunRequest(command="true", jobs=2))
+    report = run_sync(dispatcher)
+    assert all(t.status is RunStatus.OK for t in report.tasks)
+    # One batch for both HEADs, read beside the clean reads; recording (on the loop's
+    # thread, after the last task) finds the trees already read.
+    assert calls == [("cat-file", False)]
+    assert dispatcher.results is not None
+    assert [r.branch for r in dispatcher.results.all()] in (["a"], ["b"])  # one tree, both
 
 
 def test_nothing_waits_for_the_disk_before_the_first_task_starts(
@@ -152,5 +179,9 @@ def test_run_loads_no_module_it_does_not_use(repo: Path) -> None:
         "distributed",
         "wcwidth",
         "wtpar.check",
+        "wtpar.notify",  # only --notify sends one
+        "wtpar.worktrees.leases",  # a run reads no leases
+        "wtpar.worktrees.environment",  # no [env] configured
+        "wtpar.git.merge_output",  # nothing is merged
     )
     assert sorted(m for m in loaded for n in unwanted if m == n or m.startswith(n + ".")) == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,7 +151,8 @@ def _parse(path: str, text: str, data: Any) -> Config:
     template = wt.get("path", DEFAULT_PATH_TEMPLATE)
     if not isinstance(template, str) or "{branch}" not in template:
         raise probe.error("worktrees.path must be a string containing {branch}", "path")
-    _check_template(probe, template)
+    if template != DEFAULT_PATH_TEMPLATE:  # the default is known to be good
+        _check_template(probe, template)
     copy = _str_list(probe, wt.get("copy", []), "copy")
     post_create = _str_list(probe, wt.get("post_create", []), "post_create")
     pre_remove = _str_list(probe, wt.get("pre_remove", []), "pre_remove")
@@ -185,6 +185,8 @@ def _check_template(probe: Config, template: str) -> None:
     """Refuse a path template that would fail when formatted, now rather than at spawn."""
     known = ", ".join("{" + p + "}" for p in PATH_PLACEHOLDERS)
     needles = ("path =", "path=", "path")
+    import string  # here: only a configured path template is checked
+
     try:
         fields = [f for _, f, spec, _ in string.Formatter().parse(template) if f is not None]
         for name in fields:
@@ -265,6 +267,8 @@ def check_template(
     probe: Config, text: str, allowed: tuple[str, ...], what: str, needle: str
 ) -> None:
     """Refuse a template with a placeholder that is not in `allowed` (or malformed braces)."""
+    import string  # here: only configured templates are checked
+
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
     except ValueError as exc:

@@ -1,9 +1,10 @@
-"""A large configuration file parsed once, not by every command.
+"""A configuration file parsed once, not by every command.
 
 tomllib parses about 3 MB/s: a `wtpar.toml` of 5000 tasks (140 KB) cost 40 ms of every
-`wtpar list`, more than the rest of the command. Above `CACHED_ABOVE` characters the parsed
-tables are kept as JSON under `.git/wtpar/cache/`, together with the exact text they came
-from: a cached copy is used only when the file's text is the same, character for
+`wtpar list`, more than the rest of the command; and importing tomllib alone costs about
+2 ms, more than reading a small file's cached tables (JSON, which wtpar loads anyway). So
+the parsed tables are kept as JSON under `.git/wtpar/cache/`, together with the exact text
+they came from: a cached copy is used only when the file's text is the same, character for
 character, so an edit (however quick, whatever the clock says) is always seen. Tables that
 JSON cannot hold exactly (dates and times, inf and nan) are simply parsed every time.
 """
@@ -18,16 +19,13 @@ from typing import Any
 
 from wtpar.notices import warn
 
-CACHED_ABOVE = 16 * 1024
-"""Smaller files parse in well under a millisecond: they are never cached."""
-
 _SCHEMA = 1
 
 
 def parse_toml(text: str, source: str, cache_dir: str | None) -> Any:
-    """`tomllib.loads(text)`, through the cache in `cache_dir` when `text` is large.
+    """`tomllib.loads(text)`, through the cache in `cache_dir` (when given).
     Raises tomllib.TOMLDecodeError as tomllib does (an invalid file is never cached)."""
-    if cache_dir is None or len(text) <= CACHED_ABOVE:
+    if cache_dir is None:
         return _parse(text)
     path = os.path.join(cache_dir, "config-" + os.path.basename(source) + ".json")
     cached = _read(path, source, text)

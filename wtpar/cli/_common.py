@@ -186,8 +186,10 @@ def stdout_gone(stream: IO[str] | None = None) -> None:
         os.close(devnull)
 
 
-def env_view_json(view: EnvView) -> dict[str, Any]:
+def env_view_json(view: EnvView | None) -> dict[str, Any]:
     """A worktree's environment for `list --json`: variables, ports, services."""
+    if view is None:
+        return {"env": {}, "ports": {}, "services": []}
     return {
         "env": dict(view.variables),
         "ports": dict(view.ports),

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from wtpar.cli._common import complete_worktree_branch, echo_json, services_from
 from wtpar.errors import UsageError
-from wtpar.worktrees.leases import Lease, format_duration, parse_ttl
+
+if TYPE_CHECKING:
+    from wtpar.worktrees.leases import Lease
 
 JSON_SCHEMA = 1
 
@@ -28,6 +30,8 @@ def lease_text(lease: Lease | None, now: float) -> str:
     """`alice (1h left)` for the HOLDER column; `-` when free."""
     if lease is None:
         return "-"
+    from wtpar.worktrees.leases import format_duration  # here: `list` has leases to show
+
     return f"{lease.holder} ({format_duration(lease.expires - now)} left)"
 
 
@@ -70,6 +74,8 @@ def claim(
       wtpar claim feature-a --by alice --ttl 30m --note "fixing the login test"
       cd "$(wtpar claim --any --by agent-1)"      # a ready worktree on a new branch
     """
+    from wtpar.worktrees.leases import parse_ttl
+
     svc = services_from(ctx)
     seconds = parse_ttl(ttl)
     if any_free:

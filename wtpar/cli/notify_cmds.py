@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from wtpar.cli._common import complete_worktree_branch, echo_json, services_from
 from wtpar.errors import UsageError
-from wtpar.notify import NotifyOutcome
 from wtpar.run.activity import WaitOutcome
 from wtpar.text import parse_duration
+
+if TYPE_CHECKING:
+    from wtpar.notify import NotifyOutcome
 
 JSON_SCHEMA = 1
 TIMED_OUT_EXIT = 124  # like timeout(1)
@@ -93,6 +95,8 @@ def wait(
             still = ", ".join(names.get(p, p) for p in result.busy)
             click.echo(f"wtpar: timed out, still running in: {still}", err=True)
     if notify:
+        from wtpar.notify import NotifyOutcome  # here: only --notify sends one
+
         outcome = {
             WaitOutcome.FAILED: NotifyOutcome.FAILURE,
             WaitOutcome.TIMED_OUT: NotifyOutcome.INTERRUPTED,

@@ -25,7 +25,6 @@ from wtpar.model import (
     RunReport,
     RunStatus,
 )
-from wtpar.notify import NotifyOutcome
 from wtpar.run.plan import RunRequest
 from wtpar.run.report import counts_line, report_csv, report_json, report_junit, summary
 from wtpar.run.runconfig import OUTPUT_MODES, parse_run_settings
@@ -317,6 +316,8 @@ def run(
     finally:
         live.clear()
     if notify:
+        from wtpar.notify import NotifyOutcome  # here: only --notify sends one
+
         bad = [str(t.key) for t in report.tasks if t.status in _BAD]
         text = counts_line(report) + (f"; failed: {', '.join(bad)}" if bad else "")
         announce(ctx, "run", NotifyOutcome.of(report.ok, report.interrupted), text)

@@ -188,7 +188,7 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
         worktrees = [
             {
                 **_status_json(bs),
-                **env_view_json(views[bs.worktree.path]),
+                **env_view_json(views.get(bs.worktree.path)),
                 **lease_json(leases.get(bs.worktree.branch or "")),
             }
             for bs in statuses

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from wtpar import procs
 from wtpar.git.base import GitBase
-from wtpar.git.parse import (
-    ReplayCommit,
-    parse_numstat,
-    parse_replay_log,
-)
+from wtpar.git.parse import parse_numstat
+
+if TYPE_CHECKING:
+    from wtpar.git.merge_output import ReplayCommit
 
 
 class LandingCommands(GitBase):
@@ -43,6 +43,8 @@ class LandingCommands(GitBase):
     def commits_to_replay(self, since: str, branch: str) -> list[ReplayCommit]:
         """The non-merge commits of BRANCH missing from SINCE, oldest first, with their
         parent, author and message (what a rebase replays)."""
+        from wtpar.git.merge_output import parse_replay_log
+
         fmt = "%H%x01%P%x01%an%x01%ae%x01%ad%x01%B"
         out = self.run(
             "log",

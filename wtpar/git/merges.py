@@ -8,14 +8,14 @@ import os
 import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from wtpar.errors import CommandError, WtparError
 from wtpar.git.base import GitBase
-from wtpar.git.parse import (
-    HEX_RE,
-    MergeTreeResult,
-    parse_merge_tree_stdin,
-)
+from wtpar.git.parse import HEX_RE
+
+if TYPE_CHECKING:
+    from wtpar.git.merge_output import MergeTreeResult
 
 _MERGE_TREE = (
     "merge-tree",
@@ -162,6 +162,8 @@ class MergeCommands(GitBase):
 
         Exit 1 means a conflict, but also a bad ref: the output must start with a tree id.
         """
+        from wtpar.git.merge_output import MergeTreeResult
+
         res = self.run(*_MERGE_TREE, a, b, check=False, env=env)
         fields = res.stdout.split("\0")
         if res.returncode not in (0, 1) or not HEX_RE.match(fields[0]):
@@ -173,6 +175,8 @@ class MergeCommands(GitBase):
         self, pairs: Sequence[tuple[str, str]], env: Mapping[str, str]
     ) -> list[MergeTreeResult]:
         """Many merges in one `merge-tree --stdin` process (git 2.39+), one result per pair."""
+        from wtpar.git.merge_output import parse_merge_tree_stdin
+
         if not pairs:
             return []
         res = self.run(

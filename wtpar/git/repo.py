@@ -1,5 +1,12 @@
 """Finding the repository: its main worktree, its common git dir, and the installed git's
-version. One `git rev-parse` call, no library: this runs at the start of every command."""
+version. One git call, no library: this runs at the start of every command.
+
+The CLI finds it with `git worktree list` (started before it imports the command's
+modules): the main worktree comes first, and where its `.git` is a folder, that folder is
+the common git dir. `list` and `run` need that list anyway, so one git process serves both
+(one of four `list` started). Any other layout (a bare repository, a `.git` file: a
+separate git dir or a submodule) is found with `git rev-parse`, as without the early call.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from dataclasses import dataclass
 
 from wtpar import procs
 from wtpar.errors import NotARepositoryError
+from wtpar.git.parse import parse_worktree_list
 
 
 @dataclass(frozen=True)
@@ -34,21 +42,49 @@ _DISCOVER = [
 ]
 
 
+_LIST = ["git", "worktree", "list", "--porcelain", "-z"]
+
+
 def start_discovery(start: str | os.PathLike[str] = ".") -> procs.Started | None:
-    """`discover(start)`'s git call, started now (None when it cannot start): the CLI starts
-    it before it imports a command's modules, so that git runs beside them."""
+    """`discover_listed(start)`'s git call, started now (None when it cannot start): the CLI
+    starts it before it imports a command's modules, so that git runs beside them."""
     where = os.path.abspath(start)
     if not os.path.isdir(where):
         return None
     try:
-        return procs.Started(_DISCOVER, cwd=where)
+        return procs.Started(_LIST, cwd=where)
     except OSError:
         return None  # no git: `discover` says so
 
 
-def discover(start: str | os.PathLike[str] = ".", early: procs.Started | None = None) -> RepoPaths:
-    """Find the repository containing `start` (any of its worktrees); `early`: the git call
-    `start_discovery(start)` already started.
+def discover_listed(
+    start: str | os.PathLike[str] = ".", early: procs.Started | None = None
+) -> tuple[RepoPaths, str | None]:
+    """The repository containing `start`, and the output of `git worktree list --porcelain
+    -z` when `early` (`start_discovery(start)`) found it (else None: `discover` did)."""
+    if early is not None and os.path.isdir(start):
+        res = early.result(check=False)
+        found = _from_listing(res.stdout) if res.returncode == 0 else None
+        if found is not None:
+            return found, res.stdout
+    return discover(start), None
+
+
+def _from_listing(out: str) -> RepoPaths | None:
+    """The repository of a worktree list whose main worktree keeps its git dir in `.git`
+    (None for any other layout)."""
+    listed = parse_worktree_list(out)
+    if not listed or listed[0].bare:
+        return None
+    git_dir = os.path.join(listed[0].path, ".git")
+    if not os.path.isdir(git_dir):
+        return None
+    common_dir = os.path.realpath(git_dir)
+    return RepoPaths(root=os.path.dirname(common_dir), common_dir=common_dir)
+
+
+def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
+    """Find the repository containing `start` (any of its worktrees).
 
     One `git rev-parse` call: a library's discovery costs ~50 ms of import and set-up,
     a third of `wtpar list`'s run time on a small repository.
@@ -56,10 +92,7 @@ def discover(start: str | os.PathLike[str] = ".", early: procs.Started | None = 
     where = os.path.abspath(start)
     if not os.path.isdir(where):
         raise NotARepositoryError(f"not a git repository (no such folder): {where}")
-    if early is not None:
-        res = early.result(check=False)
-    else:
-        res = procs.run(_DISCOVER, cwd=where, check=False)
+    res = procs.run(_DISCOVER, cwd=where, check=False)
     if res.returncode != 0:
         raise NotARepositoryError(f"not a git repository (or any parent up to /): {where}")
     common_dir, bare = res.stdout.splitlines()[:2]

@@ -28,9 +28,10 @@ class WorktreeCommands(GitBase):
 
     # -- worktrees -----------------------------------------------------------------------
 
-    def worktrees(self) -> list[Worktree]:
-        """Every worktree of the repository, the main one first."""
-        out = self.run("worktree", "list", "--porcelain", "-z").stdout
+    def worktrees(self, listed: str | None = None) -> list[Worktree]:
+        """Every worktree of the repository, the main one first (`listed`: the output of
+        `git worktree list --porcelain -z` when it was just read, see repo.discover_listed)."""
+        out = self.run("worktree", "list", "--porcelain", "-z").stdout if listed is None else listed
         return [with_rebased_branch(wt) for wt in parse_worktree_list(out)]
 
     def status(self, path: str) -> StatusCounts | None:

@@ -13,8 +13,10 @@ worktree's index and HEAD's reflog are looked at (stat, no git process) before i
 start, and a worktree where either was written since counts as dirty.
 `--changed` still reads first (it must know before deciding to skip).
 
-The lock library that recording takes its cache lock with (`filelock`, about 10 ms to
-import) is imported beside those reads too, not after the last task has ended.
+What recording needs besides is prepared beside those reads too, not after the last task
+has ended: the lock library it takes its cache lock with (`filelock`, about 10 ms to
+import) and whatever the caller adds (`prepare`: the run reads the trees of its worktrees'
+HEADs, one `git cat-file` that otherwise ran between the last task's end and the exit).
 """
 
 from __future__ import annotations
@@ -56,8 +58,11 @@ class CleanReads:
     """The cleanliness of some worktrees, read in the loop's default thread pool once the
     run's first wave of tasks has started (subscribe it to the dispatcher's events)."""
 
-    def __init__(self, probe: CleanProbe, wave: int = 1) -> None:
+    def __init__(
+        self, probe: CleanProbe, wave: int = 1, prepare: Callable[[], object] | None = None
+    ) -> None:
         self.probe = probe
+        self.prepare = prepare  # more of what recording needs, done in the same thread pool
         self.wave = max(1, wave)  # how many starts make the first wave (the run's -j)
         self._paths: dict[str, Marks | None] = {}  # path -> its marks before its tasks
         self._reads: dict[str, asyncio.Future[bool]] = {}
@@ -87,10 +92,15 @@ class CleanReads:
         if loop is None:
             return
         if self._preload is None:
-            self._preload = loop.run_in_executor(None, importlib.import_module, "filelock")
+            self._preload = loop.run_in_executor(None, self._prepare)
         for path in self._paths:
             if path not in self._reads:
                 self._reads[path] = loop.run_in_executor(None, self._read, path)
+
+    def _prepare(self) -> None:
+        importlib.import_module("filelock")
+        if self.prepare is not None:
+            self.prepare()
 
     def _read(self, path: str) -> bool:
         # The probe first: what changes while `git status` runs is then seen by the marks.
@@ -100,6 +110,7 @@ class CleanReads:
         """Path -> clean, for every path started; a read that failed counts as dirty."""
         self._read_pending()  # a run that ended before its first wave was complete
         if self._preload is not None:
-            await self._preload
+            # Only ahead of time: what failed here, recording does again (and reports).
+            await asyncio.gather(self._preload, return_exceptions=True)
         done = await asyncio.gather(*self._reads.values(), return_exceptions=True)
         return {path: r is True for path, r in zip(self._reads, done, strict=True)}

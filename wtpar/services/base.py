@@ -8,26 +8,37 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Self
 
 from wtpar.config import Config, load_config
-from wtpar.git import Git, RepoPaths, discover
+from wtpar.git import Git, RepoPaths, discover_listed
 from wtpar.worktrees import WorktreeManager
 
 if TYPE_CHECKING:
+    from wtpar.model import Worktree
     from wtpar.procs import Started
 
 
 class ServicesBase:
     """The repository wtpar works on, read once."""
 
-    def __init__(self, paths: RepoPaths, config: Config | None = None) -> None:
+    def __init__(
+        self, paths: RepoPaths, config: Config | None = None, listed: str | None = None
+    ) -> None:
         self.paths = paths
         self._config = config
+        self._listed = listed  # the worktree list discovery read, for the first listing
         self.backend: str | None = None  # for runs whose request names none (`dash --backend`)
         self.scheduler: str | None = None
 
     @classmethod
     def from_cwd(cls, start: str | os.PathLike[str] = ".", early: Started | None = None) -> Self:
-        """Services for the repository containing `start` (`early`: see git.discover)."""
-        return cls(discover(start, early))
+        """Services for the repository containing `start` (`early`: see git.discover_listed)."""
+        paths, listed = discover_listed(start, early)
+        return cls(paths, listed=listed)
+
+    def listed_worktrees(self) -> list[Worktree]:
+        """Every worktree, for a command that only reads them: the first call uses the list
+        read to find the repository (moments ago), the others ask git again."""
+        listed, self._listed = self._listed, None
+        return self.worktrees.worktrees(listed)
 
     def report_stray_tasks(self) -> None:
         """Warn about tasks that a killed wtpar run left running (see run/watchdog.py)."""

@@ -60,8 +60,15 @@ class EnvOps(ServicesBase):
 
     def env_views(self, worktrees: Sequence[Worktree]) -> dict[str, EnvView]:
         """Ports, variables and services of each worktree by path, for `list` and the
-        dashboard: read-only, no lock, and psutil is loaded only when services exist."""
+        dashboard: read-only, no lock, and psutil is loaded only when services exist. None
+        (and no environments module loaded) where no environment is configured, no port
+        is held and no service ever ran."""
+        from wtpar.worktrees.ports import REGISTRY_FILE
+
         has_services = os.path.isdir(os.path.join(self.paths.wtpar_dir, "services"))
+        held = os.path.exists(os.path.join(self.paths.wtpar_dir, REGISTRY_FILE))
+        if not (has_services or held or self.config.env.ports or self.config.env.vars):
+            return {}
         statuses = self.service_statuses() if has_services else []
         return self.environments.views(worktrees, statuses)
 

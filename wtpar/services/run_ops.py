@@ -52,7 +52,7 @@ class RunOps(EnvOps):
         only = None
         if request.failed_only:
             request, only = self._failed_request(request)
-        every = self.worktrees.worktrees()  # one `git worktree list` for the whole plan
+        every = self.listed_worktrees()  # one `git worktree list` for the whole plan
         infos = self._worktree_infos(every)
         self._refuse_missing_folders(request.branches, every)
         if not request.changed:
@@ -145,14 +145,21 @@ class RunOps(EnvOps):
             cap = jobs if request.jobs or settings.jobs or note else None
             paths = [i.worktree.path for i in plan.instances if i.skip is None]
             executor = self._dask_executor(request, run_id, options, cap, paths, on_note)
-        clean_reads = None if request.changed else CleanReads(self._is_clean, options.jobs)
+        results = ResultStore(self.paths.wtpar_dir)
+        clean_reads = None
+        if not request.changed:
+            # Recording keys results on the trees of the HEADs: read them during the run.
+            heads = [i.worktree.head for i in plan.instances if i.worktree.head]
+            clean_reads = CleanReads(
+                self._is_clean, options.jobs, prepare=lambda: results.trees(heads)
+            )
         dispatcher = Dispatcher(
             plan,
             self.paths.wtpar_dir,
             options,
             executor=executor,
             run_id=run_id,
-            results=ResultStore(self.paths.wtpar_dir),
+            results=results,
             history=history,
             clean_reads=clean_reads,
         )
@@ -276,7 +283,8 @@ class RunOps(EnvOps):
 
         wts = [wt for wt in every if not wt.bare and not wt.prunable]
         envs: dict[str, dict[str, str]] = {}
-        if self.environments.configured:
+        # Asked of the configuration itself: without [env], environments are never loaded.
+        if self.config.env.ports or self.config.env.vars:
             envs = self.environments.ensure([(wt.branch, wt.path) for wt in wts if wt.branch])
         return [
             WorktreeInfo(

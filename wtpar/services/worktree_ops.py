@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -11,11 +12,12 @@ from wtpar.model import (
 )
 from wtpar.services.base import ServicesBase
 from wtpar.worktrees import worktree_name
-from wtpar.worktrees.leases import DEFAULT_TTL, Lease, LeaseStore
+from wtpar.worktrees.paths import LEASES_FILE
 
 if TYPE_CHECKING:
     from wtpar.model import PruneResult, RemoveResult, SpawnResult, Worktree
     from wtpar.worktrees.handout import Handout
+    from wtpar.worktrees.leases import Lease, LeaseStore
     from wtpar.worktrees.spares import Spare
 
 
@@ -32,7 +34,8 @@ class WorktreeOps(ServicesBase):
 
     def list_worktrees(self, worktrees: Sequence[Worktree] | None = None) -> list[BranchStatus]:
         """Status of every worktree (of WORKTREES, when the list was just read)."""
-        return self.worktrees.statuses(None if worktrees is None else list(worktrees))
+        wts = self.listed_worktrees() if worktrees is None else list(worktrees)
+        return self.worktrees.statuses(wts)
 
     def remove(
         self, branches: Sequence[str], force: bool = False, delete_branch: bool = False
@@ -49,16 +52,21 @@ class WorktreeOps(ServicesBase):
     @cached_property
     def lease_store(self) -> LeaseStore:
         """Who holds which worktree."""
+        from wtpar.worktrees.leases import LeaseStore  # here: `run` never reads leases
+
         return LeaseStore(self.paths.wtpar_dir)
 
     def leases(self) -> dict[str, Lease]:
         """Unexpired leases by branch."""
+        if not os.path.exists(os.path.join(self.paths.wtpar_dir, LEASES_FILE)):
+            return {}  # no one ever claimed a worktree: `list` loads no leases.py (~1 ms)
         return self.lease_store.active()
 
-    def claim(self, branch: str, by: str, ttl: float = DEFAULT_TTL, note: str = "") -> Lease:
-        """Claim BRANCH's worktree for BY (LeaseHeldError when someone else holds it)."""
+    def claim(self, branch: str, by: str, ttl: float | None = None, note: str = "") -> Lease:
+        """Claim BRANCH's worktree for BY for TTL seconds (default: leases.DEFAULT_TTL);
+        LeaseHeldError when someone else holds it."""
         wt = self.worktrees.find(branch)
-        return self.lease_store.claim(wt.branch or branch, by, ttl, note)
+        return self.lease_store.claim(wt.branch or branch, by, _ttl(ttl), note)
 
     def release(self, branch: str, by: str | None = None) -> Lease | None:
         """Release BRANCH's lease (refused when BY is given and someone else holds it)."""
@@ -69,26 +77,28 @@ class WorktreeOps(ServicesBase):
         branches: Sequence[str],
         by: str,
         from_ref: str | None = None,
-        ttl: float = DEFAULT_TTL,
+        ttl: float | None = None,
         note: str = "",
     ) -> list[SpawnResult]:
         """Spawn BRANCHES and claim each for BY; one held by someone else fails, untouched."""
         from wtpar.worktrees.handout import spawn_claimed
 
-        return spawn_claimed(self.worktrees, self.lease_store, branches, by, from_ref, ttl, note)
+        return spawn_claimed(
+            self.worktrees, self.lease_store, branches, by, from_ref, _ttl(ttl), note
+        )
 
     def claim_any(
         self,
         by: str,
         from_ref: str | None = None,
         branch: str | None = None,
-        ttl: float = DEFAULT_TTL,
+        ttl: float | None = None,
         note: str = "",
     ) -> Handout:
         """A worktree for BY on a new branch: a warm spare when one is ready, else spawned."""
         from wtpar.worktrees.handout import claim_any
 
-        return claim_any(self.worktrees, self.lease_store, by, from_ref, branch, ttl, note)
+        return claim_any(self.worktrees, self.lease_store, by, from_ref, branch, _ttl(ttl), note)
 
     # -- the warm pool of spare worktrees (wtpar/worktrees/warm_pool.py) -------------------
 
@@ -121,3 +131,10 @@ class WorktreeOps(ServicesBase):
         """The name `run` knows a worktree by (its branch, or `(folder)` when detached), from
         a branch, a path or a detached worktree's folder name; its folder must exist."""
         return worktree_name(self.worktrees.find_present(name))
+
+
+def _ttl(ttl: float | None) -> float:
+    """TTL, or the default lease length when none was given."""
+    from wtpar.worktrees.leases import DEFAULT_TTL
+
+    return DEFAULT_TTL if ttl is None else ttl

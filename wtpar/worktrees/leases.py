@@ -17,8 +17,8 @@ from wtpar.errors import UsageError, WtparError
 from wtpar.locks import repo_lock
 from wtpar.state import atomic_write_json, read_json
 from wtpar.text import parse_duration
+from wtpar.worktrees.paths import LEASES_FILE
 
-LEASES_FILE = "leases.json"
 DEFAULT_TTL = 2 * 3600.0
 
 

@@ -36,9 +36,10 @@ class WorktreeManager:
 
     # -- lookups -------------------------------------------------------------------------
 
-    def worktrees(self) -> list[Worktree]:
-        """Every worktree, main first (not the warm pool's spares: they are nobody's yet)."""
-        return [wt for wt in self.git.worktrees() if not is_spare_path(wt.path)]
+    def worktrees(self, listed: str | None = None) -> list[Worktree]:
+        """Every worktree, main first (not the warm pool's spares: they are nobody's yet);
+        `listed`: git's list when it was just read (Git.worktrees)."""
+        return [wt for wt in self.git.worktrees(listed) if not is_spare_path(wt.path)]
 
     def find(self, branch: str) -> Worktree:
         """The worktree that has BRANCH checked out, or is at that path; a detached one

@@ -1,5 +1,5 @@
 """Where a branch's worktree goes: the configured path template, expanded; where the warm
-pool keeps its spares."""
+pool keeps its spares; which file holds the leases."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from wtpar.git import RepoPaths
 from wtpar.names import safe_component
 
 SPARES_FOLDER = ".wtpar-spares"  # beside the worktrees, so handing one out is a rename
+LEASES_FILE = "leases.json"  # in wtpar's folder; none until someone claims a worktree
 
 
 def is_spare_path(path: str) -> bool:
