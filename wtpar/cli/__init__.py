@@ -68,6 +68,7 @@ class LazyGroup(click.Group):
                 ctx.meta[EARLY_DISCOVERY] = (os.path.abspath(start), early)
                 ctx.call_on_close(lambda: early.result(check=False))  # reaped if unused
         module = importlib.import_module(entry[0])
+        _start_up_over()
         command = getattr(module, entry[1])
         assert isinstance(command, click.Command)
         return command
@@ -135,6 +136,15 @@ def cli(ctx: click.Context, repo_dir: str) -> None:
       wtpar remove feature-a              # refuses if work would be lost
     """
     ctx.obj = {"repo_dir": repo_dir}
+
+
+def _start_up_over() -> None:
+    """The command's module is loaded: turn the collector on again (wtpar/__main__.py
+    turned it off), with what start-up allocated frozen, so that no later collection
+    walks those long-lived objects again."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _say(text: str) -> None:
