@@ -295,70 +295,86 @@ def median_wall(
     return statistics.median(wall(argv, cwd, env, shell)[0] for _ in range(repeats))
 
 
-def bench_fixed(tool: Tool, repeats: int, tasks: int, per_task: bool = True) -> None:
+def bench_fixed(
+    tool: Tool, repeats: int, tasks: int, per_task: bool = True, start_up: bool = True
+) -> None:
     """`wtpar list` on one worktree against `wtpar --help`; `run -j 8 -- sleep 1` on 8
     worktrees; with `per_task`, TASKS x `true` at -j 2 (per-task cost, peak memory) against
     GNU parallel."""
-    py = [sys.executable, "-m", "wtpar"]
     with tempfile.TemporaryDirectory(prefix="wtpar-bench-fixed-") as tmp:
         repo = Path(tmp) / "one"
         names, _ = make_task_repo(repo, tasks, 0)
-        helps, lists = [], []
-        for _ in range(repeats * 3):  # alternated: the load changes under both alike
-            helps.append(timed_process([*py, "--help"], repo, tool.env))
-            lists.append(timed_process([*py, "list"], repo, tool.env))
-        t_help, t_list = (statistics.median(t[0] for t in ts) for ts in (helps, lists))
-        c_help, c_list = (statistics.median(t[2] for t in ts) for ts in (helps, lists))
-        print(
-            f"wtpar list, one worktree: {t_list * 1000:.0f} ms;"
-            f" wtpar --help {t_help * 1000:.0f} ms;"
-            f" list / help = {t_list / t_help:.2f}x (goal <= 1.6x);"
-            f" CPU {c_list * 1000:.0f} / {c_help * 1000:.0f} ms = {c_list / c_help:.2f}x"
-        )
-        wide = Path(tmp) / "eight"
-        _, branches = make_task_repo(wide, 1, 8)
-        t_sleep = median_wall(
-            [*py, "run", "-j", "8", "--output", "quiet", "--", "sleep 1"], wide, tool.env, repeats
-        )
-        t_par = median_wall(
-            ["seq 8 | PARALLEL_SHELL=/bin/sh parallel --will-cite -j 8 -N0 'sleep 1'"],
-            wide,
-            tool.env,
-            repeats,
-            shell=True,
-        )
-        print(
-            f"run -j 8 -- sleep 1 on 8 worktrees: wtpar {t_sleep:.3f}s, GNU parallel {t_par:.3f}s"
-            " (goal <= 1.10 s)"
-        )
-        if not per_task:
-            return
-        git(repo, "worktree", "add", "-q", "-b", "b0", str(Path(tmp) / "b0"))
-        run = [*py, "run", "-j", "2", "--output", "quiet", "-b", "b0"]
-        one = statistics.median(wall([*run, names[0]], repo, tool.env)[0] for _ in range(repeats))
-        many = [wall([*run, *names], repo, tool.env) for _ in range(repeats)]
-        t_many = statistics.median(t for t, _ in many)
-        peak = max(m for _, m in many)
-        par = f"seq {tasks} | PARALLEL_SHELL=/bin/sh parallel --will-cite -j 2 -N0 true"
-        t_par1 = median_wall(
-            [par.replace(f"seq {tasks}", "seq 1")], repo, tool.env, repeats, shell=True
-        )
-        t_parn = median_wall([par], repo, tool.env, repeats, shell=True)
-        xargs = f"seq {tasks} | xargs -P 2 -I{{}} sh -c true"
-        t_x1 = median_wall(
-            [xargs.replace(f"seq {tasks}", "seq 1")], repo, tool.env, repeats, shell=True
-        )
-        t_xn = median_wall([xargs], repo, tool.env, repeats, shell=True)
-        per = (t_many - one) / (tasks - 1) * 1000
-        per_par = (t_parn - t_par1) / (tasks - 1) * 1000
-        per_x = (t_xn - t_x1) / (tasks - 1) * 1000
-        print(
-            f"{tasks} x true -j 2: wtpar {t_many:.2f}s, GNU parallel {t_parn:.2f}s,"
-            f" xargs {t_xn:.2f}s;"
-            f" per task: wtpar {per:.2f} ms, parallel {per_par:.2f} ms, xargs {per_x:.2f} ms;"
-            f" wtpar / parallel = {per / per_par:.2f}x (goal <= 0.8 ms, <= 0.3x)"
-        )
-        print(f"peak memory, {tasks} tasks: {peak:.1f} MiB (ru_maxrss; goal <= 60 MB)")
+        if start_up:
+            bench_start_up(tool, repeats, repo, Path(tmp))
+        if per_task:
+            bench_per_task(tool, repeats, tasks, repo, names, Path(tmp))
+
+
+def bench_start_up(tool: Tool, repeats: int, repo: Path, tmp: Path) -> None:
+    """`wtpar list` against `wtpar --help`, and `run -j 8 -- sleep 1` on 8 worktrees."""
+    py = [sys.executable, "-m", "wtpar"]
+    helps, lists = [], []
+    for _ in range(repeats * 3):  # alternated: the load changes under both alike
+        helps.append(timed_process([*py, "--help"], repo, tool.env))
+        lists.append(timed_process([*py, "list"], repo, tool.env))
+    t_help, t_list = (statistics.median(t[0] for t in ts) for ts in (helps, lists))
+    c_help, c_list = (statistics.median(t[2] for t in ts) for ts in (helps, lists))
+    print(
+        f"wtpar list, one worktree: {t_list * 1000:.0f} ms;"
+        f" wtpar --help {t_help * 1000:.0f} ms;"
+        f" list / help = {t_list / t_help:.2f}x (goal <= 1.6x);"
+        f" CPU {c_list * 1000:.0f} / {c_help * 1000:.0f} ms = {c_list / c_help:.2f}x"
+    )
+    wide = tmp / "eight"
+    _, branches = make_task_repo(wide, 1, 8)
+    t_sleep = median_wall(
+        [*py, "run", "-j", "8", "--output", "quiet", "--", "sleep 1"], wide, tool.env, repeats
+    )
+    t_par = median_wall(
+        ["seq 8 | PARALLEL_SHELL=/bin/sh parallel --will-cite -j 8 -N0 'sleep 1'"],
+        wide,
+        tool.env,
+        repeats,
+        shell=True,
+    )
+    print(
+        f"run -j 8 -- sleep 1 on 8 worktrees: wtpar {t_sleep:.3f}s, GNU parallel {t_par:.3f}s"
+        " (goal <= 1.10 s)"
+    )
+
+
+def bench_per_task(
+    tool: Tool, repeats: int, tasks: int, repo: Path, names: list[str], tmp: Path
+) -> None:
+    """TASKS x `true` at -j 2 against GNU parallel and xargs: the cost of one more task, and
+    peak memory."""
+    py = [sys.executable, "-m", "wtpar"]
+    git(repo, "worktree", "add", "-q", "-b", "b0", str(tmp / "b0"))
+    run = [*py, "run", "-j", "2", "--output", "quiet", "-b", "b0"]
+    one = statistics.median(wall([*run, names[0]], repo, tool.env)[0] for _ in range(repeats))
+    many = [wall([*run, *names], repo, tool.env) for _ in range(repeats)]
+    t_many = statistics.median(t for t, _ in many)
+    peak = max(m for _, m in many)
+    par = f"seq {tasks} | PARALLEL_SHELL=/bin/sh parallel --will-cite -j 2 -N0 true"
+    t_par1 = median_wall(
+        [par.replace(f"seq {tasks}", "seq 1")], repo, tool.env, repeats, shell=True
+    )
+    t_parn = median_wall([par], repo, tool.env, repeats, shell=True)
+    xargs = f"seq {tasks} | xargs -P 2 -I{{}} sh -c true"
+    t_x1 = median_wall(
+        [xargs.replace(f"seq {tasks}", "seq 1")], repo, tool.env, repeats, shell=True
+    )
+    t_xn = median_wall([xargs], repo, tool.env, repeats, shell=True)
+    per = (t_many - one) / (tasks - 1) * 1000
+    per_par = (t_parn - t_par1) / (tasks - 1) * 1000
+    per_x = (t_xn - t_x1) / (tasks - 1) * 1000
+    print(
+        f"{tasks} x true -j 2: wtpar {t_many:.2f}s, GNU parallel {t_parn:.2f}s,"
+        f" xargs {t_xn:.2f}s;"
+        f" per task: wtpar {per:.2f} ms, parallel {per_par:.2f} ms, xargs {per_x:.2f} ms;"
+        f" wtpar / parallel = {per / per_par:.2f}x (goal <= 0.8 ms, <= 0.3x)"
+    )
+    print(f"peak memory, {tasks} tasks: {peak:.1f} MiB (ru_maxrss; goal <= 60 MB)")
 
 
 # -- spawn and list ----------------------------------------------------------------------------
@@ -447,7 +463,8 @@ def bench_list(tool: Tool, files: int, count: int, repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["check", "plan", "fixed", "startup", "spawn", "list"])
+    parts = ["check", "plan", "fixed", "startup", "pertask", "spawn", "list"]
+    parser.add_argument("part", choices=parts)
     parser.add_argument("--wtpar", type=Path, default=ROOT, help="the source tree to measure")
     parser.add_argument("--sizes", default="")
     parser.add_argument("--files", type=int, default=3000)
@@ -466,8 +483,9 @@ def main() -> None:
     elif args.part == "plan":
         sizes = [int(s) for s in (args.sizes or "625,1250,2500,5000").split(",")]
         bench_plan(tool, sizes, args.repeats)
-    elif args.part in ("fixed", "startup"):  # startup: the first two figures of fixed
-        bench_fixed(tool, args.repeats, int(args.sizes or 5000), args.part == "fixed")
+    elif args.part in ("fixed", "startup", "pertask"):  # fixed: both of the others
+        per_task, start_up = args.part != "startup", args.part != "pertask"
+        bench_fixed(tool, args.repeats, int(args.sizes or 5000), per_task, start_up)
     elif args.part == "spawn":
         sizes = [int(s) for s in (args.sizes or "8,32").split(",")]
         bench_spawn(tool, args.files, sizes, args.repeats)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from fixtures.waiting import wait_for
@@ -29,27 +31,35 @@ def test_a_record_is_seen_in_the_same_process_and_released_after(tmp_path: Path)
     assert busy.running_tasks(wtpar_dir, worktree) == []
 
 
-def test_the_record_of_a_killed_process_is_stale(tmp_path: Path) -> None:
-    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+@contextlib.contextmanager
+def _holder(tmp_path: Path, hold: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A Python process that runs `hold` (with `busy`, `wtpar_dir` and `worktree`), says so
+    and waits; SIGKILLed when the block ends."""
     ready = tmp_path / "ready"
     code = (
         "import sys, time\n"
         "from wtpar import busy\n"
-        "with busy.running_in(sys.argv[1], sys.argv[2], 'build'):\n"
-        "    open(sys.argv[3], 'w').close()\n"
-        "    time.sleep(600)\n"  # wait-ok: a holder the test kills
+        "wtpar_dir, worktree = sys.argv[1], sys.argv[2]\n"
+        f"{hold}\n"
+        "open(sys.argv[3], 'w').close()\n"
+        "time.sleep(600)\n"  # wait-ok: a holder the test kills
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, wtpar_dir, worktree, str(ready)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    argv = [sys.executable, "-c", code, str(tmp_path / "wtpar"), str(tmp_path / "wt"), str(ready)]
+    proc = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
-        wait_for(ready.exists, 30, "the record to be held")
-        [task] = busy.running_tasks(wtpar_dir, worktree)
-        assert (task.task, task.owner_pid) == ("build", proc.pid)
+        wait_for(ready.exists, 30, "the holder to be ready")
+        yield proc
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def test_the_record_of_a_killed_process_is_stale(tmp_path: Path) -> None:
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    hold = "held = busy.running_in(wtpar_dir, worktree, 'build')\nheld.__enter__()"
+    with _holder(tmp_path, hold) as proc:
+        [task] = busy.running_tasks(wtpar_dir, worktree)
+        assert (task.task, task.owner_pid) == ("build", proc.pid)
     assert busy.running_tasks(wtpar_dir, worktree) == []
     assert not [n for n in os.listdir(busy.busy_dir(wtpar_dir, worktree)) if n.endswith(".json")]
 
@@ -76,3 +86,49 @@ def test_a_task_registering_during_a_removal_waits_then_succeeds(tmp_path: Path)
     thread.join(10)
     assert errors == [] and registered.is_set()
     assert busy.running_tasks(wtpar_dir, worktree) == []
+
+
+def _records(wtpar_dir: str, worktree: str) -> list[str]:
+    return sorted(n for n in os.listdir(busy.busy_dir(wtpar_dir, worktree)) if n.endswith(".json"))
+
+
+def test_a_run_reuses_one_record_per_worktree_and_an_idle_one_is_not_busy(tmp_path: Path) -> None:
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    registrar = busy.Registrar(wtpar_dir)
+    seen: list[list[str]] = []
+    for task in ("build", "test", "lint"):
+        with registrar.running_in(worktree, task) as record:
+            record.started(4242)
+            assert [(t.task, t.pid) for t in busy.running_tasks(wtpar_dir, worktree)] == [
+                (task, 4242)
+            ]
+            seen.append(_records(wtpar_dir, worktree))
+        # Between tasks the record stays, locked by this process, and says nothing runs.
+        assert busy.running_tasks(wtpar_dir, worktree) == []
+        assert _records(wtpar_dir, worktree) == seen[-1]
+    assert seen[0] == seen[1] == seen[2] and len(seen[0]) == 1  # one file for three tasks
+    registrar.close()
+    assert _records(wtpar_dir, worktree) == []
+
+
+def test_a_reused_record_deleted_by_hand_is_made_again(tmp_path: Path) -> None:
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    registrar = busy.Registrar(wtpar_dir)
+    with registrar.running_in(worktree, "build"):
+        pass
+    [name] = _records(wtpar_dir, worktree)
+    os.unlink(os.path.join(busy.busy_dir(wtpar_dir, worktree), name))
+    with registrar.running_in(worktree, "test"):
+        [task] = busy.running_tasks(wtpar_dir, worktree)
+        assert task.task == "test" and _records(wtpar_dir, worktree) != [name]
+    registrar.close()
+
+
+def test_the_idle_records_of_a_killed_run_are_stale(tmp_path: Path) -> None:
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    hold = "with busy.Registrar(wtpar_dir).running_in(worktree, 'build'):\n    pass"
+    with _holder(tmp_path, hold):
+        assert len(_records(wtpar_dir, worktree)) == 1
+        assert busy.running_tasks(wtpar_dir, worktree) == []
+    assert busy.running_tasks(wtpar_dir, worktree) == []
+    assert _records(wtpar_dir, worktree) == []

@@ -182,3 +182,19 @@ def test_bad_run_settings_are_config_errors(wtpar: Invoke, repo: Path) -> None:
     result = wtpar("run", "--", "true")
     assert result.exit_code == 2 and "max_memory_percent" in result.output
     assert wtpar("run", "-j", "lots", "--", "true").exit_code == 2
+
+
+def test_a_task_never_seen_is_expected_to_take_the_mean_of_the_others(repo: Path) -> None:
+    # A run reads its own tasks' history only, and everyone's when none of them was seen.
+    configure(repo, '[tasks.lint]\ncmd = "true"\n[tasks.docs]\ncmd = "true"\n')
+    spawn(repo, "a")
+    History(str(repo / ".git" / "wtpar")).record(
+        [Attempted("lint", "a", "true", 4.0, 0, 1.0), Attempted("lint", "a", "true", 6.0, 0, 2.0)]
+    )
+    [(_, docs)] = make_dispatcher(repo, RunRequest(task_names=("docs",))).pacer.expected.items()
+    assert docs == E(5.0, "all tasks")
+    both = make_dispatcher(repo, RunRequest(task_names=("docs", "lint"))).pacer.expected
+    assert sorted((e.source, e.seconds) for e in both.values()) == [
+        ("all tasks", 5.0),
+        ("this branch", 5.0),
+    ]

@@ -18,6 +18,7 @@ import pytest
 from tests.run_helpers import configure, make_dispatcher, spawn
 from wtpar import busy
 from wtpar.model import RunEvent, RunReport, RunStatus, SkipKind, TaskSpec, TaskStarted
+from wtpar.run import history as history_module
 from wtpar.run.history import Attempted, History, TaskId
 from wtpar.run.plan import RunRequest
 from wtpar.run.runner import run_sync
@@ -189,10 +190,11 @@ def test_a_history_of_the_first_format_is_read(tmp_path: Path) -> None:
     assert [a.duration for a in history.load()[TaskId("t", "a", "c")]] == [2.0, 3.0]
 
 
-def test_a_task_opens_two_files_and_makes_no_folder(repo: Path, os_calls: Counter[str]) -> None:
-    # Per task: its busy record and the gate beside it (busy.py); a slot's lock file and
-    # /dev/null (stdin) stay open for the run, the records' folder is made once per worktree.
-    spawn(repo, "a")
+def test_a_task_opens_one_file_and_makes_no_folder(repo: Path, os_calls: Counter[str]) -> None:
+    # Per task: the gate beside its busy record (busy.py); the record itself serves the
+    # run's next task once this one ends, a slot's lock file and /dev/null (stdin) stay open
+    # for the run, the records' folder is made once per worktree.
+    worktree = spawn(repo, "a")["a"]
     per_size = {}
     for size in (4, 24):
         names = configure_tasks(repo, size)
@@ -203,8 +205,10 @@ def test_a_task_opens_two_files_and_makes_no_folder(repo: Path, os_calls: Counte
             assert run_sync(dispatcher).ok
         per_size[size] = Counter(os_calls)
     per_task = {name: (per_size[24][name] - per_size[4][name]) / 20 for name in os_calls}
-    assert per_task["open"] < 2.5  # was 5: the slot's lock file, /dev/null, the folder's
+    assert per_task["open"] < 1.5  # was 5: slot lock file, /dev/null, folder, record, gate
     assert per_task["mkdir"] == 0
+    folder = busy.busy_dir(str(repo / ".git" / "wtpar"), str(worktree))
+    assert [n for n in os.listdir(folder) if n != "gate"] == []  # the run's records went with it
 
 
 def test_a_cycle_at_the_end_of_a_long_chain_is_named() -> None:
@@ -218,3 +222,68 @@ def test_a_cycle_at_the_end_of_a_long_chain_is_named() -> None:
     assert find_cycle(specs) == [f"t{count - 2}", f"t{count - 1}", f"t{count - 2}"]
     specs[f"t{count - 1}"] = TaskSpec(name=f"t{count - 1}", cmd="true")
     assert find_cycle(specs) is None
+
+
+def test_a_run_of_one_task_validates_its_own_history_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A history of thousands of keys cost every run of one task a quarter of a second,
+    # validating (and building) rows it never used, twice.
+    history = History(str(tmp_path), keep=3)
+    history.record(
+        Attempted(f"t{k}", "a", "c", float(i), 0, float(i)) for k in range(200) for i in range(3)
+    )
+    checked = Counter[str]()
+    real_valid = history_module._valid
+
+    def counting(row: Any) -> bool:
+        checked["rows"] += 1
+        return real_valid(row)
+
+    monkeypatch.setattr(history_module, "_valid", counting)
+    loaded = history.load(tasks={"t7"})
+    assert [a.duration for a in loaded[TaskId("t7", "a", "c")]] == [0.0, 1.0, 2.0]
+    assert list(loaded) == [TaskId("t7", "a", "c")] and checked["rows"] == 3
+    checked.clear()
+    History(str(tmp_path), keep=3).record([Attempted("t7", "a", "c", 9.0, 0, 8.0)])
+    assert checked["rows"] == 3  # t7's rows; the 199 other keys are carried over unchecked
+    history.load(tasks={"t7"})
+    checked.clear()
+    history.record([Attempted("t7", "a", "c", 9.0, 0, 9.0)])
+    assert checked["rows"] == 0  # the file as loaded: read once, checked once, in a run
+    everything = history.load()
+    assert len(everything) == 200 and everything[TaskId("t3", "a", "c")][-1].duration == 2.0
+    assert [a.finished for a in everything[TaskId("t7", "a", "c")]] == [2.0, 8.0, 9.0]
+
+
+def test_a_history_written_by_another_run_meanwhile_is_read_again(tmp_path: Path) -> None:
+    ours, theirs = History(str(tmp_path)), History(str(tmp_path))
+    ours.record([Attempted("t", "a", "c", 1.0, 0, 1.0)])
+    ours.load()  # this run starts...
+    theirs.record([Attempted("u", "a", "c", 2.0, 0, 2.0)])  # ...another one ends meanwhile
+    ours.record([Attempted("t", "a", "c", 3.0, 0, 3.0)])
+    known = History(str(tmp_path)).load()
+    assert [a.duration for a in known[TaskId("u", "a", "c")]] == [2.0]  # not lost
+    assert [a.duration for a in known[TaskId("t", "a", "c")]] == [1.0, 3.0]
+
+
+def test_a_run_builds_no_object_per_remembered_attempt(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Estimates need sums per key, not 100000 attempts as objects.
+    names = configure_tasks(repo, 30)
+    spawn(repo, "a")
+    History(str(repo / ".git" / "wtpar")).record(
+        Attempted(n, "a", "true", float(i + 1), 0, float(i)) for n in names for i in range(5)
+    )
+    built = Counter[str]()
+    real = history_module.Attempted
+
+    def counting(*args: Any) -> Any:
+        built["attempts"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(history_module, "Attempted", counting)
+    dispatcher = make_dispatcher(repo, RunRequest(task_names=names, branches=("a",), jobs=2))
+    assert built["attempts"] == 0
+    assert {e.seconds for e in dispatcher.pacer.expected.values()} == {3.0}  # mean of 1..5

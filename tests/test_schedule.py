@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wtpar.run.history import Attempted, Estimate, TaskId, estimate
+from wtpar.run.history import Attempted, Estimate, TaskId, estimate, tally
 from wtpar.run.schedule import Node, critical_paths, ranks, remaining_time
 
 
@@ -129,7 +129,7 @@ def test_estimates_fall_back_from_the_branch_to_other_branches_to_all() -> None:
         TaskId("lint", "new", "changed"),
         TaskId("docs", "a", "c"),
     ]
-    found = estimate(wanted, known)
+    found = estimate(wanted, {tid: tally(attempts) for tid, attempts in known.items()})
     assert found[wanted[0]] == Estimate(3.0, "this branch", 0.5, 1000)
     assert found[wanted[1]].seconds == (2.0 + 4.0 + 10.0) / 3
     assert found[wanted[1]].source == "other branches"

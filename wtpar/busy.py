@@ -17,6 +17,11 @@ away: a task registers under a shared lock on it, `remove` checks and moves the 
 an exclusive one. A task registered after that finds no folder and fails to start. The
 record folders are never deleted (an empty gate file each): deleting one would race with a
 task registering in it.
+
+A run reuses its records (`Registrar`): when a task ends, its record says `idle` and stays
+locked, and the next task in that worktree writes itself into it under the gate. Creating
+and deleting a file costs more than the whole of wtpar's other work for a task that takes
+a millisecond. An idle record is not a running task; its file goes with the run.
 """
 
 from __future__ import annotations
@@ -72,9 +77,13 @@ def _flock(fd: int, how: int) -> bool:
     return True
 
 
+def _open_gate(folder: str) -> int:
+    return os.open(os.path.join(folder, "gate"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
 @contextlib.contextmanager
 def _gate(folder: str, how: int) -> Iterator[None]:
-    fd = os.open(os.path.join(folder, "gate"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = _open_gate(folder)
     try:
         fcntl.flock(fd, how)
         yield
@@ -88,10 +97,9 @@ class BusyRecord:
     def __init__(self, fd: int, path: str, task: str, kind: str = "task") -> None:
         self._fd = fd
         self.path = path
-        self.task = task
         self.kind = kind
-        self._started = time.time()
         self._size = 0
+        self._name(task)
         self._write(os.getpid())
 
     @property
@@ -104,20 +112,74 @@ class BusyRecord:
         """Record the task's process id (its process group id, for `remove --force`)."""
         self._write(pid)
 
+    def _name(self, task: str) -> None:
+        self.task = task
+        # The record is written three times per task: all but the pid is formatted once.
+        self._head = (
+            f'{{"task": {json.dumps(task)}, "kind": {json.dumps(self.kind)},'
+            f' "owner_pid": {os.getpid()}, "started": {time.time()!r}, "pid": '
+        )
+
     def _write(self, pid: int) -> None:
-        data = {
-            "task": self.task,
-            "pid": pid,
-            "owner_pid": os.getpid(),
-            "started": self._started,
-            "kind": self.kind,
-        }
+        self._put(f"{self._head}{pid}}}")
+
+    def _put(self, text: str) -> None:
         # Padded over the previous record instead of truncated: JSON allows trailing spaces,
         # and on ext4 a file truncated and then deleted makes its last close wait for a
         # flush (about a millisecond, on every task).
-        text = json.dumps(data).encode("utf-8").ljust(self._size)
-        self._size = len(text)
-        os.pwrite(self._fd, text, 0)
+        raw = text.encode("utf-8").ljust(self._size)
+        self._size = len(raw)
+        os.pwrite(self._fd, raw, 0)
+
+    def reuse(self, folder: str, task: str) -> bool:
+        """Name TASK in this idle record, under the gate; False if the record's file is no
+        longer where readers look (someone deleted it), which then cannot be reused."""
+        gate = _open_gate(folder)  # not `_gate()`: this runs once per task, thousands a run
+        try:
+            fcntl.flock(gate, fcntl.LOCK_SH)
+            try:
+                here = os.stat(self.path)
+            except FileNotFoundError:
+                return False
+            mine = os.fstat(self._fd)
+            if (here.st_ino, here.st_dev) != (mine.st_ino, mine.st_dev):
+                return False
+            self._name(task)
+            self._write(os.getpid())
+        finally:
+            os.close(gate)
+        return True
+
+    def set_idle(self) -> None:
+        """The task is over; the record stays locked for the run's next task."""
+        # Not under the gate: a reader that catches it half written sees a task starting,
+        # which errs on the side of "busy" for a moment.
+        self._put(f'{{"idle": true, "owner_pid": {os.getpid()}}}')
+
+    def close(self) -> None:
+        """Delete the record and let go of its lock."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        os.close(self._fd)
+
+
+def _register(folder: str, task: str, kind: str) -> BusyRecord:
+    """A new record for TASK in `folder`, locked, written, then made visible under the gate."""
+    name = f"{os.getpid()}-{next(_counter)}"
+    tmp = os.path.join(folder, f".{name}.tmp")
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        record = BusyRecord(fd, os.path.join(folder, f"{name}.json"), task, kind)
+        with _gate(folder, fcntl.LOCK_SH):
+            # Readers only look at *.json: they never see a record before it is locked.
+            os.rename(tmp, record.path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        os.close(fd)
+        raise
+    return record
 
 
 @contextlib.contextmanager
@@ -129,32 +191,23 @@ def running_in(
     if folder is None:
         folder = busy_dir(wtpar_dir, worktree_path)
         os.makedirs(folder, exist_ok=True)
-    name = f"{os.getpid()}-{next(_counter)}"
-    tmp = os.path.join(folder, f".{name}.tmp")
-    path = os.path.join(folder, f"{name}.json")
-    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    left = tmp
+    record = _register(folder, task, kind)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        record = BusyRecord(fd, path, task, kind)
-        with _gate(folder, fcntl.LOCK_SH):
-            # Readers only look at *.json: they never see a record before it is locked.
-            os.rename(tmp, path)
-        left = path
         yield record
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(left)
-        os.close(fd)
+        record.close()
 
 
 class Registrar:
     """Registers the tasks of one run: each worktree's folder is found and made once (a real
-    path costs a dozen system calls, for every task of thousands)."""
+    path costs a dozen system calls, for every task of thousands), and a record, once made,
+    serves the run's next tasks in that worktree (see the module doc). `close()` at the end
+    of the run deletes them."""
 
     def __init__(self, wtpar_dir: str) -> None:
         self.wtpar_dir = wtpar_dir
         self._folders: dict[str, str] = {}
+        self._idle: dict[str, list[BusyRecord]] = {}  # folder -> records no task holds
 
     def running_in(self, worktree_path: str, task: str) -> AbstractContextManager[BusyRecord]:
         """`running_in` for TASK in the worktree."""
@@ -162,7 +215,47 @@ class Registrar:
         if folder is None:
             folder = self._folders[worktree_path] = busy_dir(self.wtpar_dir, worktree_path)
             os.makedirs(folder, exist_ok=True)
-        return running_in(self.wtpar_dir, worktree_path, task, folder=folder)
+        return self._hold(folder, task)
+
+    def _hold(self, folder: str, task: str) -> _Holding:
+        idle = self._idle.setdefault(folder, [])
+        while idle:
+            record = idle.pop()
+            try:
+                reused = record.reuse(folder, task)
+            except BaseException:
+                record.close()
+                raise
+            if reused:
+                return _Holding(record, idle)
+            record.close()
+        return _Holding(_register(folder, task, "task"), idle)
+
+    def close(self) -> None:
+        """Delete the idle records (the run is over)."""
+        for records in self._idle.values():
+            for record in records:
+                record.close()
+        self._idle.clear()
+
+
+class _Holding:
+    """A record held for one task of a run (a class, not a generator: one per task): when
+    the task ends it goes back to the idle ones, or is deleted if the block failed."""
+
+    def __init__(self, record: BusyRecord, idle: list[BusyRecord]) -> None:
+        self._record = record
+        self._idle = idle
+
+    def __enter__(self) -> BusyRecord:
+        return self._record
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is not None:
+            self._record.close()
+            return
+        self._record.set_idle()
+        self._idle.append(self._record)
 
 
 def running_tasks(wtpar_dir: str, worktree_path: str) -> list[RunningTask]:
@@ -196,9 +289,11 @@ def _live_record(path: str) -> RunningTask | None:
         os.close(fd)
 
 
-def _parse(raw: bytes) -> RunningTask:
+def _parse(raw: bytes) -> RunningTask | None:
     try:
         data = json.loads(raw.decode("utf-8"))
+        if data.get("idle"):
+            return None  # kept by a run for its next task (see Registrar)
         return RunningTask(
             str(data["task"]),
             int(data["pid"]),
@@ -206,7 +301,7 @@ def _parse(raw: bytes) -> RunningTask:
             float(data["started"]),
             str(data.get("kind", "task")),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         # Caught between truncate and write: it is running, its name is not known yet.
         return RunningTask("(starting)", 0, 0, 0.0)
 

@@ -202,6 +202,7 @@ class Dispatcher:
             raise
         finally:
             await self.executor.aclose()
+            self._busy.close()
             self.report = self._make_report()
             self.store.save(self.report)
             clean = await self.clean_reads.results() if self.clean_reads is not None else {}
@@ -304,7 +305,8 @@ class Dispatcher:
         locks = executor.hold(inst.locks) if inst.locks else contextlib.nullcontext()
         try:
             async with locks, turn, executor.slot():
-                await self.pacer.stagger(self.options.stagger)
+                if self.options.stagger > 0:
+                    await self.pacer.stagger(self.options.stagger)
                 if self._stopping or live.cancel_reason:
                     return RunStatus.CANCELLED, live.cancel_reason or self._stopping
                 if attempt > 1:

@@ -14,7 +14,7 @@ from typing import Any
 from wtpar.model import TaskKey
 from wtpar.run.executor import AttemptResult, Ending
 from wtpar.run.gate import Queued, StartGate
-from wtpar.run.history import Attempted, Estimate, History, TaskId, estimate
+from wtpar.run.history import Attempted, Estimate, History, Tally, TaskId, estimate
 from wtpar.run.plan import RunPlan, TaskInstance
 from wtpar.run.schedule import Node, Rank, ranks, remaining_time
 from wtpar.run.shards import shard_name
@@ -28,7 +28,11 @@ def task_id(instance: TaskInstance) -> TaskId:
 def estimates(plan: RunPlan, history: History | None) -> dict[TaskKey, Estimate]:
     """The expected duration (and CPU, memory) of every instance of the plan."""
     ids = {i.key: task_id(i) for i in plan.instances}
-    known = history.load() if history is not None else {}
+    known: Mapping[TaskId, Tally] = {}
+    if history is not None:
+        # Only the planned tasks' history is read (thousands of other keys cost a run of
+        # one task a quarter of a second); all of it when none of them was ever seen.
+        known = history.tallies(tasks={tid.task for tid in ids.values()}) or history.tallies()
     found = estimate(list(ids.values()), known)
     return {key: found[tid] for key, tid in ids.items()}
 

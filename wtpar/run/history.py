@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from wtpar.state import read_json, update_json
+from wtpar.state import read_json, update_with
 
 KEEP = 20  # attempts kept per key
 MAX_KEYS = 5000  # keys kept in all, the least recently used dropped first
 SCHEMA = 2  # 1: each attempt an object naming every field (still read)
 
 
-@dataclass(frozen=True, slots=True)
-class Attempted:
-    """One finished attempt of one task instance."""
+class Attempted(NamedTuple):
+    """One finished attempt of one task instance (a tuple: a run of 5000 tasks reads up to
+    100000 of them, which as frozen dataclasses took three times as long to build)."""
 
     task: str
     branch: str
@@ -38,13 +38,6 @@ class Attempted:
     finished: float
     cpu_seconds: float | None = None
     peak_rss: int | None = None  # bytes
-
-    @property
-    def cpu_share(self) -> float | None:
-        """CPU seconds per second of wall time: 1.0 keeps a core busy, 0.1 mostly waits."""
-        if self.cpu_seconds is None or self.duration <= 0:
-            return None
-        return self.cpu_seconds / self.duration
 
 
 @dataclass(frozen=True)
@@ -60,27 +53,29 @@ def _key(task: str, branch: str, command: str) -> str:
     return f"{task}\x1f{branch}\x1f{command}"
 
 
-# An attempt is stored as a row of these, under its key: a list of five numbers takes a
-# third of the memory (and of the file) that an object naming every field does, and a
-# history of 5000 keys holds up to 100000 attempts.
-_ROW: tuple[tuple[type, ...], ...] = (
-    (int, float),  # duration
-    (int, type(None)),  # exit_code
-    (int, float),  # finished
-    (int, float, type(None)),  # cpu_seconds
-    (int, type(None)),  # peak_rss
-)
+# An attempt is stored as a row of five numbers, under its key: a list takes a third of the
+# memory (and of the file) that an object naming every field does, and a history of 5000
+# keys holds up to 100000 attempts:
+#   duration (>= 0), exit code (int or null), when it finished, CPU seconds (or null),
+#   peak resident bytes (int or null).
 _FIELDS_V1: tuple[str, ...] = ("task", "branch", "command", "duration", "exit_code")
 _FIELDS_V1 += ("finished", "cpu_seconds", "peak_rss")
+_NUMBER = (int, float)  # by exact type: JSON's true and false are not numbers here
 
 
 def _valid(row: Any) -> bool:
-    if not isinstance(row, list) or len(row) != len(_ROW):
+    # Exact types, one expression: a run of 5000 tasks checks 100000 rows of its history.
+    if type(row) is not list or len(row) != 5:
         return False
-    for value, types in zip(row, _ROW, strict=True):
-        if isinstance(value, bool) or not isinstance(value, types):
-            return False
-    return bool(row[0] >= 0)
+    duration, code, finished, cpu, rss = row
+    return (
+        type(duration) in _NUMBER
+        and duration >= 0
+        and (code is None or type(code) is int)
+        and type(finished) in _NUMBER
+        and (cpu is None or type(cpu) in _NUMBER)
+        and (rss is None or type(rss) is int)
+    )
 
 
 def _row(a: Attempted) -> list[Any]:
@@ -104,6 +99,23 @@ class History:
         self.path = os.path.join(wtpar_dir, "cache", "history.json")
         self.keep = keep
         self.max_keys = max_keys
+        # The file as load() last read it (its identity, its data) and the keys whose rows
+        # all proved valid then: record() at the end of the run need not read (a run of
+        # 5000 tasks has a history of megabytes) nor check them again.
+        self._seen: tuple[tuple[int, int, int], Any] | None = None
+        self._checked: set[str] = set()
+
+    def _read(self, path: str) -> Any:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return read_json(path, {})
+        identity = (st.st_ino, st.st_size, st.st_mtime_ns)  # it is replaced, never rewritten
+        if self._seen is not None and self._seen[0] == identity:
+            return self._seen[1]
+        data = read_json(path, {})
+        self._seen, self._checked = (identity, data), set()
+        return data
 
     def record(self, attempts: Iterable[Attempted]) -> None:
         """Add these attempts (oldest first), under the file's lock."""
@@ -114,7 +126,11 @@ class History:
             return
 
         def change(data: Any) -> dict[str, Any]:
-            kept = self._entries(data)
+            # Only the keys this run adds to are validated: the others are carried over as
+            # they are (load() drops a damaged row), so a run of one task does not pay for
+            # a history of thousands.
+            seen = self._seen is not None and data is self._seen[1]
+            kept = self._entries(data, only=new.keys() - (self._checked if seen else set()))
             for key, added in new.items():
                 kept[key] = (kept.pop(key, []) + added)[-self.keep :]
             if len(kept) > self.max_keys:
@@ -123,21 +139,46 @@ class History:
             return {"schema": SCHEMA, "entries": kept}
 
         # Not durable (no fsync at the end of every run): lost history is learned again.
-        update_json(self.path, change, {}, compact=True, durable=False)
+        update_with(self.path, self._read, change, compact=True, durable=False)
 
-    def load(self) -> dict[TaskId, list[Attempted]]:
-        """Every valid remembered attempt, by key, oldest first."""
+    def load(self, tasks: Collection[str] | None = None) -> dict[TaskId, list[Attempted]]:
+        """Every valid remembered attempt, by key, oldest first (`tasks`: of these tasks
+        only; the others are neither validated nor built)."""
         result: dict[TaskId, list[Attempted]] = {}
-        for key, rows in self._entries(read_json(self.path, {})).items():
+        for key, rows in self._valid_entries(tasks).items():
             task, branch, command = key.split("\x1f", 2)
             result[TaskId(task, branch, command)] = [
                 Attempted(task, branch, command, *row) for row in rows
             ]
         return result
 
+    def tallies(self, tasks: Collection[str] | None = None) -> dict[TaskId, Tally]:
+        """What `load` gives, added up per key: all an estimate needs, without an object
+        per attempt (a run of 5000 tasks has up to 100000)."""
+        result: dict[TaskId, Tally] = {}
+        for key, rows in self._valid_entries(tasks).items():
+            result[TaskId(*key.split("\x1f", 2))] = found = Tally()
+            for duration, _, _, cpu, rss in rows:
+                found.add(duration, cpu, rss)
+        return result
+
+    def _valid_entries(self, tasks: Collection[str] | None) -> dict[str, list[list[Any]]]:
+        data = self._read(self.path)
+        current = isinstance(data, dict) and data.get("schema") == SCHEMA
+        raw = data.get("entries") if current else None
+        entries = self._entries(data, tasks=tasks)
+        for key, rows in entries.items():
+            if isinstance(raw, dict) and len(rows) == len(raw[key]):
+                self._checked.add(key)
+        return entries
+
     @staticmethod
-    def _entries(data: Any) -> dict[str, list[list[Any]]]:
-        """The valid rows of the file's data, by key (a schema 1 file's converted)."""
+    def _entries(
+        data: Any, only: Collection[str] | None = None, tasks: Collection[str] | None = None
+    ) -> dict[str, list[list[Any]]]:
+        """The valid rows of the file's data, by key (a schema 1 file's converted). `only`:
+        validate these keys, keep the other lists unchecked; `tasks`: these tasks' keys
+        alone."""
         if not isinstance(data, dict) or data.get("schema") not in (1, SCHEMA):
             return {}
         raw = data.get("entries")
@@ -147,6 +188,11 @@ class History:
         entries: dict[str, list[list[Any]]] = {}
         for key, items in raw.items():
             if not isinstance(items, list) or not isinstance(key, str) or key.count("\x1f") < 2:
+                continue
+            if tasks is not None and key.partition("\x1f")[0] not in tasks:
+                continue
+            if only is not None and not old and key not in only:
+                entries[key] = items
                 continue
             valid = [r for r in (_rows_v1(key, items) if old else items) if _valid(r)]
             if valid:
@@ -170,44 +216,80 @@ def _mean(values: Sequence[float]) -> float | None:
     return math.fsum(values) / len(values) if values else None
 
 
-def estimate(
-    wanted: Sequence[TaskId], known: Mapping[TaskId, Sequence[Attempted]]
-) -> dict[TaskId, Estimate]:
+@dataclass(slots=True)
+class Tally:
+    """The attempts of a key (or of several keys) added up: enough for their means."""
+
+    count: int = 0
+    seconds: float = 0.0
+    shared: int = 0  # attempts that know their CPU share
+    shares: float = 0.0
+    peak: int | None = None
+
+    def add(self, duration: float, cpu_seconds: float | None, peak_rss: int | None) -> None:
+        """Count one attempt."""
+        self.count += 1
+        self.seconds += duration
+        if cpu_seconds is not None and duration > 0:
+            self.shared += 1
+            self.shares += cpu_seconds / duration
+        if peak_rss is not None and (self.peak is None or peak_rss > self.peak):
+            self.peak = peak_rss
+
+    def merge(self, other: Tally) -> None:
+        """Count another tally's attempts too."""
+        self.count += other.count
+        self.seconds += other.seconds
+        self.shared += other.shared
+        self.shares += other.shares
+        if other.peak is not None and (self.peak is None or other.peak > self.peak):
+            self.peak = other.peak
+
+    def estimate(self, source: str) -> Estimate:
+        """The mean duration and CPU share, and the highest peak memory."""
+        share = self.shares / self.shared if self.shared else None
+        return Estimate(self.seconds / self.count, source, share, self.peak)
+
+
+def tally(attempts: Iterable[Attempted]) -> Tally:
+    """A tally of these attempts."""
+    found = Tally()
+    for a in attempts:
+        found.add(a.duration, a.cpu_seconds, a.peak_rss)
+    return found
+
+
+def estimate(wanted: Sequence[TaskId], known: Mapping[TaskId, Tally]) -> dict[TaskId, Estimate]:
     """Expected durations: the mean of the key's own attempts; a task never seen on this
     branch takes its mean on other branches (same command first); else the mean of all."""
-    by_task_cmd: dict[tuple[str, str], list[Attempted]] = {}
-    by_task: dict[str, list[Attempted]] = {}
-    for tid, attempts in known.items():
-        by_task_cmd.setdefault((tid.task, tid.command), []).extend(attempts)
-        by_task.setdefault(tid.task, []).extend(attempts)
+    by_task_cmd: dict[tuple[str, str], Tally] = {}
+    by_task: dict[str, Tally] = {}
+    for tid, found in known.items():
+        by_task_cmd.setdefault((tid.task, tid.command), Tally()).merge(found)
+        by_task.setdefault(tid.task, Tally()).merge(found)
     result: dict[TaskId, Estimate] = {}
     missing: list[TaskId] = []
     for tid in wanted:
-        for source, attempts in (
-            ("this branch", known.get(tid, ())),
-            ("other branches", by_task_cmd.get((tid.task, tid.command), ())),
-            ("other branches", by_task.get(tid.task, ())),
+        for source, seen in (
+            ("this branch", known.get(tid)),
+            ("other branches", by_task_cmd.get((tid.task, tid.command))),
+            ("other branches", by_task.get(tid.task)),
         ):
-            if attempts:
-                result[tid] = _summarise(attempts, source)
+            if seen is not None and seen.count:
+                result[tid] = seen.estimate(source)
                 break
         else:
             missing.append(tid)
     if missing:
-        seen = [e.seconds for e in result.values()] or [
-            a.duration for attempts in known.values() for a in attempts
-        ]
-        fallback = _mean(seen)
+        fallback = _mean([e.seconds for e in result.values()])
+        if fallback is None:
+            everything = Tally()
+            for found in known.values():
+                everything.merge(found)
+            fallback = everything.seconds / everything.count if everything.count else None
         for tid in missing:
             if fallback is None:
                 result[tid] = Estimate(1.0, "no history")
             else:
                 result[tid] = Estimate(fallback, "all tasks")
     return result
-
-
-def _summarise(attempts: Sequence[Attempted], source: str) -> Estimate:
-    seconds = _mean([a.duration for a in attempts]) or 0.0
-    shares = [s for a in attempts if (s := a.cpu_share) is not None]
-    peaks = [a.peak_rss for a in attempts if a.peak_rss is not None]
-    return Estimate(seconds, source, _mean(shares), max(peaks) if peaks else None)

@@ -151,11 +151,12 @@ class LocalExecutor(Executor):
         timed_out = False
         try:
             sink.started(proc.pid, None)
-            done, _ = await asyncio.wait({exited}, timeout=attempt.timeout)
-            if not done:
-                timed_out = True
-                sink.note(f"timed out after {attempt.timeout:g}s; terminating")
-                self._terminate(running)
+            if attempt.timeout is not None:
+                done, _ = await asyncio.wait({exited}, timeout=attempt.timeout)
+                if not done:
+                    timed_out = True
+                    sink.note(f"timed out after {attempt.timeout:g}s; terminating")
+                    self._terminate(running)
             ended = await exited
             await self._reap_group(proc.pid, already_signalled=running.signalled)
             if not output.closed.done():

@@ -68,21 +68,31 @@ class SlotPool:
         """Wait for a slot free in this process and in every other one; return its index."""
         delay = _BACKOFF_FIRST
         while True:
-            candidates = [await self._free.get()]
-            while not self._free.empty():
-                candidates.append(self._free.get_nowait())
-            taken: int | None = None
-            for index in candidates:
-                if taken is None and self._try_slot(index):
-                    taken = index
-                else:
-                    self._free.put_nowait(index)
+            taken = self.try_acquire()
             if taken is not None:
-                self.busy += 1
                 return taken
+            if self._free.empty():
+                self._free.put_nowait(await self._free.get())  # one is free in this process
+                continue
             # Every slot this process may use is held by another wtpar process (see module doc).
             await asyncio.sleep(delay)
             delay = min(delay * 2, _BACKOFF_MAX)
+
+    def try_acquire(self) -> int | None:
+        """A slot free in this process and in every other one, taken now; None if there is
+        none (no waiting: the common case of a slot just given back costs no await)."""
+        candidates = []
+        while not self._free.empty():
+            candidates.append(self._free.get_nowait())
+        taken: int | None = None
+        for index in candidates:
+            if taken is None and self._try_slot(index):
+                taken = index
+            else:
+                self._free.put_nowait(index)
+        if taken is not None:
+            self.busy += 1
+        return taken
 
     def _try_slot(self, index: int) -> bool:
         fd = self._fds.get(index)
@@ -108,14 +118,26 @@ class SlotPool:
                 os.close(fd)
         self._fds.clear()
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[int]:
-        """Hold one slot for the duration of the block."""
-        index = await self.acquire()
-        try:
-            yield index
-        finally:
-            self.release(index)
+    def slot(self) -> _Held:
+        """Hold one slot for the duration of an `async with` block."""
+        return _Held(self)
+
+
+class _Held:
+    """`async with pool.slot():` without a generator: entered once per task, thousands of
+    times a run, and without an await when a slot is free."""
+
+    def __init__(self, pool: SlotPool) -> None:
+        self._pool = pool
+        self.index = -1
+
+    async def __aenter__(self) -> int:
+        taken = self._pool.try_acquire()
+        self.index = taken if taken is not None else await self._pool.acquire()
+        return self.index
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._pool.release(self.index)
 
 
 class ResourceLocks:
