@@ -18,7 +18,11 @@ def main() -> None:
 
         cli_main()
     finally:
-        gc.enable()  # also when no command was loaded (`--help`, a usage error)
+        # Also when no command was loaded (`--help`, a usage error). Frozen first: turned on
+        # over a young generation of everything allocated, the collector would walk it all.
+        if not gc.isenabled():
+            gc.freeze()
+            gc.enable()
 
 
 if __name__ == "__main__":
