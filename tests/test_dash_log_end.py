@@ -3,6 +3,7 @@ output and its final status, even when it started and ended between two redraws.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from tests.conftest import Invoke
@@ -37,14 +38,19 @@ async def test_each_quick_run_ends_in_the_log_with_its_last_line_and_status(
         for n in range(RUNS):
             task = ("first", "second")[n % 2]
             app.start_run(["one"], task)
-            await until(pilot, lambda n=n: app.main.runs_finished == n + 1, what=f"run {n}")
+            await until(pilot, partial(runs_ended, app, n + 1), what=f"run {n}")
             try:
-                await until(pilot, lambda task=task: shows_end(app, task), timeout=3)
+                await until(pilot, partial(shows_end, app, task), timeout=3)
             except AssertionError:
                 raise AssertionError(
                     f"run {n} of {task}: the log pane shows {log.border_title!r} over "
                     f"{log_text(app)!r}"
                 ) from None
+
+
+def runs_ended(app: WtparApp, count: int) -> bool:
+    """The dashboard has seen `count` runs end."""
+    return app.main.runs_finished == count
 
 
 def shows_end(app: WtparApp, task: str) -> bool:
