@@ -68,31 +68,35 @@ class LazyGroup(click.Group):
                 ctx.meta[EARLY_DISCOVERY] = (os.path.abspath(start), early)
                 ctx.call_on_close(lambda: early.result(check=False))  # reaped if unused
         module = importlib.import_module(entry[0])
+        _start_up_over()
         command = getattr(module, entry[1])
         assert isinstance(command, click.Command)
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        from wtpar.cli._common import say, stdout_gone
+        # The helpers (and the services facade they import) only when something failed:
+        # the repository's discovery (get_command) starts before they are imported.
         from wtpar.errors import Interrupted, WtparError
 
         try:
             return super().invoke(ctx)
         except Interrupted as exc:
-            say(f"wtpar: {exc.message}")
+            _say(f"wtpar: {exc.message}")
             ctx.exit(exc.exit_code)
         except WtparError as exc:
-            say(f"wtpar: error: {exc.message}")
+            _say(f"wtpar: error: {exc.message}")
             ctx.exit(exc.exit_code)
         except BrokenPipeError:
             # Our reader went away (`wtpar list | head -1`): stop quietly, as `git log` does.
+            from wtpar.cli._common import stdout_gone
+
             stdout_gone()
             ctx.exit(141)
         except OSError as exc:
             # The file system refused (a file where wtpar keeps a folder, a full disk, no
             # permission): one line naming the file, never a traceback.
             where = f": {exc.filename}" if exc.filename else ""
-            say(f"wtpar: error: {exc.strerror or exc}{where}")
+            _say(f"wtpar: error: {exc.strerror or exc}{where}")
             ctx.exit(1)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -132,6 +136,21 @@ def cli(ctx: click.Context, repo_dir: str) -> None:
       wtpar remove feature-a              # refuses if work would be lost
     """
     ctx.obj = {"repo_dir": repo_dir}
+
+
+def _start_up_over() -> None:
+    """The command's module is loaded: turn the collector on again (wtpar/__main__.py
+    turned it off), with what start-up allocated frozen, so that no later collection
+    walks those long-lived objects again."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
+def _say(text: str) -> None:
+    from wtpar.cli._common import say
+
+    say(text)
 
 
 def _interrupted(label: str, code: int) -> None:

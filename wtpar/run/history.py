@@ -13,8 +13,9 @@ they read back exactly; an empty field where the value is unknown):
 (duration, exit code, when it finished, CPU seconds, peak resident bytes). A run turns
 only the rows of the tasks it plans into numbers and carries every other key's string
 over as it is: a full history (5000 keys of 20 attempts) is 5000 strings, not 100000
-lists of 500000 numbers (30 MB and a third of a second in every run). A row is checked
-when it is read: a damaged one is dropped, a damaged file reads as empty.
+lists of 500000 numbers (30 MB and a third of a second in every run), and is written a
+key at a time. A row is checked when it is read: a damaged one is dropped, a damaged file
+reads as empty.
 """
 
 from __future__ import annotations
@@ -113,6 +114,15 @@ def _valid(row: Any) -> bool:
     )
 
 
+def _identity(path: str) -> tuple[int, int, int] | None:
+    """What tells one version of the file from another (it is replaced, never rewritten)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _rows_v1(key: str, items: list[Any]) -> list[list[Any]]:
     """The rows of a schema 1 file's entries (objects naming every field)."""
     rows = []
@@ -165,23 +175,11 @@ class History:
         self.path = os.path.join(wtpar_dir, "cache", "history.json")
         self.keep = keep
         self.max_keys = max_keys
-        # The file as load() last read it (its identity, its data: a string per key) and
-        # the keys whose rows all proved valid then: record() at the end of the run need not
-        # read (a run of 5000 tasks has a history of megabytes) nor check them again.
-        self._seen: tuple[tuple[int, int, int], Any] | None = None
+        # The file as load() last read it (its identity) and the keys whose rows all proved
+        # valid then: if record() at the end of the run finds the same file, it need not
+        # check them again (the data itself is not kept: megabytes for 5000 tasks).
+        self._loaded: tuple[int, int, int] | None = None
         self._checked: set[str] = set()
-
-    def _read(self, path: str) -> Any:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return read_json(path, {})
-        identity = (st.st_ino, st.st_size, st.st_mtime_ns)  # it is replaced, never rewritten
-        if self._seen is not None and self._seen[0] == identity:
-            return self._seen[1]
-        data = read_json(path, {})
-        self._seen, self._checked = (identity, data), set()
-        return data
 
     def record(self, attempts: Iterable[Attempted]) -> None:
         """Add these attempts (oldest first), under the file's lock."""
@@ -191,17 +189,25 @@ class History:
         if not new:
             return
 
+        trusted: Collection[str] = ()
+
+        def read(path: str) -> Any:
+            nonlocal trusted  # under the file's lock: nobody replaces it meanwhile
+            if self._loaded is not None and _identity(path) == self._loaded:
+                trusted = self._checked
+            return read_json(path, {})
+
         def change(data: Any) -> dict[str, Any]:
             # Every other key's string is carried over as it is (load() drops a damaged row
             # when it reads one), so a run of one task does not pay for a history of
-            # thousands; the rows of the keys this run adds to are checked, unless load()
-            # found them all valid in this very file.
-            checked = self._checked if self._seen is not None and data is self._seen[1] else ()
+            # thousands; the rows of the keys this run adds to are checked, unless they were
+            # when the run loaded the same file.
             kept = _entries(data)
+            data.clear()  # each old string goes as its key's new one comes (megabytes in all)
             for key, added in new.items():
                 old = kept.pop(key, "")
                 rows = old.split(";") if old else []
-                if key not in checked:
+                if key not in trusted:
                     rows = [row for row in rows if _parsed(row) is not None]
                 kept[key] = ";".join((rows + added)[-self.keep :])
             if len(kept) > self.max_keys:
@@ -210,7 +216,7 @@ class History:
             return {"schema": SCHEMA, "entries": kept}
 
         # Not durable (no fsync at the end of every run): lost history is learned again.
-        update_with(self.path, self._read, change, durable=False, encode=_pieces)
+        update_with(self.path, read, change, durable=False, encode=_pieces)
 
     def load(self, tasks: Collection[str] | None = None) -> dict[TaskId, list[Attempted]]:
         """Every valid remembered attempt, by key, oldest first (`tasks`: of these tasks
@@ -235,7 +241,10 @@ class History:
 
     def _valid_rows(self, tasks: Collection[str] | None) -> Iterator[tuple[str, list[Row]]]:
         """The valid rows of each key (of `tasks` only), parsed one key at a time."""
-        for key, text in _entries(self._read(self.path), tasks).items():
+        identity = _identity(self.path)  # before the read: if it changes, nothing is trusted
+        if identity != self._loaded:
+            self._loaded, self._checked = identity, set()
+        for key, text in _entries(read_json(self.path, {}), tasks).items():
             parts = text.split(";")
             rows = [row for row in map(_parsed, parts) if row is not None]
             if len(rows) == len(parts):
