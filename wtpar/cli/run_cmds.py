@@ -11,6 +11,7 @@ from typing import IO
 
 import click
 
+from wtpar.cli import start_up_over
 from wtpar.cli._common import (
     check_writable,
     complete_worktree_branch,
@@ -307,6 +308,7 @@ def run(
     dispatcher.subscribe(lambda event: None if dispatcher.start_failed else live(event))
     from wtpar.run.runner import run_sync
 
+    start_up_over()
     try:
         report = run_sync(
             dispatcher,
