@@ -287,3 +287,22 @@ def test_a_run_builds_no_object_per_remembered_attempt(
     dispatcher = make_dispatcher(repo, RunRequest(task_names=names, branches=("a",), jobs=2))
     assert built["attempts"] == 0
     assert {e.seconds for e in dispatcher.pacer.expected.values()} == {3.0}  # mean of 1..5
+
+
+def test_reading_the_history_keeps_no_row_in_memory(tmp_path: Path) -> None:
+    # A full history of 5000 tasks parses to tens of megabytes: a run keeps its sums only.
+    history = History(str(tmp_path))
+    history.record(
+        Attempted(f"t{k}", "a", "c", float(i), 0, float(i), 0.5, 4096)
+        for k in range(300)
+        for i in range(20)
+    )
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tallies = history.tallies()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(tallies) == 300 and tallies[TaskId("t7", "a", "c")].count == 20
+    assert kept < 300 * 600  # a tally per key; the 6000 rows took over 600 kB

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,7 +68,10 @@ def test_no_git_process_per_new_branch_under_the_lock(
 
 
 def _admin_files(admin: Path) -> dict[str, str]:
-    return {name: (admin / name).read_text() for name in ("HEAD", "commondir", "gitdir")}
+    files = {n: (admin / n).read_text() for n in ("HEAD", "commondir", "gitdir")}
+    # The reflog's first entry, but for when it was made (the checkout adds a second).
+    first = (admin / "logs" / "HEAD").read_text().splitlines()[0]
+    return files | {"logs/HEAD": re.sub(r" \d+ [+-]\d{4}$", " TIME", first)}
 
 
 def test_the_metadata_is_what_git_worktree_add_writes(repo: Path) -> None:
@@ -84,6 +88,8 @@ def test_the_metadata_is_what_git_worktree_add_writes(repo: Path) -> None:
     assert not (admin / "ours" / "locked").exists()
     assert _admin_files(admin / "feature-deep")["HEAD"] == "ref: refs/heads/feature/deep\n"
     assert "branch: Created from main" in git(repo, "reflog", "show", "ours")
+    main = git(repo, "rev-parse", "main")
+    assert git(worktree_dir(repo, "ours"), "rev-parse", "HEAD@{1}") == main  # as git's has
 
 
 def test_git_works_with_the_worktrees_it_did_not_write(repo: Path) -> None:

@@ -10,6 +10,7 @@ of every git since 2.5, read by every later one):
     $GIT_COMMON_DIR/worktrees/<id>/gitdir      /real/path/of/the/worktree/.git
     $GIT_COMMON_DIR/worktrees/<id>/commondir   ../..
     $GIT_COMMON_DIR/worktrees/<id>/HEAD        ref: refs/heads/B
+    $GIT_COMMON_DIR/worktrees/<id>/logs/HEAD   (the reflog's first entry, as the branch's)
     PATH/.git                                  gitdir: $GIT_COMMON_DIR/worktrees/<id>
 
 with a `locked` file while they are being written, as git has, so that a concurrent
@@ -76,6 +77,10 @@ class AdminFileCommands(GitBase):
             # missing HEAD failed `fsck`), so a spawn killed here leaves nothing git sees.
             _write(os.path.join(admin, "commondir"), "../..")
             _write(os.path.join(admin, "HEAD"), f"ref: refs/heads/{branch}")
+            head_log = _first_head_log(self.paths.common_dir, branch)
+            if head_log is not None:
+                os.mkdir(os.path.join(admin, "logs"))
+                _write(os.path.join(admin, "logs", "HEAD"), head_log)
             os.makedirs(path, exist_ok=True)
             _write(dot_git, f"gitdir: {admin}")
             _write(os.path.join(admin, "gitdir"), os.path.join(os.path.realpath(path), ".git"))
@@ -167,6 +172,23 @@ def drop_initializing_lock(admin: str) -> None:
             reason = fh.read()
         if reason == "initializing\n":
             os.unlink(locked)
+
+
+def _first_head_log(common_dir: str, branch: str) -> str | None:
+    """The entry git starts a new worktree's HEAD reflog with (from nothing to the branch's
+    commit, by the same person at the same moment, no message), taken from the branch's
+    own creation entry; None when the branch has no reflog (nor then would HEAD)."""
+    log = os.path.join(common_dir, "logs", "refs", "heads", *branch.split("/"))
+    try:
+        with open(log, "rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - 4096))
+            last = fh.read().rstrip(b"\n").rsplit(b"\n", 1)[-1].decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    old, new, rest = (last.split("\t", 1)[0].split(" ", 2) + ["", ""])[:3]
+    if len(old) != len(new) or not rest:
+        return None
+    return f"{'0' * len(new)} {new} {rest}"  # no tab: git writes none without a message
 
 
 def _new_admin_dir(admin_root: str, path: str) -> str:

@@ -305,8 +305,7 @@ class Dispatcher:
         locks = executor.hold(inst.locks) if inst.locks else contextlib.nullcontext()
         try:
             async with locks, turn, executor.slot():
-                if self.options.stagger > 0:
-                    await self.pacer.stagger(self.options.stagger)
+                await self.pacer.stagger(self.options.stagger)
                 if self._stopping or live.cancel_reason:
                     return RunStatus.CANCELLED, live.cancel_reason or self._stopping
                 if attempt > 1:

@@ -78,6 +78,15 @@ def _valid(row: Any) -> bool:
     )
 
 
+def _identity(path: str) -> tuple[int, int, int] | None:
+    """What tells one version of the file from another (it is replaced, never rewritten)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _row(a: Attempted) -> list[Any]:
     return [a.duration, a.exit_code, a.finished, a.cpu_seconds, a.peak_rss]
 
@@ -99,23 +108,12 @@ class History:
         self.path = os.path.join(wtpar_dir, "cache", "history.json")
         self.keep = keep
         self.max_keys = max_keys
-        # The file as load() last read it (its identity, its data) and the keys whose rows
-        # all proved valid then: record() at the end of the run need not read (a run of
-        # 5000 tasks has a history of megabytes) nor check them again.
-        self._seen: tuple[tuple[int, int, int], Any] | None = None
+        # The file as load() last read it (its identity) and the keys whose rows all proved
+        # valid then: if record() at the end of the run finds the same file, it need not
+        # check them again (the data itself is not kept: megabytes for 5000 tasks).
+        self._loaded: tuple[int, int, int] | None = None
         self._checked: set[str] = set()
 
-    def _read(self, path: str) -> Any:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return read_json(path, {})
-        identity = (st.st_ino, st.st_size, st.st_mtime_ns)  # it is replaced, never rewritten
-        if self._seen is not None and self._seen[0] == identity:
-            return self._seen[1]
-        data = read_json(path, {})
-        self._seen, self._checked = (identity, data), set()
-        return data
 
     def record(self, attempts: Iterable[Attempted]) -> None:
         """Add these attempts (oldest first), under the file's lock."""
@@ -125,12 +123,19 @@ class History:
         if not new:
             return
 
+        trusted: set[str] = set()
+
+        def read(path: str) -> Any:
+            nonlocal trusted  # under the file's lock: nobody replaces it meanwhile
+            if self._loaded is not None and _identity(path) == self._loaded:
+                trusted = self._checked
+            return read_json(path, {})
+
         def change(data: Any) -> dict[str, Any]:
-            # Only the keys this run adds to are validated: the others are carried over as
-            # they are (load() drops a damaged row), so a run of one task does not pay for
-            # a history of thousands.
-            seen = self._seen is not None and data is self._seen[1]
-            kept = self._entries(data, only=new.keys() - (self._checked if seen else set()))
+            # Only the keys this run adds to are validated, unless they were when the run
+            # loaded the same file: the others are carried over as they are (load() drops a
+            # damaged row), so a run of one task does not pay for a history of thousands.
+            kept = self._entries(data, only=new.keys() - trusted)
             for key, added in new.items():
                 kept[key] = (kept.pop(key, []) + added)[-self.keep :]
             if len(kept) > self.max_keys:
@@ -139,7 +144,7 @@ class History:
             return {"schema": SCHEMA, "entries": kept}
 
         # Not durable (no fsync at the end of every run): lost history is learned again.
-        update_with(self.path, self._read, change, compact=True, durable=False)
+        update_with(self.path, read, change, compact=True, durable=False)
 
     def load(self, tasks: Collection[str] | None = None) -> dict[TaskId, list[Attempted]]:
         """Every valid remembered attempt, by key, oldest first (`tasks`: of these tasks
@@ -163,7 +168,10 @@ class History:
         return result
 
     def _valid_entries(self, tasks: Collection[str] | None) -> dict[str, list[list[Any]]]:
-        data = self._read(self.path)
+        identity = _identity(self.path)  # before the read: if it changes, nothing is trusted
+        if identity != self._loaded:
+            self._loaded, self._checked = identity, set()
+        data = read_json(self.path, {})
         current = isinstance(data, dict) and data.get("schema") == SCHEMA
         raw = data.get("entries") if current else None
         entries = self._entries(data, tasks=tasks)
