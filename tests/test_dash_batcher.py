@@ -38,3 +38,16 @@ def test_a_burst_of_lines_is_one_call_and_a_new_run_resets_first() -> None:
     assert lines[0] == "line 0" and lines[-1] == "--- attempt 2 ---" and len(lines) == 501
     batcher.flush(log)
     assert len(log.calls) == 2  # nothing new: nothing drawn
+
+
+def test_a_flush_tells_which_tasks_began_since_the_last_one_latest_last() -> None:
+    other = TaskKey("feature", "lint")
+    batcher = EventBatcher()
+    batcher.add(TaskQueued(KEY, "make test", "/wt"))
+    batcher.add(TaskQueued(other, "make lint", "/wt"))
+    batcher.add(TaskStarted(KEY, 1, None, 0.0))  # started after lint was queued
+    batcher.add(TaskOutput(KEY, "done"))
+    log = RecordingLog()
+    assert batcher.flush(log) == [other, KEY]
+    batcher.add(TaskOutput(KEY, "more"))
+    assert batcher.flush(log) == []  # nothing began since

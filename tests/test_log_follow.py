@@ -41,14 +41,29 @@ def test_a_task_of_another_branch_is_never_kept() -> None:
     assert choose_log_task(KEYS, [], other, True).key == C
 
 
+def test_a_task_that_began_and_ended_between_two_looks_is_followed() -> None:
+    # B was queued, ran and ended since the last look: nothing of the branch runs now.
+    assert choose_log_task(KEYS, [], A, False, began=[B]).key == B
+    assert choose_log_task(KEYS, [], A, False, began=[C, B]).key == B  # the latest
+    assert choose_log_task(KEYS, [C], A, False, began=[B]).key == C  # one still running first
+    assert choose_log_task(KEYS, [A], A, False, began=[B]).key == A  # the running one stays
+    assert choose_log_task(KEYS, [], A, True, began=[B]) == LogChoice(A, True)  # pinned
+    assert choose_log_task(KEYS, [], A, False, began=[A]).key == A  # a re-run of the one shown
+    other = TaskKey("other", "build")
+    assert choose_log_task(KEYS, [], A, False, began=[other]).key == A
+
+
 def test_every_case_picks_one_of_the_branch_tasks() -> None:
     subsets = [list(s) for r in range(4) for s in itertools.combinations(KEYS, r)]
-    for running, current, pinned, step in itertools.product(
-        subsets, [None, A, B, C], [False, True], [-1, 0, 1]
+    orders = [list(s) for r in range(3) for s in itertools.permutations(KEYS, r)]
+    for running, began, current, pinned, step in itertools.product(
+        subsets, orders, [None, A, B, C], [False, True], [-1, 0, 1]
     ):
-        choice = choose_log_task(KEYS, running, current, pinned, step)
+        choice = choose_log_task(KEYS, running, current, pinned, step, began)
         assert choice.key in KEYS
         if step:
             assert choice.pinned
         elif running and not pinned:
             assert choice.key in running
+        elif began and not pinned:
+            assert choice.key in began

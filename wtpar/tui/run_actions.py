@@ -3,12 +3,13 @@ events; and the log pane following the selected branch's task."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 
 from wtpar.errors import WtparError
-from wtpar.model import BranchStatus, RunEvent, RunFinished
+from wtpar.model import BranchStatus, RunEvent, RunFinished, TaskKey
 from wtpar.run.plan import RunRequest
 from wtpar.tui.batcher import EventBatcher
 from wtpar.tui.log_follow import choose_log_task
@@ -136,8 +137,8 @@ class RunActions(Screen[None]):
         self._flush_pending = False
         if not self.is_attached or not self.app.screen_stack:
             return  # the app is closing: nothing left to draw
-        self._batcher.flush(self.query_one(LogPane))
-        self.follow_log(0)
+        began = self._batcher.flush(self.query_one(LogPane))
+        self.follow_log(0, began)
         self.redraw()
 
     # -- the log pane ----------------------------------------------------------------------
@@ -150,8 +151,9 @@ class RunActions(Screen[None]):
         """A task picked with [ or ] stops sticking (the selection moved)."""
         self._log_pinned = False
 
-    def follow_log(self, step: int) -> None:
-        """Show the selected branch's running task, else its last one (log_follow.py)."""
+    def follow_log(self, step: int, began: Sequence[TaskKey] = ()) -> None:
+        """Show the selected branch's running task, else its last one (log_follow.py);
+        `began`: the task instances queued or started since the last flush."""
         branch = self.selected_branch()
         if branch is None:
             return
@@ -160,7 +162,7 @@ class RunActions(Screen[None]):
         mine = sorted(k for k in state.tasks if k.branch == branch)  # shards in order
         keys = [k for t in state.task_names for k in mine if k.task == t]
         running = [k for k in keys if not state.tasks[k].status.finished]
-        choice = choose_log_task(keys, running, log.following, self._log_pinned, step)
+        choice = choose_log_task(keys, running, log.following, self._log_pinned, step, began)
         self._log_pinned = choice.pinned
         chosen = choice.key
         if chosen is None:
