@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import Invoke
 from tests.run_helpers import configure, make_dispatcher, spawn
 from wtpar import busy
+from wtpar import cli as cli_module
 from wtpar.model import RunEvent, RunReport, RunStatus, SkipKind, TaskSpec, TaskStarted
 from wtpar.run import history as history_module
 from wtpar.run.history import Attempted, History, TaskId
@@ -306,3 +308,23 @@ def test_reading_the_history_keeps_no_row_in_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert len(tallies) == 300 and tallies[TaskId("t7", "a", "c")].count == 20
     assert kept < 300 * 600  # a tally per key; the 6000 rows took over 600 kB
+
+
+@pytest.mark.parametrize("in_program", [True, False])
+def test_the_program_freezes_a_runs_plan_for_the_collector(
+    repo: Path, wtpar: Invoke, monkeypatch: pytest.MonkeyPatch, in_program: bool
+) -> None:
+    # The collections thousands of tasks' garbage sets off walked the whole plan each time
+    # (5 full ones, 130 ms for 5000 tasks). A process running the CLI in-process (this
+    # one) keeps its collector as it is.
+    names = configure_tasks(repo, 40)
+    spawn(repo, "a")
+    monkeypatch.setattr(cli_module, "_in_program", in_program)
+    before = gc.get_freeze_count()
+    try:
+        result = wtpar("run", "-j", "2", "--output", "quiet", "-b", "a", *names)
+        assert result.exit_code == 0, result.output
+        frozen = gc.get_freeze_count() - before
+    finally:
+        gc.unfreeze()
+    assert frozen > 40 * 20 if in_program else frozen == 0  # dozens of objects a task
