@@ -99,9 +99,10 @@ def test_history_keeps_the_last_n_and_drops_damaged_entries(tmp_path: Path) -> N
     history.record(Attempted("t", "a", "c", float(i), 0, float(i)) for i in range(5))
     assert [a.duration for a in history.load()[TaskId("t", "a", "c")]] == [2.0, 3.0, 4.0]
     data = json.loads(Path(history.path).read_text())
-    entries = next(iter(data["entries"].values()))
-    entries[0][0] = "soon"  # a row: duration, exit code, finished, CPU seconds, peak memory
-    entries.append(["t"])
+    key = next(iter(data["entries"]))
+    rows = data["entries"][key].split(";")  # duration, exit code, finished, CPU s, peak memory
+    rows[0] = "soon" + rows[0][rows[0].index(",") :]
+    data["entries"][key] = ";".join([*rows, "t"])
     Path(history.path).write_text(json.dumps(data))
     assert [a.duration for a in history.load()[TaskId("t", "a", "c")]] == [3.0, 4.0]
     Path(history.path).write_text("{not json")

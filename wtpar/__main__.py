@@ -3,8 +3,9 @@
 The cyclic garbage collector is off while wtpar starts: importing click, the command and
 what it uses allocates some hundred thousand objects that live as long as the process, and
 the collections they set off find nothing to free (before `wtpar run` started its first
-task, 42 of them cost about 5 ms). The CLI turns it on again once the command's module is
-loaded, with everything allocated so far frozen (cli.LazyGroup.get_command).
+task, 42 of them cost about 5 ms). The CLI turns it on again once the command is set up
+(its module loaded; `run` and `exec`: their tasks about to start), with everything
+allocated so far frozen (cli.start_up_over).
 """
 
 import gc

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from wtpar.errors import StateFileError
@@ -20,16 +20,20 @@ SCHEMA = 1
 _T = TypeVar("_T")
 
 
-def atomic_write_text(path: str, text: str, durable: bool = True) -> None:
-    """Replace `path` with `text` so that readers see the old or the new file, never half;
-    `durable`: on disk before it replaces the old one (not worth an fsync, 3-8 ms here, for
-    a marker that means nothing after a crash anyway)."""
+def atomic_write_text(path: str, text: str | Iterable[str], durable: bool = True) -> None:
+    """Replace `path` with `text` (or these pieces of it, one after the other) so that
+    readers see the old or the new file, never half; `durable`: on disk before it replaces
+    the old one (not worth an fsync, 3-8 ms here, for a marker that means nothing after a
+    crash anyway)."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
     fd, tmp = _new_temp_file(folder, os.path.basename(path))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            if isinstance(text, str):
+                fh.write(text)
+            else:
+                fh.writelines(text)
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
@@ -96,15 +100,21 @@ def update_with(
     change: Callable[[_T], Any],
     compact: bool = False,
     durable: bool = True,
+    encode: Callable[[Any], Iterable[str]] | None = None,
 ) -> Any:
     """Under the file's lock: `read` (which validates), apply `change`, write back
-    atomically (`durable`: see atomic_write_text); return the new data."""
+    atomically (`durable`: see atomic_write_text; `encode`: the new data's JSON in pieces,
+    for a file of megabytes held once as objects rather than three more times as text,
+    its bytes and all); return the new data."""
     lock = file_lock(
         os.path.join(locks_dir(os.path.dirname(path)), os.path.basename(path) + ".lock")
     )
     with lock:
         data = change(read(path))
-        atomic_write_json(path, data, compact, durable)
+        if encode is not None:
+            atomic_write_text(path, encode(data), durable)
+        else:
+            atomic_write_json(path, data, compact, durable)
         return data
 
 

@@ -32,15 +32,17 @@ def load_json(path: str) -> Any:
     """The JSON in `path`, None when the file does not exist; Corrupt when it is not JSON."""
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            # Decoded at once: a file of megabytes (a full run history) is not held as bytes
+            # too while it is parsed.
+            text = fh.read().decode("utf-8")
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise Corrupt(f"cannot read it: {exc.strerror or exc}") from None
-    try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
     except UnicodeDecodeError:
         raise Corrupt("not text (binary content)") from None
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise Corrupt(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:

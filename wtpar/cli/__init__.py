@@ -42,6 +42,10 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+SET_UP_LATER = frozenset({"run", "exec"})
+"""Commands whose set-up (the plan, the dispatcher and its modules) is done by their
+callback: they end wtpar's start-up themselves (start_up_over) as their tasks start."""
+
 EARLY_DISCOVERY = "wtpar.early_discovery"
 """ctx.meta key: (folder, procs.Started), the repository's discovery, started before the
 command's modules are imported (LazyGroup.get_command); `services_from` collects it."""
@@ -68,7 +72,8 @@ class LazyGroup(click.Group):
                 ctx.meta[EARLY_DISCOVERY] = (os.path.abspath(start), early)
                 ctx.call_on_close(lambda: early.result(check=False))  # reaped if unused
         module = importlib.import_module(entry[0])
-        _start_up_over()
+        if cmd_name not in SET_UP_LATER:
+            start_up_over()
         command = getattr(module, entry[1])
         assert isinstance(command, click.Command)
         return command
@@ -141,10 +146,10 @@ def cli(ctx: click.Context, repo_dir: str) -> None:
 _in_program = False  # started by wtpar/__main__.py, not run in-process (tests, embedding)
 
 
-def _start_up_over() -> None:
-    """The command's module is loaded: turn the collector on again (wtpar/__main__.py
-    turned it off), with what start-up allocated frozen, so that no later collection
-    walks those long-lived objects again."""
+def start_up_over() -> None:
+    """The command is set up (its modules loaded; `run` and `exec`: their plan made too):
+    turn the collector on again (wtpar/__main__.py turned it off), with what start-up
+    allocated frozen, so that no later collection walks those long-lived objects again."""
     global _in_program
     if not gc.isenabled():
         _in_program = True

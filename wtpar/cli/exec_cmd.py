@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from wtpar.cli import start_up_over
 from wtpar.cli._common import complete_worktree_branch, services_from
 from wtpar.cli.passthrough import PassThrough
 from wtpar.cli.run_cmds import CommandAfterDashes, command_line, duration_option, say_interrupted
@@ -65,6 +66,7 @@ def exec_cmd(
     dispatcher.subscribe(PassThrough())
     from wtpar.run.runner import run_sync
 
+    start_up_over()
     report = run_sync(dispatcher, on_interrupt=say_interrupted)
     if report.interrupted:
         raise Interrupted(report.signal or "SIGINT")

@@ -3,19 +3,27 @@ their end and sizes the pool.
 
 Each finished attempt is kept (duration, exit code, CPU seconds and peak memory as the OS
 reported them) under its (task, branch, command) key, the last `KEEP` per key, in
-`wtpar/cache/history.json`, written under the file's lock. Every entry is validated on
-read: a damaged one is dropped, a damaged file reads as empty.
+`wtpar/cache/history.json`, written under the file's lock. A key's attempts are one
+string, oldest first: rows apart by ";", fields by "," (floats as repr() writes them, so
+they read back exactly; an empty field where the value is unknown):
 
-    {"schema": 2, "entries": {"test\x1fmain\x1fpytest -q": [[12.5, 0, 1764600000.0, 10.1, 8192]]}}
+    {"schema": 3, "entries": {
+        "test\x1fmain\x1fpytest -q": "12.5,0,1764600000.0,10.1,8192;9.75,1,1764600100.5,,"}}
 
-(duration, exit code, when it finished, CPU seconds, peak resident bytes).
+(duration, exit code, when it finished, CPU seconds, peak resident bytes). A run turns
+only the rows of the tasks it plans into numbers and carries every other key's string
+over as it is: a full history (5000 keys of 20 attempts) is 5000 strings, not 100000
+lists of 500000 numbers (30 MB and a third of a second in every run), and is written a
+key at a time. A row is checked when it is read: a damaged one is dropped, a damaged file
+reads as empty.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -23,7 +31,9 @@ from wtpar.state import read_json, update_with
 
 KEEP = 20  # attempts kept per key
 MAX_KEYS = 5000  # keys kept in all, the least recently used dropped first
-SCHEMA = 2  # 1: each attempt an object naming every field (still read)
+# 2: each attempt a list of five numbers; 1: an object naming every field. Both are still
+# read, and written as 3 the next time.
+SCHEMA = 3
 
 
 class Attempted(NamedTuple):
@@ -53,18 +63,44 @@ def _key(task: str, branch: str, command: str) -> str:
     return f"{task}\x1f{branch}\x1f{command}"
 
 
-# An attempt is stored as a row of five numbers, under its key: a list takes a third of the
-# memory (and of the file) that an object naming every field does, and a history of 5000
-# keys holds up to 100000 attempts:
-#   duration (>= 0), exit code (int or null), when it finished, CPU seconds (or null),
-#   peak resident bytes (int or null).
+# A row: duration (>= 0), exit code (or None), when it finished, CPU seconds (or None), peak
+# resident bytes (or None); every float finite.
+Row = tuple[float, int | None, float, float | None, int | None]
+_INF = float("inf")
+
+
+def _text(row: Sequence[Any]) -> str:
+    """A row of five numbers as the text of schema 3."""
+    return ",".join("" if value is None else repr(value) for value in row)
+
+
+def _parsed(row: str) -> Row | None:
+    """One row of schema 3 as numbers; None when it is damaged."""
+    try:
+        duration, code, finished, cpu, rss = row.split(",")
+        values = (
+            float(duration),
+            int(code) if code else None,
+            float(finished),
+            float(cpu) if cpu else None,
+            int(rss) if rss else None,
+        )
+    except ValueError:  # not five fields, or one is not a number
+        return None
+    seconds, _, when, cpu_seconds, _ = values
+    # float() also reads "nan" and "inf" (which JSON never held): every comparison with NaN
+    # is False.
+    finite = cpu_seconds is None or -_INF < cpu_seconds < _INF
+    return values if finite and 0 <= seconds < _INF and -_INF < when < _INF else None
+
+
 _FIELDS_V1: tuple[str, ...] = ("task", "branch", "command", "duration", "exit_code")
 _FIELDS_V1 += ("finished", "cpu_seconds", "peak_rss")
 _NUMBER = (int, float)  # by exact type: JSON's true and false are not numbers here
 
 
 def _valid(row: Any) -> bool:
-    # Exact types, one expression: a run of 5000 tasks checks 100000 rows of its history.
+    """Whether a row of schema 2 (a list of five numbers) is one."""
     if type(row) is not list or len(row) != 5:
         return False
     duration, code, finished, cpu, rss = row
@@ -87,10 +123,6 @@ def _identity(path: str) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _row(a: Attempted) -> list[Any]:
-    return [a.duration, a.exit_code, a.finished, a.cpu_seconds, a.peak_rss]
-
-
 def _rows_v1(key: str, items: list[Any]) -> list[list[Any]]:
     """The rows of a schema 1 file's entries (objects naming every field)."""
     rows = []
@@ -99,6 +131,41 @@ def _rows_v1(key: str, items: list[Any]) -> list[list[Any]]:
         if named and _key(e["task"], e["branch"], e["command"]) == key:
             rows.append([e[name] for name in _FIELDS_V1[3:]])
     return rows
+
+
+def _entries(data: Any, tasks: Collection[str] | None = None) -> dict[str, str]:
+    """Each key's rows as the text of schema 3, unchecked (the valid rows of schema 1 and 2,
+    converted); `tasks`: these tasks' keys alone."""
+    schema = data.get("schema") if isinstance(data, dict) else None
+    raw = data.get("entries") if schema in (1, 2, SCHEMA) else None
+    if not isinstance(raw, dict):
+        return {}
+    entries: dict[str, str] = {}
+    for key, items in raw.items():
+        if key.count("\x1f") < 2 or not items:
+            continue
+        if tasks is not None and key.partition("\x1f")[0] not in tasks:
+            continue
+        if schema == SCHEMA:
+            if isinstance(items, str):
+                entries[key] = items
+        elif isinstance(items, list):
+            rows = _rows_v1(key, items) if schema == 1 else items
+            text = ";".join(_text(row) for row in rows if _valid(row))
+            if text:
+                entries[key] = text
+    return entries
+
+
+def _pieces(data: dict[str, Any]) -> Iterator[str]:
+    """A history's compact JSON, a key at a time: as one string (then with its newline,
+    then as bytes) 5000 keys of 20 attempts took 17 MB more at the end of a run."""
+    yield f'{{"schema":{data["schema"]},"entries":{{'
+    comma = ""
+    for key, text in data["entries"].items():
+        yield f"{comma}{json.dumps(key)}:{json.dumps(text)}"
+        comma = ","
+    yield "}}\n"
 
 
 class History:
@@ -114,16 +181,15 @@ class History:
         self._loaded: tuple[int, int, int] | None = None
         self._checked: set[str] = set()
 
-
     def record(self, attempts: Iterable[Attempted]) -> None:
         """Add these attempts (oldest first), under the file's lock."""
-        new: dict[str, list[list[Any]]] = {}
+        new: dict[str, list[str]] = {}
         for a in attempts:
-            new.setdefault(_key(a.task, a.branch, a.command), []).append(_row(a))
+            new.setdefault(_key(a.task, a.branch, a.command), []).append(_text(a[3:]))
         if not new:
             return
 
-        trusted: set[str] = set()
+        trusted: Collection[str] = ()
 
         def read(path: str) -> Any:
             nonlocal trusted  # under the file's lock: nobody replaces it meanwhile
@@ -132,25 +198,31 @@ class History:
             return read_json(path, {})
 
         def change(data: Any) -> dict[str, Any]:
-            # Only the keys this run adds to are validated, unless they were when the run
-            # loaded the same file: the others are carried over as they are (load() drops a
-            # damaged row), so a run of one task does not pay for a history of thousands.
-            kept = self._entries(data, only=new.keys() - trusted)
+            # Every other key's string is carried over as it is (load() drops a damaged row
+            # when it reads one), so a run of one task does not pay for a history of
+            # thousands; the rows of the keys this run adds to are checked, unless they were
+            # when the run loaded the same file.
+            kept = _entries(data)
+            data.clear()  # each old string goes as its key's new one comes (megabytes in all)
             for key, added in new.items():
-                kept[key] = (kept.pop(key, []) + added)[-self.keep :]
+                old = kept.pop(key, "")
+                rows = old.split(";") if old else []
+                if key not in trusted:
+                    rows = [row for row in rows if _parsed(row) is not None]
+                kept[key] = ";".join((rows + added)[-self.keep :])
             if len(kept) > self.max_keys:
                 # dicts keep insertion order and updated keys were re-inserted last.
                 kept = dict(list(kept.items())[-self.max_keys :])
             return {"schema": SCHEMA, "entries": kept}
 
         # Not durable (no fsync at the end of every run): lost history is learned again.
-        update_with(self.path, read, change, compact=True, durable=False)
+        update_with(self.path, read, change, durable=False, encode=_pieces)
 
     def load(self, tasks: Collection[str] | None = None) -> dict[TaskId, list[Attempted]]:
         """Every valid remembered attempt, by key, oldest first (`tasks`: of these tasks
-        only; the others are neither validated nor built)."""
+        only; the others are neither parsed nor built)."""
         result: dict[TaskId, list[Attempted]] = {}
-        for key, rows in self._valid_entries(tasks).items():
+        for key, rows in self._valid_rows(tasks):
             task, branch, command = key.split("\x1f", 2)
             result[TaskId(task, branch, command)] = [
                 Attempted(task, branch, command, *row) for row in rows
@@ -161,51 +233,24 @@ class History:
         """What `load` gives, added up per key: all an estimate needs, without an object
         per attempt (a run of 5000 tasks has up to 100000)."""
         result: dict[TaskId, Tally] = {}
-        for key, rows in self._valid_entries(tasks).items():
+        for key, rows in self._valid_rows(tasks):
             result[TaskId(*key.split("\x1f", 2))] = found = Tally()
             for duration, _, _, cpu, rss in rows:
                 found.add(duration, cpu, rss)
         return result
 
-    def _valid_entries(self, tasks: Collection[str] | None) -> dict[str, list[list[Any]]]:
+    def _valid_rows(self, tasks: Collection[str] | None) -> Iterator[tuple[str, list[Row]]]:
+        """The valid rows of each key (of `tasks` only), parsed one key at a time."""
         identity = _identity(self.path)  # before the read: if it changes, nothing is trusted
         if identity != self._loaded:
             self._loaded, self._checked = identity, set()
-        data = read_json(self.path, {})
-        current = isinstance(data, dict) and data.get("schema") == SCHEMA
-        raw = data.get("entries") if current else None
-        entries = self._entries(data, tasks=tasks)
-        for key, rows in entries.items():
-            if isinstance(raw, dict) and len(rows) == len(raw[key]):
+        for key, text in _entries(read_json(self.path, {}), tasks).items():
+            parts = text.split(";")
+            rows = [row for row in map(_parsed, parts) if row is not None]
+            if len(rows) == len(parts):
                 self._checked.add(key)
-        return entries
-
-    @staticmethod
-    def _entries(
-        data: Any, only: Collection[str] | None = None, tasks: Collection[str] | None = None
-    ) -> dict[str, list[list[Any]]]:
-        """The valid rows of the file's data, by key (a schema 1 file's converted). `only`:
-        validate these keys, keep the other lists unchecked; `tasks`: these tasks' keys
-        alone."""
-        if not isinstance(data, dict) or data.get("schema") not in (1, SCHEMA):
-            return {}
-        raw = data.get("entries")
-        if not isinstance(raw, dict):
-            return {}
-        old = data["schema"] == 1
-        entries: dict[str, list[list[Any]]] = {}
-        for key, items in raw.items():
-            if not isinstance(items, list) or not isinstance(key, str) or key.count("\x1f") < 2:
-                continue
-            if tasks is not None and key.partition("\x1f")[0] not in tasks:
-                continue
-            if only is not None and not old and key not in only:
-                entries[key] = items
-                continue
-            valid = [r for r in (_rows_v1(key, items) if old else items) if _valid(r)]
-            if valid:
-                entries[key] = valid
-        return entries
+            if rows:
+                yield key, rows
 
 
 @dataclass(frozen=True)
