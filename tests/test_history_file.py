@@ -93,3 +93,32 @@ def test_two_runs_recording_at_once_lose_no_attempt(tmp_path: Path) -> None:
     history = History(str(tmp_path), keep=100)
     assert durations(history, "p") == durations(history, "q") == [float(i) for i in range(25)]
     assert len(durations(history, "both")) == 50
+
+
+def test_the_file_is_json_with_a_key_a_line_least_recently_used_first(tmp_path: Path) -> None:
+    history = History(str(tmp_path), keep=2, max_keys=3)
+    history.record([Attempted(t, "a", "c", 1.0, 0, 1.0) for t in ("t", "u", "v")])
+    history.record([Attempted("t", "a", "c", 2.0, 0, 2.0), Attempted("w", "a", "c", 3.0, 0, 3.0)])
+    text = Path(history.path).read_text()
+    lines = text.splitlines()
+    assert lines[0] == '{"schema":3,"entries":{' and lines[-1] == "}}"
+    # u was used least recently: the fourth key pushed it out; t moved to the end.
+    assert [json.loads("{" + line.rstrip(",") + "}").popitem()[0] for line in lines[1:-1]] == [
+        "v\x1fa\x1fc",
+        "t\x1fa\x1fc",
+        "w\x1fa\x1fc",
+    ]
+    assert json.loads(text)["entries"]["t\x1fa\x1fc"].count(";") == 1  # valid JSON, keep=2
+    assert durations(history) == [1.0, 2.0]
+
+
+def test_a_damaged_line_loses_its_key_only(tmp_path: Path) -> None:
+    history = History(str(tmp_path))
+    history.record([Attempted(t, "a", "c", 1.0, 0, 1.0) for t in ("t", "u", "v")])
+    lines = Path(history.path).read_text().splitlines()
+    lines[2] = lines[2][:15]  # u's line cut short, as by hand or by a bad editor
+    Path(history.path).write_text("\n".join(lines) + "\n")
+    assert sorted(t.task for t in History(str(tmp_path)).load()) == ["t", "v"]
+    history.record([Attempted("u", "a", "c", 4.0, 0, 4.0)])
+    assert durations(history, "u") == [4.0] and durations(history, "v") == [1.0]
+    json.loads(Path(history.path).read_text())  # whole again

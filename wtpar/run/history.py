@@ -13,21 +13,22 @@ they read back exactly; an empty field where the value is unknown):
 (duration, exit code, when it finished, CPU seconds, peak resident bytes). A run turns
 only the rows of the tasks it plans into numbers and carries every other key's string
 over as it is: a full history (5000 keys of 20 attempts) is 5000 strings, not 100000
-lists of 500000 numbers (30 MB and a third of a second in every run), and is written a
-key at a time. A row is checked when it is read: a damaged one is dropped, a damaged file
-reads as empty.
+lists of 500000 numbers (30 MB and a third of a second in every run). The file has a key
+a line and is read and rewritten a line at a time (history_file.py). A row is checked
+when it is read: a damaged one is dropped; so is a damaged line, and a damaged file reads
+as empty.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from wtpar.state import read_json, update_with
+from wtpar.run.history_file import read_entries, rewritten
+from wtpar.state import update_with
 
 KEEP = 20  # attempts kept per key
 MAX_KEYS = 5000  # keys kept in all, the least recently used dropped first
@@ -157,17 +158,6 @@ def _entries(data: Any, tasks: Collection[str] | None = None) -> dict[str, str]:
     return entries
 
 
-def _pieces(data: dict[str, Any]) -> Iterator[str]:
-    """A history's compact JSON, a key at a time: as one string (then with its newline,
-    then as bytes) 5000 keys of 20 attempts took 17 MB more at the end of a run."""
-    yield f'{{"schema":{data["schema"]},"entries":{{'
-    comma = ""
-    for key, text in data["entries"].items():
-        yield f"{comma}{json.dumps(key)}:{json.dumps(text)}"
-        comma = ","
-    yield "}}\n"
-
-
 class History:
     """`wtpar/cache/history.json`: the recent attempts of every task, by key."""
 
@@ -191,32 +181,28 @@ class History:
 
         trusted: Collection[str] = ()
 
-        def read(path: str) -> Any:
+        def read(path: str) -> str:
             nonlocal trusted  # under the file's lock: nobody replaces it meanwhile
             if self._loaded is not None and _identity(path) == self._loaded:
                 trusted = self._checked
-            return read_json(path, {})
+            return path
 
-        def change(data: Any) -> dict[str, Any]:
+        def checked(key: str, text: str) -> list[str]:
             # Every other key's string is carried over as it is (load() drops a damaged row
             # when it reads one), so a run of one task does not pay for a history of
             # thousands; the rows of the keys this run adds to are checked, unless they were
             # when the run loaded the same file.
-            kept = _entries(data)
-            data.clear()  # each old string goes as its key's new one comes (megabytes in all)
-            for key, added in new.items():
-                old = kept.pop(key, "")
-                rows = old.split(";") if old else []
-                if key not in trusted:
-                    rows = [row for row in rows if _parsed(row) is not None]
-                kept[key] = ";".join((rows + added)[-self.keep :])
-            if len(kept) > self.max_keys:
-                # dicts keep insertion order and updated keys were re-inserted last.
-                kept = dict(list(kept.items())[-self.max_keys :])
-            return {"schema": SCHEMA, "entries": kept}
+            rows = text.split(";")
+            return rows if key in trusted else [row for row in rows if _parsed(row) is not None]
+
+        def pieces(path: str) -> Iterator[str]:
+            # The old file, read while its replacement is written (history_file.py).
+            return rewritten(
+                lambda: read_entries(path, _entries), new, self.keep, self.max_keys, checked
+            )
 
         # Not durable (no fsync at the end of every run): lost history is learned again.
-        update_with(self.path, read, change, durable=False, encode=_pieces)
+        update_with(self.path, read, lambda path: path, durable=False, encode=pieces)
 
     def load(self, tasks: Collection[str] | None = None) -> dict[TaskId, list[Attempted]]:
         """Every valid remembered attempt, by key, oldest first (`tasks`: of these tasks
@@ -244,7 +230,9 @@ class History:
         identity = _identity(self.path)  # before the read: if it changes, nothing is trusted
         if identity != self._loaded:
             self._loaded, self._checked = identity, set()
-        for key, text in _entries(read_json(self.path, {}), tasks).items():
+        for key, text in read_entries(self.path, _entries):
+            if tasks is not None and key.partition("\x1f")[0] not in tasks:
+                continue
             parts = text.split(";")
             rows = [row for row in map(_parsed, parts) if row is not None]
             if len(rows) == len(parts):
