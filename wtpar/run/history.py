@@ -197,9 +197,7 @@ class History:
 
         def pieces(path: str) -> Iterator[str]:
             # The old file, read while its replacement is written (history_file.py).
-            return rewritten(
-                lambda: read_entries(path, _entries), new, self.keep, self.max_keys, checked
-            )
+            return rewritten(path, _entries, new, self.keep, self.max_keys, checked)
 
         # Not durable (no fsync at the end of every run): lost history is learned again.
         update_with(self.path, read, lambda path: path, durable=False, encode=pieces)
@@ -230,9 +228,8 @@ class History:
         identity = _identity(self.path)  # before the read: if it changes, nothing is trusted
         if identity != self._loaded:
             self._loaded, self._checked = identity, set()
-        for key, text in read_entries(self.path, _entries):
-            if tasks is not None and key.partition("\x1f")[0] not in tasks:
-                continue
+        wanted = None if tasks is None else (lambda key: key.partition("\x1f")[0] in tasks)
+        for key, text in read_entries(self.path, _entries, wanted):
             parts = text.split(";")
             rows = [row for row in map(_parsed, parts) if row is not None]
             if len(rows) == len(parts):

@@ -32,11 +32,29 @@ _decode = json.JSONDecoder().raw_decode  # a JSON value at a position of a line,
 
 
 def read_entries(
-    path: str, old_layout: Callable[[Any], Mapping[str, str]]
+    path: str,
+    old_layout: Callable[[Any], Mapping[str, str]],
+    wanted: Callable[[str], bool] | None = None,
 ) -> Iterator[tuple[str, str]]:
-    """(key, the text of its attempts) for each entry, in the file's order; an entry or a
-    line that is not one is skipped. A file of another layout is parsed whole and turned
-    into entries by `old_layout`; one that is no JSON is warned about and reads as empty."""
+    """(key, the text of its attempts) for each entry (of the keys `wanted` says yes to:
+    the others' attempts are not even decoded), in the file's order; an entry or a line
+    that is not one is skipped. A file of another layout is parsed whole and turned into
+    entries by `old_layout`; one that is no JSON is warned about and reads as empty."""
+    for key, body, at in _lines(path, old_layout):
+        if wanted is None or wanted(key):
+            try:
+                text, _ = _decode(body, at)
+            except ValueError:
+                continue
+            if isinstance(text, str) and text:
+                yield key, text
+
+
+def _lines(
+    path: str, old_layout: Callable[[Any], Mapping[str, str]]
+) -> Iterator[tuple[str, str, int]]:
+    """(key, its line without the comma, where the attempts' string starts in it): only the
+    key is decoded."""
     try:
         fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - a generator's
     except FileNotFoundError:
@@ -47,12 +65,20 @@ def read_entries(
     with fh:
         first = fh.readline()
         if first.rstrip("\n") != HEADER:
-            yield from _whole(path, first + fh.read(), old_layout)
+            for key, text in _whole(path, first + fh.read(), old_layout):
+                name = json.dumps(key)
+                yield key, f"{name}:{json.dumps(text)}", len(name) + 1
             return
         for line in fh:
-            entry = _entry(line)
-            if entry is not None:
-                yield entry
+            body = line.rstrip("\n").removesuffix(",")
+            try:
+                key, end = _decode(body)
+            except ValueError:
+                continue  # the closing line, or a damaged one
+            # The attempts: a string (only its quotes are looked at here), after a colon.
+            quoted = len(body) > end + 2 and body[end + 1] == body[-1] == '"'
+            if isinstance(key, str) and key.count("\x1f") >= 2 and body[end] == ":" and quoted:
+                yield key, body, end + 1
 
 
 def _whole(
@@ -70,48 +96,33 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _entry(line: str) -> tuple[str, str] | None:
-    """A line's (key, text), or None for the closing line or a damaged one."""
-    try:
-        key, end = _decode(line)
-        if not isinstance(key, str) or line[end] != ":":
-            return None
-        text, _ = _decode(line, end + 1)
-    except (ValueError, IndexError):
-        return None
-    if key.count("\x1f") < 2 or not isinstance(text, str) or not text:
-        return None
-    return key, text
-
-
 def rewritten(
-    entries: Callable[[], Iterator[tuple[str, str]]],
+    path: str,
+    old_layout: Callable[[Any], Mapping[str, str]],
     added: Mapping[str, list[str]],
     keep: int,
     max_keys: int,
     checked: Callable[[str, str], list[str]],
 ) -> Iterator[str]:
-    """The new file, a piece at a time, from the old one's `entries()` (read three times:
-    to count, then for the keys left as they were, then for those added to) and the rows
-    `added` to each key: a key's old rows (as `checked(key, text)` keeps them) and its new
-    ones, the last `keep`; at most `max_keys` keys, the least recently used dropped."""
-    untouched = 0
-    for key, _ in entries():
-        untouched += key not in added
+    """The new file, a piece at a time, from the old one (read three times: to count, then
+    for the keys left as they were, copied as they are, then for those added to) and the
+    rows `added` to each key: a key's old rows (as `checked(key, text)` keeps them) and its
+    new ones, the last `keep`; at most `max_keys` keys, the least recently used dropped."""
+    untouched = sum(key not in added for key, _, _ in _lines(path, old_layout))
     drop = max(0, untouched + len(added) - max_keys)
     yield HEADER
     comma = "\n"
-    for key, text in entries():
+    for key, body, _ in _lines(path, old_layout):
         if key in added:
             continue
         if drop:
             drop -= 1
             continue
-        yield f"{comma}{json.dumps(key)}:{json.dumps(text)}"
+        yield f"{comma}{body}"
         comma = ",\n"
     done: set[str] = set()
-    for key, text in entries():
-        if key in added and key not in done:
+    for key, text in read_entries(path, old_layout, added.__contains__):
+        if key not in done:
             done.add(key)
             rows = (checked(key, text) + added[key])[-keep:]
             yield f"{comma}{json.dumps(key)}:{json.dumps(';'.join(rows))}"
