@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wtpar.run.history import Attempted, Estimate, TaskId, estimate, tally
+from wtpar.run.history import Attempted, Estimate, Tally, TaskId, estimate
 from wtpar.run.schedule import Node, critical_paths, ranks, remaining_time
 
 
@@ -115,6 +115,13 @@ def test_time_left_is_the_chain_or_the_work_over_the_slots() -> None:
 
 def attempt(task: str, branch: str, seconds: float, cmd: str = "c") -> Attempted:
     return Attempted(task, branch, cmd, seconds, 0, 0.0, seconds / 2, 1000)
+
+
+def tally(attempts: list[Attempted]) -> Tally:
+    found = Tally()
+    for a in attempts:
+        found.add(a.duration, a.cpu_seconds, a.peak_rss)
+    return found
 
 
 def test_estimates_fall_back_from_the_branch_to_other_branches_to_all() -> None:

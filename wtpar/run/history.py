@@ -134,9 +134,9 @@ def _rows_v1(key: str, items: list[Any]) -> list[list[Any]]:
     return rows
 
 
-def _entries(data: Any, tasks: Collection[str] | None = None) -> dict[str, str]:
+def _entries(data: Any) -> dict[str, str]:
     """Each key's rows as the text of schema 3, unchecked (the valid rows of schema 1 and 2,
-    converted); `tasks`: these tasks' keys alone."""
+    converted)."""
     schema = data.get("schema") if isinstance(data, dict) else None
     raw = data.get("entries") if schema in (1, 2, SCHEMA) else None
     if not isinstance(raw, dict):
@@ -144,8 +144,6 @@ def _entries(data: Any, tasks: Collection[str] | None = None) -> dict[str, str]:
     entries: dict[str, str] = {}
     for key, items in raw.items():
         if key.count("\x1f") < 2 or not items:
-            continue
-        if tasks is not None and key.partition("\x1f")[0] not in tasks:
             continue
         if schema == SCHEMA:
             if isinstance(items, str):
@@ -287,14 +285,6 @@ class Tally:
         """The mean duration and CPU share, and the highest peak memory."""
         share = self.shares / self.shared if self.shared else None
         return Estimate(self.seconds / self.count, source, share, self.peak)
-
-
-def tally(attempts: Iterable[Attempted]) -> Tally:
-    """A tally of these attempts."""
-    found = Tally()
-    for a in attempts:
-        found.add(a.duration, a.cpu_seconds, a.peak_rss)
-    return found
 
 
 def estimate(wanted: Sequence[TaskId], known: Mapping[TaskId, Tally]) -> dict[TaskId, Estimate]:
