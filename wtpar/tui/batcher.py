@@ -19,16 +19,14 @@ class EventBatcher:
 
     def add(self, event: RunEvent) -> None:
         """Remember what `event` changes in the log (other events change nothing here)."""
+        if isinstance(event, (TaskQueued, TaskStarted)):
+            self._began.pop(event.key, None)  # to the end: latest last
+            self._began[event.key] = None
         if isinstance(event, TaskQueued):
             self._lines.pop(event.key, None)
             self._resets.add(event.key)
-            self._began.pop(event.key, None)
-            self._began[event.key] = None
-        elif isinstance(event, TaskStarted):
-            self._began.pop(event.key, None)
-            self._began[event.key] = None
-            if event.attempt > 1:
-                self._lines.setdefault(event.key, []).append(f"--- attempt {event.attempt} ---")
+        elif isinstance(event, TaskStarted) and event.attempt > 1:
+            self._lines.setdefault(event.key, []).append(f"--- attempt {event.attempt} ---")
         elif isinstance(event, TaskOutput):
             self._lines.setdefault(event.key, []).append(event.line)
 
