@@ -209,6 +209,15 @@ print(time.perf_counter() - start, len(plan))
 """
 
 
+def header(tool: Tool) -> str:
+    """The line that heads a bench's output: date, Python, git, CPUs, source, load."""
+    return (
+        f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.python_version()} "
+        f"{git('.', '--version').strip()}, {len(os.sched_getaffinity(0))} CPUs, "
+        f"wtpar from {tool.source}, load average {os.getloadavg()[0]:.1f}"
+    )
+
+
 def make_task_repo(repo: Path, tasks: int, worktrees: int) -> tuple[list[str], list[str]]:
     """A small repository with TASKS named tasks (`true`) and WORKTREES worktrees."""
     repo.mkdir(parents=True)
@@ -479,11 +488,7 @@ def main() -> None:
     parser.add_argument("--loop", type=int, default=50, help="time the per-pair loop up to N")
     args = parser.parse_args()
     tool = Tool(args.wtpar.resolve())
-    print(
-        f"# {time.strftime('%Y-%m-%d')} {platform.python_version()} "
-        f"{git('.', '--version').strip()}, {len(os.sched_getaffinity(0))} CPUs, "
-        f"wtpar from {tool.source}, load average {os.getloadavg()[0]:.1f}"
-    )
+    print(header(tool))
     if args.part == "check":
         sizes = [int(s) for s in (args.sizes or "25,50,100,200,400").split(",")]
         bench_check(tool, sizes, args.files, args.repeats, args.loop)
