@@ -214,3 +214,43 @@ def test_run_loads_no_module_it_does_not_use(repo: Path) -> None:
         "wtpar.git.merge_output",  # nothing is merged
     )
     assert sorted(m for m in loaded for n in unwanted if m == n or m.startswith(n + ".")) == []
+
+
+_END_OF_RUN_MODULES = ("wtpar.run.report", "wtpar.run.recording")
+
+# The task waits (30 s at most) for a file the run makes when it starts loading what the
+# end of the run needs: it succeeds only if that happens while it runs.
+_LOADED_WHILE_THE_TASK_RUNS = (
+    "import runpy, sys\n"
+    f"watched = {_END_OF_RUN_MODULES!r}\n"
+    "flag = sys.argv.pop(1)\n"
+    "at_first_start = []\n"
+    "def audit(event, args):\n"
+    "    if event == 'subprocess.Popen' and 'wtpar-first-task' in str(args[1]):\n"
+    "        at_first_start.extend(m for m in watched if m in sys.modules)\n"
+    "sys.addaudithook(audit)\n"
+    "class Loading:  # told of every import, however it is made\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name == watched[-1]:\n"
+    "            open(flag, 'w').close()\n"
+    "sys.meta_path.insert(0, Loading())\n"
+    "sys.argv = ['wtpar', *sys.argv[1:]]\n"
+    "try:\n    runpy.run_module('wtpar', run_name='__main__')\nexcept SystemExit as exc:\n"
+    "    print('EXIT', exc.code)\n"
+    "print('AT-FIRST-START', *at_first_start)\n"
+)
+
+
+def test_what_the_end_of_the_run_needs_is_loaded_while_its_tasks_run(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The report's and recording's modules (about 5 ms) are not loaded before the first
+    task starts, nor after the last one ends: beside the running tasks."""
+    spawn(repo, "a")
+    flag = tmp_path / "loading"
+    wait = f"i=0; while [ ! -e {flag} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done"
+    command = f"echo wtpar-first-task; {wait}; test -e {flag}"
+    argv = [str(flag), "run", "--output", "quiet", "--", command]
+    lines = python_output(_LOADED_WHILE_THE_TASK_RUNS, argv, repo).strip().splitlines()
+    assert lines[-2:] == ["EXIT 0", "AT-FIRST-START"]  # the task saw the loading begin
+    assert flag.exists()

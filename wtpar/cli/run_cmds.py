@@ -27,7 +27,6 @@ from wtpar.model import (
     RunStatus,
 )
 from wtpar.run.plan import RunRequest
-from wtpar.run.report import counts_line, report_csv, report_json, report_junit, summary
 from wtpar.run.runconfig import OUTPUT_MODES, parse_run_settings
 from wtpar.text import parse_duration
 
@@ -319,6 +318,7 @@ def run(
         live.clear()
     if notify:
         from wtpar.notify import NotifyOutcome  # here: only --notify sends one
+        from wtpar.run.report import counts_line
 
         bad = [str(t.key) for t in report.tasks if t.status in _BAD]
         text = counts_line(report) + (f"; failed: {', '.join(bad)}" if bad else "")
@@ -349,6 +349,8 @@ def _finish(
     junit_path: str | None,
     as_json: bool,
 ) -> None:
+    from wtpar.run.report import report_csv, report_json, report_junit, summary  # as tasks ran
+
     click.echo("", file=out)
     click.echo(summary(report), file=out)
     logs = os.path.dirname(report.tasks[0].log_path or "") if report.tasks else ""

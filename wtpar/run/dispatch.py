@@ -44,7 +44,6 @@ from wtpar.run.expect import Pacer
 from wtpar.run.history import History
 from wtpar.run.live import LiveTask, Subscriber
 from wtpar.run.plan import RunPlan
-from wtpar.run.recording import record_run_results
 from wtpar.run.results import ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
 from wtpar.run.waits import Waits
@@ -207,6 +206,8 @@ class Dispatcher:
             self.store.save(self.report)
             clean = await self.clean_reads.results() if self.clean_reads is not None else {}
             if self.results is not None:
+                from wtpar.run.recording import record_run_results  # loaded as tasks ran
+
                 instances = [live.instance for live in self._lives.values()]
                 record_run_results(self.results, self.report, instances, clean)
             self.pacer.save()

@@ -10,7 +10,6 @@ import time
 from wtpar.model import RunReport, TaskKey
 from wtpar.names import unique_component
 from wtpar.notices import warn
-from wtpar.run.report import report_from_dict, report_json
 from wtpar.state import atomic_write_text
 from wtpar.stored import Corrupt, load_json
 
@@ -45,6 +44,8 @@ class RunStore:
 
     def save(self, report: RunReport) -> str:
         """Write report.json and make this run the last one; return report.json's path."""
+        from wtpar.run.report import report_json  # loaded while the tasks run (cleanliness.py)
+
         path = self.report_path(report.run_id)
         atomic_write_text(path, report_json(report))
         last = os.path.join(self.root, "last")
@@ -92,6 +93,8 @@ class RunStore:
 
     def load(self, run_id: str) -> RunReport | None:
         """The report of a run, or None when it is missing or damaged (warned)."""
+        from wtpar.run.report import report_from_dict
+
         path = self.report_path(run_id)
         try:
             data = load_json(path)
