@@ -132,3 +132,28 @@ def test_the_idle_records_of_a_killed_run_are_stale(tmp_path: Path) -> None:
         assert busy.running_tasks(wtpar_dir, worktree) == []
     assert busy.running_tasks(wtpar_dir, worktree) == []
     assert _records(wtpar_dir, worktree) == []
+
+
+def test_a_record_that_a_task_s_leftover_process_holds_is_not_reused(tmp_path: Path) -> None:
+    """A process that outlives its task (a daemon started with setsid) keeps the record's
+    descriptor it inherited. Handed to the run's next task, the record would stay locked,
+    naming that task, after wtpar and the task are gone: `remove` refused, even --force."""
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    daemon_pid = tmp_path / "daemon.pid"
+    hold = (
+        "import os, subprocess\n"
+        "registrar = busy.Registrar(wtpar_dir)\n"
+        "with registrar.running_in(worktree, 'build') as record:\n"
+        "    daemon = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
+        "                              pass_fds=(record.fd,), start_new_session=True)\n"
+        f"    open({str(daemon_pid)!r}, 'w').write(str(daemon.pid))\n"
+        "registrar.running_in(worktree, 'test').__enter__().started(os.getpid())\n"
+    )
+    try:
+        with _holder(tmp_path, hold):
+            assert [t.task for t in busy.running_tasks(wtpar_dir, worktree)] == ["test"]
+        # The run is killed: its task `test` is not running, whatever `build` left behind.
+        assert busy.running_tasks(wtpar_dir, worktree) == []
+    finally:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            os.kill(int(daemon_pid.read_text()), signal.SIGKILL)

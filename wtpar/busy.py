@@ -21,7 +21,11 @@ task registering in it.
 A run reuses its records (`Registrar`): when a task ends, its record says `idle` and stays
 locked, and the next task in that worktree writes itself into it under the gate. Creating
 and deleting a file costs more than the whole of wtpar's other work for a task that takes
-a millisecond. An idle record is not a running task; its file goes with the run.
+a millisecond. An idle record is not a running task; its file goes with the run. Each task
+gets a descriptor of its own (a new open of the file, locked once the old one is closed): a
+process the task left behind (a daemon started with setsid) may still hold the one it
+inherited, and then the lock cannot be taken again. That record is deleted, never handed
+on: it would stay locked, naming the next task, after wtpar and that task are gone.
 """
 
 from __future__ import annotations
@@ -150,11 +154,26 @@ class BusyRecord:
             os.close(gate)
         return True
 
-    def set_idle(self) -> None:
-        """The task is over; the record stays locked for the run's next task."""
+    def set_idle(self) -> bool:
+        """The task is over: the record says so and stays locked, through a new descriptor,
+        for the run's next task. False (the record deleted) if something the task left
+        running still holds the old descriptor, or the file is gone."""
         # Not under the gate: a reader that catches it half written sees a task starting,
         # which errs on the side of "busy" for a moment.
         self._put(f'{{"idle": true, "owner_pid": {os.getpid()}}}')
+        try:
+            fresh = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            self.close()  # deleted by hand: the next task makes a new one
+            return False
+        os.close(self._fd)
+        self._fd = fresh
+        # Unlocked for a moment: a reader may take it for stale and delete it, which
+        # `reuse` notices (the next task then makes a new one).
+        if _flock(fresh, fcntl.LOCK_EX | fcntl.LOCK_NB):
+            return True
+        self.close()  # held by a leftover of the task: theirs to keep, unnamed
+        return False
 
     def close(self) -> None:
         """Delete the record and let go of its lock."""
@@ -253,9 +272,8 @@ class _Holding:
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         if kind is not None:
             self._record.close()
-            return
-        self._record.set_idle()
-        self._idle.append(self._record)
+        elif self._record.set_idle():
+            self._idle.append(self._record)
 
 
 def running_tasks(wtpar_dir: str, worktree_path: str) -> list[RunningTask]:
