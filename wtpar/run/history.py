@@ -27,8 +27,9 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from wtpar.run.history_file import read_entries, rewritten
-from wtpar.state import update_with
+from wtpar.notices import warn
+from wtpar.run.history_file import newer_schema, read_entries, rewritten
+from wtpar.state import remove_leftover_temp_files, update_with
 
 KEEP = 20  # attempts kept per key
 MAX_KEYS = 5000  # keys kept in all, the least recently used dropped first
@@ -124,6 +125,25 @@ def _identity(path: str) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+class _LeftAlone(Exception):
+    """The history file is one that recording must not replace (the reason)."""
+
+
+def _keep_as_it_is(path: str) -> None:
+    """Raise _LeftAlone if the file cannot be read (replacing it would lose every other
+    key) or a newer wtpar wrote it (its history is not this one's to drop)."""
+    try:
+        with open(path, "rb"):
+            pass
+        newer = newer_schema(path, SCHEMA)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _LeftAlone(f"cannot read it ({exc.strerror or exc})") from exc
+    if newer is not None:
+        raise _LeftAlone(f"written by a newer wtpar (schema {newer})")
+
+
 def _rows_v1(key: str, items: list[Any]) -> list[list[Any]]:
     """The rows of a schema 1 file's entries (objects naming every field)."""
     rows = []
@@ -136,11 +156,13 @@ def _rows_v1(key: str, items: list[Any]) -> list[list[Any]]:
 
 def _entries(data: Any) -> dict[str, str]:
     """Each key's rows as the text of schema 3, unchecked (the valid rows of schema 1 and 2,
-    converted)."""
+    converted); ValueError saying why when DATA is no history wtpar wrote."""
     schema = data.get("schema") if isinstance(data, dict) else None
     raw = data.get("entries") if schema in (1, 2, SCHEMA) else None
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema > SCHEMA:
+        raise ValueError(f"written by a newer wtpar (schema {schema})")
     if not isinstance(raw, dict):
-        return {}
+        raise ValueError("not what wtpar writes there")
     entries: dict[str, str] = {}
     for key, items in raw.items():
         if key.count("\x1f") < 2 or not items:
@@ -181,6 +203,8 @@ class History:
 
         def read(path: str) -> str:
             nonlocal trusted  # under the file's lock: nobody replaces it meanwhile
+            _keep_as_it_is(path)
+            remove_leftover_temp_files(path)  # of runs killed while writing it
             if self._loaded is not None and _identity(path) == self._loaded:
                 trusted = self._checked
             return path
@@ -198,7 +222,14 @@ class History:
             return rewritten(path, _entries, new, self.keep, self.max_keys, checked)
 
         # Not durable (no fsync at the end of every run): lost history is learned again.
-        update_with(self.path, read, lambda path: path, durable=False, encode=pieces)
+        try:
+            update_with(self.path, read, lambda path: path, durable=False, encode=pieces)
+        except _LeftAlone as exc:
+            warn(f"{self.path}: {exc}; not recording this run's history", about=self.path)
+        except OSError as exc:
+            # A full disk, a read-only folder: the run itself went well and says so.
+            problem = exc.strerror or str(exc)
+            warn(f"{self.path}: cannot write it ({problem}); not recording this run's history")
 
     def load(self, tasks: Collection[str] | None = None) -> dict[TaskId, list[Attempted]]:
         """Every valid remembered attempt, by key, oldest first (`tasks`: of these tasks

@@ -21,6 +21,7 @@ beyond `max_keys` the first ones go.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -29,6 +30,11 @@ from wtpar.notices import warn
 HEADER = '{"schema":3,"entries":{'
 _END = "}}"
 _decode = json.JSONDecoder().raw_decode  # a JSON value at a position of a line, in C
+# What wtpar never writes in a key's attempts (numbers, commas and semicolons): a line with
+# one of these is decoded before it is carried over, so that a damaged one is dropped, not
+# copied into the next file (which must stay valid JSON for every reader).
+_ESCAPE_OR_CONTROL = re.compile(r"[\\\x00-\x1f]")
+_SCHEMA = re.compile(r'\s*\{\s*"schema"\s*:\s*(\d+)')
 
 
 def read_entries(
@@ -62,6 +68,7 @@ def _lines(
     except OSError as exc:
         warn(f"{path}: cannot read it ({exc.strerror or exc}); ignoring it", about=path)
         return
+    damaged = 0
     with fh:
         first = fh.readline()
         if first.rstrip("\n") != HEADER:
@@ -71,14 +78,42 @@ def _lines(
             return
         for line in fh:
             body = line.rstrip("\n").removesuffix(",")
-            try:
-                key, end = _decode(body)
-            except ValueError:
-                continue  # the closing line, or a damaged one
-            # The attempts: a string (only its quotes are looked at here), after a colon.
-            quoted = len(body) > end + 2 and body[end + 1] == body[-1] == '"'
-            if isinstance(key, str) and key.count("\x1f") >= 2 and body[end] == ":" and quoted:
-                yield key, body, end + 1
+            found = _entry(body)
+            if found is None:
+                damaged += body != _END
+                continue
+            yield found[0], body, found[1]
+    if damaged:
+        warn(f"{path}: {damaged} damaged line(s) dropped; the others are kept", about=path)
+
+
+def _entry(body: str) -> tuple[str, int] | None:
+    """A line's key and where its attempts' string starts, or None if it is not an entry."""
+    try:
+        key, end = _decode(body)
+    except ValueError:
+        return None
+    # The attempts: a string (only its quotes are looked at here), after a colon.
+    quoted = len(body) > end + 2 and body[end + 1] == body[-1] == '"'
+    if not (isinstance(key, str) and key.count("\x1f") >= 2 and body[end] == ":" and quoted):
+        return None
+    if _ESCAPE_OR_CONTROL.search(body, end + 1):
+        try:
+            _decode(body, end + 1)
+        except ValueError:
+            return None
+    return key, end + 1
+
+
+def newer_schema(path: str, known: int) -> int | None:
+    """The schema of the file at PATH if a newer wtpar wrote it (above `known`), else None."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            found = _SCHEMA.match(fh.read(200))
+    except FileNotFoundError:
+        return None
+    schema = int(found.group(1)) if found else 0
+    return schema if schema > known else None
 
 
 def _whole(
@@ -86,10 +121,12 @@ def _whole(
 ) -> Iterator[tuple[str, str]]:
     try:
         data = json.loads(text, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        warn(f"{path}: not valid JSON; ignoring it", about=path)
+        entries = old_layout(data)
+    except (ValueError, RecursionError) as exc:
+        problem = "not valid JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        warn(f"{path}: {problem}; ignoring it", about=path)
         return
-    yield from old_layout(data).items()
+    yield from entries.items()
 
 
 def _no_constant(name: str) -> None:

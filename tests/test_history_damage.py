@@ -1,0 +1,118 @@
+"""A history wtpar cannot use costs a warning, never the run: a damaged file or line is
+dropped with one warning (and never copied into the next file), one wtpar cannot read or a
+newer wtpar wrote is left as it is, and one it cannot write leaves the run's outcome alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, Invoke
+from wtpar.run.history import Attempted, History, TaskId
+
+
+def _recorded(history: History, task: str) -> None:
+    history.record([Attempted(task, "a", "c", 1.0, 0, 1.0)])
+
+
+def test_a_file_that_is_not_a_history_is_dropped_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = History(str(tmp_path))
+    Path(history.path).parent.mkdir(parents=True)
+    Path(history.path).write_text("[1, 2, 3]")
+    assert history.load() == {}
+    _recorded(history, "t")
+    assert "not what wtpar writes there; ignoring it" in capsys.readouterr().err
+    assert list(History(str(tmp_path)).load()) == [TaskId("t", "a", "c")]
+
+
+def test_a_newer_wtpar_s_history_is_left_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = History(str(tmp_path))
+    Path(history.path).parent.mkdir(parents=True)
+    newer = json.dumps({"schema": 4, "entries": {"t\x1fa\x1fc": {"rows": []}}})
+    Path(history.path).write_text(newer)
+    assert history.load() == {}
+    _recorded(history, "t")
+    assert "written by a newer wtpar (schema 4)" in capsys.readouterr().err
+    assert Path(history.path).read_text() == newer
+
+
+def test_a_line_with_a_bad_escape_is_dropped_not_copied_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = History(str(tmp_path))
+    _recorded(history, "t")
+    lines = Path(history.path).read_text().splitlines()
+    lines.insert(1, '"u\\u001fa\\u001fc":"1.0,0,1.0,,\\q",')  # not JSON: \q
+    Path(history.path).write_text("\n".join(lines) + "\n")
+    assert list(History(str(tmp_path)).load()) == [TaskId("t", "a", "c")]
+    _recorded(History(str(tmp_path)), "v")
+    assert "1 damaged line(s) dropped; the others are kept" in capsys.readouterr().err
+    entries = json.loads(Path(history.path).read_text())["entries"]  # valid JSON again
+    assert sorted(entries) == ["t\x1fa\x1fc", "v\x1fa\x1fc"]
+
+
+def test_the_temporary_files_of_killed_writers_go_with_the_next_write(tmp_path: Path) -> None:
+    history = History(str(tmp_path))
+    _recorded(history, "t")
+    cache = Path(history.path).parent
+    left = [cache / ".tmp-0123456789abhistory.json", cache / ".tmp-ba9876543210history.json"]
+    for path in left:
+        path.write_text('{"schema":3,"entries":{\n"t\\u001f')  # cut short by a SIGKILL
+    other = cache / ".tmp-0123456789abresults.json"  # another file's: not the history's
+    other.write_text("{")
+    _recorded(history, "u")
+    assert not any(p.exists() for p in left) and other.exists()
+    assert sorted(t.task for t in history.load()) == ["t", "u"]
+
+
+def test_a_history_that_cannot_be_read_or_written_leaves_the_run_s_outcome_alone(
+    repo: Path, wtpar: Invoke
+) -> None:
+    assert wtpar("spawn", "a").exit_code == 0
+    history = repo / ".git" / "wtpar" / "cache" / "history.json"
+    history.mkdir(parents=True)  # neither readable nor replaceable as a file
+    result = wtpar("run", "-b", "a", "--", "true")
+    assert result.exit_code == 0, result.output
+    assert "1 task: 1 ok" in result.output
+    assert f"{history}: cannot read it" in result.output
+    assert history.is_dir() and os.listdir(history) == []  # left as it was
+    assert not [n for n in os.listdir(history.parent) if n.startswith(".tmp-")]
+    result = wtpar("exec", "a", "--", "true")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_history_that_cannot_be_written_costs_a_warning_only(repo: Path, wtpar: Invoke) -> None:
+    """The history of 200 keys is too big to write under a 16 KB file size limit (a full
+    disk, as far as the writer can tell), the rest of the run's files are not."""
+    assert wtpar("spawn", "a").exit_code == 0
+    history = History(str(repo / ".git" / "wtpar"))
+    history.record([Attempted(f"t{i}", "a", "c" * 80, 1.0, 0, 1.0) for i in range(200)])
+    before = Path(history.path).read_text()
+    assert len(before) > 16384
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "wtpar", "run", "-b", "a", "--", "true"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=limited,  # noqa: PLW1509 - only sets a limit, nothing that could deadlock
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 task: 1 ok" in done.stdout
+    assert f"{history.path}: cannot write it (File too large)" in done.stderr
+    assert Path(history.path).read_text() == before
