@@ -245,6 +245,7 @@ def test_other_layouts_are_found_as_before(tmp_path: Path, layout: str) -> None:
     """Where the main worktree keeps no `.git` folder, or there is none, `git rev-parse`
     finds the repository, as it did before `git worktree list` did."""
     from fixtures.recipes import git
+    from wtpar.errors import NotARepositoryError
     from wtpar.git import discover, discover_listed
     from wtpar.git.repo import start_discovery
 
@@ -260,6 +261,11 @@ def test_other_layouts_are_found_as_before(tmp_path: Path, layout: str) -> None:
         git(seed, "push", "-q", "origin", "main")
         where = tmp_path / "linked"
         git(tmp_path / "bare.git", "worktree", "add", "-q", str(where), "main")
+    if layout == "bare-with-worktree":  # as from the bare repository itself
+        with pytest.raises(NotARepositoryError, match="bare.git is a bare repository"):
+            discover_listed(where, start_discovery(where))
+        return
     paths, listed = discover_listed(where, start_discovery(where))
     assert listed is None  # found by rev-parse, not from the list
     assert paths == discover(where)
+    assert (paths.root, paths.common_dir) == (str(where), str(tmp_path / "meta.git"))

@@ -6,6 +6,9 @@ modules): the main worktree comes first, and where its `.git` is a folder, that 
 the common git dir. `list` and `run` need that list anyway, so one git process serves both
 (one of four `list` started). Any other layout (a bare repository, a `.git` file: a
 separate git dir or a submodule) is found with `git rev-parse`, as without the early call.
+There git names the git dir itself as the main worktree (it keeps no way back to the
+folder whose `.git` file points to it): from the main worktree, that is git's top level;
+from another worktree, a submodule's `core.worktree`, else the error says where to run.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ _DISCOVER = [
     "--path-format=absolute",
     "--git-common-dir",
     "--is-bare-repository",
+    "--git-dir",
 ]
 
 
@@ -94,25 +98,50 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
         raise NotARepositoryError(f"not a git repository (no such folder): {where}")
     res = procs.run(_DISCOVER, cwd=where, check=False)
     if res.returncode != 0:
+        if "dubious ownership" in res.stderr:
+            raise NotARepositoryError(
+                f"git does not trust the repository at {where} (another user owns it); to"
+                f" trust it: git config --global --add safe.directory {where}"
+            )
         raise NotARepositoryError(f"not a git repository (or any parent up to /): {where}")
-    common_dir, bare = res.stdout.splitlines()[:2]
+    common_dir, bare, git_dir = res.stdout.splitlines()[:3]
     common_dir = os.path.realpath(common_dir)
     if bare == "true":
-        raise NotARepositoryError(
-            f"{common_dir} is a bare repository; wtpar needs a main working tree"
-        )
+        raise _bare(common_dir)
     if os.path.basename(common_dir) == ".git":
         return RepoPaths(root=os.path.dirname(common_dir), common_dir=common_dir)
+    if os.path.realpath(git_dir) == common_dir:  # in the main worktree (or its git dir)
+        top = procs.run(["git", "rev-parse", "--show-toplevel"], cwd=where, check=False)
+        if top.returncode == 0 and top.stdout.strip():
+            return RepoPaths(root=os.path.realpath(top.stdout.strip()), common_dir=common_dir)
     return RepoPaths(root=_main_worktree_root(common_dir), common_dir=common_dir)
 
 
+def _bare(common_dir: str) -> NotARepositoryError:
+    need = "wtpar needs a main working tree"
+    return NotARepositoryError(f"{common_dir} is a bare repository; {need}")
+
+
 def _main_worktree_root(common_dir: str) -> str:
-    # `git worktree list` always names the main worktree first.
-    out = procs.run(["git", "--git-dir", common_dir, "worktree", "list", "--porcelain"]).stdout
-    first = out.split("\n", 1)[0]
-    if not first.startswith("worktree "):
+    """The main worktree of a repository whose git dir is not its `.git` folder, asked from
+    another worktree."""
+    out = procs.run(["git", "--git-dir", common_dir, "worktree", "list", "--porcelain", "-z"])
+    listed = parse_worktree_list(out.stdout)  # the main worktree comes first
+    if not listed:
         raise NotARepositoryError(f"cannot find the main worktree of {common_dir}")
-    return os.path.realpath(first[len("worktree ") :])
+    if listed[0].bare:
+        raise _bare(common_dir)
+    root = os.path.realpath(listed[0].path)
+    if root != common_dir:
+        return root
+    # git knows no way back from the git dir: a submodule's records its folder.
+    found = procs.run(["git", "--git-dir", common_dir, "config", "core.worktree"], check=False)
+    if found.returncode == 0 and found.stdout.strip():
+        return os.path.realpath(os.path.join(common_dir, found.stdout.strip()))
+    raise NotARepositoryError(
+        f"cannot find the main worktree of {common_dir} from here (its git dir is kept"
+        " apart from it): run wtpar in the main worktree"
+    )
 
 
 @functools.cache

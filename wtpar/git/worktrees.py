@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from wtpar.git.base import GitBase
@@ -32,7 +33,11 @@ class WorktreeCommands(GitBase):
         """Every worktree of the repository, the main one first (`listed`: the output of
         `git worktree list --porcelain -z` when it was just read, see repo.discover_listed)."""
         out = self.run("worktree", "list", "--porcelain", "-z").stdout if listed is None else listed
-        return [with_rebased_branch(wt) for wt in parse_worktree_list(out)]
+        found = [with_rebased_branch(wt) for wt in parse_worktree_list(out)]
+        if found and found[0].path == self.paths.common_dir != self.paths.root:
+            # A `.git` file's repository: git names the git dir, discovery found the folder.
+            found[0] = dataclasses.replace(found[0], path=self.paths.root)
+        return found
 
     def status(self, path: str) -> StatusCounts | None:
         """Staged, modified and untracked counts of one worktree, without taking index.lock."""

@@ -1,0 +1,92 @@
+"""Where the main worktree keeps no `.git` folder, wtpar still finds it (git itself names
+the git dir as the main worktree there), and where it cannot, or git refuses the
+repository, the one-line error says why and what to do."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from fixtures.recipes import git
+from tests.conftest import python_output
+from wtpar.errors import NotARepositoryError
+from wtpar.git import discover
+
+# `wtpar ARGV` in a fresh interpreter: its exit code and what it printed, in one line each.
+_WTPAR = (
+    "import sys\nfrom wtpar.cli import main\ncode = 0\n"
+    "try:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n    code = exc.code\n"
+    "print('EXIT', code)\n"
+)
+
+
+def _separate(tmp_path: Path, name: str = "work") -> Path:
+    """A repository made with `git init --separate-git-dir`: its `.git` is a file."""
+    git(tmp_path, "init", "-q", "-b", "main", "--separate-git-dir", "meta.git", name)
+    work = tmp_path / name
+    (work / "wtpar.toml").write_text('[tasks.hello]\ncmd = "echo hello from $WTPAR_BRANCH"\n')
+    git(work, "add", "wtpar.toml")
+    git(work, "commit", "-q", "-m", "one")
+    return work
+
+
+def test_a_separate_git_dir_s_main_worktree_is_the_folder_of_its_git_file(
+    tmp_path: Path,
+) -> None:
+    work = _separate(tmp_path)
+    paths = discover(work / ".")
+    assert (paths.root, paths.common_dir) == (str(work), str(tmp_path / "meta.git"))
+    out = python_output(_WTPAR, ["spawn", "feature"], work)
+    assert out.strip().endswith("EXIT 0"), out  # beside the main worktree, not its git dir
+    assert (tmp_path / "work.worktrees" / "feature" / "wtpar.toml").is_file()
+    out = python_output(_WTPAR, ["run", "--output", "stream", "hello"], work)
+    assert "hello from feature" in out and out.strip().endswith("EXIT 0"), out
+
+
+def test_from_a_linked_worktree_of_a_separate_git_dir_the_error_says_where_to_run(
+    tmp_path: Path,
+) -> None:
+    work = _separate(tmp_path)
+    git(work, "worktree", "add", "-q", "-b", "side", str(tmp_path / "side"))
+    with pytest.raises(NotARepositoryError, match="run wtpar in the main worktree"):
+        discover(tmp_path / "side")
+
+
+def test_a_submodule_s_main_worktree_is_its_folder(tmp_path: Path) -> None:
+    inner = _separate(tmp_path, "inner")
+    outer = tmp_path / "outer"
+    git(tmp_path, "init", "-q", "-b", "main", "outer")
+    git(outer, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(inner), "sub")
+    sub = outer / "sub"
+    paths = discover(sub)
+    assert paths.root == str(sub)
+    assert paths.common_dir == str(outer / ".git" / "modules" / "sub")
+    git(sub, "worktree", "add", "-q", "-b", "side", str(tmp_path / "side"))
+    assert discover(tmp_path / "side").root == str(sub)  # from core.worktree
+
+
+def test_a_path_with_a_newline_is_found(tmp_path: Path) -> None:
+    work = _separate(tmp_path, "new\nline")
+    out = python_output(_WTPAR, ["list", "--json"], work)
+    printed, _, code = out.strip().rpartition("\nEXIT ")
+    assert code == "0", out
+    assert [w["path"] for w in json.loads(printed)["worktrees"]] == [str(work)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making another user's repository needs root")
+def test_a_repository_git_does_not_trust_says_so_and_how_to_trust_it(tmp_path: Path) -> None:
+    repo = tmp_path / "theirs"
+    git(tmp_path, "init", "-q", "-b", "main", "theirs")
+    for folder, _, files in os.walk(repo):
+        for name in [folder, *(os.path.join(folder, f) for f in files)]:
+            os.chown(name, 65534, 65534)  # another user's, as a shared folder would be
+    with pytest.raises(NotARepositoryError) as raised:
+        discover(repo)
+    assert str(raised.value) == (
+        f"git does not trust the repository at {repo} (another user owns it); to trust it:"
+        f" git config --global --add safe.directory {repo}"
+    )
+    assert "\n" not in str(raised.value)  # one line
