@@ -199,3 +199,18 @@ def test_a_task_never_seen_is_expected_to_take_the_mean_of_the_others(repo: Path
         ("all tasks", 5.0),
         ("this branch", 5.0),
     ]
+
+
+def test_millisecond_tasks_and_absurd_rows_do_not_skew_the_estimates(tmp_path: Path) -> None:
+    """A `true` "uses" more than a CPU (its process's start, over a millisecond): no CPU
+    share is learned from attempts that short, so -j auto is one task per free CPU. A row
+    of 1e300 seconds (hand-made or damaged) is dropped, not turned into a 300-digit ETA."""
+    history = History(str(tmp_path))
+    quick = [Attempted("t", "a", "c", 0.001, 0, 1.0, cpu_seconds=0.0014) for _ in range(5)]
+    history.record([*quick, Attempted("u", "a", "c", 1e300, 0, 1.0)])
+    known = history.tallies()
+    assert TaskId("u", "a", "c") not in known
+    [found] = known.values()
+    assert found.estimate("this branch").cpu_share is None
+    choice = choose_jobs(machine(cpus=2), [found.estimate("this branch")] * 10, 10)
+    assert choice.jobs == 2 and "no CPU history" in choice.why

@@ -69,6 +69,8 @@ def _key(task: str, branch: str, command: str) -> str:
 # resident bytes (or None); every float finite.
 Row = tuple[float, int | None, float, float | None, int | None]
 _INF = float("inf")
+_LONGEST = 1e7  # seconds (four months): a longer attempt is a damaged or hand-made row
+_SHORTEST_SHARE = 0.05  # seconds: a shorter attempt's CPU share says nothing (Tally.add)
 
 
 def _text(row: Sequence[Any]) -> str:
@@ -93,7 +95,7 @@ def _parsed(row: str) -> Row | None:
     # float() also reads "nan" and "inf" (which JSON never held): every comparison with NaN
     # is False.
     finite = cpu_seconds is None or -_INF < cpu_seconds < _INF
-    return values if finite and 0 <= seconds < _INF and -_INF < when < _INF else None
+    return values if finite and 0 <= seconds < _LONGEST and -_INF < when < _INF else None
 
 
 _FIELDS_V1: tuple[str, ...] = ("task", "branch", "command", "duration", "exit_code")
@@ -297,7 +299,9 @@ class Tally:
         """Count one attempt."""
         self.count += 1
         self.seconds += duration
-        if cpu_seconds is not None and duration > 0:
+        # Over a few milliseconds, the CPU a process used is mostly its own start (loading
+        # the shell: a `true` "used" 1.4 CPUs), not what the task needs while it runs.
+        if cpu_seconds is not None and duration >= _SHORTEST_SHARE:
             self.shared += 1
             self.shares += cpu_seconds / duration
         if peak_rss is not None and (self.peak is None or peak_rss > self.peak):
