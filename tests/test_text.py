@@ -74,3 +74,13 @@ def test_json_output_never_prints_nan(capsys: pytest.CaptureFixture[str]) -> Non
     echo_json({"a": float("nan"), "b": [float("inf"), 1.5], "c": "NaN"})
     printed = json.loads(capsys.readouterr().out, parse_constant=pytest.fail)
     assert printed == {"a": None, "b": [None, 1.5], "c": "NaN"}
+
+
+def test_a_control_character_in_a_cell_is_shown_as_an_escape() -> None:
+    # A path with a newline kept a row on two lines; an escape sequence reached the terminal.
+    table = aligned_table(["PATH", "STATE"], [["/tmp/new\nline", "\x1b[2Jok"], ["a\tb", "ok"]])
+    assert table.splitlines() == [
+        "PATH            STATE",
+        "/tmp/new\\nline  \\x1b[2Jok",
+        "a\\tb            ok",
+    ]

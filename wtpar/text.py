@@ -23,9 +23,19 @@ def display_width(text: str) -> int:
     return sum(max(wcwidth(ch), 0) for ch in text)
 
 
+# A control character in a cell (a path with a newline, an escape sequence) is shown as
+# an escape: the table keeps a line per row, and nothing in it can steer the terminal.
+_VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {
+    ord("\n"): "\\n",
+    ord("\t"): "\\t",
+    ord("\r"): "\\r",
+}
+
+
 def aligned_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell on screen, two spaces apart, no trailing blanks."""
-    lines = [list(headers), *(list(row) for row in rows)]
+    """Columns padded to their widest cell on screen, two spaces apart, no trailing blanks
+    (control characters shown as escapes)."""
+    lines = [list(headers), *([cell.translate(_VISIBLE) for cell in row] for row in rows)]
     sizes = [[display_width(cell) for cell in line] for line in lines]
     widths = [max(column) for column in zip(*sizes, strict=True)]
     return "\n".join(
