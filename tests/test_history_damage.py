@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.waiting import wait_for
 from tests.conftest import ROOT, Invoke
 from wtpar.run.history import Attempted, History, TaskId
 
@@ -116,3 +117,45 @@ def test_a_history_that_cannot_be_written_costs_a_warning_only(repo: Path, wtpar
     assert "1 task: 1 ok" in done.stdout
     assert f"{history.path}: cannot write it (File too large)" in done.stderr
     assert Path(history.path).read_text() == before
+
+
+def test_a_run_waiting_for_the_history_s_lock_says_so_then_records(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    """Another process holding the history's lock (a run stopped with Ctrl-Z while it wrote)
+    keeps this run waiting at its end: after a short wait it says what it waits for."""
+    assert wtpar("spawn", "a").exit_code == 0
+    history = History(str(repo / ".git" / "wtpar"))
+    lock = Path(history.path).parent / "locks" / "history.json.lock"
+    lock.parent.mkdir(parents=True)
+    holding = tmp_path / "holding"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom filelock import FileLock\n"
+            "with FileLock(sys.argv[1]):\n    open(sys.argv[2], 'w').close()\n"
+            "    time.sleep(600)\n",  # wait-ok: a holder the test kills
+            str(lock),
+            str(holding),
+        ]
+    )
+    err = tmp_path / "stderr"
+    try:
+        wait_for(holding.exists, 30, "the lock to be held")
+        with open(err, "w") as err_file:
+            run = subprocess.Popen(
+                [sys.executable, "-m", "wtpar", "run", "-b", "a", "--", "true"],
+                cwd=repo,
+                stdout=subprocess.DEVNULL,
+                stderr=err_file,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+        said = f"waiting for another wtpar process to finish writing {history.path}"
+        wait_for(lambda: said in err.read_text(), 30, "the run to say it waits")
+        assert run.poll() is None  # still waiting
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run.wait(timeout=60) == 0
+    assert [t.task for t in history.load()] == ["cmd"]

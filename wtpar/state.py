@@ -18,6 +18,7 @@ from wtpar.stored import Corrupt, Fields, load_json, read_cache
 JsonDict = dict[str, Any]
 SCHEMA = 1
 _T = TypeVar("_T")
+QUIET_WAIT = 2.0  # seconds waited for a file's lock before saying so
 
 
 def atomic_write_text(path: str, text: str | Iterable[str], durable: bool = True) -> None:
@@ -121,16 +122,26 @@ def update_with(
     atomically (`durable`: see atomic_write_text; `encode`: the new data's JSON in pieces,
     for a file of megabytes held once as objects rather than three more times as text,
     its bytes and all); return the new data."""
+    from filelock import Timeout
+
     lock = file_lock(
         os.path.join(locks_dir(os.path.dirname(path)), os.path.basename(path) + ".lock")
     )
-    with lock:
+    try:
+        lock.acquire(timeout=QUIET_WAIT)
+    except Timeout:
+        # A writer stopped with Ctrl-Z holds it for as long as it is stopped: say who waits.
+        warn(f"waiting for another wtpar process to finish writing {path}")
+        lock.acquire()
+    try:
         data = change(read(path))
         if encode is not None:
             atomic_write_text(path, encode(data), durable)
         else:
             atomic_write_json(path, data, compact, durable)
         return data
+    finally:
+        lock.release()
 
 
 def update_cache(
