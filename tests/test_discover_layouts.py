@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from fixtures.recipes import git
-from tests.conftest import python_output
+from tests.conftest import ROOT, python_output
 from wtpar.errors import NotARepositoryError
 from wtpar.git import discover
 
@@ -90,3 +92,31 @@ def test_a_repository_git_does_not_trust_says_so_and_how_to_trust_it(tmp_path: P
         f" git config --global --add safe.directory {repo}"
     )
     assert "\n" not in str(raised.value)  # one line
+
+
+def test_a_deleted_current_folder_is_named_and_minus_c_still_works(
+    repo: Path, tmp_path: Path
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    results = []
+    for argv in (["list"], ["-C", str(repo), "list"]):
+        script = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
+        command = [sys.executable, "-c", _WTPAR, *argv]
+        gone.mkdir(exist_ok=True)
+        results.append(
+            subprocess.run(
+                ["sh", "-c", script, "sh", str(gone), *command],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                timeout=60,
+            )
+        )
+    lost, named = results
+    assert lost.stdout.strip() == "EXIT 2"
+    assert lost.stderr.strip() == (
+        "wtpar: error: the current folder no longer exists: cd to a worktree, or name one"
+        " with -C DIR"
+    )
+    assert named.stdout.strip().endswith("EXIT 0") and str(repo) in named.stdout

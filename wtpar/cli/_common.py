@@ -32,7 +32,7 @@ def services_from(ctx: click.Context) -> Services:
     if svc is None:
         start = obj.get("repo_dir", ".")
         where, early = root.meta.pop(EARLY_DISCOVERY, (None, None))
-        if where != os.path.abspath(start):
+        if early is not None and where != os.path.abspath(start):
             early = None
         svc = Services.from_cwd(start, early)
         svc.report_stray_tasks()

@@ -161,10 +161,11 @@ def _flags(bs: BranchStatus) -> str:
 
 
 def display_path(path: str) -> str:
-    """A path relative to the current folder when that is shorter."""
+    """A path relative to the current folder when that is shorter (and there is one: it may
+    have been deleted, with `-C` naming the repository)."""
     try:
         rel = os.path.relpath(path)
-    except ValueError:
+    except (ValueError, OSError):
         return path
     return rel if len(rel) < len(path) else path
 

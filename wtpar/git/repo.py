@@ -52,7 +52,10 @@ _LIST = ["git", "worktree", "list", "--porcelain", "-z"]
 def start_discovery(start: str | os.PathLike[str] = ".") -> procs.Started | None:
     """`discover_listed(start)`'s git call, started now (None when it cannot start): the CLI
     starts it before it imports a command's modules, so that git runs beside them."""
-    where = os.path.abspath(start)
+    try:
+        where = os.path.abspath(start)
+    except OSError:
+        return None  # the current folder was deleted: `discover` says so
     if not os.path.isdir(where):
         return None
     try:
@@ -93,7 +96,12 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
     One `git rev-parse` call: a library's discovery costs ~50 ms of import and set-up,
     a third of `wtpar list`'s run time on a small repository.
     """
-    where = os.path.abspath(start)
+    try:
+        where = os.path.abspath(start)
+    except FileNotFoundError:
+        raise NotARepositoryError(
+            "the current folder no longer exists: cd to a worktree, or name one with -C DIR"
+        ) from None
     if not os.path.isdir(where):
         raise NotARepositoryError(f"not a git repository (no such folder): {where}")
     res = procs.run(_DISCOVER, cwd=where, check=False)
