@@ -28,12 +28,13 @@ def test_attempts_read_back_exactly(tmp_path: Path) -> None:
     recorded = [
         Attempted("t", "a", "c", 0.1 + 0.2, 0, 1764600000.1234567, 1 / 3, 8_589_934_592),
         Attempted("t", "a", "c", 5e-324, -9, 1e-7, None, None),
-        Attempted("t", "a", "c", 1e16, None, -1.5, 0.0, 0),
+        Attempted("t", "a", "c", 9999999.999999998, None, -1.5, 0.0, 0),  # the longest kept
     ]
     History(str(tmp_path)).record(recorded)
     assert History(str(tmp_path)).load() == {TaskId("t", "a", "c"): recorded}
     found = History(str(tmp_path)).tallies()[TaskId("t", "a", "c")]
-    assert (found.count, found.seconds, found.peak) == (3, 0.1 + 0.2 + 5e-324 + 1e16, 1 << 33)
+    seconds = 0.1 + 0.2 + 5e-324 + 9999999.999999998
+    assert (found.count, found.seconds, found.peak) == (3, seconds, 1 << 33)
 
 
 def test_a_history_of_the_second_format_is_read_and_written_as_the_third(
