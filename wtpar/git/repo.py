@@ -106,7 +106,7 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
         raise NotARepositoryError(f"not a git repository (no such folder): {where}")
     res = procs.run(_DISCOVER, cwd=where, check=False)
     if res.returncode != 0:
-        if "dubious ownership" in res.stderr:
+        if "dubious ownership" in res.stderr or _owned_by_another(where):
             raise NotARepositoryError(
                 f"git does not trust the repository at {where} (another user owns it); to"
                 f" trust it: git config --global --add safe.directory {where}"
@@ -123,6 +123,22 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
         if top.returncode == 0 and top.stdout.strip():
             return RepoPaths(root=os.path.realpath(top.stdout.strip()), common_dir=common_dir)
     return RepoPaths(root=_main_worktree_root(common_dir), common_dir=common_dir)
+
+
+def _owned_by_another(where: str) -> bool:
+    """Whether the nearest `.git` above WHERE belongs to another user (git refuses such a
+    repository, in words of the user's language: this is what they say)."""
+    folder = where
+    while True:
+        try:
+            return os.stat(os.path.join(folder, ".git")).st_uid != os.geteuid()
+        except FileNotFoundError:
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                return False
+            folder = parent
+        except OSError:
+            return False
 
 
 def _bare(common_dir: str) -> NotARepositoryError:

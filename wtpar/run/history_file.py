@@ -123,7 +123,8 @@ def _whole(
         data = json.loads(text, parse_constant=_no_constant)
         entries = old_layout(data)
     except (ValueError, RecursionError) as exc:
-        problem = "not valid JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        invalid = isinstance(exc, json.JSONDecodeError | RecursionError)
+        problem = "not valid JSON" if invalid else str(exc)
         warn(f"{path}: {problem}; ignoring it", about=path)
         return
     yield from entries.items()
