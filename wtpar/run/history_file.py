@@ -80,7 +80,7 @@ def _lines(
             body = line.rstrip("\n").removesuffix(",")
             found = _entry(body)
             if found is None:
-                damaged += body != _END
+                damaged += body not in (_END, "")  # a blank line holds nothing to lose
                 continue
             yield found[0], body, found[1]
     if damaged:
