@@ -46,6 +46,25 @@ def resource_file(wtpar_dir: str, resource: str) -> str:
     return os.path.join(locks_dir(wtpar_dir), lock_file_name(resource))
 
 
+def slots_held(wtpar_dir: str, jobs: int) -> int:
+    """How many of slots 0..jobs-1 some wtpar process (this one too) holds now: each lock
+    file is tried without blocking and let go at once (a process taking it in that instant
+    retries after its first backoff, 2 ms)."""
+    held = 0
+    for index in range(jobs):
+        try:
+            fd = os.open(slot_file(wtpar_dir, index), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue  # never used
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held += 1
+        finally:
+            os.close(fd)  # lets go of the lock if it was taken
+    return held
+
+
 def _unlock(path: str) -> None:
     file_lock(path).release()
 

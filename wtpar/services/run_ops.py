@@ -187,6 +187,12 @@ class RunOps(EnvOps):
 
         return FinishedRuns(self.paths.wtpar_dir)
 
+    def slots_held(self, jobs: int) -> int:
+        """How many of the shared pool's first `jobs` slots any wtpar process holds now."""
+        from wtpar.run.pool import slots_held
+
+        return slots_held(self.paths.wtpar_dir, jobs)
+
     def notify(self, what: str, outcome: NotifyOutcome, summary: str) -> Sent:
         """Announce that WHAT finished: `[notify] command`, else notify-send."""
         from wtpar.notify import Notification, send

@@ -7,6 +7,7 @@ both are mixed into this screen so that one class owns the bindings.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, cast
 
 from textual import work
@@ -93,6 +94,7 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
         self.runs_finished = 0
         self._highlighted: str | None = None
         self._finished_runs: FinishedRuns | None = None  # made by the first refresh
+        self._held, self._held_at = 0, -1.0  # slots held in any process (_slots_held)
 
     @property
     def dash(self) -> WtparApp:
@@ -109,6 +111,18 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
         yield self.make_log_pane()
         yield Static(id="pool")
         yield Footer()
+
+    def _slots_held(self, jobs: int) -> int:
+        """The shared slots held in any process, looked at once a second at most (the bar
+        is drawn ten times a second while tasks run)."""
+        now = time.monotonic()
+        if now - self._held_at >= 1.0:
+            self._held_at = now
+            try:
+                self._held = self.dash.services.slots_held(jobs)
+            except OSError:
+                self._held = 0  # no locks folder to look in: nothing is held
+        return self._held
 
     def on_mount(self) -> None:
         self.query_one(ReadinessPanel).show_nothing("Checking merge readiness…")
@@ -160,8 +174,11 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
         running, queued = state.pool_counts()
         ok, bad = state.outcome_counts()
         jobs = state.jobs
+        others = max(0, self._slots_held(jobs) - running)  # the pool is the repository's
+        elsewhere = f" ({others} by other wtpar processes)" if others else ""
+        busy = running + others
         text = (
-            f"pool: {running}/{jobs} busy, {max(0, jobs - running)} free, {queued} queued"
+            f"pool: {busy}/{jobs} busy{elsewhere}, {max(0, jobs - busy)} free, {queued} queued"
             f"  │  {ok} ok, {bad} failed"
         )
         where = self.dash.runs.where()
