@@ -14,6 +14,7 @@ from pathlib import Path
 from fixtures.waiting import wait_for
 from tests.conftest import ROOT
 from wtpar import busy
+from wtpar.procs import group_alive
 
 
 def test_a_record_is_seen_in_the_same_process_and_released_after(tmp_path: Path) -> None:
@@ -157,3 +158,36 @@ def test_a_record_that_a_task_s_leftover_process_holds_is_not_reused(tmp_path: P
     finally:
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             os.kill(int(daemon_pid.read_text()), signal.SIGKILL)
+
+
+def test_a_killed_run_s_record_held_by_its_task_s_daemon_is_stale_once_the_task_is_gone(
+    tmp_path: Path,
+) -> None:
+    """wtpar is SIGKILLed while its task runs; the task had started a daemon in a session of
+    its own, which inherited the record's descriptor. While the task lives, the worktree is
+    busy; once the task's group is gone (the watchdog), the daemon's hold means nothing."""
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    daemon_pid, task_pid = tmp_path / "daemon.pid", tmp_path / "task.pid"
+    task = f"setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $! > {daemon_pid}; exec sleep 600"
+    hold = (
+        "import os, subprocess\n"
+        "held = busy.running_in(wtpar_dir, worktree, 'build')\n"
+        "record = held.__enter__()\n"
+        f"task = subprocess.Popen(['sh', '-c', {task!r}], pass_fds=(record.fd,),\n"
+        "                        start_new_session=True)\n"
+        "record.started(task.pid)\n"
+        f"open({str(task_pid)!r}, 'w').write(str(task.pid))\n"
+    )
+    try:
+        with _holder(tmp_path, hold):
+            wait_for(daemon_pid.exists, 30, "the daemon to start")
+        pgid = int(task_pid.read_text())
+        # wtpar is gone, its task is not: still busy.
+        assert [t.task for t in busy.running_tasks(wtpar_dir, worktree)] == ["build"]
+        os.killpg(pgid, signal.SIGKILL)  # as the watchdog does
+        wait_for(lambda: not group_alive(pgid), 30, "the task's group to be gone")
+        assert busy.running_tasks(wtpar_dir, worktree) == []
+    finally:
+        for pid_file in (daemon_pid, task_pid):
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)

@@ -26,6 +26,9 @@ gets a descriptor of its own (a new open of the file, locked once the old one is
 process the task left behind (a daemon started with setsid) may still hold the one it
 inherited, and then the lock cannot be taken again. That record is deleted, never handed
 on: it would stay locked, naming the next task, after wtpar and that task are gone.
+Likewise a reader takes a locked record for stale when both the wtpar process that wrote it
+and the task's process group are gone: what holds it then is such a leftover, which no
+`remove --force` could stop (it left the group).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from dataclasses import dataclass
 
 from wtpar.locks import locks_dir
 from wtpar.names import hash_stable
+from wtpar.procs import group_alive, pid_alive
 
 _counter = itertools.count()
 _STOP_GRACE = 5.0
@@ -302,9 +306,22 @@ def _live_record(path: str) -> RunningTask | None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
             return None
-        return _parse(os.pread(fd, 4096, 0))
+        task = _parse(os.pread(fd, 4096, 0))
+        if task is not None and _left_behind(task):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # its holder keeps the deleted file: nobody reads it again
+            return None
+        return task
     finally:
         os.close(fd)
+
+
+def _left_behind(task: RunningTask) -> bool:
+    """Whether the record is held only by something the task left running in a session of
+    its own: the wtpar process that wrote it and the task's process group are both gone."""
+    if task.owner_pid <= 0 or pid_alive(task.owner_pid):
+        return False  # a reused pid errs on the side of busy
+    return task.pid <= 0 or task.pid == task.owner_pid or not group_alive(task.pid)
 
 
 def _parse(raw: bytes) -> RunningTask | None:
