@@ -85,13 +85,14 @@ def test_a_repository_git_does_not_trust_says_so_and_how_to_trust_it(tmp_path: P
     for folder, _, files in os.walk(repo):
         for name in [folder, *(os.path.join(folder, f) for f in files)]:
             os.chown(name, 65534, 65534)  # another user's, as a shared folder would be
-    with pytest.raises(NotARepositoryError) as raised:
-        discover(repo)
-    assert str(raised.value) == (
-        f"git does not trust the repository at {repo} (another user owns it); to trust it:"
-        f" git config --global --add safe.directory {repo}"
-    )
-    assert "\n" not in str(raised.value)  # one line
+    (repo / "sub").mkdir()
+    for where in (repo, repo / "sub"):  # the advice names the repository, not the folder
+        with pytest.raises(NotARepositoryError) as raised:
+            discover(where)
+        assert str(raised.value) == (
+            f"git does not trust the repository at {repo} (another user owns it); to trust"
+            f" it: git config --global --add safe.directory {repo}"
+        )
 
 
 def test_a_deleted_current_folder_is_named_and_minus_c_still_works(
@@ -120,3 +121,19 @@ def test_a_deleted_current_folder_is_named_and_minus_c_still_works(
         " with -C DIR"
     )
     assert named.stdout.strip().endswith("EXIT 0") and str(repo) in named.stdout
+
+
+def test_a_separate_git_dir_named_dot_git_is_not_taken_for_the_main_worktree(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "store").mkdir()
+    git(tmp_path, "init", "-q", "-b", "main", "--separate-git-dir", "store/.git", "work")
+    work = tmp_path / "work"
+    git(work, "commit", "-q", "--allow-empty", "-m", "one")
+    (work / "untracked.txt").write_text("seen\n")
+    assert discover(work).root == str(work)
+    out = python_output(_WTPAR, ["list", "--json"], work)  # through the early listing
+    printed, _, code = out.strip().rpartition("\nEXIT ")
+    assert code == "0", out
+    [main] = json.loads(printed)["worktrees"]
+    assert (main["path"], main["untracked"]) == (str(work), 1)

@@ -71,23 +71,31 @@ def discover_listed(
     -z` when `early` (`start_discovery(start)`) found it (else None: `discover` did)."""
     if early is not None and os.path.isdir(start):
         res = early.result(check=False)
-        found = _from_listing(res.stdout) if res.returncode == 0 else None
+        found = _from_listing(res.stdout, start) if res.returncode == 0 else None
         if found is not None:
             return found, res.stdout
     return discover(start), None
 
 
-def _from_listing(out: str) -> RepoPaths | None:
-    """The repository of a worktree list whose main worktree keeps its git dir in `.git`
-    (None for any other layout)."""
+def _from_listing(out: str, start: str | os.PathLike[str]) -> RepoPaths | None:
+    """The repository of a worktree list whose main worktree keeps its git dir in `.git`,
+    seen from one of its worktrees (None for any other layout: a separate git dir named
+    `.git` is listed as the main worktree's, from a folder the list does not name)."""
     listed = parse_worktree_list(out)
     if not listed or listed[0].bare:
         return None
     git_dir = os.path.join(listed[0].path, ".git")
     if not os.path.isdir(git_dir):
         return None
+    where = os.path.realpath(start)
+    if not any(_within(where, os.path.realpath(wt.path)) for wt in listed):
+        return None
     common_dir = os.path.realpath(git_dir)
     return RepoPaths(root=os.path.dirname(common_dir), common_dir=common_dir)
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
@@ -106,39 +114,48 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
         raise NotARepositoryError(f"not a git repository (no such folder): {where}")
     res = procs.run(_DISCOVER, cwd=where, check=False)
     if res.returncode != 0:
-        if "dubious ownership" in res.stderr or _owned_by_another(where):
+        said = re.search(r"dubious ownership in repository at '(.+)'", res.stderr)
+        theirs = said.group(1) if said else _owned_by_another(where)
+        if theirs:
             raise NotARepositoryError(
-                f"git does not trust the repository at {where} (another user owns it); to"
-                f" trust it: git config --global --add safe.directory {where}"
+                f"git does not trust the repository at {theirs} (another user owns it); to"
+                f" trust it: git config --global --add safe.directory {theirs}"
             )
         raise NotARepositoryError(f"not a git repository (or any parent up to /): {where}")
     common_dir, bare, git_dir = res.stdout.splitlines()[:3]
     common_dir = os.path.realpath(common_dir)
     if bare == "true":
         raise _bare(common_dir)
-    if os.path.basename(common_dir) == ".git":
-        return RepoPaths(root=os.path.dirname(common_dir), common_dir=common_dir)
+    parent = os.path.dirname(common_dir)
+    usual = os.path.basename(common_dir) == ".git"  # the main worktree holds it, usually
     if os.path.realpath(git_dir) == common_dir:  # in the main worktree (or its git dir)
+        if usual and _within(os.path.realpath(where), parent):
+            return RepoPaths(root=parent, common_dir=common_dir)
         top = procs.run(["git", "rev-parse", "--show-toplevel"], cwd=where, check=False)
         if top.returncode == 0 and top.stdout.strip():
             return RepoPaths(root=os.path.realpath(top.stdout.strip()), common_dir=common_dir)
+    if usual:
+        return RepoPaths(root=parent, common_dir=common_dir)
     return RepoPaths(root=_main_worktree_root(common_dir), common_dir=common_dir)
 
 
-def _owned_by_another(where: str) -> bool:
-    """Whether the nearest `.git` above WHERE belongs to another user (git refuses such a
-    repository, in words of the user's language: this is what they say)."""
+def _owned_by_another(where: str) -> str | None:
+    """The folder holding the nearest `.git` above WHERE if another user owns that `.git`
+    (git refuses such a repository in words of the user's language: this is what they
+    say), else None."""
     folder = where
     while True:
         try:
-            return os.stat(os.path.join(folder, ".git")).st_uid != os.geteuid()
+            owner = os.stat(os.path.join(folder, ".git")).st_uid
         except FileNotFoundError:
             parent = os.path.dirname(folder)
             if parent == folder:
-                return False
+                return None
             folder = parent
+            continue
         except OSError:
-            return False
+            return None
+        return folder if owner != os.geteuid() else None
 
 
 def _bare(common_dir: str) -> NotARepositoryError:

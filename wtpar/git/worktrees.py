@@ -34,8 +34,9 @@ class WorktreeCommands(GitBase):
         `git worktree list --porcelain -z` when it was just read, see repo.discover_listed)."""
         out = self.run("worktree", "list", "--porcelain", "-z").stdout if listed is None else listed
         found = [with_rebased_branch(wt) for wt in parse_worktree_list(out)]
-        if found and found[0].path == self.paths.common_dir != self.paths.root:
-            # A `.git` file's repository: git names the git dir, discovery found the folder.
+        if found and found[0].path != self.paths.root and not found[0].bare:
+            # A `.git` file's repository: git names its git dir (or the folder holding that,
+            # when it is called `.git`) as the main worktree; discovery found the real one.
             found[0] = dataclasses.replace(found[0], path=self.paths.root)
         return found
 
