@@ -34,12 +34,15 @@ def test_a_file_that_is_not_a_history_is_dropped_with_a_warning(
     assert list(History(str(tmp_path)).load()) == [TaskId("t", "a", "c")]
 
 
+@pytest.mark.parametrize("schema_first", [True, False])
 def test_a_newer_wtpar_s_history_is_left_as_it_is(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], schema_first: bool
 ) -> None:
     history = History(str(tmp_path))
     Path(history.path).parent.mkdir(parents=True)
-    newer = json.dumps({"schema": 4, "entries": {"t\x1fa\x1fc": {"rows": []}}})
+    entries = {"t\x1fa\x1fc": {"rows": []}}
+    data = {"schema": 4, "entries": entries} if schema_first else {"entries": entries, "schema": 4}
+    newer = json.dumps(data)
     Path(history.path).write_text(newer)
     assert history.load() == {}
     _recorded(history, "t")
@@ -47,13 +50,17 @@ def test_a_newer_wtpar_s_history_is_left_as_it_is(
     assert Path(history.path).read_text() == newer
 
 
-def test_a_line_with_a_bad_escape_is_dropped_not_copied_on(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "attempts",
+    ['"1.0,0,1.0,,\\q"', '"1.0,0,1.0,,26259456"junk"'],  # not JSON: \q; a stray quote
+)
+def test_a_line_that_is_no_json_is_dropped_not_copied_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], attempts: str
 ) -> None:
     history = History(str(tmp_path))
     _recorded(history, "t")
     lines = Path(history.path).read_text().splitlines()
-    lines.insert(1, '"u\\u001fa\\u001fc":"1.0,0,1.0,,\\q",')  # not JSON: \q
+    lines.insert(1, f'"u\\u001fa\\u001fc":{attempts},')
     Path(history.path).write_text("\n".join(lines) + "\n")
     assert list(History(str(tmp_path)).load()) == [TaskId("t", "a", "c")]
     _recorded(History(str(tmp_path)), "v")

@@ -30,11 +30,10 @@ from wtpar.notices import warn
 HEADER = '{"schema":3,"entries":{'
 _END = "}}"
 _decode = json.JSONDecoder().raw_decode  # a JSON value at a position of a line, in C
-# What wtpar never writes in a key's attempts (numbers, commas and semicolons): a line with
-# one of these is decoded before it is carried over, so that a damaged one is dropped, not
-# copied into the next file (which must stay valid JSON for every reader).
-_ESCAPE_OR_CONTROL = re.compile(r"[\\\x00-\x1f]")
-_SCHEMA = re.compile(r'\s*\{\s*"schema"\s*:\s*(\d+)')
+# What wtpar never writes inside a key's attempts (numbers, commas and semicolons): a line
+# with one of these is decoded before it is carried over, so that a damaged one is dropped,
+# not copied into the next file (which must stay valid JSON for every reader).
+_SUSPECT = re.compile(r'[\\"\x00-\x1f]')  # an escape, a quote, a control character
 
 
 def read_entries(
@@ -97,23 +96,34 @@ def _entry(body: str) -> tuple[str, int] | None:
     quoted = len(body) > end + 2 and body[end + 1] == body[-1] == '"'
     if not (isinstance(key, str) and key.count("\x1f") >= 2 and body[end] == ":" and quoted):
         return None
-    if _ESCAPE_OR_CONTROL.search(body, end + 1):
+    if _SUSPECT.search(body, end + 2, len(body) - 1):  # between the string's quotes
         try:
-            _decode(body, end + 1)
+            _, stop = _decode(body, end + 1)
         except ValueError:
             return None
+        if stop != len(body):
+            return None  # a quote ended the string early: what follows is no JSON
     return key, end + 1
 
 
 def newer_schema(path: str, known: int) -> int | None:
-    """The schema of the file at PATH if a newer wtpar wrote it (above `known`), else None."""
+    """The schema of the file at PATH if a newer wtpar wrote it (above `known`), else None.
+    Only a file of another layout than this one's is parsed (whole: its "schema" may come
+    after its entries)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            found = _SCHEMA.match(fh.read(200))
+            if fh.readline().rstrip("\n") == HEADER:
+                return None
+            fh.seek(0)
+            data = json.load(fh, parse_constant=_no_constant)
     except FileNotFoundError:
         return None
-    schema = int(found.group(1)) if found else 0
-    return schema if schema > known else None
+    except (ValueError, RecursionError):
+        return None  # damaged: read as such, and replaced
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema > known:
+        return schema
+    return None
 
 
 def _whole(
