@@ -40,7 +40,7 @@ def test_a_newer_wtpar_s_history_is_left_as_it_is(
 ) -> None:
     history = History(str(tmp_path))
     Path(history.path).parent.mkdir(parents=True)
-    entries = {"t\x1fa\x1fc": {"rows": []}}
+    entries: dict[str, object] = {"t\x1fa\x1fc": {"rows": []}}
     data = {"schema": 4, "entries": entries} if schema_first else {"entries": entries, "schema": 4}
     newer = json.dumps(data)
     Path(history.path).write_text(newer)
@@ -166,3 +166,36 @@ def test_a_run_waiting_for_the_history_s_lock_says_so_then_records(
         holder.wait()
     assert run.wait(timeout=60) == 0
     assert [t.task for t in history.load()] == ["cmd"]
+
+
+def test_a_lock_held_too_long_leaves_the_history_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A holder stopped with Ctrl-Z would keep every run waiting at its end: past a bound
+    (15 s, shortened here), the run leaves its history unrecorded, with a warning."""
+    import wtpar.run.history
+    import wtpar.state
+
+    monkeypatch.setattr(wtpar.state, "QUIET_WAIT", 0.1)
+    monkeypatch.setattr(wtpar.run.history, "CACHE_PATIENCE", 0.2)
+    history = History(str(tmp_path))
+    _recorded(history, "t")
+    before = Path(history.path).read_text()
+    holding = tmp_path / "holding"
+    lock = Path(history.path).parent / "locks" / "history.json.lock"
+    code = (
+        "import sys, time\nfrom filelock import FileLock\n"
+        "with FileLock(sys.argv[1]):\n    open(sys.argv[2], 'w').close()\n"
+        "    time.sleep(600)\n"  # wait-ok: a holder the test kills
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code, str(lock), str(holding)])
+    try:
+        wait_for(holding.exists, 30, "the lock to be held")
+        _recorded(history, "u")
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert "waiting for another wtpar process to finish writing" in err
+    assert "cannot write it (another wtpar process held its lock for 0s); not recording" in err
+    assert Path(history.path).read_text() == before

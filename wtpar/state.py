@@ -19,6 +19,11 @@ JsonDict = dict[str, Any]
 SCHEMA = 1
 _T = TypeVar("_T")
 QUIET_WAIT = 2.0  # seconds waited for a file's lock before saying so
+CACHE_PATIENCE = 15.0  # seconds more a cache's writer waits, then leaves the cache as it is
+
+
+class LockWaitTimeout(OSError):
+    """Another process held a file's lock for longer than the writer would wait."""
 
 
 def atomic_write_text(path: str, text: str | Iterable[str], durable: bool = True) -> None:
@@ -117,11 +122,13 @@ def update_with(
     compact: bool = False,
     durable: bool = True,
     encode: Callable[[Any], Iterable[str]] | None = None,
+    patience: float | None = None,
 ) -> Any:
     """Under the file's lock: `read` (which validates), apply `change`, write back
     atomically (`durable`: see atomic_write_text; `encode`: the new data's JSON in pieces,
     for a file of megabytes held once as objects rather than three more times as text,
-    its bytes and all); return the new data."""
+    its bytes and all); return the new data. `patience`: seconds to wait for the lock once
+    the wait was announced, then LockWaitTimeout (None: as long as it takes)."""
     from filelock import Timeout
 
     lock = file_lock(
@@ -132,7 +139,11 @@ def update_with(
     except Timeout:
         # A writer stopped with Ctrl-Z holds it for as long as it is stopped: say who waits.
         warn(f"waiting for another wtpar process to finish writing {path}")
-        lock.acquire()
+        try:
+            lock.acquire(timeout=-1 if patience is None else patience)
+        except Timeout:
+            waited = f"{QUIET_WAIT + (patience or 0.0):.0f}s"
+            raise LockWaitTimeout(f"another wtpar process held its lock for {waited}") from None
     try:
         data = change(read(path))
         if encode is not None:
@@ -153,7 +164,12 @@ def update_cache(
     lost is only dropped (with a warning) and learned again."""
     try:
         update_with(
-            path, lambda p: read_cache(p, parse, empty), change, compact=True, durable=False
+            path,
+            lambda p: read_cache(p, parse, empty),
+            change,
+            compact=True,
+            durable=False,
+            patience=CACHE_PATIENCE,
         )
     except OSError as exc:
         warn(f"{path}: cannot write it ({exc.strerror or exc}); not caching this time", about=path)

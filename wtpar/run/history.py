@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from wtpar.notices import warn
 from wtpar.run.history_file import newer_schema, read_entries, rewritten
-from wtpar.state import remove_leftover_temp_files, update_with
+from wtpar.state import CACHE_PATIENCE, remove_leftover_temp_files, update_with
 
 KEEP = 20  # attempts kept per key
 MAX_KEYS = 5000  # keys kept in all, the least recently used dropped first
@@ -225,7 +225,9 @@ class History:
 
         # Not durable (no fsync at the end of every run): lost history is learned again.
         try:
-            update_with(self.path, read, lambda path: path, durable=False, encode=pieces)
+            update_with(
+                self.path, read, lambda p: p, durable=False, encode=pieces, patience=CACHE_PATIENCE
+            )
         except _LeftAlone as exc:
             warn(f"{self.path}: {exc}; not recording this run's history", about=self.path)
         except OSError as exc:
