@@ -104,3 +104,29 @@ def test_shell_completion_offers_worktree_branches(repo: Path, wtpar: Invoke) ->
     assert result.returncode == 0
     offered = {line.split(",", 1)[1] for line in result.stdout.splitlines()}
     assert offered == {"feature-one", "feature-two"}
+
+
+def test_ctrl_c_while_wtpar_starts_is_quiet_and_exits_130(repo: Path) -> None:
+    """Before a command sets up its own handling of Ctrl-C (while modules load), the
+    interruption ends wtpar with 130 and one line, not a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import wtpar.cli\n"
+        "def interrupted(*args, **kwargs):\n    raise KeyboardInterrupt\n"
+        "wtpar.cli.main = interrupted\n"
+        "from wtpar.__main__ import main\nmain()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (130, "\nwtpar: interrupted\n")

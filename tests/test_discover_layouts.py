@@ -101,7 +101,8 @@ def test_a_deleted_current_folder_is_named_and_minus_c_still_works(
     gone = tmp_path / "gone"
     gone.mkdir()
     results = []
-    for argv in (["list"], ["-C", str(repo), "list"]):
+    relative = os.path.relpath(repo, gone)
+    for argv in (["list"], ["-C", str(repo), "list"], ["-C", relative, "list"]):
         script = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
         command = [sys.executable, "-c", _WTPAR, *argv]
         gone.mkdir(exist_ok=True)
@@ -114,13 +115,14 @@ def test_a_deleted_current_folder_is_named_and_minus_c_still_works(
                 timeout=60,
             )
         )
-    lost, named = results
+    lost, named, relative_lost = results
     assert lost.stdout.strip() == "EXIT 2"
     assert lost.stderr.strip() == (
         "wtpar: error: the current folder no longer exists: cd to a worktree, or name one"
         " with -C DIR"
     )
     assert named.stdout.strip().endswith("EXIT 0") and str(repo) in named.stdout
+    assert relative_lost.stderr.strip().endswith("or give -C an absolute path")
 
 
 def test_a_separate_git_dir_named_dot_git_is_not_taken_for_the_main_worktree(

@@ -152,6 +152,7 @@ def test_auto_jobs_from_cpus_load_memory_and_history() -> None:
     assert choose_jobs(machine(), unknown, 20).jobs == 8
     assert choose_jobs(machine(load=6.0), unknown, 20).jobs == 2
     assert choose_jobs(machine(load=30.0), unknown, 20).jobs == 1
+    assert choose_jobs(machine(cpus=2, load=0.1), unknown, 20).jobs == 2  # 1.9 CPUs free
     waiting = [E(5.0, "this branch", cpu_share=0.1, peak_rss=100 << 20)] * 50
     choice = choose_jobs(machine(), waiting, 50)
     assert choice.jobs == 32 and "0.10 CPU each" in choice.why  # 4 per CPU at most

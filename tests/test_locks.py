@@ -79,3 +79,37 @@ def test_a_run_loads_the_lock_library_only_after_its_tasks_started(
     loaded_at_start, _ = run_noting_first_start(dispatcher, lambda: "filelock" in sys.modules)
     assert not loaded_at_start
     assert "filelock" in sys.modules  # the results were recorded under its lock
+
+
+def test_waiting_for_the_repository_lock_is_said(repo: Path, tmp_path: Path) -> None:
+    """`spawn` waiting for another process's repository lock says so after a moment (it
+    waited without a word), and goes on once the lock is free."""
+    import os
+    import subprocess
+
+    from fixtures.waiting import wait_for
+    from tests.conftest import ROOT
+    from wtpar.locks import locks_dir
+
+    lock = os.path.join(locks_dir(str(repo / ".git" / "wtpar")), "repo.lock")
+    holder = hold_in_other_process(lock)
+    err = tmp_path / "stderr"
+    try:
+        with open(err, "w") as err_file:
+            spawning = subprocess.Popen(
+                [sys.executable, "-m", "wtpar", "spawn", "waiting"],
+                cwd=repo,
+                stdout=subprocess.DEVNULL,
+                stderr=err_file,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+        said = "waiting for another wtpar process to finish changing the repository"
+        wait_for(lambda: said in err.read_text(), 30, "spawn to say it waits")
+        assert spawning.poll() is None
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait()
+    assert spawning.wait(timeout=60) == 0
+    assert (repo.parent / f"{repo.name}.worktrees" / "waiting").is_dir()

@@ -78,9 +78,10 @@ def test_json_output_never_prints_nan(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_a_control_character_in_a_cell_is_shown_as_an_escape() -> None:
     # A path with a newline kept a row on two lines; an escape sequence reached the terminal.
-    table = aligned_table(["PATH", "STATE"], [["/tmp/new\nline", "\x1b[2Jok"], ["a\tb", "ok"]])
+    rows = [["/tmp/new\nline", "\x1b[2Jok"], ["a\tb", "\u009b\u202eok"]]
+    table = aligned_table(["PATH", "STATE"], rows)
     assert table.splitlines() == [
         "PATH            STATE",
         "/tmp/new\\nline  \\x1b[2Jok",
-        "a\\tb            ok",
+        "a\\tb            \\x9b\\u202eok",  # a C1 control, a right-to-left override
     ]

@@ -9,6 +9,7 @@ allocated so far frozen (cli.start_up_over).
 """
 
 import gc
+import sys
 
 
 def main() -> None:
@@ -18,6 +19,10 @@ def main() -> None:
         from wtpar.cli import main as cli_main
 
         cli_main()
+    except KeyboardInterrupt:
+        # Ctrl-C while wtpar starts, before the command handles it: no traceback.
+        sys.stderr.write("\nwtpar: interrupted\n")
+        raise SystemExit(130) from None
     finally:
         # Also when no command was loaded (`--help`, a usage error). Frozen first: turned on
         # over a young generation of everything allocated, the collector would walk it all.

@@ -24,6 +24,7 @@ from wtpar.names import hash_stable
 if TYPE_CHECKING:
     from filelock import FileLock
 
+_QUIET_WAIT = 2.0  # seconds waited for the repository lock before saying so
 _registry: dict[str, FileLock] = {}
 _registry_guard = threading.Lock()
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -74,7 +75,15 @@ def repo_lock(wtpar_dir: str, timeout: float = 300.0) -> Iterator[None]:
 
     lock = file_lock(os.path.join(locks_dir(wtpar_dir), "repo.lock"))
     try:
-        lock.acquire(timeout=timeout)
+        try:
+            lock.acquire(timeout=min(_QUIET_WAIT, timeout))
+        except Timeout:
+            if timeout <= _QUIET_WAIT:
+                raise
+            from wtpar.notices import warn
+
+            warn("waiting for another wtpar process to finish changing the repository")
+            lock.acquire(timeout=timeout - _QUIET_WAIT)
     except Timeout:
         raise WtparError(
             f"another wtpar process has held the repository lock for {timeout:.0f}s "

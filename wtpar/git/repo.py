@@ -107,8 +107,9 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
     try:
         where = os.path.abspath(start)
     except FileNotFoundError:
+        how = "name one with -C DIR" if str(start) == "." else "give -C an absolute path"
         raise NotARepositoryError(
-            "the current folder no longer exists: cd to a worktree, or name one with -C DIR"
+            f"the current folder no longer exists: cd to a worktree, or {how}"
         ) from None
     if not os.path.isdir(where):
         raise NotARepositoryError(f"not a git repository (no such folder): {where}")

@@ -53,7 +53,8 @@ def choose_jobs(
         f"{resources.cpus} usable CPU{'s' if resources.cpus != 1 else ''}, "
         f"load {resources.load:.1f} ({free:.1f} free)"
     ]
-    by_cpu = max(1, min(math.floor(free / share + 1e-9), OVERSUBSCRIBE * resources.cpus))
+    # Rounded: an idle 2-CPU machine's load of 0.1 leaves 1.9 CPUs, room for two tasks.
+    by_cpu = max(1, min(math.floor(free / share + 0.5), OVERSUBSCRIBE * resources.cpus))
     if shares:
         reasons.append(f"tasks use up to {share:.2f} CPU each (history)")
     else:
