@@ -199,3 +199,24 @@ def test_a_lock_held_too_long_leaves_the_history_as_it_is(
     assert "waiting for another wtpar process to finish writing" in err
     assert "cannot write it (another wtpar process held its lock for 0s); not recording" in err
     assert Path(history.path).read_text() == before
+
+
+def test_a_fifo_in_the_history_s_place_is_left_alone_without_waiting(
+    repo: Path, wtpar: Invoke
+) -> None:
+    """Opening a FIFO to read it waits for a writer: the run would never end."""
+    assert wtpar("spawn", "a").exit_code == 0
+    history = repo / ".git" / "wtpar" / "cache" / "history.json"
+    history.parent.mkdir(parents=True)
+    os.mkfifo(history)
+    done = subprocess.run(
+        [sys.executable, "-m", "wtpar", "run", "-b", "a", "--", "true"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{history}: cannot read it (not a file)" in done.stderr
+    assert history.is_fifo()

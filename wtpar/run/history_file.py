@@ -20,10 +20,13 @@ beyond `max_keys` the first ones go.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from wtpar.notices import warn
 
@@ -61,7 +64,7 @@ def _lines(
     """(key, its line without the comma, where the attempts' string starts in it): only the
     key is decoded."""
     try:
-        fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - a generator's
+        fh = open_regular(path)
     except FileNotFoundError:
         return
     except OSError as exc:
@@ -84,6 +87,17 @@ def _lines(
             yield found[0], body, found[1]
     if damaged:
         warn(f"{path}: {damaged} damaged line(s) dropped; the others are kept", about=path)
+
+
+def open_regular(path: str) -> TextIO:
+    """PATH opened for reading, if it is a file (a FIFO in its place would block the run
+    forever, a directory fails only on reading); OSError otherwise."""
+    # Non-blocking: opening a FIFO for reading otherwise waits for a writer.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a file")
+    return os.fdopen(fd, encoding="utf-8", errors="replace")
 
 
 def _entry(body: str) -> tuple[str, int] | None:
@@ -111,7 +125,7 @@ def newer_schema(path: str, known: int) -> int | None:
     Only a file of another layout than this one's is parsed (whole: its "schema" may come
     after its entries)."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with open_regular(path) as fh:
             if fh.readline().rstrip("\n") == HEADER:
                 return None
             fh.seek(0)
