@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.waiting import wait_for
-from tests.conftest import ROOT, Invoke
+from tests.conftest import ROOT, Invoke, run_wtpar_process
 from wtpar.run.history import Attempted, History, TaskId
 
 
@@ -209,14 +209,7 @@ def test_a_fifo_in_the_history_s_place_is_left_alone_without_waiting(
     history = repo / ".git" / "wtpar" / "cache" / "history.json"
     history.parent.mkdir(parents=True)
     os.mkfifo(history)
-    done = subprocess.run(
-        [sys.executable, "-m", "wtpar", "run", "-b", "a", "--", "true"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60,
-    )
+    done = run_wtpar_process("run", "-b", "a", "--", "true", cwd=repo)
     assert done.returncode == 0, done.stderr
     assert f"{history}: cannot read it (not a file)" in done.stderr
     assert history.is_fifo()
