@@ -41,7 +41,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
@@ -292,6 +292,18 @@ def running_tasks(wtpar_dir: str, worktree_path: str) -> list[RunningTask]:
         task = _live_record(os.path.join(folder, name))
         if task is not None:
             found.append(task)
+    return found
+
+
+def tasks_elsewhere(wtpar_dir: str, paths: Iterable[str]) -> dict[str, list[str]]:
+    """Path -> the tasks (and hooks) other processes are running in it, for the worktrees
+    where there are any."""
+    found: dict[str, list[str]] = {}
+    me = os.getpid()
+    for path in paths:
+        names = [t.task for t in running_tasks(wtpar_dir, path) if t.owner_pid != me]
+        if names:
+            found[path] = names
     return found
 
 

@@ -187,6 +187,12 @@ class RunOps(EnvOps):
 
         return FinishedRuns(self.paths.wtpar_dir)
 
+    def tasks_elsewhere(self, paths: Sequence[str]) -> dict[str, list[str]]:
+        """Path -> the tasks other wtpar processes (agents' runs) are running there now."""
+        from wtpar.busy import tasks_elsewhere
+
+        return tasks_elsewhere(self.paths.wtpar_dir, paths)
+
     def slots_held(self, jobs: int) -> int:
         """How many of the shared pool's first `jobs` slots any wtpar process holds now."""
         from wtpar.run.pool import slots_held

@@ -1,5 +1,6 @@
-"""The dashboard's fleet cells: who holds each worktree (leases) and the brief flash of a
-row whose run just finished, in whichever process it ran. Free of Textual, like view.py."""
+"""The dashboard's fleet cells: who holds each worktree (leases), what other wtpar processes
+(agents' runs) are running in it now, and the brief flash of a row whose run just finished,
+in whichever process it ran. Free of Textual, like view.py."""
 
 from __future__ import annotations
 
@@ -27,6 +28,19 @@ def holder_cell(bs: BranchStatus, state: DashState, now: float) -> Cell:
     if lease is None:
         return Cell("-", "dim")
     return Cell(f"{lease.holder} {format_duration(lease.expires - now)}", "bold magenta")
+
+
+def elsewhere_columns(state: DashState) -> tuple[str, ...]:
+    """The Elsewhere column, while another wtpar process runs a task in some worktree."""
+    return ("elsewhere",) if state.elsewhere else ()
+
+
+def elsewhere_cell(bs: BranchStatus, state: DashState) -> Cell:
+    """`▶ test, lint`: what other wtpar processes run in the worktree now, or `-`."""
+    names = state.elsewhere.get(bs.worktree.path)
+    if not names:
+        return Cell("-", "dim")
+    return Cell("▶ " + ", ".join(names), "bold yellow")
 
 
 def flash_style(bs: BranchStatus, state: DashState, now: float) -> str | None:

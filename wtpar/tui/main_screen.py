@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from wtpar.errors import WtparError
 from wtpar.model import BranchStatus
 from wtpar.text import compact_seconds, plural
-from wtpar.tui.fleet_view import FLASH_SECONDS, holder_columns
+from wtpar.tui.fleet_view import FLASH_SECONDS, elsewhere_columns, holder_columns
 from wtpar.tui.land_actions import LandActions
 from wtpar.tui.messages import (
     ActionDone,
@@ -153,7 +153,8 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
         state = self.dash.state
         now = self.dash.now()
         # The verdict before the task columns, so that many tasks never push it off screen.
-        shown = (*FIXED_COLUMNS, *holder_columns(state), *env_columns(state), "ready")
+        fleet = (*holder_columns(state), *elsewhere_columns(state))
+        shown = (*FIXED_COLUMNS, *fleet, *env_columns(state), "ready")
         columns = [Column(c, COLUMN_TITLES[c]) for c in shown]
         columns += [Column(f"task:{t}", t) for t in state.task_names]
         if self.sort_column:
@@ -252,10 +253,11 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
             if self._finished_runs is None:
                 self._finished_runs = self.dash.services.finished_runs()
             finished = self._finished_runs.poll()
+            elsewhere = self.dash.services.tasks_elsewhere([bs.worktree.path for bs in statuses])
         except WtparError as exc:
             self.post_message(ActionFailed("refresh", exc.message))
             return
-        self.post_message(WorktreesRefreshed(statuses, envs, leases, finished))
+        self.post_message(WorktreesRefreshed(statuses, envs, leases, finished, elsewhere))
 
     def on_worktrees_listed(self, message: WorktreesListed) -> None:
         """The first rows, their status columns marked as still being read."""
@@ -273,6 +275,7 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
         state.statuses = message.statuses
         state.envs = message.envs
         state.leases = message.leases
+        state.elsewhere = message.elsewhere
         self._flash(message.finished)
         state.marked &= {branch_name(bs) for bs in message.statuses}
         first = not self.loaded

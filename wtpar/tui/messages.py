@@ -34,6 +34,7 @@ class WorktreesRefreshed(Message):
     envs: dict[str, EnvView] = field(default_factory=dict)  # by worktree path
     leases: dict[str, Lease] = field(default_factory=dict)  # holders by branch
     finished: dict[str, WaitOutcome] = field(default_factory=dict)  # runs that just ended
+    elsewhere: dict[str, list[str]] = field(default_factory=dict)  # other processes' tasks
 
 
 @dataclass

@@ -25,7 +25,7 @@ from wtpar.model import (
 )
 from wtpar.run.shards import TaskGroup
 from wtpar.text import compact_seconds
-from wtpar.tui.fleet_view import flash_style, holder_cell
+from wtpar.tui.fleet_view import elsewhere_cell, flash_style, holder_cell
 from wtpar.tui.widgets.branch_table import Cell
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ class DashState:
     jobs: int = 0
     envs: dict[str, EnvView] = field(default_factory=dict)  # ports and services by path
     leases: dict[str, Lease] = field(default_factory=dict)  # holders by branch
+    elsewhere: dict[str, list[str]] = field(default_factory=dict)  # other processes' tasks
     flashes: dict[str, tuple[float, bool]] = field(default_factory=dict)  # path: (when, ok)
     # The rows come from `git worktree list` alone; each worktree's status is being read.
     pending: bool = False
@@ -232,6 +233,7 @@ COLUMN_TITLES = {
     "ready": "Ready",
     "ports": "Ports",
     "holder": "Holder",
+    "elsewhere": "Elsewhere",
     "services": "Services",
 }
 
@@ -281,6 +283,8 @@ def row_cells(
         cells.update(dirty=PENDING, base=PENDING, upstream=PENDING)
     if state.leases:
         cells["holder"] = holder_cell(bs, state, now)
+    if state.elsewhere:
+        cells["elsewhere"] = elsewhere_cell(bs, state)
     flashed = flash_style(bs, state, now)
     if flashed:
         cells["branch"] = Cell(cells["branch"].text, flashed)
