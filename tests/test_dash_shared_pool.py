@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fixtures.waiting import wait_for
 from tests.conftest import ROOT, Invoke
-from tests.dash_helpers import FIXED_NOW, cell, until
+from tests.dash_helpers import FIXED_NOW, cell, rows_read, until
 from tests.test_dash_runs import pool_text
 from wtpar.services import Services
 from wtpar.tui.app import make_app
@@ -73,6 +73,7 @@ async def test_tasks_other_wtpar_processes_run_show_in_an_elsewhere_column(
         services = Services.from_cwd(repo)
         app = make_app(services, now=lambda: FIXED_NOW, refresh_interval=0.2, jobs=2)
         async with app.run_test(size=(150, 40)) as pilot:
+            await until(pilot, lambda: rows_read(app) == 3, what="three rows")
             await until(pilot, lambda: cell(app, "a", "elsewhere") == "▶ build", what="a's task")
             assert cell(app, "b", "elsewhere") == "-"
             os.kill(agent.pid, signal.SIGKILL)
