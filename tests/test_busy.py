@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -191,3 +192,20 @@ def test_a_killed_run_s_record_held_by_its_task_s_daemon_is_stale_once_the_task_
         for pid_file in (daemon_pid, task_pid):
             with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_a_held_record_from_another_machine_stays_busy(tmp_path: Path) -> None:
+    """On a folder shared by several machines, a record's pids are its machine's: that they
+    are not running here says nothing, so a held record of another host stays busy."""
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    folder = busy.busy_dir(wtpar_dir, worktree)
+    os.makedirs(folder)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that runs nothing here
+    record = os.path.join(folder, "remote-1.json")
+    with open(record, "w") as fh:
+        fields = {"task": "t", "kind": "task", "host": "another-machine"}
+        json.dump({**fields, "owner_pid": gone.pid, "started": 1.0, "pid": gone.pid}, fh)
+    hold = f"import fcntl\nfd = os.open({record!r}, os.O_RDONLY)\nfcntl.flock(fd, fcntl.LOCK_EX)"
+    with _holder(tmp_path, "import os\n" + hold):
+        assert [t.task for t in busy.running_tasks(wtpar_dir, worktree)] == ["t"]

@@ -51,6 +51,7 @@ from wtpar.procs import group_alive, pid_alive
 
 _counter = itertools.count()
 _STOP_GRACE = 5.0
+_HOST = os.uname().nodename
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class RunningTask:
     owner_pid: int
     started: float
     kind: str = "task"  # or "hook": a post_create command
+    host: str = ""  # the machine of its pids (a shared folder may serve several)
 
     def describe(self) -> str:
         """`task test is running in it (pid 123)`."""
@@ -125,7 +127,8 @@ class BusyRecord:
         # The record is written three times per task: all but the pid is formatted once.
         self._head = (
             f'{{"task": {json.dumps(task)}, "kind": {json.dumps(self.kind)},'
-            f' "owner_pid": {os.getpid()}, "started": {time.time()!r}, "pid": '
+            f' "host": {json.dumps(_HOST)}, "owner_pid": {os.getpid()},'
+            f' "started": {time.time()!r}, "pid": '
         )
 
     def _write(self, pid: int) -> None:
@@ -330,9 +333,9 @@ def _live_record(path: str) -> RunningTask | None:
 
 def _left_behind(task: RunningTask) -> bool:
     """Whether the record is held only by something the task left running in a session of
-    its own: the wtpar process that wrote it and the task's process group are both gone."""
-    if task.owner_pid <= 0 or pid_alive(task.owner_pid):
-        return False  # a reused pid errs on the side of busy
+    its own: the wtpar process that wrote it (on this machine) and the task's group are gone."""
+    if task.host != _HOST or task.owner_pid <= 0 or pid_alive(task.owner_pid):
+        return False  # another machine's pids, or a reused pid: busy
     return task.pid <= 0 or task.pid == task.owner_pid or not group_alive(task.pid)
 
 
@@ -347,6 +350,7 @@ def _parse(raw: bytes) -> RunningTask | None:
             int(data["owner_pid"]),
             float(data["started"]),
             str(data.get("kind", "task")),
+            str(data.get("host", "")),
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         # Caught between truncate and write: it is running, its name is not known yet.
