@@ -194,18 +194,36 @@ def test_a_killed_run_s_record_held_by_its_task_s_daemon_is_stale_once_the_task_
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
+def _foreign_record(wtpar_dir: str, worktree: str, owner_pid: int, pid: int) -> str:
+    """A record another machine's wtpar wrote in the worktree's folder; holder code that
+    keeps it locked, as that wtpar would."""
+    folder = busy.busy_dir(wtpar_dir, worktree)
+    os.makedirs(folder, exist_ok=True)
+    record = os.path.join(folder, "remote-1.json")
+    fields = {"task": "t", "kind": "task", "host": "another-machine", "started": 1.0}
+    Path(record).write_text(json.dumps({**fields, "owner_pid": owner_pid, "pid": pid}))
+    locking = "fcntl.flock(fd, fcntl.LOCK_EX)"
+    return f"import fcntl, os\nfd = os.open({record!r}, os.O_RDONLY)\n{locking}"
+
+
 def test_a_held_record_from_another_machine_stays_busy(tmp_path: Path) -> None:
     """On a folder shared by several machines, a record's pids are its machine's: that they
     are not running here says nothing, so a held record of another host stays busy."""
     wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
-    folder = busy.busy_dir(wtpar_dir, worktree)
-    os.makedirs(folder)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # a pid that runs nothing here
-    record = os.path.join(folder, "remote-1.json")
-    with open(record, "w") as fh:
-        fields = {"task": "t", "kind": "task", "host": "another-machine"}
-        json.dump({**fields, "owner_pid": gone.pid, "started": 1.0, "pid": gone.pid}, fh)
-    hold = f"import fcntl\nfd = os.open({record!r}, os.O_RDONLY)\nfcntl.flock(fd, fcntl.LOCK_EX)"
-    with _holder(tmp_path, "import os\n" + hold):
+    with _holder(tmp_path, _foreign_record(wtpar_dir, worktree, gone.pid, gone.pid)):
         assert [t.task for t in busy.running_tasks(wtpar_dir, worktree)] == ["t"]
+
+
+def test_remove_force_never_signals_another_machine_s_process_group(tmp_path: Path) -> None:
+    """The group id in another host's record may be a different process group here."""
+    wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
+    here = subprocess.Popen(["sleep", "600"], start_new_session=True)  # a group of this host
+    try:
+        with _holder(tmp_path, _foreign_record(wtpar_dir, worktree, 1, here.pid)):
+            assert busy.stop_tasks(wtpar_dir, worktree, grace=0.1) == []
+            assert here.poll() is None  # not signalled
+    finally:
+        here.kill()
+        here.wait()

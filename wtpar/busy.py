@@ -375,10 +375,15 @@ def stop_tasks(
     """Terminate the tasks running in a worktree (SIGTERM to each process group, SIGKILL
     after `grace` seconds) and wait until their records are released; return those stopped.
 
-    Only records naming a process group of their own are signalled: a `spawn`, or a task on
-    a remote worker, is never stopped this way (the caller then finds it still running).
+    Only this machine's records naming a process group of their own are signalled: a
+    `spawn`, or a task on a remote worker, is never stopped this way (the caller then finds
+    it still running).
     """
-    stoppable = [t for t in running_tasks(wtpar_dir, worktree_path) if 0 < t.pid != t.owner_pid]
+    stoppable = [
+        t
+        for t in running_tasks(wtpar_dir, worktree_path)
+        if 0 < t.pid != t.owner_pid and t.host in ("", _HOST)  # never another machine's pid
+    ]
     for sig in (signal.SIGTERM, signal.SIGKILL):
         left = _stoppable_left(wtpar_dir, worktree_path, stoppable)
         if not left:
