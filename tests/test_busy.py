@@ -14,8 +14,8 @@ from pathlib import Path
 
 from fixtures.waiting import wait_for
 from tests.conftest import ROOT
-from wtpar import busy
-from wtpar.procs import group_alive
+from wtpar import busy, busy_stop
+from wtpar.procs import group_alive, pid_alive
 
 
 def test_a_record_is_seen_in_the_same_process_and_released_after(tmp_path: Path) -> None:
@@ -161,12 +161,13 @@ def test_a_record_that_a_task_s_leftover_process_holds_is_not_reused(tmp_path: P
             os.kill(int(daemon_pid.read_text()), signal.SIGKILL)
 
 
-def test_a_killed_run_s_record_held_by_its_task_s_daemon_is_stale_once_the_task_is_gone(
+def test_remove_force_stops_what_a_killed_run_s_task_left_outside_its_group(
     tmp_path: Path,
 ) -> None:
-    """wtpar is SIGKILLed while its task runs; the task had started a daemon in a session of
-    its own, which inherited the record's descriptor. While the task lives, the worktree is
-    busy; once the task's group is gone (the watchdog), the daemon's hold means nothing."""
+    """wtpar is SIGKILLed while its task runs; the task had moved a process out of its group
+    (a daemon started with setsid; `timeout` does the same), which inherited the record's
+    descriptor. The worktree stays busy once the task's group is gone: that process may be
+    the task's work. `remove --force` finds it by the descriptor and stops it."""
     wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
     daemon_pid, task_pid = tmp_path / "daemon.pid", tmp_path / "task.pid"
     task = f"setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $! > {daemon_pid}; exec sleep 600"
@@ -183,11 +184,17 @@ def test_a_killed_run_s_record_held_by_its_task_s_daemon_is_stale_once_the_task_
         with _holder(tmp_path, hold):
             wait_for(daemon_pid.exists, 30, "the daemon to start")
         pgid = int(task_pid.read_text())
-        # wtpar is gone, its task is not: still busy.
-        assert [t.task for t in busy.running_tasks(wtpar_dir, worktree)] == ["build"]
         os.killpg(pgid, signal.SIGKILL)  # as the watchdog does
         wait_for(lambda: not group_alive(pgid), 30, "the task's group to be gone")
+        # wtpar and the task's group are gone; what the task moved out still runs: busy.
+        assert [t.task for t in busy.running_tasks(wtpar_dir, worktree)] == ["build"]
+        daemon = int(daemon_pid.read_text())
+        records = Path(busy.busy_dir(wtpar_dir, worktree)).glob("*.json")
+        assert busy_stop.holders(str(p) for p in records) == {daemon}
+        [stopped] = busy_stop.stop_tasks(wtpar_dir, worktree, grace=5)
+        assert stopped.task == "build"
         assert busy.running_tasks(wtpar_dir, worktree) == []
+        wait_for(lambda: not pid_alive(daemon), 30, "the daemon to be stopped")
     finally:
         for pid_file in (daemon_pid, task_pid):
             with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
@@ -222,7 +229,7 @@ def test_remove_force_never_signals_another_machine_s_process_group(tmp_path: Pa
     here = subprocess.Popen(["sleep", "600"], start_new_session=True)  # a group of this host
     try:
         with _holder(tmp_path, _foreign_record(wtpar_dir, worktree, 1, here.pid)):
-            assert busy.stop_tasks(wtpar_dir, worktree, grace=0.1) == []
+            assert busy_stop.stop_tasks(wtpar_dir, worktree, grace=0.1) == []
             assert here.poll() is None  # not signalled
     finally:
         here.kill()

@@ -26,9 +26,9 @@ gets a descriptor of its own (a new open of the file, locked once the old one is
 process the task left behind (a daemon started with setsid) may still hold the one it
 inherited, and then the lock cannot be taken again. That record is deleted, never handed
 on: it would stay locked, naming the next task, after wtpar and that task are gone.
-Likewise a reader takes a locked record for stale when both the wtpar process that wrote it
-and the task's process group are gone: what holds it then is such a leftover, which no
-`remove --force` could stop (it left the group).
+A record a task's leftover holds after wtpar died keeps the worktree busy: such a process
+may be the task's real work (`timeout`, a job under `set -m`), not only a daemon.
+`remove --force` stops it too (busy_stop.py).
 """
 
 from __future__ import annotations
@@ -39,19 +39,27 @@ import fcntl
 import itertools
 import json
 import os
-import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from wtpar.locks import locks_dir
 from wtpar.names import hash_stable
-from wtpar.procs import group_alive, pid_alive
+
+
+def machine() -> str:
+    """Where a record's pids mean something: the host and its pid namespace (containers may
+    share a host name and a repository folder, never their pids)."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return f"{os.uname().nodename}/{namespace}"
+
 
 _counter = itertools.count()
-_STOP_GRACE = 5.0
-_HOST = os.uname().nodename
+_HOST = machine()
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class RunningTask:
     owner_pid: int
     started: float
     kind: str = "task"  # or "hook": a post_create command
-    host: str = ""  # the machine of its pids (a shared folder may serve several)
+    host: str = ""  # where its pids mean something (`machine()`); "" before wtpar wrote it
 
     def describe(self) -> str:
         """`task test is running in it (pid 123)`."""
@@ -285,16 +293,20 @@ class _Holding:
 
 def running_tasks(wtpar_dir: str, worktree_path: str) -> list[RunningTask]:
     """The tasks running in a worktree now, in any wtpar process; stale records are dropped."""
-    folder = busy_dir(wtpar_dir, worktree_path)
+    return [task for _, task in live_records(busy_dir(wtpar_dir, worktree_path))]
+
+
+def live_records(folder: str) -> list[tuple[str, RunningTask]]:
+    """(path, task) of each record in a worktree's folder held by a live process."""
     try:
         names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
     except FileNotFoundError:
         return []
-    found: list[RunningTask] = []
+    found: list[tuple[str, RunningTask]] = []
     for name in names:
         task = _live_record(os.path.join(folder, name))
         if task is not None:
-            found.append(task)
+            found.append((os.path.join(folder, name), task))
     return found
 
 
@@ -321,22 +333,9 @@ def _live_record(path: str) -> RunningTask | None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
             return None
-        task = _parse(os.pread(fd, 4096, 0))
-        if task is not None and _left_behind(task):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)  # its holder keeps the deleted file: nobody reads it again
-            return None
-        return task
+        return _parse(os.pread(fd, 4096, 0))
     finally:
         os.close(fd)
-
-
-def _left_behind(task: RunningTask) -> bool:
-    """Whether the record is held only by something the task left running in a session of
-    its own: the wtpar process that wrote it (on this machine) and the task's group are gone."""
-    if task.host != _HOST or task.owner_pid <= 0 or pid_alive(task.owner_pid):
-        return False  # another machine's pids, or a reused pid: busy
-    return task.pid <= 0 or task.pid == task.owner_pid or not group_alive(task.pid)
 
 
 def _parse(raw: bytes) -> RunningTask | None:
@@ -365,45 +364,3 @@ def no_new_tasks(wtpar_dir: str, worktree_path: str) -> Iterator[None]:
     with _gate(folder, fcntl.LOCK_EX):
         yield
 
-
-def stop_tasks(
-    wtpar_dir: str,
-    worktree_path: str,
-    grace: float = _STOP_GRACE,
-    wait: Callable[[float], None] = time.sleep,
-) -> list[RunningTask]:
-    """Terminate the tasks running in a worktree (SIGTERM to each process group, SIGKILL
-    after `grace` seconds) and wait until their records are released; return those stopped.
-
-    Only this machine's records naming a process group of their own are signalled: a
-    `spawn`, or a task on a remote worker, is never stopped this way (the caller then finds
-    it still running).
-    """
-    stoppable = [
-        t
-        for t in running_tasks(wtpar_dir, worktree_path)
-        if 0 < t.pid != t.owner_pid and t.host in ("", _HOST)  # never another machine's pid
-    ]
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        left = _stoppable_left(wtpar_dir, worktree_path, stoppable)
-        if not left:
-            break
-        for task in left:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(task.pid, sig)
-        deadline = time.monotonic() + grace
-        delay = 0.01
-        # The owning wtpar process releases a record once it has reaped the task's group.
-        while _stoppable_left(wtpar_dir, worktree_path, stoppable):
-            if time.monotonic() > deadline:
-                break
-            wait(delay)
-            delay = min(delay * 2, 0.2)
-    return stoppable
-
-
-def _stoppable_left(
-    wtpar_dir: str, worktree_path: str, stoppable: list[RunningTask]
-) -> list[RunningTask]:
-    running = set(running_tasks(wtpar_dir, worktree_path))
-    return [t for t in stoppable if t in running]

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from wtpar import busy
+from wtpar import busy, busy_stop
 from wtpar.errors import UsageError
 from wtpar.git.admin_files import clear_orphan_admin_dirs
 from wtpar.locks import file_lock, lock_file_name, locks_dir, repo_lock
@@ -84,7 +84,7 @@ class Remover:
         for branch, wt in targets:
             stopped: tuple[str, ...] = ()
             if force and not wt.prunable and not wt.locked:
-                tasks = busy.stop_tasks(self.paths.wtpar_dir, wt.path)
+                tasks = busy_stop.stop_tasks(self.paths.wtpar_dir, wt.path)
                 stopped = tuple(f"{t.kind} {t.task} (pid {t.pid})" for t in tasks)
             refusal = self.removal_refusal(wt, force) or pre_remove_refusal(
                 self.paths, self.config, wt, force

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from wtpar import busy
+from wtpar import busy_stop
 from wtpar.config import Config
 from wtpar.errors import CommandError, UsageError
 from wtpar.git import Git, RepoPaths, worktree_git_dir
@@ -125,7 +125,7 @@ def drain(paths: RepoPaths) -> list[Spare]:
         for spare in spares + orphans:
             # post_create commands run in groups of their own and keep the spare's busy
             # records after their filler died: stop them before their folder goes.
-            busy.stop_tasks(paths.wtpar_dir, spare.path)
+            busy_stop.stop_tasks(paths.wtpar_dir, spare.path)
             detach_worktree(git, paths.wtpar_dir, spare.path)
         store.drop([s.name for s in spares])
         spares += orphans
