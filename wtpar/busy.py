@@ -316,7 +316,7 @@ def tasks_elsewhere(wtpar_dir: str, paths: Iterable[str]) -> dict[str, list[str]
     found: dict[str, list[str]] = {}
     me = os.getpid()
     for path in paths:
-        names = [t.task for t in running_tasks(wtpar_dir, path) if t.owner_pid != me]
+        names = sorted(t.task for t in running_tasks(wtpar_dir, path) if t.owner_pid != me)
         if names:
             found[path] = names
     return found

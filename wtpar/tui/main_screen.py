@@ -94,7 +94,7 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
         self.runs_finished = 0
         self._highlighted: str | None = None
         self._finished_runs: FinishedRuns | None = None  # made by the first refresh
-        self._held, self._held_at = 0, -1.0  # slots held in any process (_slots_held)
+        self._held, self._held_at = 0, -1.0  # slots other processes hold (_held_by_others)
 
     @property
     def dash(self) -> WtparApp:
@@ -112,14 +112,15 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
         yield Static(id="pool")
         yield Footer()
 
-    def _slots_held(self, jobs: int) -> int:
-        """The shared slots held in any process, looked at once a second at most (the bar
-        is drawn ten times a second while tasks run)."""
+    def _held_by_others(self, jobs: int, running: int) -> int:
+        """The shared slots other processes hold, looked at once a second at most (the bar
+        is drawn ten times a second while tasks run); counted against this process's tasks
+        of the same moment, so that one of them just ended is never taken for another's."""
         now = time.monotonic()
         if now - self._held_at >= 1.0:
             self._held_at = now
             try:
-                self._held = self.dash.services.slots_held(jobs)
+                self._held = max(0, self.dash.services.slots_held(jobs) - running)
             except OSError:
                 self._held = 0  # no locks folder to look in: nothing is held
         return self._held
@@ -175,7 +176,7 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
         running, queued = state.pool_counts()
         ok, bad = state.outcome_counts()
         jobs = state.jobs
-        others = max(0, self._slots_held(jobs) - running)  # the pool is the repository's
+        others = self._held_by_others(jobs, running)  # the pool is the repository's
         elsewhere = f" ({others} by other wtpar processes)" if others else ""
         busy = running + others
         text = (
