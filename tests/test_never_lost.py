@@ -16,7 +16,7 @@ import pytest
 
 from fixtures.recipes import commit_file, git, make_repo
 from fixtures.waiting import wait_for
-from tests.conftest import Invoke
+from tests.conftest import Invoke, run_wtpar_process
 from tests.run_helpers import wtpar_popen
 from tests.test_spawn import worktree_dir
 from wtpar.git import Git, discover
@@ -249,3 +249,16 @@ def test_a_worktree_mid_rebase_belongs_to_the_branch_being_rebased(
     assert refused.exit_code == 1
     assert "a rebase is in progress" in refused.stderr
     assert (wt / "notes.txt").exists()
+
+
+def test_spawn_keeps_git_s_rule_against_local_path_submodules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git refuses to clone a submodule from a local path unless the user allowed it
+    (CVE-2022-39253); spawn no longer overrides that: the setup says what git refused."""
+    app = _repo_with_submodule(tmp_path)
+    strict = tmp_path / "strict.gitconfig"  # the tests' own config allows it: not this one
+    strict.write_text("[init]\n\tdefaultBranch = main\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(strict))
+    done = run_wtpar_process("spawn", "feature", cwd=app)
+    assert "submodules:" in done.stderr and "not allowed" in done.stderr, done.stderr

@@ -49,13 +49,13 @@ def set_up(paths: RepoPaths, config: Config, plans: list[SpawnPlan]) -> None:
     cfg = config.worktrees
     has_submodules = os.path.exists(os.path.join(paths.root, ".gitmodules"))
     if cfg.submodules if cfg.submodules is not None else has_submodules:
-        # `submodule update --init` writes the shared config: one worktree at a time.
+        # `submodule update --init` writes the shared config: one worktree at a time. git's
+        # own protocol rules hold (no `protocol.file.allow=always`: local-path submodules
+        # are refused unless the user allowed them, CVE-2022-39253).
         with repo_lock(paths.wtpar_dir):
             for plan in ready:
                 try:
                     git.run(
-                        "-c",
-                        "protocol.file.allow=always",
                         "submodule",
                         "update",
                         "--init",
