@@ -62,17 +62,23 @@ def test_wait_reports_success_and_no_run(repo: Path, wtpar: Invoke) -> None:
     assert outcomes == {"a": "ok", "b": "no-run"}
 
 
-def test_a_killed_run_does_not_block_wait(repo: Path, wtpar: Invoke) -> None:
+def test_a_killed_run_does_not_block_wait_and_counts_as_failed(
+    repo: Path, wtpar: Invoke
+) -> None:
+    """It never wrote its report: it did not succeed, whatever an older run there did (an
+    older `ok` let `wait && git push` push after a run that was killed)."""
     assert wtpar("spawn", "feat").exit_code == 0
+    assert wtpar("run", "-b", "feat", "--", "true").exit_code == 0  # an older run: ok
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    marker = repo / ".git" / "wtpar" / "runs" / "20260101-000000-dead" / "active.json"
+    marker = repo / ".git" / "wtpar" / "runs" / "29990101-000000-dead" / "active.json"
     marker.parent.mkdir(parents=True)
     path = str(repo.parent / f"{repo.name}.worktrees" / "feat")
     marker.write_text(json.dumps({"pid": gone.pid, "worktrees": [path]}))
-    result = wtpar("wait", "feat", "--timeout", "5")
-    assert result.exit_code == 0, result.output
-    assert "no-run" in result.output
+    result = wtpar("wait", "feat", "--timeout", "5", "--json")
+    assert result.exit_code == 1, result.output
+    [feat] = json.loads(result.output)["worktrees"]
+    assert (feat["outcome"], feat["run_id"]) == ("failed", "29990101-000000-dead")
 
 
 def test_bad_timeout_is_a_usage_error(repo: Path, wtpar: Invoke) -> None:

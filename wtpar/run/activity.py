@@ -107,7 +107,9 @@ def _active_run_worktrees(wtpar_dir: str) -> set[str]:
 
 
 def last_outcomes(wtpar_dir: str, paths: Sequence[str]) -> list[WorktreeOutcome]:
-    """The outcome of the latest finished run that had tasks in each of `paths`."""
+    """The outcome of the latest run that had tasks in each of `paths`: its report's, or
+    `failed` for a run whose process died before writing one (killed: it did not succeed,
+    and an older run's `ok` must not stand for it)."""
     store = RunStore(wtpar_dir)
     left = {os.path.realpath(p): p for p in paths}
     found: dict[str, WorktreeOutcome] = {}
@@ -119,6 +121,7 @@ def last_outcomes(wtpar_dir: str, paths: Sequence[str]) -> list[WorktreeOutcome]
         if not left:
             break
         if not os.path.exists(store.report_path(run_id)):
+            _take_killed(store, run_id, left, found)
             continue
         report = store.load(run_id)
         if report is not None:
@@ -126,6 +129,21 @@ def last_outcomes(wtpar_dir: str, paths: Sequence[str]) -> list[WorktreeOutcome]
     for real, path in left.items():
         found[real] = WorktreeOutcome(path, WaitOutcome.NO_RUN)
     return [found[os.path.realpath(p)] for p in paths]
+
+
+def _take_killed(
+    store: RunStore, run_id: str, left: dict[str, str], found: dict[str, WorktreeOutcome]
+) -> None:
+    marker = os.path.join(store.run_dir(run_id), ACTIVE_FILE)
+    if not os.path.exists(marker):
+        return  # not a run that started its tasks
+    data = read_json(marker, {})
+    if not isinstance(data, dict) or pid_alive(data.get("pid")):
+        return  # still running (`wait` timed out), or not a marker: no outcome yet
+    for path in data.get("worktrees", []):
+        real = os.path.realpath(str(path))
+        if real in left:
+            found[real] = WorktreeOutcome(left.pop(real), WaitOutcome.FAILED, run_id)
 
 
 def _take_outcomes(
