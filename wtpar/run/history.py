@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from wtpar.notices import warn
-from wtpar.run.history_file import newer_schema, open_regular, read_entries, rewritten
+from wtpar.run.history_file import newer_schema, read_entries, rewritten
 from wtpar.state import CACHE_PATIENCE, remove_leftover_temp_files, update_with
 
 KEEP = 20  # attempts kept per key
@@ -135,10 +135,7 @@ def _keep_as_it_is(path: str) -> None:
     """Raise _LeftAlone if the file cannot be read (replacing it would lose every other
     key) or a newer wtpar wrote it (its history is not this one's to drop)."""
     try:
-        open_regular(path).close()
-        newer = newer_schema(path, SCHEMA)
-    except FileNotFoundError:
-        return
+        newer = newer_schema(path, SCHEMA)  # opens it: OSError if it cannot be read
     except OSError as exc:
         raise _LeftAlone(f"cannot read it ({exc.strerror or exc})") from exc
     if newer is not None:

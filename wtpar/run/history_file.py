@@ -64,7 +64,7 @@ def _lines(
     """(key, its line without the comma, where the attempts' string starts in it): only the
     key is decoded."""
     try:
-        fh = open_regular(path)
+        fh = _open_regular(path)
     except FileNotFoundError:
         return
     except OSError as exc:
@@ -89,7 +89,7 @@ def _lines(
         warn(f"{path}: {damaged} damaged line(s) dropped; the others are kept", about=path)
 
 
-def open_regular(path: str) -> TextIO:
+def _open_regular(path: str) -> TextIO:
     """PATH opened for reading, if it is a file (a FIFO in its place would block the run
     forever, a directory fails only on reading); OSError otherwise."""
     # Non-blocking: opening a FIFO for reading otherwise waits for a writer.
@@ -125,7 +125,7 @@ def newer_schema(path: str, known: int) -> int | None:
     Only a file of another layout than this one's is parsed (whole: its "schema" may come
     after its entries)."""
     try:
-        with open_regular(path) as fh:
+        with _open_regular(path) as fh:
             if fh.readline().rstrip("\n") == HEADER:
                 return None
             fh.seek(0)
