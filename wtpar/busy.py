@@ -48,7 +48,7 @@ from wtpar.locks import locks_dir
 from wtpar.names import hash_stable
 
 
-def machine() -> str:
+def _machine() -> str:
     """Where a record's pids mean something: the host and its pid namespace (containers may
     share a host name and a repository folder, never their pids)."""
     try:
@@ -59,7 +59,7 @@ def machine() -> str:
 
 
 _counter = itertools.count()
-_HOST = machine()
+HOST = _machine()  # this process's: written in its records
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class RunningTask:
     owner_pid: int
     started: float
     kind: str = "task"  # or "hook": a post_create command
-    host: str = ""  # where its pids mean something (`machine()`); "" before wtpar wrote it
+    host: str = ""  # where its pids mean something (`HOST`); "" before wtpar wrote it
 
     def describe(self) -> str:
         """`task test is running in it (pid 123)`."""
@@ -135,7 +135,7 @@ class BusyRecord:
         # The record is written three times per task: all but the pid is formatted once.
         self._head = (
             f'{{"task": {json.dumps(task)}, "kind": {json.dumps(self.kind)},'
-            f' "host": {json.dumps(_HOST)}, "owner_pid": {os.getpid()},'
+            f' "host": {json.dumps(HOST)}, "owner_pid": {os.getpid()},'
             f' "started": {time.time()!r}, "pid": '
         )
 

@@ -16,10 +16,9 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 
-from wtpar.busy import RunningTask, busy_dir, live_records, machine
+from wtpar.busy import HOST, RunningTask, busy_dir, live_records
 
 _STOP_GRACE = 5.0
-_HERE = machine()
 
 
 def stop_tasks(
@@ -36,7 +35,7 @@ def stop_tasks(
     is never stopped this way (the caller then finds it still running).
     """
     folder = busy_dir(wtpar_dir, worktree_path)
-    here = [(path, t) for path, t in live_records(folder) if t.host in ("", _HERE)]
+    here = [(path, t) for path, t in live_records(folder) if t.host in ("", HOST)]
     stoppable = [t for _, t in here if 0 < t.pid != t.owner_pid]
     paths = [path for path, t in here if t in stoppable]
     spared = {os.getpid(), *(t.owner_pid for _, t in here)}  # never a wtpar process
