@@ -88,13 +88,14 @@ def _from_listing(out: str, start: str | os.PathLike[str]) -> RepoPaths | None:
     if not os.path.isdir(git_dir):
         return None
     where = os.path.realpath(start)
-    if not any(_within(where, os.path.realpath(wt.path)) for wt in listed):
+    if not any(within(where, os.path.realpath(wt.path)) for wt in listed):
         return None
     common_dir = os.path.realpath(git_dir)
     return RepoPaths(root=os.path.dirname(common_dir), common_dir=common_dir)
 
 
-def _within(path: str, folder: str) -> bool:
+def within(path: str, folder: str) -> bool:
+    """Whether PATH is FOLDER or inside it (both real paths)."""
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
@@ -130,7 +131,7 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
     parent = os.path.dirname(common_dir)
     usual = os.path.basename(common_dir) == ".git"  # the main worktree holds it, usually
     if os.path.realpath(git_dir) == common_dir:  # in the main worktree (or its git dir)
-        if usual and _within(os.path.realpath(where), parent):
+        if usual and within(os.path.realpath(where), parent):
             return RepoPaths(root=parent, common_dir=common_dir)
         top = procs.run(["git", "rev-parse", "--show-toplevel"], cwd=where, check=False)
         if top.returncode == 0 and top.stdout.strip():

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from wtpar.errors import UsageError
+from wtpar.git.repo import within
 from wtpar.model import (
     Worktree,
 )
@@ -42,12 +43,8 @@ class EnvOps(ServicesBase):
         """The worktree containing `folder`."""
 
         where = os.path.realpath(folder)
-        hits = [
-            wt
-            for wt in self.worktrees.worktrees()
-            if where == os.path.realpath(wt.path)
-            or where.startswith(os.path.realpath(wt.path) + os.sep)
-        ]
+        every = self.worktrees.worktrees()
+        hits = [wt for wt in every if within(where, os.path.realpath(wt.path))]
         if not hits:
             raise UsageError(f"{folder} is in no worktree of this repository")
         return max(hits, key=lambda wt: len(wt.path))
