@@ -142,11 +142,12 @@ def test_a_record_that_a_task_s_leftover_process_holds_is_not_reused(tmp_path: P
     naming that task, after wtpar and the task are gone: `remove` refused, even --force."""
     wtpar_dir, worktree = str(tmp_path / "wtpar"), str(tmp_path / "wt")
     daemon_pid = tmp_path / "daemon.pid"
+    sleeper = "import time; time.sleep(600)"  # wait-ok: a daemon the test kills
     hold = (
         "import os, subprocess\n"
         "registrar = busy.Registrar(wtpar_dir)\n"
         "with registrar.running_in(worktree, 'build') as record:\n"
-        "    daemon = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
+        f"    daemon = subprocess.Popen([sys.executable, '-c', {sleeper!r}],\n"
         "                              pass_fds=(record.fd,), start_new_session=True)\n"
         f"    open({str(daemon_pid)!r}, 'w').write(str(daemon.pid))\n"
         "registrar.running_in(worktree, 'test').__enter__().started(os.getpid())\n"
