@@ -208,8 +208,7 @@ class Dispatcher:
             if self.results is not None:
                 from wtpar.run.recording import record_run_results  # loaded as tasks ran
 
-                instances = [live.instance for live in self._lives.values()]
-                record_run_results(self.results, self.report, instances, clean)
+                record_run_results(self.results, self.report, self.plan.instances, clean)
             self.pacer.save()
         self._emit(RunFinished(self.report))
         return self.report
