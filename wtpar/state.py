@@ -50,6 +50,10 @@ def atomic_write_text(path: str, text: str | Iterable[str], durable: bool = True
         raise
 
 
+_TEMP_RANDOM = 6  # bytes, in hex: `.tmp-` and 12 characters come before the file's name
+_TEMP_EXTRA = len(".tmp-") + 2 * _TEMP_RANDOM
+
+
 def remove_leftover_temp_files(path: str) -> None:
     """Delete the temporary files that writers of PATH killed mid-write left beside it.
     Only for a file whose every writer holds its lock (`update_with`), with the lock held:
@@ -60,7 +64,8 @@ def remove_leftover_temp_files(path: str) -> None:
     except OSError:
         return
     for other in names:
-        if len(other) == len(name) + 17 and other.startswith(".tmp-") and other.endswith(name):
+        leftover = len(other) == len(name) + _TEMP_EXTRA and other.startswith(".tmp-")
+        if leftover and other.endswith(name):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(folder, other))
 
@@ -69,7 +74,7 @@ def _new_temp_file(folder: str, name: str) -> tuple[int, str]:
     """A new file `.tmp-<random>NAME` in FOLDER, open for writing, as tempfile.mkstemp
     makes it (exclusive, mode 600), without importing tempfile and random (1 ms a run)."""
     while True:
-        tmp = os.path.join(folder, f".tmp-{os.urandom(6).hex()}{name}")  # 17 more than NAME
+        tmp = os.path.join(folder, f".tmp-{os.urandom(_TEMP_RANDOM).hex()}{name}")
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), tmp
         except FileExistsError:
