@@ -13,7 +13,7 @@ import pytest
 
 from fixtures.recipes import git
 from fixtures.waiting import wait_for
-from tests.conftest import Invoke
+from tests.conftest import Invoke, run_wtpar_process
 from tests.dask_helpers import cancel_on_line, gone, inproc_cluster  # noqa: F401 - a fixture
 from tests.run_helpers import (
     by_key,
@@ -248,6 +248,12 @@ def test_tls_settings_reach_a_tls_only_scheduler(repo: Path, wtpar: Invoke) -> N
         assert result.exit_code == 0, result.output
         assert "[a:cmd] over tls" in result.output
         assert "warning" not in result.output
+        # A real process, where asyncio was imported without ssl (wtpar.run.aio): the
+        # client's TLS is tornado's, which loads ssl itself.
+        args = ("run", "--scheduler", address, "--output", "stream", "--", "echo in a process")
+        proc = run_wtpar_process(*args, cwd=repo)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "[a:cmd] in a process" in proc.stdout
     finally:
         cluster.close()
 

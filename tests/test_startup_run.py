@@ -212,6 +212,7 @@ def test_run_loads_no_module_it_does_not_use(repo: Path) -> None:
         "wtpar.worktrees.leases",  # a run reads no leases
         "wtpar.worktrees.environment",  # no [env] configured
         "wtpar.git.merge_output",  # nothing is merged
+        "ssl",  # asyncio is imported without OpenSSL (wtpar.run.aio)
     )
     assert sorted(m for m in loaded for n in unwanted if m == n or m.startswith(n + ".")) == []
 
@@ -254,3 +255,37 @@ def test_what_the_end_of_the_run_needs_is_loaded_while_its_tasks_run(
     lines = python_output(_LOADED_WHILE_THE_TASK_RUNS, argv, repo).strip().splitlines()
     assert lines[-2:] == ["EXIT 0", "AT-FIRST-START"]  # the task saw the loading begin
     assert flag.exists()
+
+
+_ASYNCIO_WITHOUT_SSL = (
+    "import socket, sys\n"
+    "from wtpar.run import aio\n"
+    "aio.load()\n"
+    "print('asyncio' in sys.modules, 'ssl' in sys.modules)\n"
+    "import asyncio, ssl\n"
+    "server = socket.create_server(('127.0.0.1', 0))\n"
+    "async def connect():\n"
+    "    context = ssl.create_default_context()\n"
+    "    try:\n"
+    "        await asyncio.open_connection(*server.getsockname()[:2], ssl=context)\n"
+    "    except RuntimeError as exc:\n"
+    "        print(exc)\n"
+    "asyncio.run(connect())\n"
+    "print(ssl.OPENSSL_VERSION.split()[0])\n"
+)
+
+
+def test_asyncio_is_imported_without_ssl_which_still_loads_when_asked_for(
+    tmp_path: Path,
+) -> None:
+    """Only asyncio's own TLS is off, and it says so; `import ssl` works as before."""
+    lines = python_output(_ASYNCIO_WITHOUT_SSL, [], tmp_path).splitlines()
+    assert lines == ["True False", "stdlib ssl module not available", "OpenSSL"]
+
+
+def test_asyncio_keeps_its_tls_when_ssl_was_loaded_first(tmp_path: Path) -> None:
+    code = (
+        "import ssl\nfrom wtpar.run import aio\naio.load()\n"
+        "import asyncio.base_events\nprint(asyncio.base_events.ssl is ssl)\n"
+    )
+    assert python_output(code, [], tmp_path).split() == ["True"]

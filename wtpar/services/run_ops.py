@@ -110,6 +110,9 @@ class RunOps(EnvOps):
         """
         from dataclasses import replace
 
+        from wtpar.run import aio
+
+        aio.load()  # before the modules below import asyncio: without OpenSSL
         from wtpar.run.activity import RunActivity
         from wtpar.run.cleanliness import CleanReads
         from wtpar.run.dispatch import Dispatcher, DispatchOptions
