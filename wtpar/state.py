@@ -6,14 +6,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from wtpar.errors import StateFileError
 from wtpar.locks import file_lock, locks_dir
 from wtpar.model import WorktreeRecord
 from wtpar.notices import warn
 from wtpar.stored import Corrupt, Fields, load_json, read_cache
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 JsonDict = dict[str, Any]
 SCHEMA = 1
@@ -22,8 +28,64 @@ QUIET_WAIT = 2.0  # seconds waited for a file's lock before saying so
 CACHE_PATIENCE = 15.0  # seconds more a cache's writer waits, then leaves the cache as it is
 
 
+_SLICE = 0.1  # seconds: how soon a cache's writer sees that it was told to stop waiting
+
+
 class LockWaitTimeout(OSError):
     """Another process held a file's lock for longer than the writer would wait."""
+
+
+class CacheWaits:
+    """The waits of the caches' writers at one run's end (results, then history): they say
+    so after QUIET_WAIT, wait QUIET_WAIT + `patience` seconds in all, not each, and stop at
+    once when `stop()` is called (Ctrl-C); a cache they give up on stays as it is."""
+
+    def __init__(self, patience: float = CACHE_PATIENCE) -> None:
+        self.patience = patience
+        self._stopped = threading.Event()
+        self._started: float | None = None  # the first wait's start: the bound counts from it
+
+    def stop(self) -> None:
+        """Every wait, now or later, gives up at once (from any thread)."""
+        self._stopped.set()
+
+    def take(self, lock: FileLock, path: str) -> None:
+        """Take LOCK, the lock of PATH, or raise LockWaitTimeout."""
+        from filelock import Timeout
+
+        start = time.monotonic()
+        first = self._started = self._started if self._started is not None else start
+        deadline = first + QUIET_WAIT + self.patience
+        said = False
+        while not self._stopped.is_set():
+            now = time.monotonic()
+            if not said and now - start >= QUIET_WAIT:
+                # A writer stopped with Ctrl-Z holds it as long as it is stopped: say who waits.
+                warn(f"waiting for another wtpar process to finish writing {path}")
+                said = True
+            try:
+                lock.acquire(timeout=max(0.0, min(_SLICE, deadline - now)))
+                return
+            except Timeout:
+                if time.monotonic() >= deadline:
+                    waited = f"{time.monotonic() - first:.0f}s"
+                    raise LockWaitTimeout(
+                        f"another wtpar process held its lock; waited {waited} in all"
+                    ) from None
+        raise LockWaitTimeout("interrupted while waiting for another wtpar process's lock")
+
+
+_cache_waits: ContextVar[CacheWaits | None] = ContextVar("wtpar_cache_waits", default=None)
+
+
+@contextlib.contextmanager
+def cache_waits(waits: CacheWaits) -> Iterator[CacheWaits]:
+    """Within this block (this thread or task), caches' writers wait as WAITS says."""
+    token = _cache_waits.set(waits)
+    try:
+        yield waits
+    finally:
+        _cache_waits.reset(token)
 
 
 def atomic_write_text(path: str, text: str | Iterable[str], durable: bool = True) -> None:
@@ -132,23 +194,22 @@ def update_with(
     """Under the file's lock: `read` (which validates), apply `change`, write back
     atomically (`durable`: see atomic_write_text; `encode`: the new data's JSON in pieces,
     for a file of megabytes held once as objects rather than three more times as text,
-    its bytes and all); return the new data. `patience`: seconds to wait for the lock once
-    the wait was announced, then LockWaitTimeout (None: as long as it takes)."""
-    from filelock import Timeout
-
+    its bytes and all); return the new data. `patience` (a cache's writer): seconds to wait
+    for the lock once the wait was announced, then LockWaitTimeout, unless a `cache_waits`
+    block says otherwise (None: as long as it takes; Ctrl-C still works there)."""
     lock = file_lock(
         os.path.join(locks_dir(os.path.dirname(path)), os.path.basename(path) + ".lock")
     )
-    try:
-        lock.acquire(timeout=QUIET_WAIT)
-    except Timeout:
-        # A writer stopped with Ctrl-Z holds it for as long as it is stopped: say who waits.
-        warn(f"waiting for another wtpar process to finish writing {path}")
+    if patience is not None:
+        (_cache_waits.get() or CacheWaits(patience)).take(lock, path)
+    else:
+        from filelock import Timeout
+
         try:
-            lock.acquire(timeout=-1 if patience is None else patience)
+            lock.acquire(timeout=QUIET_WAIT)
         except Timeout:
-            waited = f"{QUIET_WAIT + (patience or 0.0):.0f}s"
-            raise LockWaitTimeout(f"another wtpar process held its lock for {waited}") from None
+            warn(f"waiting for another wtpar process to finish writing {path}")
+            lock.acquire()
     try:
         data = change(read(path))
         if encode is not None:

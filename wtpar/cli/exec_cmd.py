@@ -67,7 +67,10 @@ def exec_cmd(
     from wtpar.run.runner import run_sync
 
     start_up_over()
-    report = run_sync(dispatcher, on_interrupt=say_interrupted)
+    report = run_sync(
+        dispatcher,
+        on_interrupt=lambda n, name: say_interrupted(n, name, dispatcher.report is not None),
+    )
     if report.interrupted:
         raise Interrupted(report.signal or "SIGINT")
     task = report.tasks[0]

@@ -26,6 +26,7 @@ from wtpar.model import (
     RunReport,
     RunStatus,
 )
+from wtpar.notices import set_sink
 from wtpar.run.plan import RunRequest
 from wtpar.run.runconfig import OUTPUT_MODES, parse_run_settings
 from wtpar.text import parse_duration
@@ -308,14 +309,16 @@ def run(
     from wtpar.run.runner import run_sync
 
     start_up_over()  # the plan, made, lives until the process ends: frozen with the rest
+    previous = set_sink(lambda text: live.aside(lambda: previous(text)))
     try:
         report = run_sync(
             dispatcher,
             on_tick=live.draw if mode == "progress" else None,
-            on_interrupt=say_interrupted,
+            on_interrupt=lambda n, name: say_interrupted(n, name, dispatcher.report is not None),
         )
     finally:
         live.clear()
+        set_sink(previous)
     if notify:
         from wtpar.notify import NotifyOutcome  # here: only --notify sends one
         from wtpar.run.report import counts_line
@@ -330,11 +333,14 @@ def _warn(text: str) -> None:
     click.echo(f"wtpar: warning: {text}", err=True)
 
 
-def say_interrupted(presses: int, signal_name: str) -> None:
-    """Say on the terminal what the first and the second interruption do."""
+def say_interrupted(presses: int, signal_name: str, tasks_ended: bool = False) -> None:
+    """Say on the terminal what the first and the second interruption do (`tasks_ended`:
+    the run was recording its results)."""
     label = signal_label(signal_name)
     again = "Ctrl-C again" if signal_name == "SIGINT" else f"{signal_name} again"
-    if presses == 1:
+    if tasks_ended:
+        say(f"\nwtpar: interrupted ({label}): not waiting to record results and history")
+    elif presses == 1:
         say(f"\nwtpar: interrupted ({label}): terminating running tasks ({again} to kill them now)")
     else:
         say("wtpar: killing running tasks")

@@ -4,6 +4,7 @@ progress line on a terminal, and each task's outcome."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import IO
@@ -46,6 +47,7 @@ class LiveOutput:
         self.failed = 0
         self.t0 = time.monotonic()
         self._drawn = 0
+        self._screen = threading.Lock()  # warnings come from threads too (`aside`)
 
     def __call__(self, event: RunEvent) -> None:
         if isinstance(event, TaskQueued):
@@ -118,12 +120,24 @@ class LiveOutput:
         )
         width = max(20, _terminal_columns() - 1)
         text = text[:width]
-        self.out.write("\r" + text.ljust(self._drawn))
-        self.out.flush()
-        self._drawn = len(text)
+        with self._screen:
+            self.out.write("\r" + text.ljust(self._drawn))
+            self.out.flush()
+            self._drawn = len(text)
 
     def clear(self) -> None:
         """Erase the progress line, so other text starts at column 0."""
+        with self._screen:
+            self._clear()
+
+    def aside(self, say: Callable[[], None]) -> None:
+        """Erase the progress line, then `say()` (a warning, from any thread): on a line of
+        its own, not after the progress; the next tick draws the line again."""
+        with self._screen:
+            self._clear()
+            say()
+
+    def _clear(self) -> None:
         if self._drawn:
             self.out.write("\r" + " " * self._drawn + "\r")
             self.out.flush()

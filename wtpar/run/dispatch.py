@@ -47,6 +47,7 @@ from wtpar.run.plan import RunPlan
 from wtpar.run.results import ResultStore
 from wtpar.run.runstore import RunStore, new_run_id
 from wtpar.run.waits import Waits
+from wtpar.state import CacheWaits
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class Dispatcher:
         self._unfinished = len(self._lives)
         self._all_finished: asyncio.Future[None] | None = None  # once tasks may start
         self.pacer = Pacer(plan, history, memory_percent)
+        self.recording = CacheWaits()  # the end's waits for the caches' locks
 
     @property
     def jobs(self) -> int:
@@ -145,6 +147,7 @@ class Dispatcher:
         self.interrupted = True
         self.signal = self.signal or signal_name
         self._stop(f"interrupted ({signal_label(self.signal)})")
+        self.recording.stop()  # after the last task: what waits to record gives up
 
     def kill_now(self, signal_name: str = "SIGINT") -> None:
         """The second Ctrl-C: SIGKILL every running process group at once."""
@@ -204,12 +207,13 @@ class Dispatcher:
             self._busy.close()
             self.report = self._make_report()
             self.store.save(self.report)
-            clean = await self.clean_reads.results() if self.clean_reads is not None else {}
-            if self.results is not None:
-                from wtpar.run.recording import record_run_results  # loaded as tasks ran
+            from wtpar.run.recording import record_run  # loaded as the tasks ran
 
-                record_run_results(self.results, self.report, self.plan.instances, clean)
-            self.pacer.save()
+            parts = (self.plan.instances, self.results, self.clean_reads, self.pacer)
+            await record_run(self.report, *parts, self.recording)
+            if self.interrupted and not self.report.interrupted:  # Ctrl-C while recording
+                self.report = self._make_report()
+                self.store.save(self.report)
         self._emit(RunFinished(self.report))
         return self.report
 

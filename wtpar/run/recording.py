@@ -3,13 +3,20 @@ ok, failed or timed out on a known tree, and a whole-task result per sharded tas
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from wtpar.model import RunReport, RunStatus
 from wtpar.run.plan import TaskInstance
 from wtpar.run.results import RecordedResult, ResultStore
 from wtpar.run.shards import shard_name, whole_task_results
 from wtpar.run.treekey import result_command
+from wtpar.state import CacheWaits, cache_waits
+
+if TYPE_CHECKING:
+    from wtpar.run.cleanliness import CleanReads
+    from wtpar.run.expect import Pacer
 
 _FINAL = (RunStatus.OK, RunStatus.FAILED, RunStatus.TIMED_OUT)
 
@@ -48,3 +55,30 @@ def record_run_results(
         return store.lookup(task, command, head, tree or None)
 
     store.record([r for _, r in pairs] + whole_task_results(pairs, shard_result))
+
+
+
+async def record_run(
+    report: RunReport,
+    instances: Sequence[TaskInstance],
+    results: ResultStore | None,
+    clean_reads: CleanReads | None,
+    pacer: Pacer,
+    waits: CacheWaits,
+) -> None:
+    """What a run's end writes to the caches (its results, its history), in a thread and
+    with its waits for other processes' locks as WAITS says: the loop stays free meanwhile,
+    so Ctrl-C reaches the run, and `waits.stop()` ends those waits at once."""
+    clean = await clean_reads.results() if clean_reads is not None else {}
+
+    def save() -> None:
+        with cache_waits(waits):
+            if results is not None:
+                record_run_results(results, report, instances, clean)
+            pacer.save()
+
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, save)
+    except asyncio.CancelledError:
+        waits.stop()  # the dashboard quitting: its loop's end waits for the thread
+        raise

@@ -1,0 +1,170 @@
+"""The end of a run waits for other wtpar processes' locks on its caches (results, history):
+Ctrl-C stops that wait at once, the waits are bounded in all rather than each, and the
+notice of a wait has a line of its own, not the end of the progress line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import pty
+import signal
+import struct
+import subprocess
+import sys
+import termios
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fixtures.waiting import wait_for
+from tests.conftest import ROOT, Invoke
+from wtpar.state import CacheWaits, cache_waits, update_cache
+
+_HOLDER = (
+    "import sys\nfrom filelock import FileLock\n"
+    "locks = [FileLock(p) for p in sys.argv[2:]]\n"
+    "for lock in locks:\n    lock.acquire()\n"
+    "open(sys.argv[1], 'w').close()\n"
+    "sys.stdin.read()\n"  # until the test closes the pipe or kills it
+)
+
+
+@contextlib.contextmanager
+def held(tmp_path: Path, *locks: Path) -> Iterator[None]:
+    """Another process holds these lock files (filelock's, as wtpar's) until the block ends."""
+    flag = tmp_path / "holding"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(flag), *map(str, locks)], stdin=subprocess.PIPE
+    )
+    try:
+        wait_for(flag.exists, 30, "the locks to be held")
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def screen_lines(data: bytes) -> list[str]:
+    """The lines a terminal shows for DATA: a carriage return goes back to column 0 and
+    what follows overwrites; trailing blanks dropped."""
+    lines = []
+    for raw in data.decode(errors="replace").replace("\r\n", "\n").split("\n"):
+        line: list[str] = []
+        col = 0
+        for ch in raw:
+            if ch == "\r":
+                col = 0
+                continue
+            line[col : col + 1] = [ch]
+            col += 1
+        lines.append("".join(line).rstrip())
+    return lines
+
+
+def test_ctrl_c_while_the_end_of_a_run_waits_for_a_lock_stops_the_wait(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    """The tasks have ended, another process holds the history's lock (stopped with Ctrl-Z,
+    say): Ctrl-C ends the run at once (130), its history left as it is, and every line the
+    terminal shows starts where it should."""
+    assert wtpar("spawn", "a").exit_code == 0
+    cache = repo / ".git" / "wtpar" / "cache"
+    (cache / "locks").mkdir(parents=True)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
+    seen = bytearray()
+
+    def read() -> bytes:
+        with contextlib.suppress(BlockingIOError, OSError):
+            seen.extend(os.read(master, 65536))
+        return bytes(seen)
+
+    with held(tmp_path, cache / "locks" / "history.json.lock"):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wtpar", "run", "-b", "a", "--", "echo hi"],
+            cwd=repo,
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=slave,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        os.close(slave)
+        os.set_blocking(master, False)
+        try:
+            wait_for(lambda: b"waiting for another wtpar process" in read(), 30, "the notice")
+            os.kill(proc.pid, signal.SIGINT)
+            # Well before the 15 s the run would otherwise wait.
+            assert proc.wait(timeout=10) == 130
+            wait_for(lambda: b"wtpar: interrupted (Ctrl-C)\r\n" in read(), 10, "the last line")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+    lines = screen_lines(bytes(seen))
+    history = cache / "history.json"
+    notice = f"wtpar: warning: waiting for another wtpar process to finish writing {history}"
+    assert notice in lines
+    assert "wtpar: interrupted (Ctrl-C): not waiting to record results and history" in lines
+    assert "1 task: 1 ok (interrupted)" in lines
+    assert not history.exists()
+
+
+def _patient(monkeypatch: pytest.MonkeyPatch) -> None:
+    import wtpar.state
+
+    monkeypatch.setattr(wtpar.state, "QUIET_WAIT", 0.2)
+
+
+def test_the_waits_of_one_run_s_end_are_bounded_in_all_not_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the first cache gave up on a lock, the second does not wait again (two waits
+    of 17 s each, one after the other, held every run at its end for 34 s)."""
+    _patient(monkeypatch)
+    first, second = tmp_path / "results.json", tmp_path / "history.json"
+    locks = tmp_path / "locks"
+    locks.mkdir()
+    both = (locks / "results.json.lock", locks / "history.json.lock")
+    with held(tmp_path, *both), cache_waits(CacheWaits(patience=0.3)):
+        for path in (first, second):
+            update_cache(str(path), lambda data: data, {}, lambda data: {"x": 1})
+    err = capsys.readouterr().err
+    assert err.count("waiting for another wtpar process to finish writing") == 1
+    assert f"writing {first}" in err
+    assert err.count("in all); not caching this time") == 2
+    assert not first.exists() and not second.exists()
+
+
+def test_a_dispatcher_cancelled_while_recording_stops_waiting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard quitting cancels its runs; its loop's end waits for the recording's
+    thread, which then gives up at once instead of after its whole patience."""
+    from wtpar.run.expect import Pacer
+    from wtpar.run.history import Attempted, History
+    from wtpar.run.plan import RunPlan
+    from wtpar.run.recording import record_run
+
+    _patient(monkeypatch)
+    history = History(str(tmp_path))
+    pacer = Pacer(RunPlan(instances=()), history, None)
+    pacer.attempted.append(Attempted("t", "a", "cmd", 0.5, 0, 1.0))
+    waits = CacheWaits()  # 15 s: the thread would outlast the test's patience
+
+    async def cancelled_while_waiting() -> None:
+        task = asyncio.ensure_future(record_run(None, (), None, None, pacer, waits))  # type: ignore[arg-type]
+        while "waiting for another" not in capsys.readouterr().err:
+            await asyncio.sleep(0.05)  # wait-ok: polling, within asyncio.wait_for's 10 s
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    locks = Path(history.path).parent / "locks"
+    locks.mkdir(parents=True)
+    with held(tmp_path, locks / "history.json.lock"):
+        asyncio.run(asyncio.wait_for(cancelled_while_waiting(), 10))
+    assert "interrupted while waiting" in capsys.readouterr().err
