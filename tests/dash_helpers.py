@@ -53,6 +53,11 @@ def cell(app: WtparApp, branch: str, column: str) -> str:
     raise AssertionError(f"no row for {branch}")
 
 
+def column_title(app: WtparApp, column: str) -> str:
+    """The title of one column of the branch table, by its key (`Elsewhere ▼` when sorted)."""
+    return str(app.table.columns[column].label)
+
+
 def branches_shown(app: WtparApp) -> list[str]:
     """Branch names in table order."""
     names = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import Invoke, run_wtpar_process
-from tests.dash_helpers import FIXED_NOW, cell, rows_read, until
+from tests.dash_helpers import FIXED_NOW, branches_shown, cell, column_title, rows_read, until
 from wtpar.services import Services
 from wtpar.tui.app import WtparApp, make_app
 from wtpar.tui.fleet_view import FLASH_STYLES
@@ -49,3 +49,19 @@ async def test_holders_are_shown_and_finished_runs_flash(repo: Path, wtpar: Invo
         assert wtpar("claim", "beta", "--by", "agent-2").exit_code == 0
         await pilot.press("g")
         await until(pilot, lambda: cell(app, "beta", "holder").startswith("agent-2 "))
+
+
+async def test_sorting_cycles_through_the_holder_column_while_it_is_shown(
+    repo: Path, wtpar: Invoke
+) -> None:
+    assert wtpar("spawn", "alpha", "beta").exit_code == 0
+    assert wtpar("claim", "beta", "--by", "agent-1").exit_code == 0
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: rows_read(app) == 3, what="three rows")
+        assert branches_shown(app)[0] != "beta"
+        # branch, changes, base, then Holder: held rows first.
+        for _ in range(4):
+            await pilot.press("s")
+        assert column_title(app, "holder") == "Holder ▼"
+        assert branches_shown(app)[0] == "beta"

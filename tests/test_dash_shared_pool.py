@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fixtures.waiting import wait_for
 from tests.conftest import ROOT, Invoke
-from tests.dash_helpers import FIXED_NOW, cell, rows_read, until
+from tests.dash_helpers import FIXED_NOW, branches_shown, cell, column_title, rows_read, until
 from tests.test_dash_runs import pool_text
 from wtpar.services import Services
 from wtpar.tui.app import make_app
@@ -55,7 +55,7 @@ async def test_slots_held_by_another_wtpar_process_show_as_busy(
         services = Services.from_cwd(repo)
         app = make_app(services, now=lambda: FIXED_NOW, refresh_interval=0.2, jobs=2)
         async with app.run_test(size=(150, 40)) as pilot:
-            held = "pool: 1/2 busy (1 by other wtpar processes), 1 free, 0 queued"
+            held = "pool: 1/2 busy (1 elsewhere), 1 free, 0 queued"
             await until(pilot, lambda: pool_text(app).startswith(held), what="the held slot")
             os.kill(agent.pid, signal.SIGKILL)
             agent.wait()
@@ -76,6 +76,12 @@ async def test_tasks_other_wtpar_processes_run_show_in_an_elsewhere_column(
             await until(pilot, lambda: rows_read(app) == 3, what="three rows")
             await until(pilot, lambda: cell(app, "a", "elsewhere") == "▶ build", what="a's task")
             assert cell(app, "b", "elsewhere") == "-"
+            assert branches_shown(app)[0] != "a"
+            # `s` cycles branch, changes, base, then the shown Elsewhere: busy rows first.
+            for _ in range(4):
+                await pilot.press("s")
+            assert column_title(app, "elsewhere") == "Elsewhere ▼"
+            assert branches_shown(app)[0] == "a"
             os.kill(agent.pid, signal.SIGKILL)
             agent.wait()
             await until(pilot, lambda: cell(app, "a", "elsewhere") == "", what="the column gone")

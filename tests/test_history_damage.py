@@ -197,7 +197,8 @@ def test_a_lock_held_too_long_leaves_the_history_as_it_is(
         holder.wait()
     err = capsys.readouterr().err
     assert "waiting for another wtpar process to finish writing" in err
-    assert "cannot write it (another wtpar process held its lock; waited 0s in all); not recording" in err
+    said = "cannot write it (another wtpar process held its lock; waited 0s in all)"
+    assert f"{said}; not recording" in err
     assert Path(history.path).read_text() == before
 
 

@@ -177,7 +177,7 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
         ok, bad = state.outcome_counts()
         jobs = state.jobs
         others = self._held_by_others(jobs, running)  # the pool is the repository's
-        elsewhere = f" ({others} by other wtpar processes)" if others else ""
+        elsewhere = f" ({others} elsewhere)" if others else ""  # other wtpar processes
         busy = running + others
         text = (
             f"pool: {busy}/{jobs} busy{elsewhere}, {max(0, jobs - busy)} free, {queued} queued"
@@ -341,9 +341,11 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
         )
 
     def action_sort(self) -> None:
-        """Cycle the sort column: branch, changes, base, readiness, each task, none."""
-        order = ["branch", "dirty", "base", "ready"]
-        order += [f"task:{t}" for t in self.dash.state.task_names]
+        """Cycle the sort column: branch, changes, base, holder and elsewhere (while they
+        are shown), readiness, each task, none."""
+        state = self.dash.state
+        order = ["branch", "dirty", "base", *holder_columns(state), *elsewhere_columns(state)]
+        order += ["ready", *(f"task:{t}" for t in state.task_names)]
         if self.sort_column not in order:
             self.sort_column = order[0]
         else:

@@ -312,6 +312,9 @@ def sort_key(column: str, bs: BranchStatus, state: DashState) -> tuple[int, str 
     if column == "ready":
         verdict = state.verdicts.get(branch_name(bs))
         return (0, VERDICT_ORDER.get(verdict, 3) if verdict else 3)
+    if column == "holder":
+        lease = state.leases.get(branch_name(bs))
+        return (0 if lease else 1, lease.holder if lease else "")
     if column == "elsewhere":
         names = state.elsewhere.get(bs.worktree.path)
         return (0 if names else 1, ", ".join(names or ()))
