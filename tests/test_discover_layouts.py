@@ -139,3 +139,33 @@ def test_a_separate_git_dir_named_dot_git_is_not_taken_for_the_main_worktree(
     assert code == "0", out
     [main] = json.loads(printed)["worktrees"]
     assert (main["path"], main["untracked"]) == (str(work), 1)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making another user's repository needs root")
+def test_from_another_user_s_linked_worktree_the_advice_trusts_the_main_one_too(
+    tmp_path: Path,
+) -> None:
+    """wtpar runs git in the main worktree as well: trusting the linked one alone, as git
+    advises, leaves the next git call refused. Following wtpar's advice, `list` works."""
+    repo = tmp_path / "theirs"
+    git(tmp_path, "init", "-q", "-b", "main", "theirs")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "first")
+    linked = tmp_path / "theirs-side"
+    git(repo, "worktree", "add", "-q", "-b", "side", str(linked))
+    for top in (repo, linked):
+        for folder, _, files in os.walk(top):
+            for name in [folder, *(os.path.join(folder, f) for f in files)]:
+                os.chown(name, 65534, 65534)
+    with pytest.raises(NotARepositoryError) as raised:
+        discover(linked)
+    add = "git config --global --add safe.directory"
+    assert str(raised.value) == (
+        f"git does not trust the repository at {repo} nor its worktree {linked} (another"
+        f" user owns them); to trust them: {add} {repo} && {add} {linked}"
+    )
+    advice = str(raised.value).rpartition("to trust them: ")[2]
+    subprocess.run(["sh", "-c", advice], check=True)
+    out = python_output(_WTPAR, ["list", "--json"], linked)
+    printed, _, code = out.strip().rpartition("\nEXIT ")
+    assert code == "0", out
+    assert [w["path"] for w in json.loads(printed)["worktrees"]] == [str(repo), str(linked)]

@@ -119,10 +119,7 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
         said = re.search(r"dubious ownership in repository at '(.+)'", res.stderr)
         theirs = said.group(1) if said else _owned_by_another(where)
         if theirs:
-            raise NotARepositoryError(
-                f"git does not trust the repository at {theirs} (another user owns it); to"
-                f" trust it: git config --global --add safe.directory {theirs}"
-            )
+            raise _untrusted(theirs)
         raise NotARepositoryError(f"not a git repository (or any parent up to /): {where}")
     common_dir, bare, git_dir = res.stdout.splitlines()[:3]
     common_dir = os.path.realpath(common_dir)
@@ -158,6 +155,39 @@ def _owned_by_another(where: str) -> str | None:
         except OSError:
             return None
         return folder if owner != os.geteuid() else None
+
+
+def _untrusted(theirs: str) -> NotARepositoryError:
+    """Git refused the worktree at THEIRS: another user owns it. wtpar runs git in the main
+    worktree too, so a linked worktree's advice names both."""
+    main = _main_of_linked(theirs)
+    if main is None or main == theirs:
+        return NotARepositoryError(
+            f"git does not trust the repository at {theirs} (another user owns it); to trust"
+            f" it: git config --global --add safe.directory {theirs}"
+        )
+    add = "git config --global --add safe.directory"
+    return NotARepositoryError(
+        f"git does not trust the repository at {main} nor its worktree {theirs} (another"
+        f" user owns them); to trust them: {add} {main} && {add} {theirs}"
+    )
+
+
+def _main_of_linked(worktree: str) -> str | None:
+    """The main worktree of the linked worktree at WORKTREE, read from its `.git` file and
+    its git dir's `commondir` (git itself will not say: it refuses the repository); None
+    for a main worktree or another layout."""
+    try:
+        with open(os.path.join(worktree, ".git"), encoding="utf-8") as fh:
+            pointer = fh.readline().strip()
+        gitdir = os.path.join(worktree, pointer.removeprefix("gitdir: "))
+        with open(os.path.join(gitdir, "commondir"), encoding="utf-8") as fh:
+            common = os.path.realpath(os.path.join(gitdir, fh.readline().strip()))
+    except (OSError, UnicodeDecodeError):
+        return None  # `.git` is a folder (a main worktree), or unreadable
+    if not pointer.startswith("gitdir: ") or os.path.basename(common) != ".git":
+        return None
+    return os.path.dirname(common)
 
 
 def _bare(common_dir: str) -> NotARepositoryError:
