@@ -130,3 +130,19 @@ def test_ctrl_c_while_wtpar_starts_is_quiet_and_exits_130(repo: Path) -> None:
         timeout=60,
     )
     assert (done.returncode, done.stderr) == (130, "\nwtpar: interrupted\n")
+
+
+def test_an_error_or_warning_naming_a_path_cannot_steer_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder's name may hold an escape sequence (or a carriage return that hides what
+    came before it): errors and warnings show it as an escape, as the tables do."""
+    from wtpar.notices import warn
+
+    odd = tmp_path / "x\x1b]0;owned\x07\rfine"
+    result = run_wtpar_process("-C", str(odd), "list", cwd=tmp_path)
+    assert result.returncode == 2
+    shown = str(tmp_path / "x\\x1b]0;owned\\x07\\rfine")
+    assert result.stderr == f"wtpar: error: not a git repository (no such folder): {shown}\n"
+    warn(f"{odd}: cannot write it")
+    assert capsys.readouterr().err == f"wtpar: warning: {shown}: cannot write it\n"

@@ -12,8 +12,10 @@ _said: set[str] = set()
 
 
 def _to_stderr(text: str) -> None:
+    from wtpar.text import terminal_safe
+
     try:
-        sys.stderr.write(f"wtpar: warning: {text}\n")
+        sys.stderr.write(f"wtpar: warning: {terminal_safe(text)}\n")
         sys.stderr.flush()
     except (OSError, ValueError):
         pass  # stderr is closed: nobody is left to tell

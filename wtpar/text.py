@@ -34,6 +34,16 @@ _VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
 }
 
 
+_SAFE = {c: shown for c, shown in _VISIBLE.items() if c not in (ord("\n"), ord("\t"))}
+
+
+def terminal_safe(text: str) -> str:
+    """TEXT with what could steer a terminal (escape sequences, carriage returns, C1 and
+    bidi controls: from a path, say) shown as escapes; line breaks and tabs are kept (git's
+    output quoted in an error)."""
+    return text.translate(_SAFE)
+
+
 def aligned_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Columns padded to their widest cell on screen, two spaces apart, no trailing blanks
     (control characters shown as escapes)."""
