@@ -9,6 +9,7 @@ from collections.abc import Callable
 from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import Static
+from textual.widgets.data_table import ColumnKey
 
 from wtpar.tui.app import WtparApp
 
@@ -55,7 +56,7 @@ def cell(app: WtparApp, branch: str, column: str) -> str:
 
 def column_title(app: WtparApp, column: str) -> str:
     """The title of one column of the branch table, by its key (`Elsewhere ▼` when sorted)."""
-    return str(app.table.columns[column].label)
+    return str(app.table.columns[ColumnKey(column)].label)
 
 
 def branches_shown(app: WtparApp) -> list[str]:
