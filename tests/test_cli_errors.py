@@ -146,3 +146,14 @@ def test_an_error_or_warning_naming_a_path_cannot_steer_the_terminal(
     assert result.stderr == f"wtpar: error: not a git repository (no such folder): {shown}\n"
     warn(f"{odd}: cannot write it")
     assert capsys.readouterr().err == f"wtpar: warning: {shown}: cannot write it\n"
+
+
+def test_what_spawn_and_remove_say_of_a_path_cannot_steer_the_terminal(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "x\x1b[8mhidden\x1b[0m")
+    shown = str(tmp_path / "x\\x1b[8mhidden\\x1b[0m.worktrees" / "a")
+    spawned = run_wtpar_process("spawn", "a", cwd=repo)
+    assert spawned.returncode == 0, spawned.stderr
+    assert spawned.stdout.startswith(f"created  a  {shown}  (")
+    removed = run_wtpar_process("remove", "a", cwd=repo)
+    assert removed.returncode == 0, removed.stderr
+    assert removed.stdout.startswith(f"removed  a  {shown}")

@@ -17,6 +17,7 @@ import click
 from wtpar.cli import EARLY_DISCOVERY
 from wtpar.errors import UsageError
 from wtpar.services import Services
+from wtpar.text import terminal_safe
 
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
@@ -45,7 +46,13 @@ def services_from(ctx: click.Context) -> Services:
 def say(text: str) -> None:
     """One line on stderr, if there is still someone to read it (after SIGHUP, maybe not)."""
     with contextlib.suppress(OSError):
-        click.echo(text, err=True)
+        click.echo(terminal_safe(text), err=True)
+
+
+def echo(text: str, err: bool = False, file: IO[str] | None = None) -> None:
+    """One line of wtpar's own that names branches, paths or tasks: what in them could
+    steer the terminal (an escape sequence, a carriage return) shown as escapes."""
+    click.echo(terminal_safe(text), err=err, file=file)
 
 
 def echo_json(data: Any) -> None:

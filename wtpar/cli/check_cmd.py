@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from wtpar.check.report import render_markdown, render_matrix, render_text, report_json
-from wtpar.cli._common import complete_any_branch, echo_json, services_from
+from wtpar.cli._common import complete_any_branch, echo, echo_json, services_from
 from wtpar.cli.notify_cmds import announce, notify_option
 from wtpar.model import RunEvent, TaskFinished, TaskStarted
 from wtpar.notify import NotifyOutcome
@@ -90,8 +90,8 @@ def check(
 
 def _progress(event: RunEvent) -> None:
     if isinstance(event, TaskStarted) and event.attempt == 1:
-        click.echo(f"wtpar: running {event.key}", err=True)
+        echo(f"wtpar: running {event.key}", err=True)
     elif isinstance(event, TaskFinished):
         run = event.run
         code = f" (exit {run.exit_code})" if run.exit_code not in (None, 0) else ""
-        click.echo(f"wtpar: {run.key} {run.status.value}{code}", err=True)
+        echo(f"wtpar: {run.key} {run.status.value}{code}", err=True)

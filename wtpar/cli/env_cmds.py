@@ -7,7 +7,7 @@ import time
 
 import click
 
-from wtpar.cli._common import complete_worktree_branch, echo_json, services_from
+from wtpar.cli._common import complete_worktree_branch, echo, echo_json, services_from
 from wtpar.text import aligned_table
 from wtpar.worktrees.devservices import ServiceState, StartOutcome, StartResult, StopOutcome
 from wtpar.worktrees.environment import export_lines
@@ -124,7 +124,7 @@ def down(ctx: click.Context, branches: tuple[str, ...], names: tuple[str, ...]) 
         StopOutcome.NOT_RUNNING: "gone   ",
     }
     for r in results:
-        click.echo(f"{words[r.outcome]}  {r.branch}  {r.service}  pid {r.pid}")
+        echo(f"{words[r.outcome]}  {r.branch}  {r.service}  pid {r.pid}")
 
 
 @click.command()
@@ -216,7 +216,7 @@ def sync(ctx: click.Context, branches: tuple[str, ...], force: bool, as_json: bo
                 for o in FileOutcome
                 if r.with_outcome(o) and o not in (FileOutcome.SKIPPED, FileOutcome.FAILED)
             ]
-            click.echo(f"{r.branch}: {', '.join(counts) or 'nothing to copy'}")
+            echo(f"{r.branch}: {', '.join(counts) or 'nothing to copy'}")
             for rel in r.with_outcome(FileOutcome.SKIPPED):
                 click.echo(
                     f"  skipped {rel}: changed in the worktree (--force overwrites)", err=True

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from wtpar.cli import start_up_over
-from wtpar.cli._common import complete_worktree_branch, services_from
+from wtpar.cli._common import complete_worktree_branch, echo, services_from
 from wtpar.cli.passthrough import PassThrough
 from wtpar.cli.run_cmds import CommandAfterDashes, command_line, duration_option, say_interrupted
 from wtpar.cli.run_output import task_outcome
@@ -77,5 +77,5 @@ def exec_cmd(
     if task.status is RunStatus.OK:
         return
     outcome = task_outcome(task.status, task.exit_code, None, task.reason)
-    click.echo(f"wtpar: {task.key}: {outcome}", err=True)
+    echo(f"wtpar: {task.key}: {outcome}", err=True)
     ctx.exit(task.exit_code if task.status is RunStatus.FAILED and task.exit_code else 1)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from wtpar.cli._common import complete_worktree_branch, echo_json, services_from
+from wtpar.cli._common import complete_worktree_branch, echo, echo_json, services_from
 from wtpar.cli.notify_cmds import announce, notify_option
 from wtpar.land.plan import Strategy
 from wtpar.land.render import JSON_SCHEMA, plan_json, render_plan, render_report, report_json
@@ -118,7 +118,7 @@ def _progress(event: object) -> None:
             f"wtpar: step {event.number} (+{event.step.branch}): {event.step.state.value}", err=True
         )
     elif isinstance(event, TaskStarted) and event.attempt == 1:
-        click.echo(f"wtpar: running {event.key}", err=True)
+        echo(f"wtpar: running {event.key}", err=True)
 
 
 # -- update ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from wtpar.cli._common import complete_worktree_branch, echo_json, services_from
+from wtpar.cli._common import complete_worktree_branch, echo, echo_json, services_from
 from wtpar.errors import UsageError
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def claim(
         echo_json({"schema": JSON_SCHEMA, "branch": lease.branch, **lease_json(lease)})
         return
     until = time.strftime("%H:%M UTC", time.gmtime(lease.expires))
-    click.echo(f"claimed  {lease.branch}  by {lease.holder} until {until}")
+    echo(f"claimed  {lease.branch}  by {lease.holder} until {until}")
 
 
 @click.command()
@@ -121,6 +121,6 @@ def release(ctx: click.Context, branch: str, by: str | None) -> None:
     """Release the claim on BRANCH's worktree (with --by, only if NAME holds it)."""
     lease = services_from(ctx).release(branch, by)
     if lease is None:
-        click.echo(f"{branch} was not claimed")
+        echo(f"{branch} was not claimed")
     else:
-        click.echo(f"released  {branch}  (held by {lease.holder})")
+        echo(f"released  {branch}  (held by {lease.holder})")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from wtpar.cli._common import complete_worktree_branch, echo_json, services_from
+from wtpar.cli._common import complete_worktree_branch, echo, echo_json, services_from
 from wtpar.errors import UsageError
 from wtpar.run.activity import WaitOutcome
 from wtpar.text import parse_duration
@@ -90,7 +90,7 @@ def wait(
         for w in result.worktrees:
             run = f"  run {w.run_id}" if w.run_id else ""
             failed = f"  failed: {', '.join(w.failed_tasks)}" if w.failed_tasks else ""
-            click.echo(f"{w.outcome.value:<8} {names.get(w.path, w.path)}{run}{failed}")
+            echo(f"{w.outcome.value:<8} {names.get(w.path, w.path)}{run}{failed}")
         if result.busy:
             still = ", ".join(names.get(p, p) for p in result.busy)
             click.echo(f"wtpar: timed out, still running in: {still}", err=True)

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from wtpar.cli._common import echo_json, services_from
+from wtpar.cli._common import echo, echo_json, services_from
 from wtpar.text import aligned_table
 from wtpar.worktrees.leases import format_duration
 from wtpar.worktrees.spares import Spare
@@ -45,7 +45,7 @@ def print_spares(spares: list[Spare]) -> None:
     click.echo(aligned_table(["SPARE", "STATE", "COMMIT", "AGE", "PATH"], rows))
     for s in spares:
         if s.error:
-            click.echo(f"{s.name}: {s.error}", err=True)
+            echo(f"{s.name}: {s.error}", err=True)
 
 
 @click.group(invoke_without_command=True)

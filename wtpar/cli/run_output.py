@@ -20,7 +20,7 @@ from wtpar.model import (
     TaskQueued,
     TaskStarted,
 )
-from wtpar.text import format_seconds
+from wtpar.text import format_seconds, terminal_safe
 
 _BAD = (RunStatus.FAILED, RunStatus.TIMED_OUT)
 
@@ -72,14 +72,14 @@ class LiveOutput:
         self.failed += bad
         if self.mode == "stream" and self.prefix:
             outcome = task_outcome(run.status, run.exit_code, run.duration, run.reason)
-            click.echo(f"[{run.key}] == {outcome}", file=self.out)
+            click.echo(terminal_safe(f"[{run.key}] == {outcome}"), file=self.out)
         elif self.mode == "grouped" or (self.mode == "failures" and bad):
             self._block(run.key, run.status, run.exit_code, run.duration, run.reason, run.log_path)
         elif self.mode == "progress" and (bad or run.status is RunStatus.SKIPPED):
             self.clear()
             what = task_outcome(run.status, run.exit_code, run.duration, run.reason)
             log = f"  log: {run.log_path}" if run.log_path else ""
-            click.echo(f"{run.key}: {what}{log}", file=self.out)
+            click.echo(terminal_safe(f"{run.key}: {what}{log}"), file=self.out)
 
     def _block(
         self,
@@ -90,7 +90,8 @@ class LiveOutput:
         reason: str | None,
         log_path: str | None,
     ) -> None:
-        click.echo(f"== {key} {task_outcome(status, exit_code, duration, reason)}", file=self.out)
+        outcome = task_outcome(status, exit_code, duration, reason)
+        click.echo(terminal_safe(f"== {key} {outcome}"), file=self.out)
         if log_path and os.path.exists(log_path):
             with open(log_path, encoding="utf-8", errors="replace") as fh:
                 for line in fh:

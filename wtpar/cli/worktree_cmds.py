@@ -12,6 +12,7 @@ import click
 from wtpar.cli._common import (
     complete_any_branch,
     complete_worktree_branch,
+    echo,
     echo_json,
     env_view_json,
     services_from,
@@ -84,17 +85,17 @@ def spawn(
         }
         for r in results:
             if r.outcome is SpawnOutcome.FAILED:
-                click.echo(f"failed   {r.branch}: {r.error}", err=True)
+                echo(f"failed   {r.branch}: {r.error}", err=True)
                 continue
             if r.outcome is SpawnOutcome.EXISTS:
-                click.echo(f"exists   {r.branch}  {r.path}")
+                echo(f"exists   {r.branch}  {r.path}")
                 continue
             if r.outcome is SpawnOutcome.COMPLETED:
-                click.echo(f"completed  {r.branch}  {r.path}  (the checkout had not finished)")
+                echo(f"completed  {r.branch}  {r.path}  (the checkout had not finished)")
                 continue
             how = how_words.get(r.how or "", "").format(base=r.base_ref)
             how += ", from a warm spare" if r.from_spare else ""
-            click.echo(f"created  {r.branch}  {r.path}  ({how})")
+            echo(f"created  {r.branch}  {r.path}  ({how})")
             for err in r.setup_errors:
                 click.echo(f"  setup failed: {err}", err=True)
     if failed:
@@ -285,9 +286,9 @@ def remove(
                     click.echo(f"stopped {task}")
                 notes = [n for n in (r.ignored.text(), r.message) if n]
                 extra = f"; {'; '.join(notes)}" if notes else ""
-                click.echo(f"removed  {r.branch}  {r.path}{extra}")
+                echo(f"removed  {r.branch}  {r.path}{extra}")
             else:
-                click.echo(f"refused  {r.branch}: {r.error}", err=True)
+                echo(f"refused  {r.branch}: {r.error}", err=True)
     if any(not r.removed for r in results):
         ctx.exit(1)
 
@@ -323,8 +324,8 @@ def prune(ctx: click.Context, merged: bool, dry_run: bool, as_json: bool) -> Non
     ignored = dict(result.ignored)
     for b in result.merged:
         also = ignored[b].text() if b in ignored else ""
-        click.echo(f"{verb}  {b}  (merged{'; ' + also if also else ''})")
+        echo(f"{verb}  {b}  (merged{'; ' + also if also else ''})")
     for b, why in result.kept:
-        click.echo(f"kept  {b}: {why}", err=True)
+        echo(f"kept  {b}: {why}", err=True)
     if not (result.stale or result.merged or result.kept):
         click.echo("nothing to prune", file=sys.stdout)
