@@ -26,8 +26,6 @@ SCHEMA = 1
 _T = TypeVar("_T")
 QUIET_WAIT = 2.0  # seconds waited for a file's lock before saying so
 CACHE_PATIENCE = 15.0  # seconds more a cache's writer waits, then leaves the cache as it is
-
-
 _SLICE = 0.1  # seconds: how soon a cache's writer sees that it was told to stop waiting
 
 
@@ -54,7 +52,9 @@ class CacheWaits:
         from filelock import Timeout
 
         start = time.monotonic()
-        first = self._started = self._started if self._started is not None else start
+        if self._started is None:
+            self._started = start
+        first = self._started
         deadline = first + QUIET_WAIT + self.patience
         said = False
         while not self._stopped.is_set():

@@ -147,7 +147,7 @@ class Dispatcher:
         self.interrupted = True
         self.signal = self.signal or signal_name
         self._stop(f"interrupted ({signal_label(self.signal)})")
-        self.recording.stop()  # after the last task: what waits to record gives up
+        self.recording.stop()  # nor does the end wait for another process's cache lock
 
     def kill_now(self, signal_name: str = "SIGINT") -> None:
         """The second Ctrl-C: SIGKILL every running process group at once."""

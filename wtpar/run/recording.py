@@ -57,7 +57,6 @@ def record_run_results(
     store.record([r for _, r in pairs] + whole_task_results(pairs, shard_result))
 
 
-
 async def record_run(
     report: RunReport,
     instances: Sequence[TaskInstance],
