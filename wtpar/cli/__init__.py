@@ -82,7 +82,6 @@ class LazyGroup(click.Group):
         # The helpers (and the services facade they import) only when something failed:
         # the repository's discovery (get_command) starts before they are imported.
         from wtpar.errors import Interrupted, WtparError
-        from wtpar.text import terminal_safe
 
         try:
             return super().invoke(ctx)
@@ -90,7 +89,7 @@ class LazyGroup(click.Group):
             _say(f"wtpar: {exc.message}")
             ctx.exit(exc.exit_code)
         except WtparError as exc:
-            _say(f"wtpar: error: {terminal_safe(exc.message)}")  # paths, names: anything
+            _say(f"wtpar: error: {exc.message}")  # control characters escaped (say)
             ctx.exit(exc.exit_code)
         except BrokenPipeError:
             # Our reader went away (`wtpar list | head -1`): stop quietly, as `git log` does.
@@ -102,7 +101,7 @@ class LazyGroup(click.Group):
             # The file system refused (a file where wtpar keeps a folder, a full disk, no
             # permission): one line naming the file, never a traceback.
             where = f": {exc.filename}" if exc.filename else ""
-            _say(terminal_safe(f"wtpar: error: {exc.strerror or exc}{where}"))
+            _say(f"wtpar: error: {exc.strerror or exc}{where}")
             ctx.exit(1)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
