@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from fixtures.waiting import wait_for
-from tests.conftest import ROOT, Invoke
-from wtpar.state import CacheWaits, cache_waits, update_cache
+from tests.conftest import ROOT, Invoke, run_wtpar_process
+from wtpar.state import CacheWaits, cache_waits, read_json, update_cache
 
 _HOLDER = (
     "import sys\nfrom filelock import FileLock\n"
@@ -109,8 +109,89 @@ def test_ctrl_c_while_the_end_of_a_run_waits_for_a_lock_stops_the_wait(
     notice = f"wtpar: warning: waiting for another wtpar process to finish writing {history}"
     assert notice in lines
     assert "wtpar: interrupted (Ctrl-C): not waiting to record results and history" in lines
-    assert "1 task: 1 ok (interrupted)" in lines
     assert not history.exists()
+    # The task ran to its end: the run's outcome is its own, not the Ctrl-C's.
+    assert "1 task: 1 ok" in lines
+    waited = run_wtpar_process("wait", "--json", cwd=repo)
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+
+
+def test_a_second_ctrl_c_while_the_end_waits_says_nothing_more(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from wtpar.cli.run_cmds import say_interrupted
+
+    say_interrupted(1, "SIGINT", tasks_ended=True)
+    say_interrupted(2, "SIGINT", tasks_ended=True)
+    said = capsys.readouterr().err
+    assert said.count("not waiting to record results and history") == 1
+
+
+def test_an_interrupted_run_still_records_what_ended_when_no_lock_is_held(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    """Ctrl-C during the tasks: the attempts that ended before it are remembered."""
+    from wtpar.run.history import History
+
+    assert wtpar("spawn", "a").exit_code == 0
+    flag = tmp_path / "second-started"
+    (repo / "wtpar.toml").write_text(
+        '[tasks.first]\ncmd = "true"\n'
+        f'[tasks.second]\ncmd = "touch {flag}; exec sleep 60"\ndepends_on = ["first"]\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wtpar", "run", "-b", "a", "first", "second"],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        wait_for(flag.exists, 30, "the second task to start")
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    history = History(str(repo / ".git" / "wtpar"))
+    assert [(t.task, t.branch) for t in history.load()] == [("first", "a")]
+
+
+def test_two_writers_of_one_file_in_one_process_take_turns(tmp_path: Path) -> None:
+    """The lock file is the process's (re-entrant): without more, two threads of one
+    process (the dashboard recording two runs' ends) wrote the history at once, and one
+    run's history was lost."""
+    import threading
+
+    from wtpar.state import update_with
+
+    path = str(tmp_path / "history.json")
+    inside: list[str] = []
+    overlapped: list[bool] = []
+    second_in = threading.Event()
+
+    def first(data: object) -> object:
+        inside.append("first")
+        second_in.wait(1)  # it must not come in meanwhile: this wait runs out
+        inside.remove("first")
+        return {"first": 1}
+
+    def second(data: object) -> object:
+        overlapped.append("first" in inside)
+        second_in.set()
+        return {**(data if isinstance(data, dict) else {}), "second": 1}
+
+    reader = lambda p: read_json(p, {})  # noqa: E731
+    one = threading.Thread(target=update_with, args=(path, reader, first))
+    one.start()
+    wait_for(lambda: inside == ["first"], 10, "the first writer inside")
+    two = threading.Thread(target=update_with, args=(path, reader, second))
+    two.start()
+    one.join(10)
+    two.join(10)
+    assert overlapped == [False]
+    assert read_json(path, {}) == {"first": 1, "second": 1}
 
 
 def _patient(monkeypatch: pytest.MonkeyPatch) -> None:

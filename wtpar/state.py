@@ -44,7 +44,7 @@ class CacheWaits:
         self._started: float | None = None  # the first wait's start: the bound counts from it
 
     def stop(self) -> None:
-        """Every wait, now or later, gives up at once (from any thread)."""
+        """No wait, now or later, goes on: a free lock is still taken (from any thread)."""
         self._stopped.set()
 
     def take(self, lock: FileLock, path: str) -> None:
@@ -57,6 +57,11 @@ class CacheWaits:
         first = self._started
         deadline = first + QUIET_WAIT + self.patience
         said = False
+        try:
+            lock.acquire(timeout=0)  # free, as nearly always: taken whatever else was said
+            return
+        except Timeout:
+            pass
         while not self._stopped.is_set():
             now = time.monotonic()
             if not said and now - start >= QUIET_WAIT:
@@ -200,25 +205,41 @@ def update_with(
     lock = file_lock(
         os.path.join(locks_dir(os.path.dirname(path)), os.path.basename(path) + ".lock")
     )
-    if patience is not None:
-        (_cache_waits.get() or CacheWaits(patience)).take(lock, path)
-    else:
-        from filelock import Timeout
-
-        try:
-            lock.acquire(timeout=QUIET_WAIT)
-        except Timeout:
-            warn(f"waiting for another wtpar process to finish writing {path}")
-            lock.acquire()
-    try:
-        data = change(read(path))
-        if encode is not None:
-            atomic_write_text(path, encode(data), durable)
+    with _writer_in_this_process(path):
+        if patience is not None:
+            (_cache_waits.get() or CacheWaits(patience)).take(lock, path)
         else:
-            atomic_write_json(path, data, compact, durable)
-        return data
-    finally:
-        lock.release()
+            from filelock import Timeout
+
+            try:
+                lock.acquire(timeout=QUIET_WAIT)
+            except Timeout:
+                warn(f"waiting for another wtpar process to finish writing {path}")
+                lock.acquire()
+        try:
+            data = change(read(path))
+            if encode is not None:
+                atomic_write_text(path, encode(data), durable)
+            else:
+                atomic_write_json(path, data, compact, durable)
+            return data
+        finally:
+            lock.release()
+
+
+_writers: dict[str, threading.RLock] = {}
+_writers_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def _writer_in_this_process(path: str) -> Iterator[None]:
+    """One writer of PATH at a time among this process's threads: the file lock does not
+    keep them apart (it is the process's, re-entrant), and the dashboard records two runs'
+    ends at once, each in a thread."""
+    with _writers_guard:
+        guard = _writers.setdefault(os.path.abspath(path), threading.RLock())
+    with guard:
+        yield
 
 
 def update_cache(

@@ -71,8 +71,8 @@ def exec_cmd(
         dispatcher,
         on_interrupt=lambda n, name: say_interrupted(n, name, dispatcher.report is not None),
     )
-    if report.interrupted:
-        raise Interrupted(report.signal or "SIGINT")
+    if report.interrupted or dispatcher.interrupted:  # also: as it recorded the result
+        raise Interrupted(report.signal or dispatcher.signal or "SIGINT")
     task = report.tasks[0]
     if task.status is RunStatus.OK:
         return

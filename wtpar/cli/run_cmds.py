@@ -325,8 +325,11 @@ def run(
 
         bad = [str(t.key) for t in report.tasks if t.status in _BAD]
         text = counts_line(report) + (f"; failed: {', '.join(bad)}" if bad else "")
-        announce(ctx, "run", NotifyOutcome.of(report.ok, report.interrupted), text)
-    _finish(ctx, report, out, report_path, csv_path, junit_path, as_json)
+        interrupted = report.interrupted or dispatcher.interrupted
+        announce(ctx, "run", NotifyOutcome.of(report.ok, interrupted), text)
+    # Also a signal after the last task ended, as the run recorded its results: 130 all the same.
+    stopped = (report.signal or dispatcher.signal or "SIGINT") if dispatcher.interrupted else None
+    _finish(ctx, report, out, report_path, csv_path, junit_path, as_json, stopped)
 
 
 def _warn(text: str) -> None:
@@ -339,7 +342,8 @@ def say_interrupted(presses: int, signal_name: str, tasks_ended: bool = False) -
     label = signal_label(signal_name)
     again = "Ctrl-C again" if signal_name == "SIGINT" else f"{signal_name} again"
     if tasks_ended:
-        say(f"\nwtpar: interrupted ({label}): not waiting to record results and history")
+        if presses == 1:
+            say(f"\nwtpar: interrupted ({label}): not waiting to record results and history")
     elif presses == 1:
         say(f"\nwtpar: interrupted ({label}): terminating running tasks ({again} to kill them now)")
     else:
@@ -354,6 +358,7 @@ def _finish(
     csv_path: str | None,
     junit_path: str | None,
     as_json: bool,
+    stopped: str | None,
 ) -> None:
     from wtpar.run.report import report_csv, report_json, report_junit, summary  # as tasks ran
 
@@ -372,7 +377,7 @@ def _finish(
         _write(junit_path, report_junit(report, tails))
     if as_json:
         click.echo(report_json(report), nl=False, file=pipe_safe(sys.stdout))
-    if report.interrupted:
-        raise Interrupted(report.signal or "SIGINT")
+    if stopped is not None:
+        raise Interrupted(stopped)
     if not report.ok:
         ctx.exit(1)

@@ -210,10 +210,8 @@ class Dispatcher:
             from wtpar.run.recording import record_run  # loaded as the tasks ran
 
             parts = (self.plan.instances, self.results, self.clean_reads, self.pacer)
+            # A Ctrl-C from here on stops only the waits: the report stays the tasks' own.
             await record_run(self.report, *parts, self.recording)
-            if self.interrupted and not self.report.interrupted:  # Ctrl-C while recording
-                self.report = self._make_report()
-                self.store.save(self.report)
         self._emit(RunFinished(self.report))
         return self.report
 
