@@ -147,10 +147,10 @@ def test_from_another_user_s_linked_worktree_the_advice_trusts_the_main_one_too(
 ) -> None:
     """wtpar runs git in the main worktree as well: trusting the linked one alone, as git
     advises, leaves the next git call refused. Following wtpar's advice, `list` works."""
-    repo = tmp_path / "theirs"
-    git(tmp_path, "init", "-q", "-b", "main", "theirs")
+    repo = tmp_path / "their repo"  # pasted unquoted, the advice would not work
+    git(tmp_path, "init", "-q", "-b", "main", "their repo")
     git(repo, "commit", "-q", "--allow-empty", "-m", "first")
-    linked = tmp_path / "theirs-side"
+    linked = tmp_path / "their $(side)"
     git(repo, "worktree", "add", "-q", "-b", "side", str(linked))
     for top in (repo, linked):
         for folder, _, files in os.walk(top):
@@ -161,7 +161,7 @@ def test_from_another_user_s_linked_worktree_the_advice_trusts_the_main_one_too(
     add = "git config --global --add safe.directory"
     assert str(raised.value) == (
         f"git does not trust the repository at {repo} nor its worktree {linked} (another"
-        f" user owns them); to trust them: {add} {repo} && {add} {linked}"
+        f" user owns them); to trust them: {add} '{repo}' && {add} '{linked}'"
     )
     advice = str(raised.value).rpartition("to trust them: ")[2]
     subprocess.run(["sh", "-c", advice], check=True)
@@ -169,3 +169,12 @@ def test_from_another_user_s_linked_worktree_the_advice_trusts_the_main_one_too(
     printed, _, code = out.strip().rpartition("\nEXIT ")
     assert code == "0", out
     assert [w["path"] for w in json.loads(printed)["worktrees"]] == [str(repo), str(linked)]
+
+
+def test_a_carriage_return_in_the_repository_s_folder_name(tmp_path: Path) -> None:
+    work = tmp_path / "odd\rname"
+    git(tmp_path, "init", "-q", "-b", "main", work.name)
+    out = python_output(_WTPAR, ["list", "--json"], work)
+    printed, _, code = out.strip().rpartition("\nEXIT ")
+    assert code == "0", out
+    assert [w["path"] for w in json.loads(printed)["worktrees"]] == [str(work)]

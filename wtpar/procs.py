@@ -75,11 +75,8 @@ def run(
             argv,
             cwd=cwd,
             env=clean_env(env),
-            input=input,
+            input=None if input is None else input.encode("utf-8", "surrogateescape"),
             capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="surrogateescape",
             stdin=None if input is not None else subprocess.DEVNULL,
             timeout=timeout,
         )
@@ -87,10 +84,16 @@ def run(
         raise CommandError(argv, 127, str(exc)) from exc
     except subprocess.TimeoutExpired as exc:
         raise CommandError(argv, 124, f"took over {timeout:g}s and was stopped") from exc
-    result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+    result = Result(argv, proc.returncode, _text(proc.stdout), _text(proc.stderr))
     if check and proc.returncode not in ok_codes:
-        raise CommandError(argv, proc.returncode, (proc.stderr + proc.stdout).strip())
+        raise CommandError(argv, proc.returncode, (result.stderr + result.stdout).strip())
     return result
+
+
+def _text(output: bytes) -> str:
+    """A command's output as text: undecodable bytes kept (surrogateescape), and no newline
+    translation, which text mode does (a "\r" in a path became a line break)."""
+    return output.decode("utf-8", "surrogateescape")
 
 
 class Started:
@@ -107,9 +110,6 @@ class Started:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="surrogateescape",
         )
         self._result: Result | None = None
 
@@ -117,7 +117,7 @@ class Started:
         """Wait for the command (once); CommandError when `check` and it failed."""
         if self._result is None:
             stdout, stderr = self._proc.communicate()
-            self._result = Result(self.argv, self._proc.returncode, stdout, stderr)
+            self._result = Result(self.argv, self._proc.returncode, _text(stdout), _text(stderr))
         res = self._result
         if check and res.returncode != 0:
             raise CommandError(res.args, res.returncode, (res.stderr + res.stdout).strip())

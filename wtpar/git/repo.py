@@ -121,7 +121,7 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
         if theirs:
             raise _untrusted(theirs)
         raise NotARepositoryError(f"not a git repository (or any parent up to /): {where}")
-    common_dir, bare, git_dir = res.stdout.splitlines()[:3]
+    common_dir, bare, git_dir = res.stdout.split("\n")[:3]  # a "\r" may be in a path
     common_dir = os.path.realpath(common_dir)
     if bare == "true":
         raise _bare(common_dir)
@@ -131,8 +131,9 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
         if usual and within(os.path.realpath(where), parent):
             return RepoPaths(root=parent, common_dir=common_dir)
         top = procs.run(["git", "rev-parse", "--show-toplevel"], cwd=where, check=False)
-        if top.returncode == 0 and top.stdout.strip():
-            return RepoPaths(root=os.path.realpath(top.stdout.strip()), common_dir=common_dir)
+        if top.returncode == 0 and top.stdout.rstrip("\n"):
+            root = os.path.realpath(top.stdout.rstrip("\n"))
+            return RepoPaths(root=root, common_dir=common_dir)
     if usual:
         return RepoPaths(root=parent, common_dir=common_dir)
     return RepoPaths(root=_main_worktree_root(common_dir), common_dir=common_dir)
@@ -160,16 +161,19 @@ def _owned_by_another(where: str) -> str | None:
 def _untrusted(theirs: str) -> NotARepositoryError:
     """Git refused the worktree at THEIRS: another user owns it. wtpar runs git in the main
     worktree too, so a linked worktree's advice names both."""
+    import shlex  # only when refused
+
     main = _main_of_linked(theirs)
     if main is None or main == theirs:
         return NotARepositoryError(
             f"git does not trust the repository at {theirs} (another user owns it); to trust"
-            f" it: git config --global --add safe.directory {theirs}"
+            f" it: git config --global --add safe.directory {shlex.quote(theirs)}"
         )
     add = "git config --global --add safe.directory"
     return NotARepositoryError(
         f"git does not trust the repository at {main} nor its worktree {theirs} (another"
-        f" user owns them); to trust them: {add} {main} && {add} {theirs}"
+        f" user owns them); to trust them: {add} {shlex.quote(main)} && {add}"
+        f" {shlex.quote(theirs)}"
     )
 
 
