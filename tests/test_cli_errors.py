@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from fixtures.recipes import git, make_repo
-from tests.conftest import Invoke, run_wtpar_process
+from tests.conftest import ROOT, Invoke, run_wtpar_process
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
@@ -154,6 +157,27 @@ def test_what_spawn_and_remove_say_of_a_path_cannot_steer_the_terminal(tmp_path:
     spawned = run_wtpar_process("spawn", "a", cwd=repo)
     assert spawned.returncode == 0, spawned.stderr
     assert spawned.stdout.startswith(f"created  a  {shown}  (")
+    # `cd "$(wtpar path a)"` needs the path as it is, escape sequence and all.
+    raw = subprocess.run(
+        [sys.executable, "-m", "wtpar", "path", "a"],
+        cwd=repo,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert raw.stdout == os.fsencode(tmp_path / "x\x1b[8mhidden\x1b[0m.worktrees" / "a") + b"\n"
+    ran = run_wtpar_process("run", "-b", "a", "--output", "stream", "--", "echo hi", cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    assert "\x1b" not in ran.stdout and "logs and report.json: " in ran.stdout
     removed = run_wtpar_process("remove", "a", cwd=repo)
     assert removed.returncode == 0, removed.stderr
     assert removed.stdout.startswith(f"removed  a  {shown}")
+
+
+def test_a_bidi_override_in_a_branch_s_name_is_shown_as_an_escape(repo: Path) -> None:
+    name = "fix\u202eexe.txt"  # git takes it; on screen it would read backwards
+    assert run_wtpar_process("spawn", name, cwd=repo).returncode == 0
+    ran = run_wtpar_process("run", "-b", name, "--output", "stream", "--", "echo hi", cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    assert "[fix\\u202eexe.txt:cmd] hi" in ran.stdout.splitlines()
+    assert "\u202e" not in ran.stdout

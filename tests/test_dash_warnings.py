@@ -32,3 +32,27 @@ async def test_a_damaged_cache_is_a_notification(
             what="the warning, as a notification",
         )
     assert "merge.json" not in capfd.readouterr().err
+
+
+async def test_odd_folder_names_are_shown_as_text(tmp_path: Path) -> None:
+    """A folder's name with an escape sequence or what looks like markup: the title, the
+    Path column and a warning naming it show it as it is (escapes as escapes), and a
+    warning with `[/]` in it no longer stops the dashboard."""
+    from fixtures.recipes import make_repo
+    from tests.dash_helpers import cell, rows_read
+    from wtpar import notices
+
+    repo = make_repo(tmp_path / "re[/]po[bold\x1b[2J")
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await until(pilot, lambda: rows_read(app) == 1, what="the main row")
+        assert app.sub_title == "]po[bold\\x1b[2J"  # the folder "]po[bold…" inside "re["
+        assert cell(app, "main", "path") == "]po[bold\\x1b[2J"
+        notices.warn(f"{repo}/.git/wtpar/cache/results.json: cannot write it")
+        await until(
+            pilot,
+            lambda: any("po[bold" in str(n.message) for n in app._notifications),
+            what="the warning, as a notification",
+        )
+        await pilot.pause()
+        assert app.is_running

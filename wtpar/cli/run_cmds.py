@@ -15,6 +15,7 @@ from wtpar.cli import start_up_over
 from wtpar.cli._common import (
     check_writable,
     complete_worktree_branch,
+    echo,
     pipe_safe,
     say,
     services_from,
@@ -367,7 +368,7 @@ def _finish(
     logs = os.path.dirname(report.tasks[0].log_path or "") if report.tasks else ""
     run_dir = os.path.dirname(logs) if logs else ""
     if run_dir:
-        click.echo(f"logs and report.json: {run_dir}", file=out)
+        echo(f"logs and report.json: {run_dir}", file=out)
     if report_path:
         _write(report_path, report_json(report))
     if csv_path:

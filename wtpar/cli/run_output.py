@@ -56,7 +56,8 @@ class LiveOutput:
             self.started.add(event.key)
         elif isinstance(event, TaskOutput):
             if self.mode == "stream":
-                text = f"[{event.key}] {event.line}" if self.prefix else event.line
+                key = terminal_safe(str(event.key))  # the task's output itself goes as it is
+                text = f"[{key}] {event.line}" if self.prefix else event.line
                 click.echo(text, file=self.out)
         elif isinstance(event, TaskFinished):
             self.done += 1

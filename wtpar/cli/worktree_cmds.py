@@ -231,7 +231,13 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def path(ctx: click.Context, branch: str) -> None:
     """Print the worktree path of BRANCH, for `cd "$(wtpar path BRANCH)"`."""
-    click.echo(services_from(ctx).path_of(branch))
+    found = services_from(ctx).path_of(branch)
+    if sys.stdout.isatty():
+        echo(found)  # to be read: what could steer the terminal shown as escapes
+    else:
+        # To be used: byte for byte (click.echo drops escape sequences off a terminal).
+        sys.stdout.buffer.write(os.fsencode(found) + b"\n")
+        sys.stdout.flush()
 
 
 @click.command()

@@ -21,6 +21,7 @@ from textual.app import App
 from wtpar import notices
 from wtpar.model import RunEvent
 from wtpar.services import Services
+from wtpar.text import terminal_safe
 from wtpar.tui.main_screen import MainScreen
 from wtpar.tui.runs import RunController
 from wtpar.tui.view import Clock, DashState
@@ -52,7 +53,9 @@ class WtparApp(App[int]):
         self.runs = RunController(
             services, self.state.jobs, self.on_run_event, self._start_run_worker
         )
-        self.runs.on_note = lambda text: self.notify(text, severity="warning", timeout=10)
+        self.runs.on_note = lambda text: self.notify(
+            text, severity="warning", timeout=10, markup=False
+        )
         self.main = MainScreen()
         self._sink_before: notices.Sink | None = None
         self._signals_before: dict[int, Any] = {}
@@ -61,7 +64,7 @@ class WtparApp(App[int]):
         return self.main
 
     def on_mount(self) -> None:
-        self.sub_title = os.path.basename(self.services.paths.root)
+        self.sub_title = terminal_safe(os.path.basename(self.services.paths.root))
         # The core's warnings (a damaged cache) become notifications, not text under the UI.
         self._sink_before = notices.set_sink(self._warn)
         # SIGTERM and SIGHUP (the terminal closed) end the dashboard as q does. The CLI's
@@ -98,9 +101,9 @@ class WtparApp(App[int]):
 
     def _warn(self, text: str) -> None:
         try:
-            self.call_from_thread(self.notify, text, severity="warning", timeout=10)
+            self.call_from_thread(self.notify, text, severity="warning", timeout=10, markup=False)
         except RuntimeError:  # already on the app's own thread
-            self.notify(text, severity="warning", timeout=10)
+            self.notify(text, severity="warning", timeout=10, markup=False)
 
     def _start_run_worker(self, run: Coroutine[Any, Any, None]) -> object:
         return self.run_worker(run, group="runs")

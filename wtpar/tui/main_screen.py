@@ -300,11 +300,12 @@ class MainScreen(RunActions, WorktreeActions, ServiceActions, LandActions, Readi
 
     def on_action_failed(self, message: ActionFailed) -> None:
         """Show a background failure as an error notification."""
-        self.notify(message.message, title=f"{message.what} failed", severity="error", timeout=8)
+        title = f"{message.what} failed"
+        self.notify(message.message, title=title, severity="error", timeout=8, markup=False)
 
     def on_action_done(self, message: ActionDone) -> None:
         """Show what a background action did, then refresh."""
-        self.notify(message.summary, title=message.what)
+        self.notify(message.summary, title=message.what, markup=False)
         self.action_refresh()
 
     # -- marks, filter, sort ---------------------------------------------------------------

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from textual.screen import Screen
 
 from wtpar.errors import WtparError
 from wtpar.model import BranchStatus, RunEvent, RunFinished, TaskKey
 from wtpar.run.plan import RunRequest
+from wtpar.text import terminal_safe
 from wtpar.tui.batcher import EventBatcher
 from wtpar.tui.log_follow import choose_log_task
 from wtpar.tui.screens import PromptScreen
@@ -96,7 +98,7 @@ class RunActions(Screen[None]):
         try:
             self.dash.runs.start(request)
         except WtparError as exc:
-            self.notify(exc.message, title="run refused", severity="error", timeout=8)
+            self.notify(exc.message, title="run refused", severity="error", timeout=8, markup=False)
 
     def action_rerun_failed(self) -> None:
         """Run again every task that failed or timed out."""
@@ -166,10 +168,10 @@ class RunActions(Screen[None]):
         self._log_pinned = choice.pinned
         chosen = choice.key
         if chosen is None:
-            log.follow(None, f"Log · {branch} · no task yet")
+            log.follow(None, f"Log · {_shown(branch)} · no task yet")
             return
         cell = state.tasks[chosen]
-        title = f"Log · {chosen.branch} · {chosen.task} ({cell.status.value})"
+        title = f"Log · {_shown(chosen.branch)} · {_shown(chosen.task)} ({cell.status.value})"
         if len(keys) > 1:
             title += "  [ ] switch task"
         if chosen == log.following:
@@ -186,3 +188,8 @@ def _tail(path: str | None, lines: int = 200) -> list[str]:
             return fh.read().splitlines()[-lines:]
     except OSError:
         return []
+
+
+def _shown(name: str) -> str:
+    """A branch's or task's name in a title: as text, not markup nor terminal controls."""
+    return escape(terminal_safe(name))

@@ -24,7 +24,7 @@ from wtpar.model import (
     Worktree,
 )
 from wtpar.run.shards import TaskGroup
-from wtpar.text import compact_seconds
+from wtpar.text import compact_seconds, terminal_safe
 from wtpar.tui.fleet_view import elsewhere_cell, flash_style, holder_cell
 from wtpar.tui.widgets.branch_table import Cell
 
@@ -271,9 +271,10 @@ def row_cells(
         flags = " (locked)"
     elif bs.operation:
         flags = f" ({bs.operation})"
+    shown = terminal_safe(name)  # names and paths: nothing in them steers the terminal
     cells = {
-        "branch": Cell(mark + name + flags, "bold" if name in state.marked else ""),
-        "path": Cell(relative_path(wt.path, root)),
+        "branch": Cell(mark + shown + flags, "bold" if name in state.marked else ""),
+        "path": Cell(terminal_safe(relative_path(wt.path, root))),
         "head": Cell((wt.head or "")[:8] or "-", "dim"),
         "dirty": Cell(bs.changes_text(), "yellow" if bs.status and bs.status.dirty else "green"),
         "base": Cell(bs.base_text()),
