@@ -51,3 +51,50 @@ def test_exec_into_a_closed_pipe_keeps_the_commands_exit_status(repo: Path) -> N
     assert got == ["1\n"]
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert code == 4
+
+
+def test_closing_the_terminal_during_a_run_exits_129(repo: Path, tmp_path: Path) -> None:
+    """The terminal goes away (the window closed): writes to it fail (EIO) and wtpar gets
+    SIGHUP. The run stops its tasks and exits 129, as the README says, with the report
+    naming SIGHUP; it used to end with "error: Input/output error", exit 1."""
+    import fcntl
+    import pty
+    import signal
+    import struct
+    import termios
+
+    from fixtures.waiting import wait_for
+
+    spawn(repo, "a")
+    flag = tmp_path / "started"
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wtpar", "run", "-b", "a", "--", f"touch {flag}; sleep 60"],
+        cwd=repo,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+    )
+    os.close(slave)
+    try:
+        wait_for(flag.exists, 30, "the task to start")
+        # What the kernel does when a terminal goes away: writes to it fail from now on,
+        # and the foreground process gets SIGHUP, then SIGCONT.
+        os.close(master)
+        master = -1
+        os.kill(proc.pid, signal.SIGHUP)
+        os.kill(proc.pid, signal.SIGCONT)
+        assert proc.wait(timeout=30) == 128 + signal.SIGHUP
+    finally:
+        if master >= 0:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    runs = repo / ".git" / "wtpar" / "runs"
+    (report,) = runs.glob("*/report.json")
+    data = json.loads(report.read_text())
+    assert (data["interrupted"], data["signal"]) == (True, "SIGHUP")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import math
@@ -138,9 +139,13 @@ def complete_any_branch(
     return _completions(names, incomplete)
 
 
+_GONE = (errno.EPIPE, errno.EIO)  # the reader went away; the terminal was closed
+
+
 class _PipeSafe(io.TextIOBase):
-    """Writes to `stream` until its reader goes away (EPIPE: `wtpar run | head`), then
-    nothing: a closed output stops the printing, never the work."""
+    """Writes to `stream` until its reader goes away (EPIPE: `wtpar run | head`; EIO: the
+    terminal was closed), then nothing: a closed output stops the printing, never the work
+    (nor the exit status it ends with: 129 after SIGHUP)."""
 
     def __init__(self, stream: IO[str]) -> None:
         super().__init__()
@@ -151,16 +156,16 @@ class _PipeSafe(io.TextIOBase):
         if not self.gone:
             try:
                 self._stream.write(text)
-            except BrokenPipeError:
-                self._reader_gone()
+            except OSError as exc:
+                self._reader_gone(exc)
         return len(text)
 
     def flush(self) -> None:
         if not self.gone:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
-                self._reader_gone()
+            except OSError as exc:
+                self._reader_gone(exc)
 
     def isatty(self) -> bool:
         return self._stream.isatty()
@@ -168,7 +173,9 @@ class _PipeSafe(io.TextIOBase):
     def fileno(self) -> int:
         return self._stream.fileno()
 
-    def _reader_gone(self) -> None:
+    def _reader_gone(self, exc: OSError) -> None:
+        if exc.errno not in _GONE:
+            raise exc
         self.gone = True
         stdout_gone(self._stream)
 
