@@ -163,6 +163,22 @@ def test_from_another_user_s_linked_worktree_the_advice_trusts_the_main_one_too(
         f"git does not trust the repository at {repo} nor its worktree {linked} (another"
         f" user owns them); to trust them: {add} '{repo}' && {add} '{linked}'"
     )
+    # Git's own advice trusts the linked worktree only: wtpar's next git call, in the main
+    # one, is refused, and wtpar says what to do (it printed git's raw error).
+    git(tmp_path, "config", "--global", "--add", "safe.directory", str(linked))
+    half = subprocess.run(
+        [sys.executable, "-c", _WTPAR, "list"],
+        cwd=linked,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert half.stdout.strip() == "EXIT 2"
+    assert half.stderr == (
+        f"wtpar: error: git does not trust the repository at {repo} (another user owns it);"
+        f" to trust it: git config --global --add safe.directory '{repo}'\n"
+    )
     advice = str(raised.value).rpartition("to trust them: ")[2]
     subprocess.run(["sh", "-c", advice], check=True)
     out = python_output(_WTPAR, ["list", "--json"], linked)

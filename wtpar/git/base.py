@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from wtpar import procs
-from wtpar.git.repo import RepoPaths
+from wtpar.errors import CommandError
+from wtpar.git.repo import RepoPaths, refused_as_untrusted, untrusted
 
 
 class GitBase:
@@ -25,11 +26,19 @@ class GitBase:
         env: Mapping[str, str] | None = None,
     ) -> procs.Result:
         """Run `git ARGS` in `cwd` (default: the main worktree)."""
-        return procs.run(
-            ["git", *args],
-            cwd=cwd or self.paths.root,
-            check=check,
-            ok_codes=ok_codes,
-            input=input,
-            env=env,
-        )
+        try:
+            return procs.run(
+                ["git", *args],
+                cwd=cwd or self.paths.root,
+                check=check,
+                ok_codes=ok_codes,
+                input=input,
+                env=env,
+            )
+        except CommandError as exc:
+            # A folder another user owns, trusted only in part (git's own advice names
+            # one worktree): what to do, not git's words.
+            theirs = refused_as_untrusted(exc.output)
+            if theirs is None:
+                raise
+            raise untrusted(theirs) from None

@@ -116,10 +116,9 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
         raise NotARepositoryError(f"not a git repository (no such folder): {where}")
     res = procs.run(_DISCOVER, cwd=where, check=False)
     if res.returncode != 0:
-        said = re.search(r"dubious ownership in repository at '(.+)'", res.stderr)
-        theirs = said.group(1) if said else _owned_by_another(where)
+        theirs = refused_as_untrusted(res.stderr) or _owned_by_another(where)
         if theirs:
-            raise _untrusted(theirs)
+            raise untrusted(theirs)
         raise NotARepositoryError(f"not a git repository (or any parent up to /): {where}")
     common_dir, bare, git_dir = res.stdout.split("\n")[:3]  # a "\r" may be in a path
     common_dir = os.path.realpath(common_dir)
@@ -158,7 +157,13 @@ def _owned_by_another(where: str) -> str | None:
         return folder if owner != os.geteuid() else None
 
 
-def _untrusted(theirs: str) -> NotARepositoryError:
+def refused_as_untrusted(stderr: str) -> str | None:
+    """The folder git names when it refuses a repository another user owns, else None."""
+    said = re.search(r"dubious ownership in repository at '(.+)'", stderr)
+    return said.group(1) if said else None
+
+
+def untrusted(theirs: str) -> NotARepositoryError:
     """Git refused the worktree at THEIRS: another user owns it. wtpar runs git in the main
     worktree too, so a linked worktree's advice names both."""
     import shlex  # only when refused
