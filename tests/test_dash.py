@@ -6,7 +6,15 @@ from pathlib import Path
 
 from fixtures.recipes import commit_file, git
 from tests.conftest import Invoke
-from tests.dash_helpers import FIXED_NOW, branches_shown, cell, panel_text, rows_read, until
+from tests.dash_helpers import (
+    FIXED_NOW,
+    branches_shown,
+    cell,
+    column_title,
+    panel_text,
+    rows_read,
+    until,
+)
 from tests.test_spawn import worktree_dir
 from wtpar.services import Services
 from wtpar.tui.app import make_app
@@ -60,6 +68,21 @@ async def test_filter_and_sort(repo: Path, wtpar: Invoke) -> None:
         assert branches_shown(app) == ["feat-a", "feat-b", "fix-c", "main"]
         await pilot.press("s")
         assert branches_shown(app)[0] == "fix-c"
+
+
+async def test_the_sort_marker_moves_even_when_the_order_stays(
+    repo: Path, wtpar: Invoke
+) -> None:
+    assert wtpar("spawn", "a", "b").exit_code == 0
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await until(pilot, lambda: rows_read(app) == 3)
+        await pilot.press("s", "s")  # branch, then changes: all clean, the listed order
+        assert column_title(app, "dirty") == "Changes ▼"
+        order = branches_shown(app)
+        await pilot.press("s")  # base: all level with it, the same order again
+        assert branches_shown(app) == order
+        assert (column_title(app, "dirty"), column_title(app, "base")) == ("Changes", "Base ↑↓ ▼")
 
 
 async def test_spawn_dialog_creates_worktrees(repo: Path) -> None:

@@ -42,6 +42,7 @@ class BranchTable(DataTable[Text]):
     def __init__(self) -> None:
         super().__init__(id="branches", cursor_type="row", zebra_stripes=True)
         self._columns: list[str] = []
+        self._titles: list[str] = []
         self._rows: list[str] = []
         self._cells: dict[tuple[str, str], Cell] = {}
         self._widths: dict[str, int] = {}
@@ -61,7 +62,10 @@ class BranchTable(DataTable[Text]):
             for _, cells in rows
             for column in column_keys
         )
-        if column_keys != self._columns or row_keys != self._rows or outgrown:
+        # A title changes alone when a sort leaves the order as it was: its ▼ moves all the same.
+        titles = [title for _, title in columns]
+        changed = column_keys != self._columns or titles != self._titles or row_keys != self._rows
+        if changed or outgrown:
             self._rebuild(columns, rows)
             return
         for row_key, cells in rows:
@@ -97,6 +101,7 @@ class BranchTable(DataTable[Text]):
                 values.append(Text(value.text, style=value.style))
             self.add_row(*values, key=row_key)
         self._columns = [key for key, _ in columns]
+        self._titles = [title for _, title in columns]
         self._rows = [key for key, _ in rows]
         if selected in self._rows:
             self.move_cursor(row=self._rows.index(selected))
