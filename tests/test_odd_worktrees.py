@@ -132,3 +132,27 @@ def test_a_completed_worktree_is_not_left_locked_initializing(repo: Path, wtpar:
     assert "completed" in run_wtpar_process("spawn", "half", cwd=repo).stdout
     assert "locked" not in git(repo, "worktree", "list", "--porcelain")
     assert wtpar("remove", "half").exit_code == 0
+
+
+def test_names_and_folders_that_are_not_utf_8_work_throughout(tmp_path: Path) -> None:
+    """A repository folder named in another encoding and a branch name that is not UTF-8
+    (git takes both): spawn made half a worktree and a traceback; now spawn, list, run and
+    remove work, and show the odd bytes as escapes."""
+    from fixtures.recipes import make_repo
+
+    repo = make_repo(os.fsdecode(os.fsencode(str(tmp_path)) + b"/bad\xff\xfe"))
+    branch = os.fsdecode(b"br\xffx")
+    spawned = run_wtpar_process("spawn", "a", branch, cwd=repo)
+    assert spawned.returncode == 0, spawned.stderr
+    assert "created  br\\xffx  " in spawned.stdout
+    listed = run_wtpar_process("list", "--json", cwd=repo)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)["worktrees"]
+    assert sorted(w["branch"] for w in rows) == sorted(["main", "a", branch])
+    assert all(w["populated"] for w in rows)
+    ran = run_wtpar_process("run", "--output", "stream", "--", "echo hi", cwd=repo)
+    assert ran.returncode == 0, ran.stderr
+    assert "[br\\xffx:cmd] hi" in ran.stdout.splitlines()
+    removed = run_wtpar_process("remove", "a", branch, cwd=repo)
+    assert removed.returncode == 0, removed.stderr
+    assert not os.path.exists(worktree_dir(repo, "a"))

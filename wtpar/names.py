@@ -25,6 +25,6 @@ def unique_component(branch: str) -> str:
 def hash_stable(text: str) -> int:
     """A hash that is the same in every process (str.__hash__ is randomised)."""
     value = 2166136261
-    for byte in text.encode("utf-8"):
+    for byte in text.encode("utf-8", "surrogateescape"):
         value = ((value ^ byte) * 16777619) & 0xFFFFFFFF
     return value

@@ -168,7 +168,7 @@ def drop_initializing_lock(admin: str) -> None:
     (a user's, `worktree add --lock`'s) stays."""
     locked = os.path.join(admin, "locked")
     with contextlib.suppress(OSError):
-        with open(locked, encoding="utf-8") as fh:
+        with open(locked, encoding="utf-8", errors="surrogateescape") as fh:
             reason = fh.read()
         if reason == "initializing\n":
             os.unlink(locked)
@@ -209,5 +209,6 @@ def _new_admin_dir(admin_root: str, path: str) -> str:
 def _write(path: str, text: str) -> None:
     """One line, as git's write_file writes it; a file that exists is an error."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    # A path's bytes that are not UTF-8 (a folder named in another encoding) go as they are.
+    with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
         fh.write(text + "\n")

@@ -22,7 +22,8 @@ def with_rebased_branch(wt: Worktree) -> Worktree:
         return wt
     for folder in ("rebase-merge", "rebase-apply"):
         try:
-            with open(os.path.join(gitdir, folder, "head-name"), encoding="utf-8") as fh:
+            name = os.path.join(gitdir, folder, "head-name")
+            with open(name, encoding="utf-8", errors="surrogateescape") as fh:
                 ref = fh.read().strip()
         except OSError:
             continue
@@ -37,7 +38,7 @@ def worktree_git_dir(worktree_path: str) -> str | None:
     if os.path.isdir(dotgit):
         return dotgit
     try:
-        with open(dotgit, encoding="utf-8") as fh:
+        with open(dotgit, encoding="utf-8", errors="surrogateescape") as fh:
             line = fh.readline().strip()
     except OSError:
         return None

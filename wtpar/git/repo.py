@@ -187,10 +187,11 @@ def _main_of_linked(worktree: str) -> str | None:
     its git dir's `commondir` (git itself will not say: it refuses the repository); None
     for a main worktree or another layout."""
     try:
-        with open(os.path.join(worktree, ".git"), encoding="utf-8") as fh:
+        with open(os.path.join(worktree, ".git"), encoding="utf-8", errors="surrogateescape") as fh:
             pointer = fh.readline().strip()
         gitdir = os.path.join(worktree, pointer.removeprefix("gitdir: "))
-        with open(os.path.join(gitdir, "commondir"), encoding="utf-8") as fh:
+        common_file = os.path.join(gitdir, "commondir")
+        with open(common_file, encoding="utf-8", errors="surrogateescape") as fh:
             common = os.path.realpath(os.path.join(gitdir, fh.readline().strip()))
     except (OSError, UnicodeDecodeError):
         return None  # `.git` is a folder (a main worktree), or unreadable

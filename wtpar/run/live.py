@@ -119,7 +119,7 @@ class LiveTask:
     def note(self, text: str) -> None:
         """A line of wtpar's own in the log (attempts, timeouts), on a line of its own."""
         prefix = b"" if self.log_at_line_start else b"\n"
-        self.write_log(prefix + f"wtpar: {text}\n".encode())
+        self.write_log(prefix + f"wtpar: {text}\n".encode("utf-8", "surrogateescape"))
 
     def flush_output(self) -> None:
         """Emit a last line that had no newline."""

@@ -31,5 +31,5 @@ def repair_submodule_links(git: Git, admin_dir: str, old_root: str, new_root: st
         git.run("config", "--file", config, "core.worktree", os.path.relpath(new_tree, folder))
         dot_git = os.path.join(new_tree, ".git")
         if os.path.isfile(dot_git):
-            with open(dot_git, "w", encoding="utf-8") as fh:
+            with open(dot_git, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write(f"gitdir: {os.path.relpath(folder, new_tree)}\n")
