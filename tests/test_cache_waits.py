@@ -249,3 +249,29 @@ def test_a_dispatcher_cancelled_while_recording_stops_waiting(
     with held(tmp_path, locks / "history.json.lock"):
         asyncio.run(asyncio.wait_for(cancelled_while_waiting(), 10))
     assert "interrupted while waiting" in capsys.readouterr().err
+
+
+def test_check_judges_the_tasks_it_ran_when_their_results_cannot_be_cached(
+    repo: Path, wtpar: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the results' lock past the wait: the cache stays as it is,
+    but `check` still judges the test it has just run (it said "did not record a result"
+    and blocked the branch)."""
+    from fixtures.recipes import make_branch
+    from tests.check_helpers import add_worktree, branch_of, report_of, write_config
+    from wtpar import state
+
+    monkeypatch.setattr(state, "QUIET_WAIT", 0.1)
+    monkeypatch.setattr(state, "CACHE_PATIENCE", 0.2)
+    write_config(repo, '[tasks.test]\ncmd = "true"\n[check]\ntasks = ["test"]\n')
+    make_branch(repo, "feature", {"src/util.py": "better\n"})
+    add_worktree(repo, "feature")
+    locks = repo / ".git" / "wtpar" / "cache" / "locks"
+    locks.mkdir(parents=True)
+    with held(tmp_path, locks / "results.json.lock"):
+        result = wtpar("check", "--json")
+    feature = branch_of(report_of(result), "feature")
+    assert feature["checks"] == [{"task": "test", "state": "passed", "detail": ""}]
+    assert result.exit_code == 0
+    assert "results.json: cannot write it" in result.stderr
+    assert not (repo / ".git" / "wtpar" / "cache" / "results.json").exists()

@@ -38,8 +38,8 @@ class CacheWaits:
     so after QUIET_WAIT, wait QUIET_WAIT + `patience` seconds in all, not each, and stop at
     once when `stop()` is called (Ctrl-C); a cache they give up on stays as it is."""
 
-    def __init__(self, patience: float = CACHE_PATIENCE) -> None:
-        self.patience = patience
+    def __init__(self, patience: float | None = None) -> None:
+        self.patience = CACHE_PATIENCE if patience is None else patience
         self._stopped = threading.Event()
         self._started: float | None = None  # the first wait's start: the bound counts from it
 

@@ -51,6 +51,12 @@ def _key(task: str, command: str, tree: str) -> str:
     return f"{task}\x1f{command}\x1ftree:{tree}"
 
 
+# What this process recorded, by file: its own later look-ups find it even when the file
+# could not be written (another process held its lock past the wait): `check` judges the
+# tasks it has just run by their results, not by whether the cache took them.
+_recorded_here: dict[str, dict[str, RecordedResult]] = {}
+
+
 class ResultStore:
     """`wtpar/cache/results.json`: the latest result per (task, command, tree)."""
 
@@ -75,6 +81,11 @@ class ResultStore:
         new = {_key(r.task, r.command, r.tree): r for r in results if r.tree}
         if not new:
             return
+        here = _recorded_here.setdefault(self.path, {})
+        here.update(new)
+        if len(here) > self.keep:  # a dashboard open for days: the newest only
+            ordered = sorted(here.items(), key=lambda kv: kv[1].finished)[-self.keep :]
+            _recorded_here[self.path] = dict(ordered)
 
         def change(entries: dict[str, RecordedResult]) -> dict[str, Any]:
             entries.update(new)
@@ -100,7 +111,12 @@ class ResultStore:
 
     def _load(self) -> dict[str, RecordedResult]:
         empty: dict[str, RecordedResult] = {}
-        return read_cache(self.path, _parse_results, empty)
+        loaded = read_cache(self.path, _parse_results, empty)
+        for key, mine in _recorded_here.get(self.path, {}).items():
+            known = loaded.get(key)
+            if known is None or known.finished < mine.finished:
+                loaded[key] = mine
+        return loaded
 
 
 def _parse_results(data: Any) -> dict[str, RecordedResult]:
