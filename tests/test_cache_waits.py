@@ -275,3 +275,64 @@ def test_check_judges_the_tasks_it_ran_when_their_results_cannot_be_cached(
     assert result.exit_code == 0
     assert "results.json: cannot write it" in result.stderr
     assert not (repo / ".git" / "wtpar" / "cache" / "results.json").exists()
+
+
+def test_ctrl_c_while_check_waits_to_record_ends_the_check(repo: Path, tmp_path: Path) -> None:
+    """It went on to print a verdict and exit 0, as if nothing had been pressed."""
+    from fixtures.recipes import make_branch
+    from tests.check_helpers import add_worktree, write_config
+
+    write_config(repo, '[tasks.test]\ncmd = "true"\n[check]\ntasks = ["test"]\n')
+    make_branch(repo, "feature", {"src/util.py": "better\n"})
+    add_worktree(repo, "feature")
+    locks = repo / ".git" / "wtpar" / "cache" / "locks"
+    locks.mkdir(parents=True)
+    err = tmp_path / "stderr"
+    with held(tmp_path, locks / "results.json.lock"), open(err, "w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wtpar", "check", "feature"],
+            cwd=repo,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=sink,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        try:
+            said = "waiting for another wtpar process"
+            wait_for(lambda: said in err.read_text(), 30, "the notice")
+            os.kill(proc.pid, signal.SIGINT)
+            out, _ = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 130
+    assert b"ready" not in out  # no verdict
+
+
+async def test_cancelling_all_in_the_dashboard_stops_the_wait_to_record(
+    repo: Path, wtpar: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGHUP or SIGTERM to the dashboard cancels every run, then exits once they end: a
+    run waiting for another process's cache lock held that exit for its whole wait."""
+    from tests.dash_helpers import FIXED_NOW, until
+    from wtpar import state
+    from wtpar.services import Services
+    from wtpar.tui.app import make_app
+
+    monkeypatch.setattr(state, "QUIET_WAIT", 0.2)
+    assert wtpar("spawn", "a").exit_code == 0
+    locks = repo / ".git" / "wtpar" / "cache" / "locks"
+    locks.mkdir(parents=True)
+
+    def said(text: str) -> bool:
+        return any(text in str(n.message) for n in app._notifications)
+
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    with held(tmp_path, locks / "history.json.lock"):
+        async with app.run_test(size=(140, 30)) as pilot:
+            app.start_run(["a"], "true")
+            await until(pilot, lambda: said("waiting for another wtpar process"), what="a wait")
+            app.main.action_cancel_all()
+            # Well before the 15 s the wait would otherwise last.
+            await until(pilot, lambda: said("interrupted while waiting"), 8, "the wait to stop")

@@ -417,3 +417,17 @@ def test_conflicts_column_names_three_partners_then_a_count(repo: Path, wtpar: I
     assert "edit-1, edit-2, edit-3, +1" in rows["edit-0"]
     report = report_of(wtpar("check", "--json", *(f"edit-{i}" for i in range(5))))
     assert len(report["matrix"]["conflicts"]) == 10  # JSON keeps every pair
+
+
+def test_file_names_in_conflicts_cannot_steer_the_terminal(repo: Path, wtpar: Invoke) -> None:
+    """A branch's file may be named with an escape sequence: the conflicts (with the base,
+    between branches, in the merge order) show it as text, in every format."""
+    evil = "\x1b]2;PWNED\x07\x1b[2Jevil.txt"
+    make_branch(repo, "e1", {evil: "one\n"})
+    make_branch(repo, "e2", {evil: "two\n"})
+    add_worktree(repo, "e1")
+    add_worktree(repo, "e2")
+    for fmt in ("table", "markdown", "matrix"):
+        result = wtpar("check", "--format", fmt, "e1", "e2")
+        assert "\x1b" not in result.output and "\x07" not in result.output, fmt
+        assert "\\x1b]2;PWNED\\x07\\x1b[2Jevil.txt" in result.output, fmt

@@ -98,3 +98,44 @@ def test_closing_the_terminal_during_a_run_exits_129(repo: Path, tmp_path: Path)
     (report,) = runs.glob("*/report.json")
     data = json.loads(report.read_text())
     assert (data["interrupted"], data["signal"]) == (True, "SIGHUP")
+
+
+def test_closing_the_terminal_during_land_exits_129(repo: Path, tmp_path: Path) -> None:
+    """land's progress lines met the closed terminal first: "Input/output error", exit 1."""
+    import fcntl
+    import pty
+    import signal
+    import struct
+    import termios
+
+    from fixtures.waiting import wait_for
+    from tests.land_helpers import train_repo
+
+    flag = tmp_path / "started"
+    train_repo(repo, f"touch {flag}; sleep 60")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wtpar", "land", "b"],
+        cwd=repo,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+    )
+    os.close(slave)
+    try:
+        wait_for(flag.exists, 60, "the check to start")
+        os.close(master)
+        master = -1
+        os.kill(proc.pid, signal.SIGHUP)
+        os.kill(proc.pid, signal.SIGCONT)
+        assert proc.wait(timeout=60) == 128 + signal.SIGHUP
+    finally:
+        if master >= 0:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not (repo / "flag_b").exists()  # main left as it was

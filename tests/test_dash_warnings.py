@@ -3,6 +3,7 @@ under the interface."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,41 @@ async def test_odd_folder_names_are_shown_as_text(tmp_path: Path) -> None:
         )
         await pilot.pause()
         assert app.is_running
+
+
+def test_the_diff_view_shows_escape_sequences_as_text() -> None:
+    """A branch's file named, or filled, with escape sequences: the `v` view set the
+    terminal's title and cleared the screen."""
+    from rich.console import Console
+
+    from wtpar.land.diff import BranchDiff, FileChange
+    from wtpar.tui.widgets.diff_view import diff_text
+
+    evil = "\x1b]2;PWNED\x07\x1b[2Jevil.txt"
+    patch = f"diff --git a/{evil} b/{evil}\n+\x1b]2;PWNED2\x07 content\n"
+    diff = BranchDiff("b\u202e", "main", (FileChange(evil, 1, 0),), patch)
+    console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
+    console.print(diff_text(diff))
+    shown = console.export_text()
+    assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
+    assert "\\x1b]2;PWNED\\x07\\x1b[2Jevil.txt" in shown
+    assert "+\\x1b]2;PWNED2\\x07 content" in shown
+
+
+async def test_the_readiness_panel_shows_escape_sequences_as_text(
+    repo: Path, wtpar: Invoke
+) -> None:
+    from fixtures.recipes import make_branch
+    from tests.check_helpers import add_worktree
+    from tests.dash_helpers import panel_text
+
+    evil = "\x1b]2;PWNED\x07\x1b[2Jevil.txt"
+    make_branch(repo, "e1", {evil: "one\n"})
+    make_branch(repo, "e2", {evil: "two\n"})
+    add_worktree(repo, "e1")
+    add_worktree(repo, "e2")
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(pilot, lambda: "evil.txt" in panel_text(app), what="the conflict")
+        shown = panel_text(app)
+        assert "\x1b" not in shown and "\\x1b]2;PWNED" in shown

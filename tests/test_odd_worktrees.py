@@ -156,3 +156,24 @@ def test_names_and_folders_that_are_not_utf_8_work_throughout(tmp_path: Path) ->
     removed = run_wtpar_process("remove", "a", branch, cwd=repo)
     assert removed.returncode == 0, removed.stderr
     assert not os.path.exists(worktree_dir(repo, "a"))
+
+
+def test_csv_and_junit_reports_of_a_branch_whose_name_is_not_utf_8(
+    repo: Path, tmp_path: Path
+) -> None:
+    """They crashed with a traceback (exit 1, an empty file) after the tasks had run."""
+    import csv
+    import xml.etree.ElementTree as ET
+
+    branch = os.fsdecode(b"u\xff")
+    assert run_wtpar_process("spawn", branch, cwd=repo).returncode == 0
+    table, junit = tmp_path / "r.csv", tmp_path / "r.xml"
+    args = ("run", "-b", branch, "--csv", str(table), "--junit", str(junit))
+    ran = run_wtpar_process(*args, "--", "echo out; false", cwd=repo)
+    assert ran.returncode == 1, ran.stderr  # the task's failure, nothing else
+    assert "Traceback" not in ran.stderr
+    with open(table, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["branch"] for r in rows] == [branch]  # the name's bytes, as they are
+    case = ET.parse(junit).getroot().find(".//testcase")
+    assert case is not None and case.find("failure") is not None

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from wtpar.check.report import render_markdown, render_matrix, render_text, report_json
-from wtpar.cli._common import complete_any_branch, echo, echo_json, services_from
+from wtpar.cli._common import (
+    complete_any_branch,
+    echo,
+    echo_json,
+    pipe_safe,
+    say,
+    services_from,
+)
 from wtpar.cli.notify_cmds import announce, notify_option
 from wtpar.model import RunEvent, TaskFinished, TaskStarted
 from wtpar.notify import NotifyOutcome
@@ -70,17 +79,19 @@ def check(
     svc = services_from(ctx)
     report = svc.check(branches, base=base, fetch=fetch, run=run, on_event=_progress)
     for note in report.notes:
-        click.echo(f"wtpar: {note}", err=True)
+        say(f"wtpar: {note}")
+    out = pipe_safe(sys.stdout)  # a closed terminal stops the printing, not the exit status
+    # File names in conflicts come from the branches: escaped like every other name.
     if as_json:
         echo_json(report_json(report))
     elif not report.branches:
-        click.echo("nothing to check: no worktree besides the main one (name a branch)")
+        echo("nothing to check: no worktree besides the main one (name a branch)", file=out)
     elif fmt == "markdown":
-        click.echo(render_markdown(report))
+        echo(render_markdown(report), file=out)
     elif fmt == "matrix":
-        click.echo(render_matrix(report))
+        echo(render_matrix(report), file=out)
     else:
-        click.echo(render_text(report, show_matrix))
+        echo(render_text(report, show_matrix), file=out)
     if notify:
         ready = sum(1 for b in report.branches if b.readiness.ready)
         text = f"{ready} of {len(report.branches)} branches ready to merge"
@@ -90,8 +101,8 @@ def check(
 
 def _progress(event: RunEvent) -> None:
     if isinstance(event, TaskStarted) and event.attempt == 1:
-        echo(f"wtpar: running {event.key}", err=True)
+        say(f"wtpar: running {event.key}")
     elif isinstance(event, TaskFinished):
         run = event.run
         code = f" (exit {run.exit_code})" if run.exit_code not in (None, 0) else ""
-        echo(f"wtpar: {run.key} {run.status.value}{code}", err=True)
+        say(f"wtpar: {run.key} {run.status.value}{code}")

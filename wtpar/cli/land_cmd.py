@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import click
 
-from wtpar.cli._common import complete_worktree_branch, echo, echo_json, services_from
+from wtpar.cli._common import (
+    complete_worktree_branch,
+    echo,
+    echo_json,
+    pipe_safe,
+    say,
+    services_from,
+)
 from wtpar.cli.notify_cmds import announce, notify_option
+from wtpar.errors import Interrupted
 from wtpar.land.plan import Strategy
 from wtpar.land.render import JSON_SCHEMA, plan_json, render_plan, render_report, report_json
 from wtpar.land.report import Landing, RoundStarted, StepJudged
@@ -78,47 +87,43 @@ def land(
     """
     svc = services_from(ctx)
     progress = None if as_json else _progress
+    out = pipe_safe(sys.stdout)  # a closed terminal stops the printing, not the exit status
     plan = svc.land_plan(branches, into, Strategy(strategy), run, on_event=progress)
     if dry_run:
         if as_json:
             echo_json(plan_json(plan))
         else:
-            click.echo(render_plan(plan, jobs or os.cpu_count() or 1))
+            echo(render_plan(plan, jobs or os.cpu_count() or 1), file=out)
         ctx.exit(0)
     if not plan.order:
         if as_json:
             echo_json(plan_json(plan))
         else:
-            click.echo(render_plan(plan, jobs or 1))
+            echo(render_plan(plan, jobs or 1), file=out)
         ctx.exit(1 if plan.left_out and plan.named else 0)
     report = svc.land(plan, jobs=jobs, push=push, cleanup=cleanup, on_event=progress)
     if as_json:
         echo_json(report_json(report))
     else:
-        click.echo(render_report(report))
+        echo(render_report(report), file=out)
     if notify:
         interrupted = report.landing is Landing.INTERRUPTED
         names = ", ".join(report.landed) or "-"
         text = f"landed {len(report.landed)} of {len(plan.order)}: {names}"
         announce(ctx, "land", NotifyOutcome.of(report.ok, interrupted), text)
     if report.landing is Landing.INTERRUPTED:
-        ctx.exit(130)
+        raise Interrupted(report.signal or "SIGINT")  # 130, 143 or 129
     ctx.exit(0 if report.ok else 1)
 
 
 def _progress(event: object) -> None:
     if isinstance(event, RoundStarted):
         on = "+".join([event.prefix[-1]] if event.prefix else ["base"])
-        click.echo(
-            f"wtpar: round {event.number}: {plural(len(event.branches), 'combination')} on {on}",
-            err=True,
-        )
+        say(f"wtpar: round {event.number}: {plural(len(event.branches), 'combination')} on {on}")
     elif isinstance(event, StepJudged):
-        click.echo(
-            f"wtpar: step {event.number} (+{event.step.branch}): {event.step.state.value}", err=True
-        )
+        say(f"wtpar: step {event.number} (+{event.step.branch}): {event.step.state.value}")
     elif isinstance(event, TaskStarted) and event.attempt == 1:
-        echo(f"wtpar: running {event.key}", err=True)
+        say(f"wtpar: running {event.key}")
 
 
 # -- update ----------------------------------------------------------------------------------

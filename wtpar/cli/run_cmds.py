@@ -99,8 +99,9 @@ def _log_tail(path: str | None) -> str:
     return "".join(lines[-_JUNIT_TAIL_LINES:])
 
 
-def _write(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
+def _write(path: str, text: str, errors: str = "surrogateescape") -> None:
+    """Write a report; bytes of names that are not UTF-8 go as they are (`errors`)."""
+    with open(path, "w", encoding="utf-8", errors=errors) as fh:
         fh.write(text)
 
 
@@ -375,7 +376,7 @@ def _finish(
         _write(csv_path, report_csv(report))
     if junit_path:
         tails = {t.key: _log_tail(t.log_path) for t in report.tasks if t.status in _BAD}
-        _write(junit_path, report_junit(report, tails))
+        _write(junit_path, report_junit(report, tails), "backslashreplace")  # XML: UTF-8
     if as_json:
         click.echo(report_json(report), nl=False, file=pipe_safe(sys.stdout))
     if stopped is not None:

@@ -55,6 +55,7 @@ class LandReport:
     pushed: PushResult | None = None
     cleaned: tuple[tuple[str, str], ...] = ()  # (branch, what cleanup did or why not)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    signal: str | None = None  # what interrupted it (Landing.INTERRUPTED): SIGINT, SIGHUP...
 
     @property
     def landed(self) -> tuple[str, ...]:

@@ -81,6 +81,7 @@ class Train:
         # The pid first: a later land removes what a killed one left (sandbox.sweep_stale).
         self.land_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.interrupted = False
+        self.signal: str | None = None  # what interrupted it
         self._subscribers: list[TrainSubscriber] = []
         self._dispatcher: Dispatcher | None = None
         self._steps = 0
@@ -89,17 +90,18 @@ class Train:
         """Call `callback(event)` for every land event and every task event, in order."""
         self._subscribers.append(callback)
 
-    def interrupt(self) -> None:
+    def interrupt(self, signal_name: str = "SIGINT") -> None:
         """Stop: cancel the running checks; the base is left as it was."""
         self.interrupted = True
+        self.signal = self.signal or signal_name
         if self._dispatcher is not None:
-            self._dispatcher.interrupt()
+            self._dispatcher.interrupt(signal_name)
 
-    def kill_now(self) -> None:
+    def kill_now(self, signal_name: str = "SIGINT") -> None:
         """The second Ctrl-C: kill the running checks at once."""
-        self.interrupted = True
+        self.interrupt(signal_name)
         if self._dispatcher is not None:
-            self._dispatcher.kill_now()
+            self._dispatcher.kill_now(signal_name)
 
     async def run(self) -> LandReport:
         """Run the train to its end and land what passed."""
@@ -247,6 +249,7 @@ class Train:
             culprits=state.culprits,
             base_worktree=self.settings.base_worktree,
             pushed=pushed,
+            signal=self.signal if landing is Landing.INTERRUPTED else None,
             notes=tuple(notes),
         )
 
@@ -324,8 +327,8 @@ def run_train_sync(train: Train) -> LandReport:
 
     def interrupted(presses: int, signal_name: str) -> None:
         if presses == 1:
-            train.interrupt()
+            train.interrupt(signal_name)
         else:
-            train.kill_now()
+            train.kill_now(signal_name)
 
     return run_with_signals(train.run, interrupted)

@@ -138,16 +138,16 @@ class Dispatcher:
         self._cancel_live(live)
 
     def cancel_all(self, reason: str = "cancelled") -> None:
-        """Stop starting tasks, terminate the running ones; the rest end cancelled."""
+        """Stop starting tasks, terminate the running ones; the end waits for no cache lock."""
         self._stop(reason)
+        self.recording.stop()
 
     def interrupt(self, signal_name: str = "SIGINT") -> None:
         """The first Ctrl-C (or SIGTERM, SIGHUP): like cancel_all, and the report says the
         run was interrupted, and by what."""
         self.interrupted = True
         self.signal = self.signal or signal_name
-        self._stop(f"interrupted ({signal_label(self.signal)})")
-        self.recording.stop()  # nor does the end wait for another process's cache lock
+        self.cancel_all(f"interrupted ({signal_label(self.signal)})")
 
     def kill_now(self, signal_name: str = "SIGINT") -> None:
         """The second Ctrl-C: SIGKILL every running process group at once."""

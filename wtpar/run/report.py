@@ -350,7 +350,7 @@ def report_junit(report: RunReport, outputs: Mapping[TaskKey, str] | None = None
                     "timed out" if t.status is RunStatus.TIMED_OUT else f"exit code {t.exit_code}"
                 )
                 failure = ET.SubElement(case, "failure", message=f"{t.command}: {what}")
-                failure.text = f"{what}; log: {t.log_path}"
+                failure.text = f"{what}; log: {t.log_path}" if t.log_path else what
             elif t.status in (RunStatus.SKIPPED, RunStatus.CANCELLED):
                 ET.SubElement(
                     case, "skipped", message=f"{t.status.value}: {t.reason or ''}".strip()

@@ -247,7 +247,14 @@ class RunOps(EnvOps):
         dispatcher = self.make_dispatcher(request)
         if on_event is not None:
             dispatcher.subscribe(on_event)
-        return run_sync(dispatcher)
+        report = run_sync(dispatcher)
+        if dispatcher.interrupted and not report.interrupted:
+            # A signal after the last task ended, as the run recorded its results: the
+            # caller stops too (report.json keeps the tasks' own outcome).
+            from dataclasses import replace
+
+            return replace(report, interrupted=True, signal=dispatcher.signal)
+        return report
 
     def tune(
         self,

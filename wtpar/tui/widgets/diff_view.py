@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from wtpar.land.diff import BranchDiff
-from wtpar.text import plural
+from wtpar.text import plural, terminal_safe
 
 # The style of a patch line, by how it starts (checked in this order).
 _PATCH_STYLES = (
@@ -36,7 +36,7 @@ def line_style(line: str) -> str:
 def diff_text(diff: BranchDiff) -> Group:
     """The summary line, the files with their counts, and the colored patch."""
     head = Text()
-    head.append(f"{diff.branch}", style="bold")
+    head.append(terminal_safe(diff.branch), style="bold")
     head.append(f" against {diff.base}: {plural(len(diff.files), 'file')}, ")
     head.append(f"+{diff.added}", style="green")
     head.append(" ")
@@ -49,10 +49,11 @@ def diff_text(diff: BranchDiff) -> Group:
     for f, add, delete in zip(diff.files, adds, dels, strict=True):
         files.append(f"  {add.rjust(wide_add)} ", style="green")
         files.append(f"{delete.rjust(wide_del)}  ", style="red")
-        files.append(f"{f.path}\n")
+        files.append(f"{terminal_safe(f.path)}\n")
     patch = Text()
     for line in diff.patch.splitlines():
-        patch.append(line + "\n", style=line_style(line))
+        # The branch's files may hold escape sequences: shown, never sent to the terminal.
+        patch.append(terminal_safe(line) + "\n", style=line_style(line))
     if not diff.files:
         return Group(head, Text(f"\nnothing to show: no change since {diff.base}", style="dim"))
     return Group(head, Text(""), files, patch)

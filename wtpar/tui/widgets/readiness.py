@@ -9,6 +9,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from wtpar.text import terminal_safe
+
 if TYPE_CHECKING:  # the check's modules load with the first check, not with the dashboard
     from wtpar.tui.readiness_view import ReadinessSummary
 
@@ -39,12 +41,12 @@ class ReadinessPanel(Static):
             counts.append(f"  {summary.note}", style="dim")
         parts.append(counts)
         if summary.selected:
-            parts.append(Text(f"\n{summary.selected}", style="bold"))
+            parts.append(Text(f"\n{terminal_safe(summary.selected)}", style="bold"))
             if not summary.reasons:
                 parts.append(Text("  no reasons: ready to merge", style="green"))
             for reason in summary.reasons:
                 mark, style = ("✗", "red") if reason.blocking else ("!", "yellow")
-                parts.append(Text(f"  {mark} {reason.message}", style=style))
+                parts.append(Text(f"  {mark} {terminal_safe(reason.message)}", style=style))
         parts.append(Text("\nConflicts between branches", style="bold"))
         if not summary.conflicts:
             parts.append(Text("  none", style="green"))
@@ -53,8 +55,8 @@ class ReadinessPanel(Static):
             for pair in summary.conflicts:
                 files = list(pair.files)
                 shown = ", ".join(files[:3]) + (f" +{len(files) - 3}" if len(files) > 3 else "")
-                table.add_row(
-                    Text(pair.a, style="red"), Text("×"), Text(pair.b, style="red"), Text(shown)
-                )
+                # Branch and file names as text: nothing in them steers the terminal.
+                a, b = (Text(terminal_safe(name), style="red") for name in (pair.a, pair.b))
+                table.add_row(a, Text("×"), b, Text(terminal_safe(shown)))
             parts.append(table)
         self.update(Group(*parts))
