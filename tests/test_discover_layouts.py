@@ -194,3 +194,28 @@ def test_a_carriage_return_in_the_repository_s_folder_name(tmp_path: Path) -> No
     printed, _, code = out.strip().rpartition("\nEXIT ")
     assert code == "0", out
     assert [w["path"] for w in json.loads(printed)["worktrees"]] == [str(work)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making another user's repository needs root")
+def test_check_blocks_a_worktree_whose_status_git_will_not_give(tmp_path: Path) -> None:
+    """Another user's worktree, its repository trusted but not it: git will not tell its
+    status. check said "ready" (its changes unseen); now it blocks, and says why."""
+    repo = tmp_path / "theirs"
+    git(tmp_path, "init", "-q", "-b", "main", "theirs")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "first")
+    linked = tmp_path / "feat"
+    git(repo, "worktree", "add", "-q", "-b", "feat", str(linked))
+    git(linked, "commit", "-q", "--allow-empty", "-m", "work")
+    (linked / "unsaved.txt").write_text("not committed\n")
+    (repo / "wtpar.toml").write_text('[tasks.test]\ncmd = "true"\n[check]\ntasks = ["test"]\n')
+    for top in (repo, linked):
+        for folder, _, files in os.walk(top):
+            for name in [folder, *(os.path.join(folder, f) for f in files)]:
+                os.chown(name, 65534, 65534)
+    git(tmp_path, "config", "--global", "--add", "safe.directory", str(repo))
+    out = python_output(_WTPAR, ["check", "--json", "feat"], repo)
+    printed, _, code = out.strip().rpartition("\nEXIT ")
+    assert code == "1", out
+    (feat,) = json.loads(printed)["branches"]
+    assert feat["verdict"] == "blocked"
+    assert "status-unknown" in [r["code"] for r in feat["reasons"]]

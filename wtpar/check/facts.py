@@ -175,6 +175,8 @@ def run_check(
         checks: list[BranchCheck] = []
         for n in names:
             track = tracking.get(n, BranchTracking())
+            wt = worktrees.get(n)
+            unread = wt is not None and os.path.isdir(wt.path) and local[n].dirty is None
             facts = BranchFacts(
                 branch=n,
                 base=base,
@@ -193,10 +195,12 @@ def run_check(
                     local[n].dirty,
                     has_worktree=n in worktrees,
                     runner=runner is not None,
+                    unread=unread,
                 ),
                 integrated=merged[n].integrated,
                 operation=local[n].operation,
                 spawned_from=spawned.get(n) if n in worktrees else None,
+                status_unread=unread,
             )
             wt = worktrees.get(n)
             checks.append(
@@ -282,9 +286,13 @@ def _check_facts(
     dirty: StatusCounts | None,
     has_worktree: bool,
     runner: bool,
+    unread: bool = False,
 ) -> tuple[CheckFact, ...]:
     facts: list[CheckFact] = []
     for task in tasks:
+        if unread:
+            facts.append(CheckFact(task, CheckState.DIRTY, "its worktree's status is unknown"))
+            continue
         if dirty is not None and dirty.dirty:
             facts.append(CheckFact(task, CheckState.DIRTY))
             continue

@@ -99,3 +99,4 @@ class BranchFacts:
     integrated: bool = False
     operation: str | None = None
     spawned_from: str | None = None  # set while HEAD is still the commit it was spawned at
+    status_unread: bool = False  # its worktree is there, but git would not tell its status

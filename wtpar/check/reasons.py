@@ -30,7 +30,12 @@ def operation_reasons(facts: BranchFacts) -> tuple[Reason, ...]:
 
 
 def dirty_reasons(facts: BranchFacts) -> tuple[Reason, ...]:
-    """Uncommitted or untracked changes block: they would not be merged."""
+    """Uncommitted or untracked changes block: they would not be merged. So does a
+    worktree whose status git would not give (one another user owns, say): it may have
+    any."""
+    if facts.status_unread:
+        text = "cannot read its worktree's status (`git status` there says why)"
+        return (Reason("status-unknown", text, True),)
     if facts.dirty is None or not facts.dirty.dirty:
         return ()
     return (Reason("dirty", f"uncommitted changes: {facts.dirty.words()}", True),)
@@ -105,7 +110,8 @@ def check_reasons(facts: BranchFacts) -> tuple[Reason, ...]:
             text = f"check {check.task!r} has no result at this commit{detail}"
             reasons.append(Reason("check-missing", text, True))
         elif check.state is CheckState.DIRTY:
-            text = f"check {check.task!r} cannot count: the worktree has uncommitted changes"
+            why = check.detail or "the worktree has uncommitted changes"
+            text = f"check {check.task!r} cannot count: {why}"
             reasons.append(Reason("check-dirty", text, True))
     return tuple(reasons)
 
