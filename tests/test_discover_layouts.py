@@ -219,3 +219,35 @@ def test_check_blocks_a_worktree_whose_status_git_will_not_give(tmp_path: Path) 
     (feat,) = json.loads(printed)["branches"]
     assert feat["verdict"] == "blocked"
     assert "status-unknown" in [r["code"] for r in feat["reasons"]]
+
+
+def test_the_folder_git_refuses_is_read_whole_even_with_a_line_break() -> None:
+    from wtpar.git.repo import refused_as_untrusted
+
+    said = (
+        "fatal: detected dubious ownership in repository at '/tmp/x/it's a\nrepo'\n"
+        "To add an exception for this directory, call:\n"
+    )
+    assert refused_as_untrusted(said) == "/tmp/x/it's a\nrepo"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making another user's repository needs root")
+def test_with_the_repository_trusted_already_the_advice_names_the_worktree_alone(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "theirs"
+    git(tmp_path, "init", "-q", "-b", "main", "theirs")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "first")
+    linked = tmp_path / "side"
+    git(repo, "worktree", "add", "-q", "-b", "side", str(linked))
+    for top in (repo, linked):
+        for folder, _, files in os.walk(top):
+            for name in [folder, *(os.path.join(folder, f) for f in files)]:
+                os.chown(name, 65534, 65534)
+    git(tmp_path, "config", "--global", "--add", "safe.directory", str(repo))
+    with pytest.raises(NotARepositoryError) as raised:
+        discover(linked)
+    assert str(raised.value) == (
+        f"git does not trust the repository at {linked} (another user owns it); to trust"
+        f" it: git config --global --add safe.directory {linked}"
+    )

@@ -159,8 +159,8 @@ def _owned_by_another(where: str) -> str | None:
 
 def refused_as_untrusted(stderr: str) -> str | None:
     """The folder git names when it refuses a repository another user owns, else None."""
-    said = re.search(r"dubious ownership in repository at '(.+)'", stderr)
-    return said.group(1) if said else None
+    said = re.search(r"dubious ownership in repository at '(.+?)'\n", stderr + "\n", re.S)
+    return said.group(1) if said else None  # the path may hold a line break
 
 
 def untrusted(theirs: str) -> NotARepositoryError:
@@ -169,6 +169,10 @@ def untrusted(theirs: str) -> NotARepositoryError:
     import shlex  # only when refused
 
     main = _main_of_linked(theirs)
+    if main is not None and main != theirs:
+        trusted = procs.run(["git", "config", "--get-all", "safe.directory"], check=False)
+        if main in trusted.stdout.split("\n"):
+            main = None  # already trusted: the worktree alone is to add
     if main is None or main == theirs:
         return NotARepositoryError(
             f"git does not trust the repository at {theirs} (another user owns it); to trust"
