@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.recipes import commit_file
-from tests.conftest import Invoke
+from tests.conftest import Invoke, run_wtpar_process
 from tests.dash_helpers import FIXED_NOW, until
 from tests.test_spawn import worktree_dir
 from wtpar.services import Services
@@ -95,3 +95,23 @@ async def test_the_readiness_panel_shows_escape_sequences_as_text(
         await until(pilot, lambda: "evil.txt" in panel_text(app), what="the conflict")
         shown = panel_text(app)
         assert "\x1b" not in shown and "\\x1b]2;PWNED" in shown
+
+
+async def test_a_dialog_shows_a_path_with_brackets_as_it_is(tmp_path: Path) -> None:
+    """The remove dialog's path went through Textual markup: `[b]` in it made bold text
+    and vanished."""
+    from textual.widgets import Label
+
+    from fixtures.recipes import make_repo
+    from tests.dash_helpers import rows_read
+    from wtpar.tui.screens import ConfirmScreen
+
+    repo = make_repo(tmp_path / "re[b]po")
+    assert run_wtpar_process("spawn", "feat", cwd=repo).returncode == 0
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await until(pilot, lambda: rows_read(app) == 2, what="two rows")
+        await pilot.press("down", "d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the dialog")
+        body = app.screen.query_one(".dialog-body", Label)
+        assert "re[b]po.worktrees" in str(body.render())

@@ -74,18 +74,18 @@ def up(
 def _echo_start(r: StartResult) -> None:
     where = f"{r.branch}  {r.service}"
     if r.outcome is StartOutcome.READY:
-        click.echo(f"ready    {where}  pid {r.pid}  ({r.waited_for} answers)")
+        echo(f"ready    {where}  pid {r.pid}  ({r.waited_for} answers)")
     elif r.outcome is StartOutcome.STARTED:
-        click.echo(f"started  {where}  pid {r.pid}")
+        echo(f"started  {where}  pid {r.pid}")
     elif r.outcome is StartOutcome.ALREADY_RUNNING:
-        click.echo(f"running  {where}  pid {r.pid}  (already)")
+        echo(f"running  {where}  pid {r.pid}  (already)")
     else:
         why = (
             f"exited with code {r.exit_code} before it was ready"
             if r.outcome is StartOutcome.EXITED
             else f"{r.waited_for} did not answer in time; stopped it"
         )
-        click.echo(f"failed   {where}: {why} (log: {r.log})", err=True)
+        echo(f"failed   {where}: {why} (log: {r.log})", err=True)
         for line in r.log_tail:
             click.echo(f"    {line}", err=True)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
+
+from wtpar.text import terminal_safe
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -54,13 +57,13 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(_plain(self.title_text), classes="dialog-title")
             if self.refusal:
-                yield Label(self.refusal, id="refusal", classes="dialog-refusal")
+                yield Label(_plain(self.refusal), id="refusal", classes="dialog-refusal")
                 with Horizontal(classes="dialog-buttons"):
                     yield Button("OK", id="no", variant="primary")
             else:
-                yield Label(self.body, classes="dialog-body")
+                yield Label(_plain(self.body), classes="dialog-body")
                 with Horizontal(classes="dialog-buttons"):
                     yield Button("Yes (y)", id="yes", variant="error")
                     yield Button("No (n)", id="no", variant="primary")
@@ -76,3 +79,8 @@ class ConfirmScreen(ModalScreen[bool]):
     def action_answer(self, answer: bool) -> None:
         """Keyboard answer; a refusal can only be acknowledged."""
         self.dismiss(answer and self.refusal is None)
+
+
+def _plain(text: str) -> Text:
+    """A dialog's text as it is (names, paths): not markup, nothing that steers the terminal."""
+    return Text(terminal_safe(text))
