@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
-import pty
 import signal
-import struct
 import subprocess
 import sys
-import termios
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +17,7 @@ import pytest
 
 from fixtures.waiting import wait_for
 from tests.conftest import ROOT, Invoke, run_wtpar_process
+from tests.terminal_helpers import Terminal
 from wtpar.state import CacheWaits, cache_waits, read_json, update_cache
 
 _HOLDER = (
@@ -73,38 +70,19 @@ def test_ctrl_c_while_the_end_of_a_run_waits_for_a_lock_stops_the_wait(
     assert wtpar("spawn", "a").exit_code == 0
     cache = repo / ".git" / "wtpar" / "cache"
     (cache / "locks").mkdir(parents=True)
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
-    seen = bytearray()
-
-    def read() -> bytes:
-        with contextlib.suppress(BlockingIOError, OSError):
-            seen.extend(os.read(master, 65536))
-        return bytes(seen)
-
-    with held(tmp_path, cache / "locks" / "history.json.lock"):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "wtpar", "run", "-b", "a", "--", "echo hi"],
-            cwd=repo,
-            stdin=subprocess.DEVNULL,
-            stdout=slave,
-            stderr=slave,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        os.close(slave)
-        os.set_blocking(master, False)
-        try:
-            wait_for(lambda: b"waiting for another wtpar process" in read(), 30, "the notice")
-            os.kill(proc.pid, signal.SIGINT)
-            # Well before the 15 s the run would otherwise wait.
-            assert proc.wait(timeout=10) == 130
-            wait_for(lambda: b"wtpar: interrupted (Ctrl-C)\r\n" in read(), 10, "the last line")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            os.close(master)
-    lines = screen_lines(bytes(seen))
+    with (
+        held(tmp_path, cache / "locks" / "history.json.lock"),
+        Terminal(["run", "-b", "a", "--", "echo hi"], repo, (40, 200)) as term,
+    ):
+        said = b"waiting for another wtpar process"
+        wait_for(lambda: said in term.read(), 30, "the notice")
+        os.kill(term.proc.pid, signal.SIGINT)
+        # Well before the 15 s the run would otherwise wait.
+        assert term.proc.wait(timeout=10) == 130
+        last = b"wtpar: interrupted (Ctrl-C)\r\n"
+        wait_for(lambda: last in term.read(), 10, "the last line")
+        seen = term.read()
+    lines = screen_lines(seen)
     history = cache / "history.json"
     notice = f"wtpar: warning: waiting for another wtpar process to finish writing {history}"
     assert notice in lines

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from fixtures.waiting import wait_for
 from tests.conftest import ROOT
+from tests.land_helpers import train_repo
 from tests.run_helpers import spawn
+from tests.terminal_helpers import Terminal
 
 
 def _head(args: list[str], cwd: Path, lines: int) -> tuple[list[str], int, str]:
@@ -57,43 +61,11 @@ def test_closing_the_terminal_during_a_run_exits_129(repo: Path, tmp_path: Path)
     """The terminal goes away (the window closed): writes to it fail (EIO) and wtpar gets
     SIGHUP. The run stops its tasks and exits 129, as the README says, with the report
     naming SIGHUP; it used to end with "error: Input/output error", exit 1."""
-    import fcntl
-    import pty
-    import signal
-    import struct
-    import termios
-
-    from fixtures.waiting import wait_for
-
     spawn(repo, "a")
     flag = tmp_path / "started"
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wtpar", "run", "-b", "a", "--", f"touch {flag}; sleep 60"],
-        cwd=repo,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        start_new_session=True,
-    )
-    os.close(slave)
-    try:
+    with Terminal(["run", "-b", "a", "--", f"touch {flag}; sleep 60"], repo) as term:
         wait_for(flag.exists, 30, "the task to start")
-        # What the kernel does when a terminal goes away: writes to it fail from now on,
-        # and the foreground process gets SIGHUP, then SIGCONT.
-        os.close(master)
-        master = -1
-        os.kill(proc.pid, signal.SIGHUP)
-        os.kill(proc.pid, signal.SIGCONT)
-        assert proc.wait(timeout=30) == 128 + signal.SIGHUP
-    finally:
-        if master >= 0:
-            os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        assert term.hang_up() == 128 + signal.SIGHUP
     runs = repo / ".git" / "wtpar" / "runs"
     (report,) = runs.glob("*/report.json")
     data = json.loads(report.read_text())
@@ -101,41 +73,11 @@ def test_closing_the_terminal_during_a_run_exits_129(repo: Path, tmp_path: Path)
 
 
 def test_closing_the_terminal_during_land_exits_129(repo: Path, tmp_path: Path) -> None:
-    """land's progress lines met the closed terminal first: "Input/output error", exit 1."""
-    import fcntl
-    import pty
-    import signal
-    import struct
-    import termios
-
-    from fixtures.waiting import wait_for
-    from tests.land_helpers import train_repo
-
+    """land prints its progress as it goes: a closed terminal must not turn its exit into
+    "error: Input/output error", exit 1."""
     flag = tmp_path / "started"
     train_repo(repo, f"touch {flag}; sleep 60")
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wtpar", "land", "b"],
-        cwd=repo,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        start_new_session=True,
-    )
-    os.close(slave)
-    try:
+    with Terminal(["land", "b"], repo) as term:
         wait_for(flag.exists, 60, "the check to start")
-        os.close(master)
-        master = -1
-        os.kill(proc.pid, signal.SIGHUP)
-        os.kill(proc.pid, signal.SIGCONT)
-        assert proc.wait(timeout=60) == 128 + signal.SIGHUP
-    finally:
-        if master >= 0:
-            os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        assert term.hang_up(60) == 128 + signal.SIGHUP
     assert not (repo / "flag_b").exists()  # main left as it was

@@ -4,15 +4,7 @@ terminal ends it (a dashboard left running with no terminal would use CPU for ev
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-import pty
 import signal
-import struct
-import subprocess
-import sys
-import termios
 import threading
 from collections import Counter
 from pathlib import Path
@@ -21,8 +13,9 @@ from typing import Any
 import pytest
 
 from fixtures.waiting import wait_for
-from tests.conftest import ROOT, Invoke
+from tests.conftest import Invoke
 from tests.dash_helpers import FIXED_NOW, cell, rows_read, until
+from tests.terminal_helpers import Terminal
 from wtpar import procs
 from wtpar.services import Services
 from wtpar.tui import readiness_view
@@ -88,47 +81,9 @@ async def test_rows_are_drawn_before_any_status_is_read(
     assert len(rebuilds) == 1
 
 
-def _terminal() -> tuple[int, int]:
-    """A pseudo-terminal of 120 x 40 (master, slave)."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    return master, slave
-
-
 def test_closing_the_terminal_ends_the_dashboard(repo: Path, wtpar: Invoke) -> None:
     assert wtpar("spawn", *(f"b{i}" for i in range(12))).exit_code == 0
-    master, slave = _terminal()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wtpar", "dash", "--refresh", "0.5"],
-        cwd=repo,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color"},
-        start_new_session=True,
-    )
-    os.close(slave)
-    seen = bytearray()
-
-    def drawn() -> bool:
-        with contextlib.suppress(BlockingIOError, OSError):
-            seen.extend(os.read(master, 65536))
-        return b"b11" in seen
-
-    try:
-        os.set_blocking(master, False)
-        wait_for(drawn, timeout=30, what="the dashboard's rows")
-        # What the kernel does when a terminal goes away: writes to it fail from now on,
-        # and the foreground process gets SIGHUP, then SIGCONT.
-        os.close(master)
-        master = -1
-        os.kill(proc.pid, signal.SIGHUP)
-        os.kill(proc.pid, signal.SIGCONT)
-        wait_for(lambda: proc.poll() is not None, timeout=30, what="the dashboard to end")
-        assert proc.returncode == 128 + signal.SIGHUP
-    finally:
-        if master >= 0:
-            os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    args = ["dash", "--refresh", "0.5"]
+    with Terminal(args, repo, (40, 120), {"TERM": "xterm-256color"}) as term:
+        wait_for(lambda: b"b11" in term.read(), timeout=30, what="the dashboard's rows")
+        assert term.hang_up() == 128 + signal.SIGHUP

@@ -78,13 +78,19 @@ def test_a_path_with_a_newline_is_found(tmp_path: Path) -> None:
     assert [w["path"] for w in json.loads(printed)["worktrees"]] == [str(work)]
 
 
+def give_away(*tops: Path) -> None:
+    """Make these folders, and everything in them, another user's (as a shared folder's)."""
+    for top in tops:
+        for folder, _, files in os.walk(top):
+            for name in [folder, *(os.path.join(folder, f) for f in files)]:
+                os.chown(name, 65534, 65534)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="making another user's repository needs root")
 def test_a_repository_git_does_not_trust_says_so_and_how_to_trust_it(tmp_path: Path) -> None:
     repo = tmp_path / "theirs"
     git(tmp_path, "init", "-q", "-b", "main", "theirs")
-    for folder, _, files in os.walk(repo):
-        for name in [folder, *(os.path.join(folder, f) for f in files)]:
-            os.chown(name, 65534, 65534)  # another user's, as a shared folder would be
+    give_away(repo)
     (repo / "sub").mkdir()
     for where in (repo, repo / "sub"):  # the advice names the repository, not the folder
         with pytest.raises(NotARepositoryError) as raised:
@@ -152,10 +158,7 @@ def test_from_another_user_s_linked_worktree_the_advice_trusts_the_main_one_too(
     git(repo, "commit", "-q", "--allow-empty", "-m", "first")
     linked = tmp_path / "their $(side)"
     git(repo, "worktree", "add", "-q", "-b", "side", str(linked))
-    for top in (repo, linked):
-        for folder, _, files in os.walk(top):
-            for name in [folder, *(os.path.join(folder, f) for f in files)]:
-                os.chown(name, 65534, 65534)
+    give_away(repo, linked)
     with pytest.raises(NotARepositoryError) as raised:
         discover(linked)
     add = "git config --global --add safe.directory"
@@ -208,10 +211,7 @@ def test_check_blocks_a_worktree_whose_status_git_will_not_give(tmp_path: Path) 
     git(linked, "commit", "-q", "--allow-empty", "-m", "work")
     (linked / "unsaved.txt").write_text("not committed\n")
     (repo / "wtpar.toml").write_text('[tasks.test]\ncmd = "true"\n[check]\ntasks = ["test"]\n')
-    for top in (repo, linked):
-        for folder, _, files in os.walk(top):
-            for name in [folder, *(os.path.join(folder, f) for f in files)]:
-                os.chown(name, 65534, 65534)
+    give_away(repo, linked)
     git(tmp_path, "config", "--global", "--add", "safe.directory", str(repo))
     out = python_output(_WTPAR, ["check", "--json", "feat"], repo)
     printed, _, code = out.strip().rpartition("\nEXIT ")
@@ -240,10 +240,7 @@ def test_with_the_repository_trusted_already_the_advice_names_the_worktree_alone
     git(repo, "commit", "-q", "--allow-empty", "-m", "first")
     linked = tmp_path / "side"
     git(repo, "worktree", "add", "-q", "-b", "side", str(linked))
-    for top in (repo, linked):
-        for folder, _, files in os.walk(top):
-            for name in [folder, *(os.path.join(folder, f) for f in files)]:
-                os.chown(name, 65534, 65534)
+    give_away(repo, linked)
     git(tmp_path, "config", "--global", "--add", "safe.directory", str(repo))
     with pytest.raises(NotARepositoryError) as raised:
         discover(linked)
