@@ -202,7 +202,6 @@ def run_check(
                 spawned_from=spawned.get(n) if n in worktrees else None,
                 status_unread=unread,
             )
-            wt = worktrees.get(n)
             checks.append(
                 BranchCheck(
                     n, heads[n], wt.path if wt else None, facts, evaluate(facts, settings.policy)
