@@ -3,8 +3,8 @@
 asyncio imports `ssl` only to offer TLS on its own transports (`create_connection(ssl=...)`,
 `start_tls`), which a run never uses: its tasks talk to wtpar through pipes, and the Dask
 client's TLS goes through tornado, which imports `ssl` itself. Loading OpenSSL (libssl and
-libcrypto, and the enums `ssl` builds from them) took about 10 ms of every `wtpar run`'s
-start before its first task, on 2 CPUs (bench/RESULTS.md, "Fifth pass").
+libcrypto, and the enums `ssl` builds from them) delayed every `wtpar run`'s first task by
+about 4 ms on 2 CPUs (median 94.4 -> 90.3 ms; bench/RESULTS.md, "Fifth pass").
 
 `load()` hides `ssl` while asyncio is imported for the first time. A later `import ssl`
 (tornado's, anyone's) loads it as usual; only asyncio's own TLS stays off in this process,
