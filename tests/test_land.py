@@ -245,3 +245,47 @@ def test_blocked_branches_fail_the_exit_only_when_named(repo: Path, wtpar: Invok
         "c": "landed",
         "dirty": "blocked",
     }
+
+
+def test_ctrl_c_while_land_waits_for_the_repository_lock_lands_nothing(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The checks passed; another wtpar process holds the repository lock; the user presses
+    Ctrl-C. land waited on its event loop, saw the signal only once the lock was free, and
+    then moved the base and exited 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from fixtures.waiting import wait_for
+    from tests.conftest import ROOT
+    from tests.test_cache_waits import held
+
+    started, go = tmp_path / "started", tmp_path / "go"
+    wait = f"i=0; while [ ! -e {go} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done"
+    train_repo(repo, f"touch {started}; {wait}")
+    before = git(repo, "rev-parse", "main").strip()
+    err = tmp_path / "stderr"
+    with open(err, "w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wtpar", "land", "a"],
+            cwd=repo,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    try:
+        wait_for(started.exists, 60, "the check to start")
+        with held(tmp_path, repo / ".git" / "wtpar" / "locks" / "repo.lock"):
+            go.touch()
+            said = "waiting for another wtpar process to finish changing the repository"
+            wait_for(lambda: said in err.read_text(), 30, "land to wait for the lock")
+            os.kill(proc.pid, signal.SIGINT)
+            assert proc.wait(timeout=10) == 130, err.read_text()  # the lock still held
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert git(repo, "rev-parse", "main").strip() == before

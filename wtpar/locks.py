@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -68,22 +69,25 @@ def lock_file_name(resource: str) -> str:
     return f"res-{safe[:60]}-{digest}.lock"
 
 
+class LockWaitStopped(WtparError):
+    """A wait for the repository lock was given up on (`stop()` said so: Ctrl-C)."""
+
+
 @contextmanager
-def repo_lock(wtpar_dir: str, timeout: float = 300.0) -> Iterator[None]:
-    """Hold the repository lock: taken by everything that changes git metadata."""
+def repo_lock(
+    wtpar_dir: str, timeout: float = 300.0, stop: Callable[[], bool] | None = None
+) -> Iterator[None]:
+    """Hold the repository lock: taken by everything that changes git metadata. `stop`,
+    asked every 0.1 s while it waits (in a thread beside an event loop that sees Ctrl-C),
+    ends the wait with LockWaitStopped."""
     from filelock import Timeout
 
     lock = file_lock(os.path.join(locks_dir(wtpar_dir), "repo.lock"))
     try:
-        try:
-            lock.acquire(timeout=min(_QUIET_WAIT, timeout))
-        except Timeout:
-            if timeout <= _QUIET_WAIT:
-                raise
-            from wtpar.notices import warn
-
-            warn("waiting for another wtpar process to finish changing the repository")
-            lock.acquire(timeout=timeout - _QUIET_WAIT)
+        if stop is None:
+            _acquire(lock, timeout)
+        else:
+            _acquire_unless(lock, timeout, stop)
     except Timeout:
         raise WtparError(
             f"another wtpar process has held the repository lock for {timeout:.0f}s "
@@ -93,3 +97,40 @@ def repo_lock(wtpar_dir: str, timeout: float = 300.0) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def _acquire(lock: FileLock, timeout: float) -> None:
+    from filelock import Timeout
+
+    try:
+        lock.acquire(timeout=min(_QUIET_WAIT, timeout))
+    except Timeout:
+        if timeout <= _QUIET_WAIT:
+            raise
+        _say_waiting()
+        lock.acquire(timeout=timeout - _QUIET_WAIT)
+
+
+def _acquire_unless(lock: FileLock, timeout: float, stop: Callable[[], bool]) -> None:
+    from filelock import Timeout
+
+    start, said = time.monotonic(), False
+    while True:
+        try:
+            lock.acquire(timeout=0.1)
+            return
+        except Timeout:
+            if stop():
+                raise LockWaitStopped("stopped waiting for the repository lock") from None
+            waited = time.monotonic() - start
+            if waited >= timeout:
+                raise
+            if not said and waited >= _QUIET_WAIT:
+                _say_waiting()
+                said = True
+
+
+def _say_waiting() -> None:
+    from wtpar.notices import warn
+
+    warn("waiting for another wtpar process to finish changing the repository")

@@ -1,10 +1,12 @@
 """Temporary detached worktrees where a train's combinations are checked: made under the
-repository lock, always removed (also after Ctrl-C or a failure), never a user's worktree."""
+repository lock, always removed (also after a failure), never a user's worktree. After
+Ctrl-C while another process holds that lock, they are left for the next land to sweep
+(their folder names the dead process)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from wtpar.git import Git
 from wtpar.locks import repo_lock
@@ -13,9 +15,16 @@ from wtpar.locks import repo_lock
 class Sandbox:
     """The temporary worktrees of one land, under `<wtpar dir>/land/<id>/`."""
 
-    def __init__(self, git: Git, land_id: str, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        git: Git,
+        land_id: str,
+        env: Mapping[str, str],
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
         self.git = git
         self.env = env
+        self.stop = stop  # Ctrl-C: give up waiting for the lock (a later land sweeps them)
         self.root = os.path.join(git.paths.wtpar_dir, "land", land_id)
         self.paths: list[str] = []
 
@@ -25,7 +34,7 @@ class Sandbox:
         os.makedirs(self.root, exist_ok=True)
         paths = [os.path.join(self.root, name) for name, _ in commits]
         self.paths += paths
-        with repo_lock(self.git.paths.wtpar_dir):
+        with repo_lock(self.git.paths.wtpar_dir, stop=self.stop):
             for path, (_, commit) in zip(paths, commits, strict=True):
                 self.git.add_temporary_worktree(path, commit, self.env)
         return paths
@@ -34,7 +43,7 @@ class Sandbox:
         """Remove every worktree made so far (safe to call more than once)."""
         if not self.paths and not os.path.exists(self.root):
             return
-        with repo_lock(self.git.paths.wtpar_dir):
+        with repo_lock(self.git.paths.wtpar_dir, stop=self.stop):
             self.git.drop_temporary_worktrees([*self.paths, self.root])
             self.paths.clear()
 

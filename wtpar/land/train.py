@@ -9,6 +9,7 @@ combinations are made in a quarantine, so nothing reaches the repository unless 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -41,7 +42,7 @@ from wtpar.land.report import (
     TrainFinished,
 )
 from wtpar.land.sandbox import Sandbox, sweep_stale
-from wtpar.locks import repo_lock
+from wtpar.locks import LockWaitStopped, repo_lock
 from wtpar.model import (
     RunEvent,
     RunStatus,
@@ -120,7 +121,7 @@ class Train:
                 rounds.append(Round(state.landed, steps))
                 tip = _new_tip(tip, steps)
                 state = advance(state, steps)
-            report = self._finish(state, tuple(rounds), tip, env)
+            report = await asyncio.to_thread(self._finish, state, tuple(rounds), tip, env)
         self._emit(TrainFinished(report))
         return report
 
@@ -164,12 +165,15 @@ class Train:
         built: Sequence[tuple[str, str | None]],
         env: Mapping[str, str],
     ) -> tuple[StepResult, ...]:
-        sandbox = Sandbox(self.git, f"{self.land_id}-{number}", env)
+        sandbox = Sandbox(self.git, f"{self.land_id}-{number}", env, lambda: self.interrupted)
         names = [step_name(b, first + i) for i, (b, _) in enumerate(built)]
         try:
             wanted = [(n, c) for n, (_, c) in zip(names, built, strict=True) if c is not None]
             folders = [(n.replace("@", "-"), c) for n, c in wanted]
-            paths = await asyncio.to_thread(sandbox.add_all, folders)
+            try:
+                paths = await asyncio.to_thread(sandbox.add_all, folders)
+            except LockWaitStopped:  # Ctrl-C as it waited for the repository lock
+                return tuple(_step(b, c, [], True) for b, c in built)
             infos = [
                 WorktreeInfo(branch=n, path=p, head=c)
                 for (n, c), p in zip(wanted, paths, strict=True)
@@ -193,7 +197,10 @@ class Train:
             report = await dispatcher.run()
         finally:
             self._dispatcher = None
-            sandbox.clear()
+            # Off the loop: waiting there for another process's repository lock, it held
+            # back a Ctrl-C until the base had been moved.
+            with contextlib.suppress(LockWaitStopped):
+                await asyncio.to_thread(sandbox.clear)
         runs: dict[str, list[TaskRun]] = {n: [] for n in names}
         for run in report.tasks:
             runs.setdefault(run.key.branch, []).append(run)
@@ -229,13 +236,13 @@ class Train:
     ) -> LandReport:
         plan = self.plan
         landing, notes, pushed = Landing.NOTHING, [], None
-        if self.interrupted:
-            landing = Landing.INTERRUPTED
-        elif tip != plan.base_sha:
+        if tip != plan.base_sha and not self.interrupted:
             landing, note = self._move_base(tip, env)
             notes += [note] if note else []
             if landing is Landing.LANDED and self.settings.push:
                 pushed = self._push(tip)
+        if self.interrupted and landing is not Landing.LANDED:
+            landing = Landing.INTERRUPTED
         landed = landing is Landing.LANDED
         left_out = [b for b, _ in plan.left_out]
         asked = [*plan.order, *left_out, *plan.integrated]
@@ -255,29 +262,38 @@ class Train:
 
     def _move_base(self, tip: str, env: Mapping[str, str]) -> tuple[Landing, str | None]:
         """Compare-and-swap the base ref under the repository lock; fast-forward the
-        worktree that has it checked out (refused when that worktree has changes)."""
+        worktree that has it checked out (refused when that worktree has changes). Runs
+        off the loop: a Ctrl-C while it waits for the lock lands nothing."""
+        try:
+            with repo_lock(self.git.paths.wtpar_dir, stop=lambda: self.interrupted):
+                if self.interrupted:  # as it took the lock
+                    return Landing.INTERRUPTED, None
+                return self._move_base_locked(tip, env)
+        except LockWaitStopped:
+            return Landing.INTERRUPTED, None
+
+    def _move_base_locked(self, tip: str, env: Mapping[str, str]) -> tuple[Landing, str | None]:
         plan, where = self.plan, self.settings.base_worktree
         ref = f"refs/heads/{plan.base}"
-        with repo_lock(self.git.paths.wtpar_dir):
-            if self.git.resolve_commit(ref) != plan.base_sha:
-                return Landing.BASE_MOVED, None  # its worktree is then no business of ours
-            if where is not None:
-                counts = self.git.status(where)
-                if counts is None or has_changes(counts):
-                    return Landing.BASE_DIRTY, None
-                # read-tree would refuse these only after the ref moved: refuse now.
-                found = untracked_collisions(self.git, where, plan.base_sha, [tip], env)
-                if found:
-                    return Landing.BASE_DIRTY, collision_text(plan.base, where, found)
-            self.git.keep_objects(env, tip, plan.base_sha)
-            reason = f"wtpar land: {', '.join(plan.order)}"
-            if not self.git.update_ref(ref, tip, plan.base_sha, reason):
-                return Landing.BASE_MOVED, None
-            if where is not None and not self.git.fast_forward_checkout(where, plan.base_sha, tip):
-                return Landing.LANDED, (
-                    f"{where} was changed during the land and was not updated: "
-                    f"`git reset --keep {plan.base}` there brings it up to date"
-                )
+        if self.git.resolve_commit(ref) != plan.base_sha:
+            return Landing.BASE_MOVED, None  # its worktree is then no business of ours
+        if where is not None:
+            counts = self.git.status(where)
+            if counts is None or has_changes(counts):
+                return Landing.BASE_DIRTY, None
+            # read-tree would refuse these only after the ref moved: refuse now.
+            found = untracked_collisions(self.git, where, plan.base_sha, [tip], env)
+            if found:
+                return Landing.BASE_DIRTY, collision_text(plan.base, where, found)
+        self.git.keep_objects(env, tip, plan.base_sha)
+        reason = f"wtpar land: {', '.join(plan.order)}"
+        if not self.git.update_ref(ref, tip, plan.base_sha, reason):
+            return Landing.BASE_MOVED, None
+        if where is not None and not self.git.fast_forward_checkout(where, plan.base_sha, tip):
+            return Landing.LANDED, (
+                f"{where} was changed during the land and was not updated: "
+                f"`git reset --keep {plan.base}` there brings it up to date"
+            )
         return Landing.LANDED, None
 
     def _push(self, tip: str) -> PushResult:
