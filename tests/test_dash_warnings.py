@@ -115,3 +115,26 @@ async def test_a_dialog_shows_a_path_with_brackets_as_it_is(tmp_path: Path) -> N
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the dialog")
         body = app.screen.query_one(".dialog-body", Label)
         assert "re[b]po.worktrees" in str(body.render())
+
+
+async def test_a_task_s_escape_sequences_keep_their_colours_and_nothing_else(
+    repo: Path, wtpar: Invoke
+) -> None:
+    """A task that prints an OSC (a window title, a clipboard write) or a bidi override:
+    the log pane wrote it to the terminal as it was."""
+    from tests.dash_helpers import log_text, rows_read
+    from wtpar.tui.widgets.log_pane import LogPane
+
+    assert wtpar("spawn", "one").exit_code == 0
+    printed = r"printf 'o \033]0;PWNED\007\033[31mred\033[0m \342\200\256rlo\n'"
+    app = make_app(Services.from_cwd(repo), now=lambda: FIXED_NOW, refresh_interval=None, jobs=2)
+    async with app.run_test(size=(150, 36)) as pilot:
+        await until(pilot, lambda: rows_read(app) == 2, what="the rows")
+        await pilot.press("down")
+        app.start_run(["one"], printed)
+        await until(pilot, lambda: "rlo" in log_text(app), what="the task's output")
+        shown = log_text(app)
+        assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
+        assert "red \\u202erlo" in shown
+        (line,) = [s for s in app.query_one(LogPane).lines if "red" in s.text]
+        assert any(seg.style and seg.style.color for seg in line if "red" in seg.text)

@@ -39,6 +39,16 @@ _VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
 _SAFE = {c: shown for c, shown in _VISIBLE.items() if c not in (ord("\n"), ord("\t"))}
 
 
+_OUTPUT_SAFE = {c: shown for c, shown in _SAFE.items() if c not in (0x1B, ord("\r"))}
+
+
+def output_safe(line: str) -> str:
+    """A line a task printed, for a screen that interprets its escape sequences itself
+    (the dashboard keeps colours and drops the rest): every other control character shown
+    as an escape, as `terminal_safe` does."""
+    return line.translate(_OUTPUT_SAFE)
+
+
 def terminal_safe(text: str) -> str:
     """TEXT with what could steer a terminal (escape sequences, carriage returns, C1 and
     bidi controls: from a path, say) shown as escapes; line breaks and tabs are kept (git's

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import deque
 
+from rich.text import Text
 from textual.widgets import RichLog
 
 from wtpar.model import TaskKey
+from wtpar.text import output_safe
 
 KEEP_LINES = 2000
 
@@ -26,7 +28,7 @@ class LogPane(RichLog):
         buffer.extend(lines)
         if key == self.following:
             for line in lines:
-                self.write(line)
+                self.write(_shown(line))
 
     def reset(self, key: TaskKey) -> None:
         """Forget KEY's earlier output (a new attempt starts)."""
@@ -41,4 +43,10 @@ class LogPane(RichLog):
         self.clear()
         lines = list(self.buffers.get(key, ())) if key else []
         for line in lines or fallback or []:
-            self.write(line)
+            self.write(_shown(line))
+
+
+def _shown(line: str) -> Text:
+    """A line of a task's output: its colours kept, and nothing else in it (a title, a
+    clipboard write, a bidi override) reaches the terminal."""
+    return Text.from_ansi(output_safe(line))
