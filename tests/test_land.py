@@ -93,6 +93,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(repo: Path, wtpar: Invoke) 
     assert "base+a, base+a+b, base+a+b+c" in result.stdout
     assert "dirty: uncommitted changes" in result.stdout
     assert (refs(repo), objects_snapshot(repo), git(repo, "worktree", "list")) == snapshot
+    # Named, the blocked branch makes the plan fail, as `land dirty` would.
+    assert wtpar("land", "--dry-run", "a", "dirty").exit_code == 1
 
 
 def test_a_base_that_moves_during_the_land_is_not_overwritten(

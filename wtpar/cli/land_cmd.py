@@ -94,7 +94,7 @@ def land(
             echo_json(plan_json(plan))
         else:
             echo(render_plan(plan, jobs or os.cpu_count() or 1), file=out)
-        ctx.exit(0)
+        ctx.exit(1 if plan.left_out and plan.named else 0)  # as the land itself would
     if not plan.order:
         if as_json:
             echo_json(plan_json(plan))
