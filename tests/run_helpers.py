@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,29 @@ def wtpar_popen(*args: str, cwd: Path, new_session: bool = False) -> subprocess.
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         start_new_session=new_session,
     )
+
+
+@contextlib.contextmanager
+def wtpar_writing_stderr(*args: str, cwd: Path, stderr: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m wtpar ARGS` in the background, its stderr going to the file STDERR (read
+    it as it grows), its stdout piped; killed, by pid, if still running at the end."""
+    from tests.conftest import ROOT
+
+    with open(stderr, "w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wtpar", *args],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=sink,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
 
 
 def last_report(repo: Path) -> Any:

@@ -17,6 +17,7 @@ import pytest
 
 from fixtures.waiting import wait_for
 from tests.conftest import ROOT, Invoke, run_wtpar_process
+from tests.run_helpers import wtpar_writing_stderr
 from tests.terminal_helpers import Terminal
 from wtpar.state import CacheWaits, cache_waits, read_json, update_cache
 
@@ -266,24 +267,14 @@ def test_ctrl_c_while_check_waits_to_record_ends_the_check(repo: Path, tmp_path:
     locks = repo / ".git" / "wtpar" / "cache" / "locks"
     locks.mkdir(parents=True)
     err = tmp_path / "stderr"
-    with held(tmp_path, locks / "results.json.lock"), open(err, "w") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "wtpar", "check", "feature"],
-            cwd=repo,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=sink,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        try:
-            said = "waiting for another wtpar process"
-            wait_for(lambda: said in err.read_text(), 30, "the notice")
-            os.kill(proc.pid, signal.SIGINT)
-            out, _ = proc.communicate(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with (
+        held(tmp_path, locks / "results.json.lock"),
+        wtpar_writing_stderr("check", "feature", cwd=repo, stderr=err) as proc,
+    ):
+        said = "waiting for another wtpar process"
+        wait_for(lambda: said in err.read_text(), 30, "the notice")
+        os.kill(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 130
     assert b"ready" not in out  # no verdict
 

@@ -257,11 +257,9 @@ def test_ctrl_c_while_land_waits_for_the_repository_lock_lands_nothing(
     then moved the base and exited 0."""
     import os
     import signal
-    import subprocess
-    import sys
 
     from fixtures.waiting import wait_for
-    from tests.conftest import ROOT
+    from tests.run_helpers import wtpar_writing_stderr
     from tests.test_cache_waits import held
 
     started, go = tmp_path / "started", tmp_path / "go"
@@ -269,16 +267,7 @@ def test_ctrl_c_while_land_waits_for_the_repository_lock_lands_nothing(
     train_repo(repo, f"touch {started}; {wait}")
     before = git(repo, "rev-parse", "main").strip()
     err = tmp_path / "stderr"
-    with open(err, "w") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "wtpar", "land", "a"],
-            cwd=repo,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-    try:
+    with wtpar_writing_stderr("land", "a", cwd=repo, stderr=err) as proc:
         wait_for(started.exists, 60, "the check to start")
         with held(tmp_path, repo / ".git" / "wtpar" / "locks" / "repo.lock"):
             go.touch()
@@ -286,8 +275,4 @@ def test_ctrl_c_while_land_waits_for_the_repository_lock_lands_nothing(
             wait_for(lambda: said in err.read_text(), 30, "land to wait for the lock")
             os.kill(proc.pid, signal.SIGINT)
             assert proc.wait(timeout=10) == 130, err.read_text()  # the lock still held
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert git(repo, "rev-parse", "main").strip() == before
