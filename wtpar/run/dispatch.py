@@ -205,15 +205,13 @@ class Dispatcher:
         finally:
             await self.executor.aclose()
             self._busy.close()
-            self.report = self._make_report()
-            self.store.save(self.report)
+            report = self._save_report()
             from wtpar.run.recording import record_run  # loaded as the tasks ran
 
             parts = (self.plan.instances, self.results, self.clean_reads, self.pacer)
-            # A Ctrl-C from here on stops only the waits: the report stays the tasks' own.
-            await record_run(self.report, *parts, self.recording)
-        self._emit(RunFinished(self.report))
-        return self.report
+            await record_run(report, *parts, self.recording)
+        self._emit(RunFinished(report))
+        return report
 
     async def _end_unstarted(
         self, executor: Executor, status: RunStatus, reason: str | None
@@ -225,9 +223,7 @@ class Dispatcher:
         with contextlib.suppress(Exception):
             # Release what a half-done start took; the report below matters more.
             await executor.aclose()
-        self.report = self._make_report()
-        self.store.save(self.report)
-        self._emit(RunFinished(self.report))
+        self._emit(RunFinished(self._save_report()))
 
     # -- one task instance -------------------------------------------------------------------
 
@@ -389,8 +385,8 @@ class Dispatcher:
         for callback in self._subscribers:
             callback(event)
 
-    def _make_report(self) -> RunReport:
-        return RunReport(
+    def _save_report(self) -> RunReport:
+        self.report = RunReport(
             run_id=self.run_id,
             started=self.started,
             ended=time.time(),
@@ -400,3 +396,5 @@ class Dispatcher:
             signal=self.signal,
             jobs_note=self.options.jobs_note,
         )
+        self.store.save(self.report)  # report.json
+        return self.report

@@ -67,7 +67,8 @@ async def record_run(
 ) -> None:
     """What a run's end writes to the caches (its results, its history), in a thread and
     with its waits for other processes' locks as WAITS says: the loop stays free meanwhile,
-    so Ctrl-C reaches the run, and `waits.stop()` ends those waits at once."""
+    so Ctrl-C reaches the run, and `waits.stop()` ends those waits at once. REPORT, saved
+    before, stays the tasks' own: a Ctrl-C now stops only the waits."""
     clean = await clean_reads.results() if clean_reads is not None else {}
 
     def save() -> None:
