@@ -11,6 +11,7 @@ directly, for reasons given there.
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 import threading
@@ -114,19 +115,46 @@ def _acquire(lock: FileLock, timeout: float) -> None:
 def _acquire_unless(lock: FileLock, timeout: float, stop: Callable[[], bool]) -> None:
     from filelock import Timeout
 
+    waited = take_patiently(lock, time.monotonic() + timeout, stop, _say_waiting, _QUIET_WAIT)
+    if waited is Waited.STOPPED:
+        raise LockWaitStopped("stopped waiting for the repository lock")
+    if waited is Waited.TIMED_OUT:
+        raise Timeout(lock.lock_file)
+
+
+class Waited(enum.Enum):
+    """How a patient wait for a lock ended."""
+
+    TAKEN = "taken"
+    STOPPED = "stopped"  # stop() said so (Ctrl-C)
+    TIMED_OUT = "timed out"
+
+
+def take_patiently(
+    lock: FileLock,
+    deadline: float,
+    stop: Callable[[], bool],
+    announce: Callable[[], None],
+    quiet: float,
+) -> Waited:
+    """Take LOCK, trying every 0.1 s until DEADLINE (`time.monotonic()`), unless STOP()
+    says to give up; a free lock is taken whatever STOP() says. ANNOUNCE() once the wait
+    has lasted QUIET seconds (who waits, for a holder stopped with Ctrl-Z, say)."""
+    from filelock import Timeout
+
     start, said = time.monotonic(), False
     while True:
         try:
-            lock.acquire(timeout=0.1)
-            return
+            lock.acquire(timeout=max(0.0, min(0.1, deadline - time.monotonic())))
+            return Waited.TAKEN
         except Timeout:
             if stop():
-                raise LockWaitStopped("stopped waiting for the repository lock") from None
-            waited = time.monotonic() - start
-            if waited >= timeout:
-                raise
-            if not said and waited >= _QUIET_WAIT:
-                _say_waiting()
+                return Waited.STOPPED
+            now = time.monotonic()
+            if now >= deadline:
+                return Waited.TIMED_OUT
+            if not said and now - start >= quiet:
+                announce()
                 said = True
 
 

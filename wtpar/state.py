@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from wtpar.errors import StateFileError
-from wtpar.locks import file_lock, locks_dir
+from wtpar.locks import Waited, file_lock, locks_dir, take_patiently
 from wtpar.model import WorktreeRecord
 from wtpar.notices import warn
 from wtpar.stored import Corrupt, Fields, load_json, read_cache
@@ -26,7 +26,6 @@ SCHEMA = 1
 _T = TypeVar("_T")
 QUIET_WAIT = 2.0  # seconds waited for a file's lock before saying so
 CACHE_PATIENCE = 15.0  # seconds more a cache's writer waits, then leaves the cache as it is
-_SLICE = 0.1  # seconds: how soon a cache's writer sees that it was told to stop waiting
 
 
 class LockWaitTimeout(OSError):
@@ -49,35 +48,21 @@ class CacheWaits:
 
     def take(self, lock: FileLock, path: str) -> None:
         """Take LOCK, the lock of PATH, or raise LockWaitTimeout."""
-        from filelock import Timeout
-
-        start = time.monotonic()
         if self._started is None:
-            self._started = start
+            self._started = time.monotonic()
         first = self._started
-        deadline = first + QUIET_WAIT + self.patience
-        said = False
-        try:
-            lock.acquire(timeout=0)  # free, as nearly always: taken whatever else was said
-            return
-        except Timeout:
-            pass
-        while not self._stopped.is_set():
-            now = time.monotonic()
-            if not said and now - start >= QUIET_WAIT:
-                # A writer stopped with Ctrl-Z holds it as long as it is stopped: say who waits.
-                warn(f"waiting for another wtpar process to finish writing {path}")
-                said = True
-            try:
-                lock.acquire(timeout=max(0.0, min(_SLICE, deadline - now)))
-                return
-            except Timeout:
-                if time.monotonic() >= deadline:
-                    waited = f"{time.monotonic() - first:.0f}s"
-                    raise LockWaitTimeout(
-                        f"another wtpar process held its lock; waited {waited} in all"
-                    ) from None
-        raise LockWaitTimeout("interrupted while waiting for another wtpar process's lock")
+        waited = take_patiently(
+            lock,
+            first + QUIET_WAIT + self.patience,
+            self._stopped.is_set,
+            lambda: warn(f"waiting for another wtpar process to finish writing {path}"),
+            QUIET_WAIT,
+        )
+        if waited is Waited.STOPPED:
+            raise LockWaitTimeout("interrupted while waiting for another wtpar process's lock")
+        if waited is Waited.TIMED_OUT:
+            spent = f"{time.monotonic() - first:.0f}s"
+            raise LockWaitTimeout(f"another wtpar process held its lock; waited {spent} in all")
 
 
 _cache_waits: ContextVar[CacheWaits | None] = ContextVar("wtpar_cache_waits", default=None)
