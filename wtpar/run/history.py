@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from wtpar.notices import warn
-from wtpar.run.history_file import newer_schema, read_entries, rewritten
+from wtpar.run.history_file import newer_schema, read_entries, rewritten, schema_above
 from wtpar.state import CACHE_PATIENCE, remove_leftover_temp_files, update_with
 
 KEEP = 20  # attempts kept per key
@@ -157,8 +157,8 @@ def _entries(data: Any) -> dict[str, str]:
     converted); ValueError saying why when DATA is no history wtpar wrote."""
     schema = data.get("schema") if isinstance(data, dict) else None
     raw = data.get("entries") if schema in (1, 2, SCHEMA) else None
-    if isinstance(schema, int) and not isinstance(schema, bool) and schema > SCHEMA:
-        raise ValueError(f"written by a newer wtpar (schema {schema})")
+    if (newer := schema_above(data, SCHEMA)) is not None:
+        raise ValueError(f"written by a newer wtpar (schema {newer})")
     if not isinstance(raw, dict):
         raise ValueError("not what wtpar writes there")
     entries: dict[str, str] = {}

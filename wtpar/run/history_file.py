@@ -134,6 +134,11 @@ def newer_schema(path: str, known: int) -> int | None:
         return None
     except (ValueError, RecursionError):
         return None  # damaged: read as such, and replaced
+    return schema_above(data, known)
+
+
+def schema_above(data: Any, known: int) -> int | None:
+    """DATA's "schema" when it is a number above `known` (a newer wtpar wrote it), else None."""
     schema = data.get("schema") if isinstance(data, dict) else None
     if isinstance(schema, int) and not isinstance(schema, bool) and schema > known:
         return schema
