@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_check import run_loop  # noqa: E402
-from bench.bench_scale import Tool  # noqa: E402
+from bench.measure import Tool  # noqa: E402
 from fixtures.recipes import git  # noqa: E402
 
 # A commit of wtpar's main (2026-12-01) with 139 merges in its history: pinned, so the case

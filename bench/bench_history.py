@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_scale import Tool, make_task_repo, timed_process  # noqa: E402
+from bench.measure import Tool, make_task_repo, timed_process  # noqa: E402
 from fixtures.recipes import git  # noqa: E402
 
 FILL = """

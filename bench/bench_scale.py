@@ -8,8 +8,8 @@ and "after" come from the same script.
 
     python bench/bench_scale.py check [--sizes 25,50,100,200,400]
     python bench/bench_scale.py plan
-    python bench/bench_scale.py fixed      # startup (list, run -j 8 -- sleep 1) and per task
-    python bench/bench_scale.py startup
+    python bench/bench_scale.py spawn | list
+    python bench/bench_scale.py fixed | startup | pertask   # bench/bench_fixed.py's parts
 """
 
 from __future__ import annotations
@@ -18,84 +18,28 @@ import argparse
 import functools
 import math
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_check import run_loop  # noqa: E402
+from bench.bench_fixed import bench_fixed  # noqa: E402
+from bench.measure import (  # noqa: E402
+    ROOT,
+    Tool,
+    header,
+    make_task_repo,
+    median_wall,
+    print_curve,
+    timed,
+)
 from fixtures.recipes import git  # noqa: E402
-
-
-def exponent(points: Sequence[tuple[int, float]]) -> float:
-    """The least-squares slope of log(time) against log(N)."""
-    points = [(n, t) for n, t in points if not math.isnan(t)]
-    xs = [math.log(n) for n, _ in points]
-    ys = [math.log(max(t, 1e-6)) for _, t in points]
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    num = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-    den = sum((x - mx) ** 2 for x in xs)
-    return num / den if den else 0.0
-
-
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    """The median wall time of `fn()` over REPEATS runs."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-class Tool:
-    """`python -m wtpar` from one source tree."""
-
-    def __init__(self, source: Path) -> None:
-        self.source = source
-        self.env = {**os.environ, "PYTHONPATH": str(source)}
-        # As installed: pip byte-compiles a package when it installs it. Where
-        # PYTHONDONTWRITEBYTECODE is set (this machine sets it), nothing writes the .pyc files,
-        # and every start would compile all of wtpar's modules again (about 30 ms of `list`).
-        subprocess.run(
-            [sys.executable, "-m", "compileall", "-q", str(source / "wtpar")],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-
-    def run(self, args: Sequence[str], cwd: Path, ok: Sequence[int] = (0,)) -> str:
-        out = subprocess.run(
-            [sys.executable, "-m", "wtpar", *args],
-            cwd=cwd,
-            env=self.env,
-            capture_output=True,
-            text=True,
-        )
-        if out.returncode not in ok:
-            raise SystemExit(f"wtpar {' '.join(args)} exited {out.returncode}:\n{out.stderr}")
-        return out.stdout
-
-
-def print_curve(
-    title: str, columns: Sequence[str], rows: Sequence[Sequence[float]], sizes: Sequence[int]
-) -> None:
-    print(title)
-    print("      N  " + "".join(f"{c:>16}" for c in columns))
-    for n, row in zip(sizes, rows, strict=True):
-        print(f"{n:7d}  " + "".join(f"{'-':>16}" if math.isnan(t) else f"{t:15.3f}s" for t in row))
-    fits = [
-        exponent(list(zip(sizes, [r[i] for r in rows], strict=True))) for i in range(len(columns))
-    ]
-    print("exponent " + "".join(f"{e:16.2f}" for e in fits))
-
 
 # -- check --------------------------------------------------------------------------------------
 
@@ -209,29 +153,6 @@ print(time.perf_counter() - start, len(plan))
 """
 
 
-def header(tool: Tool) -> str:
-    """The line that heads a bench's output: date, Python, git, CPUs, source, load."""
-    return (
-        f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.python_version()} "
-        f"{git('.', '--version').strip()}, {len(os.sched_getaffinity(0))} CPUs, "
-        f"wtpar from {tool.source}, load average {os.getloadavg()[0]:.1f}"
-    )
-
-
-def make_task_repo(repo: Path, tasks: int, worktrees: int) -> tuple[list[str], list[str]]:
-    """A small repository with TASKS named tasks (`true`) and WORKTREES worktrees."""
-    repo.mkdir(parents=True)
-    git(repo, "init", "-q", "-b", "main")
-    names = [f"t{i:05d}" for i in range(tasks)]
-    (repo / "wtpar.toml").write_text("".join(f'[tasks.{n}]\ncmd = "true"\n' for n in names))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "tasks")
-    branches = [f"w{i:04d}" for i in range(worktrees)]
-    for b in branches:
-        git(repo, "worktree", "add", "-q", "-b", b, f"../{repo.name}.wt/{b}")
-    return names, branches
-
-
 def bench_plan(tool: Tool, sizes: Sequence[int], repeats: int) -> None:
     """`plan_run` (what `wtpar run` does before starting anything) for N named tasks in one
     worktree, against N/25 worktrees of 25 named tasks each (the same number of instances;
@@ -264,126 +185,6 @@ def bench_plan(tool: Tool, sizes: Sequence[int], repeats: int) -> None:
     )
     for n, (one, spread) in zip(sizes, rows, strict=True):
         print(f"  N={n}: one worktree / spread = {one / spread:.2f}x")
-
-
-# -- fixed costs ---------------------------------------------------------------------------------
-
-
-def wall(
-    argv: Sequence[str], cwd: Path, env: dict[str, str], shell: bool = False
-) -> tuple[float, float]:
-    """(seconds, peak MiB) of one process, waited for with wait4."""
-    seconds, peak, _ = timed_process(argv, cwd, env, shell)
-    return seconds, peak
-
-
-def timed_process(
-    argv: Sequence[str], cwd: Path, env: dict[str, str], shell: bool = False
-) -> tuple[float, float, float]:
-    """(wall seconds, peak MiB, CPU seconds with its children) of one process (wait4)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        argv if not shell else ["bash", "-c", argv[0]],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)[:200]} exited {proc.returncode}")
-    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
-
-
-def median_wall(
-    argv: Sequence[str], cwd: Path, env: dict[str, str], repeats: int, shell: bool = False
-) -> float:
-    """The median seconds of REPEATS runs."""
-    return statistics.median(wall(argv, cwd, env, shell)[0] for _ in range(repeats))
-
-
-def bench_fixed(
-    tool: Tool, repeats: int, tasks: int, per_task: bool = True, start_up: bool = True
-) -> None:
-    """`wtpar list` on one worktree against `wtpar --help`; `run -j 8 -- sleep 1` on 8
-    worktrees; with `per_task`, TASKS x `true` at -j 2 (per-task cost, peak memory) against
-    GNU parallel."""
-    with tempfile.TemporaryDirectory(prefix="wtpar-bench-fixed-") as tmp:
-        repo = Path(tmp) / "one"
-        names, _ = make_task_repo(repo, tasks, 0)
-        if start_up:
-            bench_start_up(tool, repeats, repo, Path(tmp))
-        if per_task:
-            bench_per_task(tool, repeats, tasks, repo, names, Path(tmp))
-
-
-def bench_start_up(tool: Tool, repeats: int, repo: Path, tmp: Path) -> None:
-    """`wtpar list` against `wtpar --help`, and `run -j 8 -- sleep 1` on 8 worktrees."""
-    py = [sys.executable, "-m", "wtpar"]
-    helps, lists = [], []
-    for _ in range(repeats * 3):  # alternated: the load changes under both alike
-        helps.append(timed_process([*py, "--help"], repo, tool.env))
-        lists.append(timed_process([*py, "list"], repo, tool.env))
-    t_help, t_list = (statistics.median(t[0] for t in ts) for ts in (helps, lists))
-    c_help, c_list = (statistics.median(t[2] for t in ts) for ts in (helps, lists))
-    print(
-        f"wtpar list, one worktree: {t_list * 1000:.0f} ms;"
-        f" wtpar --help {t_help * 1000:.0f} ms;"
-        f" list / help = {t_list / t_help:.2f}x (goal <= 1.6x);"
-        f" CPU {c_list * 1000:.0f} / {c_help * 1000:.0f} ms = {c_list / c_help:.2f}x"
-    )
-    wide = tmp / "eight"
-    _, branches = make_task_repo(wide, 1, 8)
-    t_sleep = median_wall(
-        [*py, "run", "-j", "8", "--output", "quiet", "--", "sleep 1"], wide, tool.env, repeats
-    )
-    t_par = median_wall(
-        ["seq 8 | PARALLEL_SHELL=/bin/sh parallel --will-cite -j 8 -N0 'sleep 1'"],
-        wide,
-        tool.env,
-        repeats,
-        shell=True,
-    )
-    print(
-        f"run -j 8 -- sleep 1 on 8 worktrees: wtpar {t_sleep:.3f}s, GNU parallel {t_par:.3f}s"
-        " (goal <= 1.10 s)"
-    )
-
-
-def bench_per_task(
-    tool: Tool, repeats: int, tasks: int, repo: Path, names: list[str], tmp: Path
-) -> None:
-    """TASKS x `true` at -j 2 against GNU parallel and xargs: the cost of one more task, and
-    peak memory."""
-    py = [sys.executable, "-m", "wtpar"]
-    git(repo, "worktree", "add", "-q", "-b", "b0", str(tmp / "b0"))
-    run = [*py, "run", "-j", "2", "--output", "quiet", "-b", "b0"]
-    one = statistics.median(wall([*run, names[0]], repo, tool.env)[0] for _ in range(repeats))
-    many = [wall([*run, *names], repo, tool.env) for _ in range(repeats)]
-    t_many = statistics.median(t for t, _ in many)
-    peak = max(m for _, m in many)
-    par = f"seq {tasks} | PARALLEL_SHELL=/bin/sh parallel --will-cite -j 2 -N0 true"
-    t_par1 = median_wall(
-        [par.replace(f"seq {tasks}", "seq 1")], repo, tool.env, repeats, shell=True
-    )
-    t_parn = median_wall([par], repo, tool.env, repeats, shell=True)
-    xargs = f"seq {tasks} | xargs -P 2 -I{{}} sh -c true"
-    t_x1 = median_wall(
-        [xargs.replace(f"seq {tasks}", "seq 1")], repo, tool.env, repeats, shell=True
-    )
-    t_xn = median_wall([xargs], repo, tool.env, repeats, shell=True)
-    per = (t_many - one) / (tasks - 1) * 1000
-    per_par = (t_parn - t_par1) / (tasks - 1) * 1000
-    per_x = (t_xn - t_x1) / (tasks - 1) * 1000
-    print(
-        f"{tasks} x true -j 2: wtpar {t_many:.2f}s, GNU parallel {t_parn:.2f}s,"
-        f" xargs {t_xn:.2f}s;"
-        f" per task: wtpar {per:.2f} ms, parallel {per_par:.2f} ms, xargs {per_x:.2f} ms;"
-        f" wtpar / parallel = {per / per_par:.2f}x (goal <= 0.8 ms, <= 0.3x)"
-    )
-    print(f"peak memory, {tasks} tasks: {peak:.1f} MiB (ru_maxrss; goal <= 60 MB)")
 
 
 # -- spawn and list ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_scale import Tool, header, make_task_repo  # noqa: E402
+from bench.measure import Tool, header, make_task_repo  # noqa: E402
 from fixtures.recipes import git  # noqa: E402
 
 # Both print one line: per-task wall (ms), then median start wall and CPU (ms).

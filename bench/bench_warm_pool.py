@@ -76,5 +76,6 @@ def main() -> None:
             )
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
+
 if __name__ == "__main__":
     main()
