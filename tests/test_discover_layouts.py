@@ -208,7 +208,9 @@ def test_check_blocks_a_worktree_whose_status_git_will_not_give(tmp_path: Path) 
     git(repo, "commit", "-q", "--allow-empty", "-m", "first")
     linked = tmp_path / "feat"
     git(repo, "worktree", "add", "-q", "-b", "feat", str(linked))
-    git(linked, "commit", "-q", "--allow-empty", "-m", "work")
+    (linked / "work.txt").write_text("work\n")
+    git(linked, "add", "work.txt")
+    git(linked, "commit", "-q", "-m", "work")
     (linked / "unsaved.txt").write_text("not committed\n")
     (repo / "wtpar.toml").write_text('[tasks.test]\ncmd = "true"\n[check]\ntasks = ["test"]\n')
     give_away(repo, linked)
@@ -219,6 +221,12 @@ def test_check_blocks_a_worktree_whose_status_git_will_not_give(tmp_path: Path) 
     (feat,) = json.loads(printed)["branches"]
     assert feat["verdict"] == "blocked"
     assert "status-unknown" in [r["code"] for r in feat["reasons"]]
+    # Its check cannot count, and says why: not "dirty", which nothing showed.
+    assert feat["checks"] == [{"task": "test", "state": "unknown", "detail": ""}]
+    assert "check-unknown" in [r["code"] for r in feat["reasons"]]
+    table = python_output(_WTPAR, ["check", "feat"], repo)
+    (row,) = [line.split() for line in table.splitlines() if line.startswith("feat ")]
+    assert row[-5:] == ["?", "no", "upstream", "test", "unknown"], table
 
 
 def test_the_folder_git_refuses_is_read_whole_even_with_a_line_break() -> None:

@@ -134,6 +134,7 @@ def test_unpushed_message_names_the_upstream_and_count() -> None:
         (CheckState.FAILED, "check-failed"),
         (CheckState.MISSING, "check-missing"),
         (CheckState.DIRTY, "check-dirty"),
+        (CheckState.UNKNOWN, "check-unknown"),
     ],
 )
 def test_a_check_not_passed_at_head_blocks(state: CheckState, code: str) -> None:
@@ -210,6 +211,7 @@ CHECKS: list[tuple[tuple[CheckFact, ...], dict[str, bool]]] = [
     ((CheckFact("t", CheckState.FAILED),), {"check-failed": True}),
     ((CheckFact("t", CheckState.MISSING),), {"check-missing": True}),
     ((CheckFact("t", CheckState.DIRTY),), {"check-dirty": True}),
+    ((CheckFact("t", CheckState.UNKNOWN),), {"check-unknown": True}),
     (
         (CheckFact("t", CheckState.PASSED), CheckFact("l", CheckState.FAILED)),
         {"check-failed": True},
@@ -246,7 +248,7 @@ def test_every_combination_of_facts_and_policy() -> None:
             assert r.verdict is (Verdict.MERGED if is_int else Verdict.READY), facts
         assert r.branch == "b"
         seen += 1
-    assert seen == 2 * 4 * 3 * 4 * 2 * 6 * 6 * 4
+    assert seen == 2 * 4 * 3 * 4 * 2 * 6 * 7 * 4
 
 
 counts_st = st.builds(

@@ -290,7 +290,7 @@ def _check_facts(
     facts: list[CheckFact] = []
     for task in tasks:
         if unread:
-            facts.append(CheckFact(task, CheckState.DIRTY, "its worktree's status is unknown"))
+            facts.append(CheckFact(task, CheckState.UNKNOWN))
             continue
         if dirty is not None and dirty.dirty:
             facts.append(CheckFact(task, CheckState.DIRTY))

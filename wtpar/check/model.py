@@ -51,6 +51,7 @@ class CheckState(enum.Enum):
     FAILED = "failed"
     MISSING = "missing"
     DIRTY = "dirty"  # a result cannot vouch for uncommitted changes
+    UNKNOWN = "unknown"  # nor for changes git would not show (the status was unreadable)
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,9 @@ def check_reasons(facts: BranchFacts) -> tuple[Reason, ...]:
             why = check.detail or "the worktree has uncommitted changes"
             text = f"check {check.task!r} cannot count: {why}"
             reasons.append(Reason("check-dirty", text, True))
+        elif check.state is CheckState.UNKNOWN:
+            text = f"check {check.task!r} cannot count: its worktree's status is unknown"
+            reasons.append(Reason("check-unknown", text, True))
     return tuple(reasons)
 
 

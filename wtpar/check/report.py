@@ -19,8 +19,11 @@ JSON_SCHEMA = 1
 MAX_PARTNERS = 3  # conflict partners named in a table cell; the rest are "+N"
 
 
-def dirty_summary(counts: StatusCounts | None) -> str:
-    """`2 modified, 1 untracked`, `clean`, or `-` without a worktree."""
+def dirty_summary(counts: StatusCounts | None, unread: bool = False) -> str:
+    """`2 modified, 1 untracked`, `clean`, `?` when git would not tell, or `-` without a
+    worktree."""
+    if unread:
+        return "?"
     if counts is None:
         return "-"
     return counts.words()
@@ -73,7 +76,7 @@ def _row(report: CheckReport, b: BranchCheck) -> list[str]:
         b.readiness.verdict.value,
         str(b.facts.behind),
         _conflicts_cell(report, b),
-        dirty_summary(b.facts.dirty),
+        dirty_summary(b.facts.dirty, b.facts.status_unread),
         pushed_summary(b.facts.upstream),
         checks_summary(b.facts.checks),
     ]
