@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Invoke
+from tests.conftest import Invoke, run_wtpar_process
 from tests.run_helpers import spawn
-from wtpar.text import aligned_table, display_width, format_seconds, plural
+from wtpar.text import aligned_table, display_width, format_seconds, plural, shell_word
 
 
 def _columns(line: str) -> list[int]:
@@ -85,3 +88,46 @@ def test_a_control_character_in_a_cell_is_shown_as_an_escape() -> None:
         "/tmp/new\\nline  \\x1b[2Jok",
         "a\\tb            \\x9b\\u202eok",  # a C1 control, a right-to-left override
     ]
+
+
+ODD_WORDS = [
+    "plain",
+    "it's a;b",
+    "esc\x1b]0;title\x07",
+    "line\nbreak\ttab\rreturn",
+    "back\\slash's",
+    "bidi\u202eexe.txt",
+    "c1\x85here",
+    os.fsdecode(b"nonutf\xff\xfe"),
+    "wide 中文",
+]
+
+
+@pytest.mark.parametrize("word", ODD_WORDS)
+def test_a_suggested_word_pastes_into_bash_as_the_very_bytes(word: str) -> None:
+    """Suggested commands name branches and paths: pasted into bash they must give back the
+    name's bytes (a name that is not UTF-8 printed as `nonutf\\xff` did not), and printed they
+    must not steer the terminal."""
+    quoted = shell_word(word)
+    assert quoted.isprintable() and "\x1b" not in quoted
+    out = subprocess.run(["bash", "-c", f"printf %s {quoted}"], capture_output=True, check=True)
+    assert out.stdout == os.fsencode(word)
+
+
+def test_a_lease_refusal_suggests_a_release_that_works_as_printed(
+    repo: Path, tmp_path: Path
+) -> None:
+    branch = os.fsdecode(b"agent\xff;1")
+    claimed = run_wtpar_process("spawn", branch, "--claim", "alice", cwd=repo)
+    assert claimed.returncode == 0, claimed.stderr
+    refused = run_wtpar_process("remove", branch, cwd=repo)
+    assert refused.returncode == 1
+    suggested = re.search(r"`(wtpar release [^`]*)`", refused.stderr)
+    assert suggested is not None, refused.stderr
+    assert suggested.group(1) == "wtpar release $'agent\\xff;1'"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    pasted = subprocess.run(
+        ["bash", "-c", suggested.group(1)], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert pasted.returncode == 0, pasted.stderr
+    assert run_wtpar_process("remove", branch, cwd=repo).returncode == 0

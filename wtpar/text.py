@@ -25,15 +25,22 @@ def display_width(text: str) -> int:
 
 # A control character in a cell (a path with a newline, an escape sequence) is shown as
 # an escape: the table keeps a line per row, and nothing in it can steer the terminal.
-_VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
-    c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))  # bidi
-} | {
-    c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)  # a byte not UTF-8, in a path
-} | {
-    ord("\n"): "\\n",
-    ord("\t"): "\\t",
-    ord("\r"): "\\r",
-}
+_VISIBLE = (
+    {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+    | {
+        c: f"\\u{c:04x}"
+        for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))  # bidi
+    }
+    | {
+        c: f"\\x{c - 0xDC00:02x}"
+        for c in range(0xDC80, 0xDD00)  # a byte not UTF-8, in a path
+    }
+    | {
+        ord("\n"): "\\n",
+        ord("\t"): "\\t",
+        ord("\r"): "\\r",
+    }
+)
 
 
 _SAFE = {c: shown for c, shown in _VISIBLE.items() if c not in (ord("\n"), ord("\t"))}
@@ -54,6 +61,28 @@ def terminal_safe(text: str) -> str:
     bidi controls: from a path, say) shown as escapes; line breaks and tabs are kept (git's
     output quoted in an error)."""
     return text.translate(_SAFE)
+
+
+# In bash's `$'...'` a `\xNN` is one byte: a byte that is not UTF-8 stays that byte, and
+# every other character to escape goes by its code point.
+_SHELL_ESCAPES = (
+    {c: f"\\u{c:04x}" for c in _VISIBLE}
+    | {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+    | {c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)}
+    | {ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r", ord("\\"): "\\\\", ord("'"): "\\'"}
+)
+
+
+def shell_word(text: str) -> str:
+    """TEXT as one word to paste into a shell, in a suggested command: quoted as
+    `shlex.quote` quotes, or, when it holds a control character or a byte that is not
+    UTF-8, as bash's `$'...'` with escapes (which zsh and ksh read too), so it prints as
+    text and pastes as the very bytes."""
+    if text.translate(_VISIBLE) != text:
+        return "$'" + text.translate(_SHELL_ESCAPES) + "'"
+    import shlex  # only for a suggested command
+
+    return shlex.quote(text)
 
 
 def aligned_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

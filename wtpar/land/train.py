@@ -56,6 +56,7 @@ from wtpar.procs import clean_env
 from wtpar.run.dispatch import Dispatcher, DispatchOptions
 from wtpar.run.plan import RunRequest, WorktreeInfo, build_plan
 from wtpar.run.runner import run_with_signals
+from wtpar.text import shell_word
 
 TrainSubscriber = Callable[["LandEvent | RunEvent"], None]
 _BAD = (RunStatus.FAILED, RunStatus.TIMED_OUT)
@@ -292,7 +293,7 @@ class Train:
         if where is not None and not self.git.fast_forward_checkout(where, plan.base_sha, tip):
             return Landing.LANDED, (
                 f"{where} was changed during the land and was not updated: "
-                f"`git reset --keep {plan.base}` there brings it up to date"
+                f"`git reset --keep {shell_word(plan.base)}` there brings it up to date"
             )
         return Landing.LANDED, None
 

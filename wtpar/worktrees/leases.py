@@ -16,7 +16,7 @@ from typing import Any
 from wtpar.errors import UsageError, WtparError
 from wtpar.locks import repo_lock
 from wtpar.state import atomic_write_json, read_json
-from wtpar.text import parse_duration
+from wtpar.text import parse_duration, shell_word
 from wtpar.worktrees.paths import LEASES_FILE
 
 DEFAULT_TTL = 2 * 3600.0
@@ -207,5 +207,5 @@ def lease_refusal(lease: Lease | None, now: float | None = None) -> str | None:
     note = f", {lease.note}" if lease.note else ""
     return (
         f"claimed by {lease.holder} since {describe_since(lease.since, now)}{note}; "
-        f"ask them to `wtpar release {lease.branch}`, or use --force"
+        f"ask them to `wtpar release {shell_word(lease.branch)}`, or use --force"
     )

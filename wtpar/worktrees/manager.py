@@ -14,6 +14,7 @@ from wtpar.git import Git, RepoPaths
 from wtpar.model import BranchStatus, BranchTracking, StatusCounts, Worktree
 from wtpar.procs import in_threads, workers
 from wtpar.state import StateStore
+from wtpar.text import shell_word
 from wtpar.worktrees.paths import is_spare_path
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class WorktreeManager:
         if wt.prunable or not os.path.isdir(wt.path):
             raise WtparError(
                 f"{branch}: folder missing ({wt.path}); `wtpar prune` forgets the worktree, "
-                f"`wtpar spawn {branch}` recreates it"
+                f"`wtpar spawn {shell_word(branch)}` recreates it"
             )
         return wt
 
@@ -130,9 +131,7 @@ class WorktreeManager:
         calls: list[Callable[[], object]] = [overview]
         calls += [functools.partial(local, wt) for wt in wts]
         first = in_threads(calls, workers(len(wts)) + 1)
-        tracking, remote_default = cast(
-            "tuple[dict[str, BranchTracking], str | None]", first[0]
-        )
+        tracking, remote_default = cast("tuple[dict[str, BranchTracking], str | None]", first[0])
         locals_ = cast("list[tuple[StatusCounts | None, str | None]]", first[1:])
         default = self._default_base(wts, remote_default)
         # A branch checked out somewhere: its head is known, so a worktree at its base's

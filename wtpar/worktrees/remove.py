@@ -15,7 +15,7 @@ from wtpar.errors import UsageError
 from wtpar.git.admin_files import clear_orphan_admin_dirs
 from wtpar.locks import file_lock, lock_file_name, locks_dir, repo_lock
 from wtpar.model import IgnoredFiles, PruneResult, RemoveResult, Worktree
-from wtpar.text import plural
+from wtpar.text import plural, shell_word
 from wtpar.worktrees.leases import LeaseStore, lease_refusal
 from wtpar.worktrees.lifecycle import (
     pre_remove_refusal,
@@ -131,7 +131,8 @@ class Remover:
             return "the main worktree is never removed"
         if wt.locked:
             reason = f" ({wt.locked_reason})" if wt.locked_reason else ""
-            return f"worktree is locked{reason}; unlock it with `git worktree unlock {wt.path}`"
+            unlock = f"git worktree unlock {shell_word(wt.path)}"
+            return f"worktree is locked{reason}; unlock it with `{unlock}`"
         if wt.prunable:
             return None
         running = running_task_losses(self.paths.wtpar_dir, wt.path)
