@@ -25,22 +25,15 @@ def display_width(text: str) -> int:
 
 # A control character in a cell (a path with a newline, an escape sequence) is shown as
 # an escape: the table keeps a line per row, and nothing in it can steer the terminal.
-_VISIBLE = (
-    {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
-    | {
-        c: f"\\u{c:04x}"
-        for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))  # bidi
-    }
-    | {
-        c: f"\\x{c - 0xDC00:02x}"
-        for c in range(0xDC80, 0xDD00)  # a byte not UTF-8, in a path
-    }
-    | {
-        ord("\n"): "\\n",
-        ord("\t"): "\\t",
-        ord("\r"): "\\r",
-    }
-)
+_VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
+    c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))  # bidi
+} | {
+    c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)  # a byte not UTF-8, in a path
+} | {
+    ord("\n"): "\\n",
+    ord("\t"): "\\t",
+    ord("\r"): "\\r",
+}
 
 
 _SAFE = {c: shown for c, shown in _VISIBLE.items() if c not in (ord("\n"), ord("\t"))}
