@@ -177,3 +177,23 @@ def test_csv_and_junit_reports_of_a_branch_whose_name_is_not_utf_8(
     assert [r["branch"] for r in rows] == [branch]  # the name's bytes, as they are
     case = ET.parse(junit).getroot().find(".//testcase")
     assert case is not None and case.find("failure") is not None
+
+
+def test_branch_names_holding_unicode_line_separators(repo: Path) -> None:
+    """Git takes U+0085, U+2028 and U+2029 in a branch's name, and Python's `splitlines`
+    splits at them: `list`, `check` and `land` crashed with a traceback, and `spawn` of such
+    a branch took it for a new one. Git's output is now split at "\\n" alone."""
+    names = ["nel\x85x", "ls\u2028x", "ps\u2029x"]
+    for name in names:
+        git(repo, "branch", name)
+    spawned = run_wtpar_process("spawn", names[0], cwd=repo)
+    assert spawned.returncode == 0, spawned.stderr
+    listed = run_wtpar_process("list", "--json", cwd=repo)
+    assert listed.returncode == 0, listed.stderr
+    assert names[0] in [w["branch"] for w in json.loads(listed.stdout)["worktrees"]]
+    checked = run_wtpar_process("check", "--json", "--no-run", *names, cwd=repo)
+    assert "Traceback" not in checked.stderr
+    assert sorted(b["branch"] for b in json.loads(checked.stdout)["branches"]) == sorted(names)
+    landed = run_wtpar_process("land", "--dry-run", "--no-run", names[1], cwd=repo)
+    assert "Traceback" not in landed.stderr, landed.stderr
+    assert landed.returncode in (0, 1), landed.stderr

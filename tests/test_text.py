@@ -97,20 +97,24 @@ ODD_WORDS = [
     "line\nbreak\ttab\rreturn",
     "back\\slash's",
     "bidi\u202eexe.txt",
+    "ls\u2028x",
     "c1\x85here",
     os.fsdecode(b"nonutf\xff\xfe"),
     "wide 中文",
 ]
 
 
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
 @pytest.mark.parametrize("word", ODD_WORDS)
-def test_a_suggested_word_pastes_into_bash_as_the_very_bytes(word: str) -> None:
+def test_a_suggested_word_pastes_into_bash_as_the_very_bytes(word: str, locale: str) -> None:
     """Suggested commands name branches and paths: pasted into bash they must give back the
     name's bytes (a name that is not UTF-8 printed as `nonutf\\xff` did not), and printed they
     must not steer the terminal."""
     quoted = shell_word(word)
     assert quoted.isprintable() and "\x1b" not in quoted
-    out = subprocess.run(["bash", "-c", f"printf %s {quoted}"], capture_output=True, check=True)
+    env = {**os.environ, "LC_ALL": locale}
+    argv = ["bash", "-c", f"printf %s {quoted}"]
+    out = subprocess.run(argv, env=env, capture_output=True, check=True)
     assert out.stdout == os.fsencode(word)
 
 

@@ -26,7 +26,8 @@ def display_width(text: str) -> int:
 # A control character in a cell (a path with a newline, an escape sequence) is shown as
 # an escape: the table keeps a line per row, and nothing in it can steer the terminal.
 _VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {
-    c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))  # bidi
+    c: f"\\u{c:04x}"
+    for c in (0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A))  # bidi, breaks
 } | {
     c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)  # a byte not UTF-8, in a path
 } | {
@@ -56,11 +57,11 @@ def terminal_safe(text: str) -> str:
     return text.translate(_SAFE)
 
 
-# In bash's `$'...'` a `\xNN` is one byte: a byte that is not UTF-8 stays that byte, and
-# every other character to escape goes by its code point.
+# In bash's `$'...'` a `\xNN` is one byte whatever the locale (a `\uNNNN` is not: under
+# LC_ALL=C it stays as written): a character to escape goes as its UTF-8 bytes, and a
+# byte that is not UTF-8 as that byte.
 _SHELL_ESCAPES = (
-    {c: f"\\u{c:04x}" for c in _VISIBLE}
-    | {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+    {c: "".join(f"\\x{b:02x}" for b in chr(c).encode()) for c in _VISIBLE if c < 0xD800}
     | {c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)}
     | {ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r", ord("\\"): "\\\\", ord("'"): "\\'"}
 )

@@ -17,6 +17,7 @@ import click
 
 from wtpar.cli import EARLY_DISCOVERY
 from wtpar.errors import UsageError
+from wtpar.git.parse import output_lines
 from wtpar.services import Services
 from wtpar.text import terminal_safe
 
@@ -130,7 +131,7 @@ def complete_any_branch(
     except Exception:
         return []
     names: dict[str, None] = {}
-    for line in out.splitlines():
+    for line in output_lines(out):
         if line.endswith("/HEAD"):
             continue
         names[line] = None

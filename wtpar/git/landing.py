@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from wtpar import procs
 from wtpar.git.base import GitBase
-from wtpar.git.parse import parse_numstat
+from wtpar.git.parse import output_lines, parse_numstat
 
 if TYPE_CHECKING:
     from wtpar.git.merge_output import ReplayCommit
@@ -61,7 +61,7 @@ class LandingCommands(GitBase):
     def log_subjects(self, since: str, branch: str) -> list[str]:
         """The subjects of BRANCH's commits missing from SINCE, oldest first."""
         out = self.run("log", "--reverse", "--format=%s", f"{since}..{branch}", "--").stdout
-        return out.splitlines()
+        return output_lines(out)
 
     def add_temporary_worktree(self, path: str, commit: str, env: Mapping[str, str]) -> None:
         """A detached worktree at COMMIT (objects read through `env`'s quarantine)."""
@@ -80,7 +80,7 @@ class LandingCommands(GitBase):
         quarantine = env["GIT_OBJECT_DIRECTORY"]
         out = self.run("rev-list", "--objects", new, "--not", old, env=env).stdout
         target = os.path.join(self.paths.common_dir, "objects")
-        for line in out.splitlines():
+        for line in output_lines(out):
             sha = line.split(" ", 1)[0]
             src = os.path.join(quarantine, sha[:2], sha[2:])
             dst = os.path.join(target, sha[:2], sha[2:])

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 
 from wtpar.errors import CommandError, WtparError
 from wtpar.git.base import GitBase
-from wtpar.git.parse import HEX_RE
+from wtpar.git.parse import HEX_RE, output_lines
+
+_ASCII_BLANK = frozenset(" \t\n\r\v\f")
 
 if TYPE_CHECKING:
     from wtpar.git.merge_output import MergeTreeResult
@@ -69,7 +71,9 @@ class MergeCommands(GitBase):
 
     def resolve_commits(self, refs: Sequence[str]) -> dict[str, str | None]:
         """The commit id of each ref (None when it names no commit), in one git call."""
-        wanted = [r for r in dict.fromkeys(refs) if r and not any(c.isspace() for c in r)]
+        # A line each: a ref with a line break or ASCII blank (no valid name has one) names
+        # nothing, but U+0085 or U+2028 (Python's `isspace`) may be in a branch's name.
+        wanted = [r for r in dict.fromkeys(refs) if r and not _ASCII_BLANK.intersection(r)]
         result: dict[str, str | None] = dict.fromkeys(refs)
         if not wanted:
             return result
@@ -77,8 +81,8 @@ class MergeCommands(GitBase):
             "cat-file",
             "--batch-check=%(objectname) %(objecttype)",
             input="".join(f"{ref}^{{commit}}\n" for ref in wanted),
-        ).stdout.splitlines()
-        for ref, line in zip(wanted, out, strict=True):
+        ).stdout
+        for ref, line in zip(wanted, output_lines(out), strict=True):
             sha, _, kind = line.partition(" ")
             result[ref] = sha if kind == "commit" and HEX_RE.match(sha) else None
         return result
@@ -113,7 +117,7 @@ class MergeCommands(GitBase):
 
     def all_patches_in(self, base: str, branch: str) -> bool:
         """True when every commit of BRANCH has an equivalent patch in BASE (`git cherry`)."""
-        lines = self.run("cherry", base, branch, check=False).stdout.splitlines()
+        lines = output_lines(self.run("cherry", base, branch, check=False).stdout)
         return bool(lines) and all(line.startswith("-") for line in lines)
 
     def remote_of(self, ref: str) -> str | None:

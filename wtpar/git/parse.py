@@ -12,6 +12,15 @@ from wtpar.model import StatusCounts, Worktree
 HEX_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
+def output_lines(text: str) -> list[str]:
+    """Git's output a line each, split at "\\n" alone: `str.splitlines` also splits at
+    U+0085, U+2028 and U+2029, which a branch's or a file's name may hold."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def with_rebased_branch(wt: Worktree) -> Worktree:
     """A worktree stopped mid-rebase has a detached HEAD, yet it belongs to the branch being
     rebased (`rebase-merge/head-name`): name it so `list`, `check`, `path`, `remove` find it."""
@@ -123,7 +132,7 @@ _SOMEONE_PUSHED = ("non-fast-forward", "fetch first")
 def push_refusal(stdout: str, stderr: str) -> str:
     """Why `git push --porcelain` refused, in a line: the rejected ref's reason (a remote
     that moved on says so), else git's error; never the porcelain's closing `Done`."""
-    for line in stdout.splitlines():
+    for line in output_lines(stdout):
         fields = line.split("\t")
         if len(fields) < 3 or fields[0] != "!":
             continue

@@ -8,6 +8,7 @@ from wtpar.errors import UsageError
 from wtpar.git.base import GitBase
 from wtpar.git.parse import (
     HEX_RE,
+    output_lines,
 )
 from wtpar.model import BranchTracking
 
@@ -45,7 +46,7 @@ class RefCommands(GitBase):
     def remote_branches_named(self, name: str) -> list[str]:
         """Remote-tracking refs (`origin/NAME`) for a branch name, across all remotes."""
         out = self.run("for-each-ref", "--format=%(refname:short)", f"refs/remotes/*/{name}").stdout
-        return [line for line in out.splitlines() if line and not line.endswith("/HEAD")]
+        return [line for line in output_lines(out) if line and not line.endswith("/HEAD")]
 
     def branch_ref_rows(self, names: Sequence[str]) -> list[tuple[str, str, str, str]]:
         """(refname, short name, object id, type) of every ref `refs/heads/NAME` and
@@ -55,7 +56,7 @@ class RefCommands(GitBase):
         patterns = [p for n in names for p in (f"refs/heads/{n}", f"refs/remotes/*/{n}")]
         fmt = "%(refname)%00%(refname:short)%00%(objectname)%00%(objecttype)"
         out = self.run("for-each-ref", f"--format={fmt}", *patterns).stdout
-        rows = [line.split("\0") for line in out.splitlines()]
+        rows = [line.split("\0") for line in output_lines(out)]
         return [(r[0], r[1], r[2], r[3]) for r in rows if len(r) == 4]
 
     def is_valid_branch_name(self, name: str) -> bool:
@@ -75,7 +76,7 @@ class RefCommands(GitBase):
         if configured:
             return configured
         out = self.run("for-each-ref", "--format=%(refname)%00%(symref:short)", *_REMOTE_HEADS)
-        targets = dict(line.split("\0", 1) for line in out.stdout.splitlines() if "\0" in line)
+        targets = dict(line.split("\0", 1) for line in output_lines(out.stdout) if "\0" in line)
         return self.pick_base(None, _remote_default(targets), main_branch)
 
     def pick_base(
@@ -120,7 +121,7 @@ class RefCommands(GitBase):
         out = self.run("for-each-ref", f"--format={fmt}", "refs/heads", *_REMOTE_HEADS).stdout
         result: dict[str, BranchTracking] = {}
         targets: dict[str, str] = {}
-        for line in out.splitlines():
+        for line in output_lines(out):
             refname, symref, upstream, track, date = line.split("\0")
             if not refname.startswith("refs/heads/"):
                 targets[refname] = symref

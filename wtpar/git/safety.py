@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from wtpar.git import hidden
 from wtpar.git.base import GitBase
+from wtpar.git.parse import output_lines
 
 
 class SafetyCommands(GitBase):
@@ -48,9 +49,9 @@ class SafetyCommands(GitBase):
     def worktree_ref_commits(self, path: str) -> dict[str, int]:
         """Per worktree-private ref (`refs/worktree/*`, kept in the worktree's own git dir and
         deleted with it): how many commits it alone reaches, on no branch or remote."""
-        out = self.run(
-            "for-each-ref", "--format=%(refname)", "refs/worktree/", cwd=path
-        ).stdout.split()
+        out = output_lines(
+            self.run("for-each-ref", "--format=%(refname)", "refs/worktree/", cwd=path).stdout
+        )
         counts: dict[str, int] = {}
         for ref in out:
             res = self.run("rev-list", "--count", ref, "--not", "--branches", "--remotes", cwd=path)
