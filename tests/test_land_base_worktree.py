@@ -4,6 +4,8 @@ moves) and the upstream `--push` sends it to (a refusal says git's reason)."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 from fixtures.recipes import commit_file, git, make_clone
@@ -82,3 +84,24 @@ def test_collisions_cover_files_in_a_folders_way_and_folders_in_a_files_way(repo
     (repo / "f").mkdir()
     (repo / "f" / "kept.txt").write_text("in a folder where a file goes\n")
     assert untracked_collisions(g, str(repo), base, [head]) == ["d", "f/kept.txt"]
+
+
+def test_a_base_worktree_that_cannot_be_updated_gets_advice_that_works(
+    repo: Path, wtpar: Invoke
+) -> None:
+    """The base moved, but its checked-out worktree could not follow (its index was locked).
+    The advice was `git reset --keep main`: HEAD being there already, that left the old
+    files, which then read as changes undoing the land."""
+    train_repo(repo)
+    assert wtpar("check").exit_code == 0  # results recorded: the land runs no check
+    lock = repo / ".git" / "index.lock"
+    lock.write_text("")
+    result = wtpar("land", "a")
+    assert result.exit_code == 0, result.output
+    advice = re.search(r"`(git -C [^`]*read-tree[^`]*)`", result.output)
+    assert advice is not None, result.output
+    assert git(repo, "status", "--porcelain", "-uno") != ""  # the land is not in the files
+    lock.unlink()
+    subprocess.run(["bash", "-c", advice.group(1)], check=True)
+    assert git(repo, "status", "--porcelain", "-uno") == ""
+    assert (repo / "flag_a").read_text() == "a\n"

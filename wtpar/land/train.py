@@ -291,9 +291,13 @@ class Train:
         if not self.git.update_ref(ref, tip, plan.base_sha, reason):
             return Landing.BASE_MOVED, None
         if where is not None and not self.git.fast_forward_checkout(where, plan.base_sha, tip):
+            # The branch has moved already: its files are brought from the old commit to
+            # the new one as wtpar tried to (`reset --keep` would leave them as they were).
+            update = f"git -C {shell_word(where)} read-tree -m -u {plan.base_sha} {tip}"
             return Landing.LANDED, (
-                f"{where} was changed during the land and was not updated: "
-                f"`git reset --keep {shell_word(plan.base)}` there brings it up to date"
+                f"{where} was changed during the land and was not updated: `{update}` brings"
+                " it up to date (it keeps changes made there, and refuses if they are in the"
+                " files the land changed)"
             )
         return Landing.LANDED, None
 
