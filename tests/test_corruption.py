@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from fixtures.recipes import commit_file, git
+from fixtures.recipes import commit_file, git, make_repo
 from tests.run_helpers import spawn
 from wtpar.cli import cli
 
@@ -254,3 +256,18 @@ def test_every_other_file_wtpar_wrote_is_damaged_too(used_repo: Path) -> None:
                 _says_what_went_wrong(result)
                 assert result.exit_code == BASELINE[args], (path, mode, args, result.output)
         _damage(path, valid, lambda text: text)
+
+
+def test_the_way_out_of_a_damaged_state_file_pastes_as_printed(tmp_path: Path) -> None:
+    """In a folder named with a space and a quote, `mv` took the path for several words."""
+    repo = make_repo(tmp_path / "my repo's")
+    state = repo / ".git" / "wtpar" / "state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text("{garbage")
+    result = _invoke(repo, ("list",))
+    assert result.exit_code == 2
+    way_out = re.search(r"\((mv [^)]*\.bad')\)", result.stderr)
+    assert way_out is not None, result.stderr
+    subprocess.run(["bash", "-c", way_out.group(1)], check=True)
+    assert not state.exists()
+    assert _invoke(repo, ("list",)).exit_code == 0

@@ -34,6 +34,9 @@ def test_a_worktree_whose_folder_was_deleted(repo: Path, wtpar: Invoke) -> None:
     path = wtpar("path", "gone")
     assert path.exit_code == 1
     assert "folder missing" in path.stderr and "wtpar prune" in path.stderr
+    # Named by its path, it suggests spawning the branch, not the path (which spawn refuses).
+    by_path = wtpar("path", str(wt))
+    assert "`wtpar spawn gone` recreates it" in by_path.stderr, by_path.stderr
     ran = wtpar("exec", "gone", "--", "true")
     assert ran.exit_code == 1
     assert "folder missing" in ran.stderr

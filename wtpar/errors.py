@@ -74,10 +74,12 @@ class StateFileError(UsageError):
     """wtpar's state file is damaged or from a newer wtpar: say which file and the way out."""
 
     def __init__(self, path: str, problem: str, newer: bool = False) -> None:
+        from wtpar.text import shell_word  # only when a state file is damaged
+
         way_out = (
             "upgrade wtpar, or move the file away"
             if newer
-            else f"move it away (mv {path} {path}.bad)"
+            else f"move it away (mv {shell_word(path)} {shell_word(path + '.bad')})"
         )
         super().__init__(
             f"{path}: {problem}; {way_out}: the worktrees stay, wtpar forgets only the "

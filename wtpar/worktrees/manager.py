@@ -69,9 +69,10 @@ class WorktreeManager:
         """Like `find`, but the worktree's folder must exist."""
         wt = self.find(branch)
         if wt.prunable or not os.path.isdir(wt.path):
+            # The branch's own name: BRANCH may be a path or a folder's name.
+            again = f", `wtpar spawn {shell_word(wt.branch)}` recreates it" if wt.branch else ""
             raise WtparError(
-                f"{branch}: folder missing ({wt.path}); `wtpar prune` forgets the worktree, "
-                f"`wtpar spawn {shell_word(branch)}` recreates it"
+                f"{branch}: folder missing ({wt.path}); `wtpar prune` forgets the worktree{again}"
             )
         return wt
 
