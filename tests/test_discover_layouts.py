@@ -190,6 +190,23 @@ def test_from_another_user_s_linked_worktree_the_advice_trusts_the_main_one_too(
     assert [w["path"] for w in json.loads(printed)["worktrees"]] == [str(repo), str(linked)]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="making another user's repository needs root")
+def test_the_advice_for_an_odd_folder_name_pastes_into_bash(tmp_path: Path) -> None:
+    """A folder named with a byte that is not UTF-8 and an escape sequence: the advice
+    quoted the name as text (pasted, it trusted `...\\xff...`), and named the folder as
+    git's message prints it, the escape turned into `?`: another path."""
+    name = os.fsdecode(b"own\xffer\x1b[31mred")
+    repo = tmp_path / name
+    git(tmp_path, "init", "-q", "-b", "main", name)
+    give_away(repo)
+    with pytest.raises(NotARepositoryError) as raised:
+        discover(repo)
+    advice = str(raised.value).rpartition("to trust it: ")[2]
+    assert advice.startswith("git config --global --add safe.directory $'"), advice
+    subprocess.run(["bash", "-c", advice], check=True)
+    assert discover(repo).root == str(repo)
+
+
 def test_a_carriage_return_in_the_repository_s_folder_name(tmp_path: Path) -> None:
     work = tmp_path / "odd\rname"
     git(tmp_path, "init", "-q", "-b", "main", work.name)

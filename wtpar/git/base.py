@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from wtpar import procs
 from wtpar.errors import CommandError
-from wtpar.git.repo import RepoPaths, refused_as_untrusted, untrusted
+from wtpar.git.repo import RepoPaths, refused_as_untrusted, refused_folder, untrusted
 
 
 class GitBase:
@@ -38,7 +38,7 @@ class GitBase:
         except CommandError as exc:
             # A folder another user owns, trusted only in part (git's own advice names
             # one worktree): what to do, not git's words.
-            theirs = refused_as_untrusted(exc.output)
-            if theirs is None:
+            said = refused_as_untrusted(exc.output)
+            if said is None:
                 raise
-            raise untrusted(theirs) from None
+            raise untrusted(refused_folder(said, cwd or self.paths.root)) from None

@@ -116,7 +116,8 @@ def discover(start: str | os.PathLike[str] = ".") -> RepoPaths:
         raise NotARepositoryError(f"not a git repository (no such folder): {where}")
     res = procs.run(_DISCOVER, cwd=where, check=False)
     if res.returncode != 0:
-        theirs = refused_as_untrusted(res.stderr) or _owned_by_another(where)
+        said = refused_as_untrusted(res.stderr)
+        theirs = refused_folder(said, where) if said else _owned_by_another(where)
         if theirs:
             raise untrusted(theirs)
         raise NotARepositoryError(f"not a git repository (or any parent up to /): {where}")
@@ -163,10 +164,22 @@ def refused_as_untrusted(stderr: str) -> str | None:
     return said.group(1) if said else None  # the path may hold a line break
 
 
+def refused_folder(said: str, near: str) -> str:
+    """The folder git SAID it refused, running in NEAR: found from NEAR when git's words
+    name it (git prints a control character in a message as `?`: its words may name
+    another path), else as git said."""
+    ours = _owned_by_another(near)
+    return ours if ours is not None and _as_git_prints(ours) == said else said
+
+
+def _as_git_prints(text: str) -> str:
+    return "".join("?" if (c < " " or c == "\x7f") and c not in "\t\n" else c for c in text)
+
+
 def untrusted(theirs: str) -> NotARepositoryError:
     """Git refused the worktree at THEIRS: another user owns it. wtpar runs git in the main
     worktree too, so a linked worktree's advice names both."""
-    import shlex  # only when refused
+    from wtpar.text import shell_word  # only when refused
 
     main = _main_of_linked(theirs)
     if main is not None and main != theirs:
@@ -176,13 +189,13 @@ def untrusted(theirs: str) -> NotARepositoryError:
     if main is None or main == theirs:
         return NotARepositoryError(
             f"git does not trust the repository at {theirs} (another user owns it); to trust"
-            f" it: git config --global --add safe.directory {shlex.quote(theirs)}"
+            f" it: git config --global --add safe.directory {shell_word(theirs)}"
         )
     add = "git config --global --add safe.directory"
     return NotARepositoryError(
         f"git does not trust the repository at {main} nor its worktree {theirs} (another"
-        f" user owns them); to trust them: {add} {shlex.quote(main)} && {add}"
-        f" {shlex.quote(theirs)}"
+        f" user owns them); to trust them: {add} {shell_word(main)} && {add}"
+        f" {shell_word(theirs)}"
     )
 
 
