@@ -51,6 +51,11 @@ def test_release_by_someone_else_is_refused_and_then_the_branch_is_free(
     assert wtpar("claim", "feat", "--by", "bob").exit_code == 0
     assert wtpar("release", "feat").exit_code == 0  # without --by: anyone may release
     assert "feat was not claimed" in wtpar("release", "feat").output
+    # A name no worktree has is a mistake (a typo, a suggestion pasted into a shell that
+    # quotes otherwise), not a success.
+    unknown = wtpar("release", "fat")
+    assert unknown.exit_code == 2
+    assert "no worktree for branch 'fat'" in unknown.stderr
 
 
 def test_an_expired_claim_is_free(repo: Path, wtpar: Invoke) -> None:

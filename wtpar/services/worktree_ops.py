@@ -70,7 +70,12 @@ class WorktreeOps(ServicesBase):
 
     def release(self, branch: str, by: str | None = None) -> Lease | None:
         """Release BRANCH's lease (refused when BY is given and someone else holds it)."""
-        return self.lease_store.release(branch, by)
+        lease = self.lease_store.release(branch, by)
+        if lease is None:
+            # Not "not claimed" for a name no worktree has (mistyped, or a suggested
+            # command pasted into a shell that read its quoting otherwise): say so.
+            self.worktrees.find(branch)
+        return lease
 
     def spawn_claimed(
         self,
