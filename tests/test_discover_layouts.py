@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.recipes import git
-from tests.conftest import ROOT, python_output
+from tests.conftest import ROOT, python_output, run_wtpar_process
 from wtpar.errors import NotARepositoryError
 from wtpar.git import discover
 
@@ -273,3 +273,27 @@ def test_with_the_repository_trusted_already_the_advice_names_the_worktree_alone
         f"git does not trust the repository at {linked} (another user owns it); to trust"
         f" it: git config --global --add safe.directory {linked}"
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making another user's repository needs root")
+def test_land_into_a_base_whose_worktree_git_will_not_read_says_so(tmp_path: Path) -> None:
+    """It said the base had uncommitted changes to commit or stash: there were none, and
+    none could be seen."""
+    repo = tmp_path / "ours"
+    git(tmp_path, "init", "-q", "-b", "main", "ours")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "first")
+    git(repo, "checkout", "-q", "-b", "elsewhere")
+    base_wt = tmp_path / "base"
+    git(repo, "worktree", "add", "-q", str(base_wt), "main")
+    git(repo, "branch", "feat", "main")
+    git(repo, "worktree", "add", "-q", str(tmp_path / "feat"), "feat")
+    (tmp_path / "feat" / "f.txt").write_text("f\n")
+    git(tmp_path / "feat", "add", "f.txt")
+    git(tmp_path / "feat", "commit", "-q", "-m", "f")
+    give_away(base_wt)
+    before = git(repo, "rev-parse", "main")
+    landed = run_wtpar_process("land", "--no-run", "--into", "main", "feat", cwd=repo)
+    assert landed.returncode == 1, landed.stderr
+    assert "uncommitted changes" not in landed.stderr
+    assert f"main is checked out in {base_wt}, whose status git will not give" in landed.stderr
+    assert git(repo, "rev-parse", "main") == before

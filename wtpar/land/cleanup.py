@@ -25,11 +25,16 @@ def refuse_dirty_base(git: Git, manager: WorktreeManager, base: str) -> None:
         if wt.branch != base:
             continue
         counts = git.status(wt.path)
-        if counts is None or has_changes(counts):
-            words = counts.words() if counts else "unreadable status"
+        if counts is None:
+            raise WtparError(
+                f"{base} is checked out in {wt.path}, whose status git will not give"
+                " (`git status` there says why); landing would move it under whatever"
+                " changes it has"
+            )
+        if has_changes(counts):
             raise WtparError(
                 f"{base} is checked out in {wt.path} with uncommitted changes "
-                f"({words}); landing would move it under them: commit or stash first"
+                f"({counts.words()}); landing would move it under them: commit or stash first"
             )
 
 

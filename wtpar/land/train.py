@@ -280,7 +280,9 @@ class Train:
             return Landing.BASE_MOVED, None  # its worktree is then no business of ours
         if where is not None:
             counts = self.git.status(where)
-            if counts is None or has_changes(counts):
+            if counts is None:
+                return Landing.BASE_DIRTY, f"git will not give the status of {where}"
+            if has_changes(counts):
                 return Landing.BASE_DIRTY, None
             # read-tree would refuse these only after the ref moved: refuse now.
             found = untracked_collisions(self.git, where, plan.base_sha, [tip], env)
