@@ -183,12 +183,14 @@ def bench_per_task(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("part", choices=["all", "startup", "pertask"])
     parser.add_argument("--wtpar", type=Path, default=ROOT, help="the source tree to measure")
     parser.add_argument("--tasks", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    if args.tasks < 2 or args.repeats < 1:
+        parser.error("--tasks must be 2 or more (the cost of one more task), --repeats 1 or more")
     tool = Tool(args.wtpar.resolve())
     print(header(tool))
     bench_fixed(tool, args.repeats, args.tasks, args.part != "startup", args.part != "pertask")

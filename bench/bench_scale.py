@@ -288,6 +288,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--loop", type=int, default=50, help="time the per-pair loop up to N")
     args = parser.parse_args()
+    one_size = args.part in ("fixed", "startup", "pertask", "list")
+    if args.repeats < 1 or (one_size and not args.sizes.isdigit() and args.sizes):
+        parser.error(f"{args.part} takes one size (--sizes N) and --repeats 1 or more")
+    if args.part in ("fixed", "pertask") and args.sizes and int(args.sizes) < 2:
+        parser.error("per task: --sizes must be 2 or more (the cost of one more task)")
     tool = Tool(args.wtpar.resolve())
     print(header(tool))
     if args.part == "check":

@@ -18,6 +18,11 @@ sys.path.insert(0, str(ROOT))
 
 from fixtures.recipes import git  # noqa: E402
 
+# The benches commit in repositories of their own: on a machine with no git identity.
+for _name, _value in (("NAME", "wtpar bench"), ("EMAIL", "bench@example.invalid")):
+    os.environ.setdefault(f"GIT_AUTHOR_{_name}", _value)
+    os.environ.setdefault(f"GIT_COMMITTER_{_name}", _value)
+
 
 def exponent(points: Sequence[tuple[int, float]]) -> float:
     """The least-squares slope of log(time) against log(N)."""
