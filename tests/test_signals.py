@@ -156,3 +156,28 @@ def test_a_signal_during_spawn_stops_post_create(repo: Path, tmp_path: Path, sig
         proc.kill()
         with contextlib.suppress(ValueError, FileNotFoundError):
             kill_quietly([int(pidfile.read_text())])
+
+
+def test_the_end_of_the_loop_never_formats_the_run_s_result() -> None:
+    """asyncio.run asks for SIGINT's handler as it ends, and `signal.getsignal` formats the
+    repr of that handler, which held the loop's main task and so its result: for a run of
+    5000 tasks, the whole report, twice. The result is now handed over outside the task."""
+    import signal as signals
+
+    from wtpar.run.runner import run_with_signals
+
+    formatted = []
+
+    class Report:
+        def __repr__(self) -> str:
+            formatted.append(1)
+            return "Report()"
+
+    async def main() -> Report:
+        return Report()
+
+    assert signals.getsignal(signals.SIGINT) is signals.default_int_handler
+    result = run_with_signals(main, lambda presses, name: None)
+    assert isinstance(result, Report)
+    assert formatted == []
+    assert signals.getsignal(signals.SIGINT) is signals.default_int_handler
