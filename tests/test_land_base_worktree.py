@@ -105,3 +105,22 @@ def test_a_base_worktree_that_cannot_be_updated_gets_advice_that_works(
     subprocess.run(["bash", "-c", advice.group(1)], check=True)
     assert git(repo, "status", "--porcelain", "-uno") == ""
     assert (repo / "flag_a").read_text() == "a\n"
+
+
+def test_push_keeps_the_upstream_branch_s_name_whole(
+    repo: Path, wtpar: Invoke, tmp_path: Path
+) -> None:
+    """An upstream branch named `rel` and U+2028: `strip` cut the name, and `--push` made a
+    new branch `rel` on the remote, said it had pushed, and left the upstream behind."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    train_repo(repo)
+    upstream = "rel\u2028"
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", f"main:refs/heads/{upstream}")
+    git(repo, "branch", "-q", f"--set-upstream-to=origin/{upstream}", "main")
+    assert wtpar("check").exit_code == 0
+    result = wtpar("land", "a", "--push")
+    assert result.exit_code == 0, result.output
+    assert git(remote, "for-each-ref", "--format=%(refname)") == f"refs/heads/{upstream}\n"
+    assert git(remote, "rev-parse", upstream) == git(repo, "rev-parse", "main")

@@ -200,3 +200,25 @@ def test_branch_names_holding_unicode_line_separators(repo: Path) -> None:
     landed = run_wtpar_process("land", "--dry-run", "--no-run", names[1], cwd=repo)
     assert "Traceback" not in landed.stderr, landed.stderr
     assert landed.returncode in (0, 1), landed.stderr
+
+
+def test_a_branch_and_a_folder_ending_in_a_line_separator_mid_rebase(repo: Path) -> None:
+    """`strip` took a final U+2028 off the branch git names in `rebase-merge/head-name` and
+    off the worktree's `.git` pointer: the worktree showed under another branch, the rebase
+    went unseen, and `remove` deleted the worktree without --force."""
+    from fixtures.recipes import commit_file
+
+    branch = "fix\u2028"
+    folder = repo.parent / "odd\u2028"
+    git(repo, "worktree", "add", "-q", "-b", branch, str(folder))
+    commit_file(folder, "README.md", "branch side\n")
+    commit_file(repo, "README.md", "main side\n")
+    git(folder, "rebase", "--merge", "main", check=False)
+    listed = run_wtpar_process("list", "--json", cwd=repo)
+    rows = {w["path"]: w for w in json.loads(listed.stdout)["worktrees"]}
+    assert rows[str(folder)]["branch"] == branch
+    assert rows[str(folder)]["operation"] == "rebase"
+    refused = run_wtpar_process("remove", str(folder), cwd=repo)
+    assert refused.returncode == 1
+    assert "a rebase is in progress" in refused.stderr
+    assert folder.is_dir()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from wtpar import procs
 from wtpar.git.base import GitBase
-from wtpar.git.parse import output_lines, parse_numstat
+from wtpar.git.parse import output_line, output_lines, parse_numstat
 
 if TYPE_CHECKING:
     from wtpar.git.merge_output import ReplayCommit
@@ -99,8 +99,8 @@ class LandingCommands(GitBase):
 
     def upstream_of(self, branch: str) -> tuple[str, str] | None:
         """(remote, remote branch ref) that BRANCH tracks, or None."""
-        remote = self.run("config", f"branch.{branch}.remote", check=False).stdout.strip()
-        merge = self.run("config", f"branch.{branch}.merge", check=False).stdout.strip()
+        remote = output_line(self.run("config", f"branch.{branch}.remote", check=False).stdout)
+        merge = output_line(self.run("config", f"branch.{branch}.merge", check=False).stdout)
         if not remote or remote == "." or not merge:
             return None
         return remote, merge

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from wtpar.errors import CommandError, WtparError
 from wtpar.git.base import GitBase
-from wtpar.git.parse import HEX_RE, output_lines
+from wtpar.git.parse import HEX_RE, output_line, output_lines
 
 _ASCII_BLANK = frozenset(" \t\n\r\v\f")
 
@@ -125,15 +125,15 @@ class MergeCommands(GitBase):
         if ref.startswith("-"):
             return None
         args = ("rev-parse", "--verify", "--quiet", "--symbolic-full-name", ref)
-        name = self.run(*args, check=False).stdout.strip()
+        name = output_line(self.run(*args, check=False).stdout)
         if name.startswith("refs/remotes/"):
             rest = name[len("refs/remotes/") :]
-            remotes = self.run("remote").stdout.split()
+            remotes = output_lines(self.run("remote").stdout)
             matches = [r for r in remotes if rest.startswith(r + "/")]
             return max(matches, key=len) if matches else None
         if name.startswith("refs/heads/"):
             res = self.run("config", f"branch.{name[len('refs/heads/') :]}.remote", check=False)
-            remote = res.stdout.strip()
+            remote = output_line(res.stdout)
             return remote if remote and remote != "." else None
         return None
 

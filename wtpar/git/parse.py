@@ -12,6 +12,12 @@ from wtpar.model import StatusCounts, Worktree
 HEX_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
+def output_line(text: str) -> str:
+    """Git's one line of output, or a line git wrote to a file, without its line break:
+    `str.strip` also strips spaces, U+0085 and U+2028, which names and paths may hold."""
+    return text.rstrip("\r\n")
+
+
 def output_lines(text: str) -> list[str]:
     """Git's output a line each, split at "\\n" alone: `str.splitlines` also splits at
     U+0085, U+2028 and U+2029, which a branch's or a file's name may hold."""
@@ -33,7 +39,7 @@ def with_rebased_branch(wt: Worktree) -> Worktree:
         try:
             name = os.path.join(gitdir, folder, "head-name")
             with open(name, encoding="utf-8", errors="surrogateescape") as fh:
-                ref = fh.read().strip()
+                ref = output_line(fh.read())
         except OSError:
             continue
         if ref.startswith("refs/heads/"):
@@ -48,12 +54,12 @@ def worktree_git_dir(worktree_path: str) -> str | None:
         return dotgit
     try:
         with open(dotgit, encoding="utf-8", errors="surrogateescape") as fh:
-            line = fh.readline().strip()
+            line = output_line(fh.readline())
     except OSError:
         return None
     if not line.startswith("gitdir:"):
         return None
-    target = line[len("gitdir:") :].strip()
+    target = line[len("gitdir:") :].lstrip(" ")
     return os.path.normpath(os.path.join(worktree_path, target))
 
 

@@ -8,6 +8,7 @@ from wtpar.errors import UsageError
 from wtpar.git.base import GitBase
 from wtpar.git.parse import (
     HEX_RE,
+    output_line,
     output_lines,
 )
 from wtpar.model import BranchTracking
@@ -68,7 +69,7 @@ class RefCommands(GitBase):
     def current_branch(self, cwd: str | None = None) -> str | None:
         """The branch checked out in `cwd`, or None when HEAD is detached."""
         res = self.run("symbolic-ref", "--quiet", "--short", "HEAD", cwd=cwd, check=False)
-        return res.stdout.strip() or None
+        return output_line(res.stdout) or None
 
     def default_base(self, configured: str | None, main_branch: str | None = None) -> str:
         """The base for new branches: the configured one, else the remote's default, else

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from wtpar import procs
 from wtpar.errors import NotARepositoryError
-from wtpar.git.parse import parse_worktree_list
+from wtpar.git.parse import output_line, parse_worktree_list
 
 
 @dataclass(frozen=True)
@@ -205,11 +205,11 @@ def _main_of_linked(worktree: str) -> str | None:
     for a main worktree or another layout."""
     try:
         with open(os.path.join(worktree, ".git"), encoding="utf-8", errors="surrogateescape") as fh:
-            pointer = fh.readline().strip()
+            pointer = output_line(fh.readline())
         gitdir = os.path.join(worktree, pointer.removeprefix("gitdir: "))
         common_file = os.path.join(gitdir, "commondir")
         with open(common_file, encoding="utf-8", errors="surrogateescape") as fh:
-            common = os.path.realpath(os.path.join(gitdir, fh.readline().strip()))
+            common = os.path.realpath(os.path.join(gitdir, output_line(fh.readline())))
     except (OSError, UnicodeDecodeError):
         return None  # `.git` is a folder (a main worktree), or unreadable
     if not pointer.startswith("gitdir: ") or os.path.basename(common) != ".git":
@@ -236,8 +236,8 @@ def _main_worktree_root(common_dir: str) -> str:
         return root
     # git knows no way back from the git dir: a submodule's records its folder.
     found = procs.run(["git", "--git-dir", common_dir, "config", "core.worktree"], check=False)
-    if found.returncode == 0 and found.stdout.strip():
-        return os.path.realpath(os.path.join(common_dir, found.stdout.strip()))
+    if found.returncode == 0 and output_line(found.stdout):
+        return os.path.realpath(os.path.join(common_dir, output_line(found.stdout)))
     raise NotARepositoryError(
         f"cannot find the main worktree of {common_dir} from here (its git dir is kept"
         " apart from it): run wtpar in the main worktree"
