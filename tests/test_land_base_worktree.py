@@ -4,6 +4,7 @@ moves) and the upstream `--push` sends it to (a refusal says git's reason)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -124,3 +125,22 @@ def test_push_keeps_the_upstream_branch_s_name_whole(
     assert result.exit_code == 0, result.output
     assert git(remote, "for-each-ref", "--format=%(refname)") == f"refs/heads/{upstream}\n"
     assert git(remote, "rev-parse", upstream) == git(repo, "rev-parse", "main")
+
+
+def test_a_file_merely_touched_in_the_base_s_worktree_does_not_stop_its_update(
+    repo: Path, wtpar: Invoke
+) -> None:
+    """read-tree takes a file whose time changed for a changed file ("not uptodate") until
+    the index is refreshed, which `git status --no-optional-locks` does not save: the land
+    left the worktree behind, and said it had been changed."""
+    commit_file(repo, "x.txt", "old\n", "x")
+    feat = repo.parent / "feat"
+    git(repo, "worktree", "add", "-q", "-b", "feat", str(feat))
+    commit_file(feat, "x.txt", "new\n", "x changed")
+    stamp = (repo / "x.txt").stat().st_mtime + 5
+    os.utime(repo / "x.txt", (stamp, stamp))  # touched, not changed
+    result = wtpar("land", "--no-run", "feat")
+    assert result.exit_code == 0, result.output
+    assert "not brought up to date" not in result.output
+    assert (repo / "x.txt").read_text() == "new\n"
+    assert git(repo, "status", "--porcelain", "-uno") == ""

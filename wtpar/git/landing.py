@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from wtpar import procs
 from wtpar.git.base import GitBase
-from wtpar.git.parse import output_line, output_lines, parse_numstat
+from wtpar.git.parse import git_reason, output_line, output_lines, parse_numstat
 
 if TYPE_CHECKING:
     from wtpar.git.merge_output import ReplayCommit
@@ -91,11 +91,13 @@ class LandingCommands(GitBase):
             shutil.copyfile(src, tmp)
             os.replace(tmp, dst)
 
-    def fast_forward_checkout(self, worktree: str, old: str, new: str) -> bool:
+    def fast_forward_checkout(self, worktree: str, old: str, new: str) -> str | None:
         """Bring a worktree's index and files from OLD to NEW after its branch moved there
-        (`read-tree -m -u`: refuses to overwrite local changes); False if it refused."""
+        (`read-tree -m -u`: refuses to overwrite local changes); why not, if it refused.
+        The index is refreshed first: read-tree takes a file merely touched for changed."""
+        self.run("update-index", "-q", "--refresh", cwd=worktree, check=False)
         res = self.run("read-tree", "-m", "-u", old, new, cwd=worktree, check=False)
-        return res.returncode == 0
+        return None if res.returncode == 0 else git_reason(res.stderr + res.stdout)
 
     def upstream_of(self, branch: str) -> tuple[str, str] | None:
         """(remote, remote branch ref) that BRANCH tracks, or None."""

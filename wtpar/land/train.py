@@ -292,14 +292,18 @@ class Train:
         reason = f"wtpar land: {', '.join(plan.order)}"
         if not self.git.update_ref(ref, tip, plan.base_sha, reason):
             return Landing.BASE_MOVED, None
-        if where is not None and not self.git.fast_forward_checkout(where, plan.base_sha, tip):
+        if where is None:
+            return Landing.LANDED, None
+        refused = self.git.fast_forward_checkout(where, plan.base_sha, tip)
+        if refused is not None:
             # The branch has moved already: its files are brought from the old commit to
             # the new one as wtpar tried to (`reset --keep` would leave them as they were).
-            update = f"git -C {shell_word(where)} read-tree -m -u {plan.base_sha} {tip}"
+            there = f"git -C {shell_word(where)}"
+            update = f"{there} update-index -q --refresh; {there} read-tree -m -u"
             return Landing.LANDED, (
-                f"{where} was changed during the land and was not updated: `{update}` brings"
-                " it up to date (it keeps changes made there, and refuses if they are in the"
-                " files the land changed)"
+                f"{where} was not brought up to date ({refused}): `{update} {plan.base_sha}"
+                f" {tip}` does it once that is resolved (it keeps changes made there, unless"
+                " they are in files the land changed)"
             )
         return Landing.LANDED, None
 
