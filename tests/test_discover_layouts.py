@@ -207,6 +207,27 @@ def test_the_advice_for_an_odd_folder_name_pastes_into_bash(tmp_path: Path) -> N
     assert discover(repo).root == str(repo)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="making another user's repository needs root")
+def test_our_linked_worktree_of_another_user_s_repository_with_an_odd_name(
+    tmp_path: Path,
+) -> None:
+    """Git names our linked worktree (its git dir is theirs) as its message prints it, an
+    escape as `?`: the advice named that path, which is not there, and left out the main
+    worktree; pasted, it changed nothing."""
+    repo = tmp_path / "ma\x1bin"
+    git(tmp_path, "init", "-q", "-b", "main", repo.name)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "first")
+    linked = tmp_path / "li\x1bnk"
+    git(repo, "worktree", "add", "-q", "-b", "side", str(linked))
+    give_away(repo)
+    with pytest.raises(NotARepositoryError) as raised:
+        discover(linked)
+    advice = str(raised.value).rpartition("to trust them: ")[2]
+    assert "\\x1b" in advice and "?" not in advice, advice
+    subprocess.run(["bash", "-c", advice], check=True)
+    assert discover(linked).root == str(repo)
+
+
 def test_a_carriage_return_in_the_repository_s_folder_name(tmp_path: Path) -> None:
     work = tmp_path / "odd\rname"
     git(tmp_path, "init", "-q", "-b", "main", work.name)

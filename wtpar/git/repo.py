@@ -143,19 +143,23 @@ def _owned_by_another(where: str) -> str | None:
     """The folder holding the nearest `.git` above WHERE if another user owns that `.git`
     (git refuses such a repository in words of the user's language: this is what they
     say), else None."""
+    found = _nearest_git(where)
+    return found[0] if found is not None and found[1] != os.geteuid() else None
+
+
+def _nearest_git(where: str) -> tuple[str, int] | None:
+    """The folder holding the nearest `.git` above WHERE, and who owns that `.git`."""
     folder = where
     while True:
         try:
-            owner = os.stat(os.path.join(folder, ".git")).st_uid
+            return folder, os.stat(os.path.join(folder, ".git")).st_uid
         except FileNotFoundError:
             parent = os.path.dirname(folder)
             if parent == folder:
                 return None
             folder = parent
-            continue
         except OSError:
             return None
-        return folder if owner != os.geteuid() else None
 
 
 def refused_as_untrusted(stderr: str) -> str | None:
@@ -168,8 +172,8 @@ def refused_folder(said: str, near: str) -> str:
     """The folder git SAID it refused, running in NEAR: found from NEAR when git's words
     name it (git prints a control character in a message as `?`: its words may name
     another path), else as git said."""
-    ours = _owned_by_another(near)
-    return ours if ours is not None and _as_git_prints(ours) == said else said
+    found = _nearest_git(near)  # theirs, or ours with a git dir of theirs (a linked worktree)
+    return found[0] if found is not None and _as_git_prints(found[0]) == said else said
 
 
 def _as_git_prints(text: str) -> str:
