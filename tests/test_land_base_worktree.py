@@ -45,6 +45,12 @@ def test_an_untracked_file_appearing_during_the_land_keeps_the_base_where_it_was
     report = land_json(result)
     assert report["landing"] == "base worktree has changes"
     assert any("untracked file flag_a" in note for note in report["notes"])
+    (repo / "flag_a").unlink()
+    gate.write_text("")
+    text = wtpar("land", "a", "b")  # the same, in words
+    assert text.exit_code == 1
+    assert "was not moved under it: nothing landed" in text.output
+    assert "commit or stash" not in text.output  # an untracked file, not uncommitted changes
     assert refs(repo) == before
     assert git(repo, "status", "--porcelain", "-uno") == ""
     assert (repo / "flag_a").read_text() == "mine\n"

@@ -25,8 +25,8 @@ LANDING_TEXT = {
     Landing.NOTHING: "{base} left at {old}: nothing passed to land",
     Landing.BASE_MOVED: "{base} moved during the land (now {now}); it was not overwritten: "
     "nothing landed, run `wtpar land` again",
-    Landing.BASE_DIRTY: "{base} is checked out in {worktree} with uncommitted changes; "
-    "commit or stash them first: nothing landed",
+    Landing.BASE_DIRTY: "{base} is checked out in {worktree} and was not moved under it:"
+    " nothing landed",
     Landing.INTERRUPTED: "interrupted: {base} left at {old}, temporary worktrees removed",
     Landing.DRY_RUN: "dry run: nothing was changed",
 }

@@ -281,9 +281,11 @@ class Train:
         if where is not None:
             counts = self.git.status(where)
             if counts is None:
-                return Landing.BASE_DIRTY, f"git will not give the status of {where}"
+                why = f"git will not give the status of {where} (`git status` there says why)"
+                return Landing.BASE_DIRTY, why
             if has_changes(counts):
-                return Landing.BASE_DIRTY, None
+                why = f"uncommitted changes in {where} ({counts.words()}): commit or stash them"
+                return Landing.BASE_DIRTY, why
             # read-tree would refuse these only after the ref moved: refuse now.
             found = untracked_collisions(self.git, where, plan.base_sha, [tip], env)
             if found:
