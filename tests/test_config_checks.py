@@ -50,6 +50,8 @@ def test_a_template_with_every_placeholder_is_fine(repo: Path, wtpar: Invoke) ->
         ("[run]\njobs = 0\n", "run.jobs must be a whole number, 1 or more", 2),
         ('[run]\njobs = "4"\n', "run.jobs must be a whole number, 1 or more", 2),
         ('[run]\noutput = "loud"\n', "run.output must be one of stream, grouped", 2),
+        # U+2028 in a string is no line break to TOML (it counted one line too many).
+        ('[tasks.t]\ncmd = "echo a\u2028b"\n[run]\nfrobnicate = 1\n', "unknown setting run.", 4),
     ],
 )
 def test_run_settings_are_read_or_refused(

@@ -57,6 +57,13 @@ async def test_odd_folder_names_are_shown_as_text(tmp_path: Path) -> None:
         )
         await pilot.pause()
         assert app.is_running
+        # Every notification shows a name as the table does (it showed "ux" for u\u2028x).
+        notices.warn("removed u\u2028x\x1b[2J")
+        await until(
+            pilot,
+            lambda: any("u\\u2028x\\x1b[2J" in str(n.message) for n in app._notifications),
+            what="the name, with its escapes",
+        )
 
 
 def test_the_diff_view_shows_escape_sequences_as_text() -> None:

@@ -92,7 +92,9 @@ class Config:
     def line_of(self, *needles: str) -> int | None:
         """The 1-based line where one of `needles` first appears in the source text."""
         for needle in needles:
-            for number, line in enumerate(self.text.splitlines(), start=1):
+            # TOML's lines end at "\n" alone (`splitlines` also splits inside a string
+            # holding U+2028, and counted one line too many after it).
+            for number, line in enumerate(self.text.split("\n"), start=1):
                 if needle in line:
                     return number
         return None
@@ -127,7 +129,7 @@ def _toml_error_line(exc: ValueError, text: str) -> int | None:
     if m:
         return int(m.group(1))
     if "end of document" in str(exc):
-        return max(1, len(text.splitlines()))
+        return max(1, len(text.rstrip("\n").split("\n")))
     return None
 
 

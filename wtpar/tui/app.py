@@ -28,6 +28,8 @@ from wtpar.tui.view import Clock, DashState
 from wtpar.tui.widgets.branch_table import BranchTable
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
     from wtpar.check.facts import CheckReport
 
 
@@ -98,6 +100,20 @@ class WtparApp(App[int]):
     def _cancel_and_exit(self, code: int) -> None:
         self.main.action_cancel_all()
         self.run_worker(self.main.exit_when_idle(code), group="quit")
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification, from any screen, with what names and paths may hold (an
+        escape sequence, U+2028) shown as escapes, as the table shows them."""
+        message, title = terminal_safe(message), terminal_safe(title)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _warn(self, text: str) -> None:
         try:
