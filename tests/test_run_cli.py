@@ -196,6 +196,23 @@ def test_an_unwritable_report_path_is_refused_before_anything_runs(
     assert not (tmp_path / "nope").exists()
 
 
+def test_a_report_file_that_cannot_be_written_after_the_run_is_named(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Its folder went away during the run: wtpar said "No such file or directory" without
+    naming the option, and the files after it were not written."""
+    spawn(repo, "a")
+    gone, kept = tmp_path / "gone", tmp_path / "kept.csv"
+    gone.mkdir()
+    report = gone / "r.json"
+    args = ("run", "-b", "a", "--report", str(report), "--csv", str(kept))
+    ran = run_wtpar_process(*args, "--", f"rmdir {gone}", cwd=repo)
+    assert ran.returncode == 1, ran.stderr
+    assert f"wtpar: error: --report {report}: cannot write it" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert [row["status"] for row in csv.DictReader(kept.open())] == ["ok"]
+
+
 def test_changed_says_what_it_skipped(wtpar: Invoke, repo: Path) -> None:
     configure(repo, '[tasks.test]\ncmd = "echo ran"\n')
     spawn(repo, "a")

@@ -99,10 +99,16 @@ def _log_tail(path: str | None) -> str:
     return "".join(lines[-_JUNIT_TAIL_LINES:])
 
 
-def _write(path: str, text: str, errors: str = "surrogateescape") -> None:
-    """Write a report; bytes of names that are not UTF-8 go as they are (`errors`)."""
-    with open(path, "w", encoding="utf-8", errors=errors) as fh:
-        fh.write(text)
+def _write(option: str, path: str, text: str, errors: str = "surrogateescape") -> str | None:
+    """Write a report; bytes of names that are not UTF-8 go as they are (`errors`). Why
+    not, naming the option, if it cannot be written (the path was checked before the run,
+    but a folder such as /proc, or one that changed meanwhile, still refuses)."""
+    try:
+        with open(path, "w", encoding="utf-8", errors=errors) as fh:
+            fh.write(text)
+    except OSError as exc:
+        return f"{option} {path}: cannot write it ({exc.strerror or exc})"
+    return None
 
 
 branches_option = click.option(
@@ -370,16 +376,20 @@ def _finish(
     run_dir = os.path.dirname(logs) if logs else ""
     if run_dir:
         echo(f"logs and report.json: {run_dir}", file=out)
+    unwritten = []  # each file is written even when another is not
     if report_path:
-        _write(report_path, report_json(report))
+        unwritten.append(_write("--report", report_path, report_json(report)))
     if csv_path:
-        _write(csv_path, report_csv(report))
+        unwritten.append(_write("--csv", csv_path, report_csv(report)))
     if junit_path:
         tails = {t.key: _log_tail(t.log_path) for t in report.tasks if t.status in _BAD}
-        _write(junit_path, report_junit(report, tails), "backslashreplace")  # XML: UTF-8
+        xml = report_junit(report, tails)
+        unwritten.append(_write("--junit", junit_path, xml, "backslashreplace"))  # UTF-8
     if as_json:
         click.echo(report_json(report), nl=False, file=pipe_safe(sys.stdout))
+    for problem in filter(None, unwritten):
+        say(f"wtpar: error: {problem}")
     if stopped is not None:
         raise Interrupted(stopped)
-    if not report.ok:
+    if not report.ok or any(unwritten):
         ctx.exit(1)
