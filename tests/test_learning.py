@@ -215,3 +215,16 @@ def test_millisecond_tasks_and_absurd_rows_do_not_skew_the_estimates(tmp_path: P
     assert found.estimate("this branch").cpu_share is None
     choice = choose_jobs(machine(cpus=2), [found.estimate("this branch")] * 10, 10)
     assert choice.jobs == 2 and "no CPU history" in choice.why
+
+
+def test_a_task_running_past_its_estimate_still_has_time_left(repo: Path) -> None:
+    """With no history for it, a task's estimate is the other tasks' (here: none, so a
+    guess); once it ran past that, the ETA said ~0 for the rest of a long run."""
+    spawn(repo, "a")
+    dispatcher = make_dispatcher(repo, RunRequest(command="sleep 60", jobs=2))
+    pacer = dispatcher.pacer
+    (key,) = pacer.expected
+    guess = pacer.expected[key].seconds
+    assert pacer.eta([], {key: guess / 2}, 2) == guess / 2  # within the estimate: as before
+    late, later = (pacer.eta([], {key: guess + s}, 2) for s in (5.0, 50.0))
+    assert 0 < late < later  # past it: more time left the longer it runs, never nothing

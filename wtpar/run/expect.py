@@ -19,6 +19,8 @@ from wtpar.run.plan import RunPlan, TaskInstance
 from wtpar.run.schedule import Node, Rank, ranks, remaining_time
 from wtpar.run.shards import shard_name
 
+_OVERRUN_SHARE = 0.25  # of what a task past its estimate has run: what it still needs, say
+
 
 def task_id(instance: TaskInstance) -> TaskId:
     """The history key of a task instance."""
@@ -149,12 +151,23 @@ class Pacer:
         self, finished: Iterable[TaskKey], running: Mapping[TaskKey, float], jobs: int
     ) -> float:
         """Seconds left: the longest remaining chain or the remaining work over the slots,
-        whichever is larger; `running` maps an instance to the seconds it has run."""
+        whichever is larger; `running` maps an instance to the seconds it has run. One that
+        has run past its estimate (no history, or a slow day) is expected to take another
+        quarter of what it has run, not nothing: the ETA then grows while it runs."""
         done = dict.fromkeys(finished, 1.0)
+        longer: dict[TaskKey, float] = {}
         for key, elapsed in running.items():
             expected = self.expected[key].seconds
+            if elapsed >= expected:
+                longer[key] = expected = elapsed * (1 + _OVERRUN_SHARE)
             done[key] = elapsed / expected if expected > 0 else 1.0
-        return remaining_time(self.nodes, done, jobs)
+        nodes = self.nodes
+        if longer:
+            nodes = [
+                Node(n.key, longer[n.key], n.after, n.priority) if n.key in longer else n
+                for n in nodes
+            ]
+        return remaining_time(nodes, done, jobs)
 
     def remember(self, instance: TaskInstance, result: AttemptResult, seconds: float) -> None:
         """Keep a finished attempt (one that ran to its end or its timeout) for history."""
