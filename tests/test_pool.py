@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_wtpar_process
 from tests.run_helpers import configure, intervals, max_overlap, spawn, stamped, wtpar_popen
 from wtpar.run.pool import ResourceLocks, SlotPool, resource_file, slot_file
 
@@ -152,3 +152,25 @@ locks = ["db"]
     migrations = intervals(db)
     assert len(migrations) == 8
     assert max_overlap(migrations.values()) == 1
+
+
+def test_a_slot_whose_lock_file_cannot_be_opened_fails_tasks_never_hangs_the_run(
+    repo: Path,
+) -> None:
+    """Its OSError failed one task, and the free slots taken out with it were never put
+    back: every other task waited for them, forever and without a word."""
+    spawn(repo, "a", "b", "c")
+    broken = Path(slot_file(str(repo / ".git" / "wtpar"), 0))
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.mkdir()  # a folder where the lock file should be
+    ran = run_wtpar_process("run", "-j", "2", "--", "true", cwd=repo, timeout=60)
+    assert ran.returncode == 0, ran.stdout + ran.stderr  # on the slot left
+    assert f"wtpar: warning: {broken}: Is a directory; running with one slot fewer" in ran.stderr
+    assert "3 tasks: 3 ok" in ran.stdout
+    slot1 = Path(slot_file(str(repo / ".git" / "wtpar"), 1))
+    slot1.unlink()
+    slot1.mkdir()  # no slot left: every task fails, saying why, and the run ends
+    none_left = run_wtpar_process("run", "-j", "2", "--", "true", cwd=repo, timeout=60)
+    assert none_left.returncode == 1
+    assert "3 tasks: 3 failed" in none_left.stdout, none_left.stdout
+    assert f"wtpar: [Errno 21] Is a directory: '{slot1}'" in none_left.stdout

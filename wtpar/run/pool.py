@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from wtpar.locks import file_lock, lock_file_name, locks_dir, try_lock
+from wtpar.notices import warn
 
 _BACKOFF_FIRST = 0.002
 _BACKOFF_MAX = 0.05
@@ -78,6 +79,7 @@ class SlotPool:
         self.jobs = jobs
         self._paths = [slot_file(wtpar_dir, i) for i in range(jobs)]
         self._fds: dict[int, int] = {}  # slot -> its lock file, open until close()
+        self._left_out: set[int] = set()  # slots whose lock file cannot be opened (warned)
         self._free: asyncio.Queue[int] = asyncio.Queue()
         for index in range(jobs):
             self._free.put_nowait(index)
@@ -104,11 +106,14 @@ class SlotPool:
         while not self._free.empty():
             candidates.append(self._free.get_nowait())
         taken: int | None = None
-        for index in candidates:
-            if taken is None and self._try_slot(index):
-                taken = index
-            else:
-                self._free.put_nowait(index)
+        try:
+            for index in candidates:
+                if taken is None and self._try_slot(index):
+                    taken = index
+        finally:  # every slot not taken goes back, unless left out
+            for index in candidates:
+                if index != taken and index not in self._left_out:
+                    self._free.put_nowait(index)
         if taken is not None:
             self.busy += 1
         return taken
@@ -116,7 +121,17 @@ class SlotPool:
     def _try_slot(self, index: int) -> bool:
         fd = self._fds.get(index)
         if fd is None:
-            fd = os.open(self._paths[index], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fd = os.open(self._paths[index], os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                # Left out, with a warning: an OSError here failed a task, and the free
+                # slots taken out with it went missing (the run hung). With no slot left,
+                # every task fails with the error.
+                if len(self._left_out) + 1 == self.jobs:
+                    raise
+                self._left_out.add(index)
+                warn(f"{self._paths[index]}: {exc.strerror or exc}; running with one slot fewer")
+                return False
             self._fds[index] = fd
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
