@@ -58,3 +58,31 @@ def test_one_call_gives_the_remotes_default_base_and_the_upstreams(
         0,
     )
     assert git_calls["for-each-ref"] == 1
+
+
+def test_removing_many_worktrees_lists_them_a_fixed_number_of_times(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`remove` looked each name up with a listing of its own, twice: N listings of N
+    worktrees, 25x the time of a `git worktree remove` loop at 60 worktrees."""
+    from typing import Any
+
+    from wtpar import procs
+
+    listings: list[int] = [0]  # the last: the listings since it was appended
+    real = procs.run
+
+    def counting(args: Any, **kwargs: Any) -> procs.Result:
+        if [str(a) for a in args][1:3] == ["worktree", "list"]:
+            listings[-1] += 1
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(procs, "run", counting)
+    services = Services.from_cwd(repo)
+    for count in (3, 12):
+        names = [f"w{count}-{i}" for i in range(count)]
+        services.spawn(names)
+        listings.append(0)
+        results = services.remove(names)
+        assert all(r.removed for r in results), results
+    assert max(listings[1:]) <= 3, listings  # not 2N: 7 and 24 before

@@ -45,25 +45,13 @@ class WorktreeManager:
     def find(self, branch: str) -> Worktree:
         """The worktree that has BRANCH checked out, or is at that path; a detached one
         also by its folder name (`side`, or `(side)` as `run` shows it)."""
+        return _find_in(self.worktrees(), branch)
+
+    def find_all(self, branches: Sequence[str]) -> list[Worktree]:
+        """`find` for each of BRANCHES, from one listing of the worktrees (a listing each
+        made removing N worktrees cost N listings of N)."""
         wts = self.worktrees()
-        for wt in wts:
-            if wt.branch == branch:
-                return wt
-        target = os.path.realpath(branch)
-        for wt in wts:
-            if os.path.realpath(wt.path) == target:
-                return wt
-        folder = branch[1:-1] if branch.startswith("(") and branch.endswith(")") else branch
-        detached = [wt for wt in wts if not wt.branch and os.path.basename(wt.path) == folder]
-        if len(detached) == 1:
-            return detached[0]
-        if detached:
-            paths = ", ".join(wt.path for wt in detached)
-            raise UsageError(
-                f"{branch!r} names {len(detached)} detached worktrees ({paths}): give its path"
-            )
-        names = ", ".join(worktree_name(wt) for wt in wts if not wt.is_main) or "none"
-        raise UsageError(f"no worktree for branch {branch!r} (worktrees: {names})")
+        return [_find_in(wts, branch) for branch in branches]
 
     def find_present(self, branch: str) -> Worktree:
         """Like `find`, but the worktree's folder must exist."""
@@ -180,3 +168,25 @@ class WorktreeManager:
             return self.git.pick_base(self.config.base, remote_default, main)
         except UsageError:
             return None
+
+
+def _find_in(wts: Sequence[Worktree], branch: str) -> Worktree:
+    """BRANCH's worktree among WTS (see WorktreeManager.find)."""
+    for wt in wts:
+        if wt.branch == branch:
+            return wt
+    target = os.path.realpath(branch)
+    for wt in wts:
+        if os.path.realpath(wt.path) == target:
+            return wt
+    folder = branch[1:-1] if branch.startswith("(") and branch.endswith(")") else branch
+    detached = [wt for wt in wts if not wt.branch and os.path.basename(wt.path) == folder]
+    if len(detached) == 1:
+        return detached[0]
+    if detached:
+        paths = ", ".join(wt.path for wt in detached)
+        raise UsageError(
+            f"{branch!r} names {len(detached)} detached worktrees ({paths}): give its path"
+        )
+    names = ", ".join(worktree_name(wt) for wt in wts if not wt.is_main) or "none"
+    raise UsageError(f"no worktree for branch {branch!r} (worktrees: {names})")

@@ -45,7 +45,7 @@ class Remover:
         self.config = manager.config
         self.git = manager.git
         self.state = manager.state
-        self.find = manager.find
+        self.find_all = manager.find_all
         self.worktrees = manager.worktrees
         self.base_ref = manager.base_ref
 
@@ -54,7 +54,8 @@ class Remover:
     ) -> list[RemoveResult]:
         """Remove worktrees, refusing any that would lose work unless `force` (which first
         stops the tasks running in them)."""
-        targets = [(b, self.find(b)) for b in dict.fromkeys(branches)]
+        names = list(dict.fromkeys(branches))
+        targets = list(zip(names, self.find_all(names), strict=True))
         for branch, wt in targets:
             if wt.is_main:
                 raise UsageError(
@@ -62,7 +63,8 @@ class Remover:
                 )
         with self._removing(wt.path for _, wt in targets):
             # Another `remove` of the same worktree may have finished while we waited.
-            return self._remove([(b, self.find(b)) for b, _ in targets], force, delete_branch)
+            again = list(zip(names, self.find_all(names), strict=True))
+            return self._remove(again, force, delete_branch)
 
     @contextlib.contextmanager
     def _removing(self, paths: Iterable[str]) -> Iterator[None]:
