@@ -4,11 +4,16 @@ and reported with its files, a worktree with changes skipped; `--merge`."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from fixtures.recipes import commit_file, git, make_branch
+from fixtures.waiting import wait_for
 from tests.check_helpers import add_worktree
-from tests.conftest import Invoke
+from tests.conftest import ROOT, Invoke
 from tests.land_helpers import is_ancestor
 
 
@@ -99,3 +104,38 @@ def test_update_skips_a_worktree_with_a_hidden_change(repo: Path, wtpar: Invoke)
     assert "hidden change (assume-unchanged: README.md)" in str(result["clash"]["detail"])
     assert git(repo, "rev-parse", "clash").strip() == head
     assert (path / "README.md").read_text() == "hidden edit\n"
+
+
+def test_ctrl_c_during_update_leaves_no_worktree_mid_rebase(repo: Path, tmp_path: Path) -> None:
+    """A Ctrl-C at the terminal reaches every process of the foreground group: it killed
+    git half-way through the rebase, and left the worktree mid-rebase (a stale index.lock
+    once in a while), against the README's promise. git now runs out of its reach: the
+    rebase finishes, then wtpar stops (130)."""
+    make_branch(repo, "slow", {"slow.txt": "slow\n"})
+    wt = add_worktree(repo, "slow")
+    commit_file(repo, "README.md", "main's readme\n", "main moves on")
+    started = tmp_path / "checkout-hook-started"
+    hook = repo / ".git" / "hooks" / "post-checkout"  # runs inside the rebase
+    hook.write_text(f"#!/bin/sh\ntouch {started}\nsleep 2\n")
+    hook.chmod(0o755)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wtpar", "update", "slow"],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,  # its own group, as a terminal's foreground job
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(started.exists, timeout=60, what="the rebase's checkout hook")
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at the terminal does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    gitdir = Path(git(wt, "rev-parse", "--absolute-git-dir").strip())
+    assert not (gitdir / "rebase-merge").exists() and not (gitdir / "index.lock").exists()
+    assert is_ancestor(repo, "main", "slow")  # the rebase under way finished
+    assert git(wt, "status", "--porcelain") == ""

@@ -65,9 +65,12 @@ def run(
     check: bool = True,
     ok_codes: tuple[int, ...] = (0,),
     timeout: float | None = None,
+    detached: bool = False,
 ) -> Result:
     """Run `args`, capture text output, raise CommandError unless the exit code is in `ok_codes`
-    (and when it runs longer than `timeout` seconds: it is killed, exit code 124)."""
+    (and when it runs longer than `timeout` seconds: it is killed, exit code 124). With
+    `detached`, in a session of its own: a Ctrl-C at the terminal does not reach it (what
+    must not stop half-way, such as a rebase, finishes, and wtpar then stops)."""
     argv = [str(a) for a in args]
     argv[0] = executable(argv[0])
     try:
@@ -79,6 +82,7 @@ def run(
             capture_output=True,
             stdin=None if input is not None else subprocess.DEVNULL,
             timeout=timeout,
+            start_new_session=detached,
         )
     except FileNotFoundError as exc:
         raise CommandError(argv, 127, str(exc)) from exc

@@ -24,8 +24,9 @@ class GitBase:
         ok_codes: tuple[int, ...] = (0,),
         input: str | None = None,
         env: Mapping[str, str] | None = None,
+        detached: bool = False,
     ) -> procs.Result:
-        """Run `git ARGS` in `cwd` (default: the main worktree)."""
+        """Run `git ARGS` in `cwd` (default: the main worktree); `detached`: see procs.run."""
         try:
             return procs.run(
                 ["git", *args],
@@ -34,6 +35,7 @@ class GitBase:
                 ok_codes=ok_codes,
                 input=input,
                 env=env,
+                detached=detached,
             )
         except CommandError as exc:
             # A folder another user owns, trusted only in part (git's own advice names

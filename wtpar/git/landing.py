@@ -118,12 +118,11 @@ class LandingCommands(GitBase):
         self.run("branch", "-D", "--quiet", name)
 
     def start_update(self, worktree: str, base: str, merge: bool) -> procs.Result:
-        """Rebase the worktree's branch onto BASE, or merge BASE into it (no editor)."""
-        if merge:
-            return self.run("merge", "--no-edit", "--quiet", base, cwd=worktree, check=False)
-        return self.run(
-            "rebase", "--quiet", base, cwd=worktree, check=False, env={"GIT_EDITOR": "true"}
-        )
+        """Rebase the worktree's branch onto BASE, or merge BASE into it (no editor), out of
+        reach of a Ctrl-C at the terminal: killed half-way, it left the worktree mid-rebase."""
+        args = ("merge", "--no-edit", "--quiet", base) if merge else ("rebase", "--quiet", base)
+        env = {"GIT_EDITOR": "true"}
+        return self.run(*args, cwd=worktree, check=False, env=env, detached=True)
 
     def conflicted_files(self, worktree: str) -> list[str]:
         """The unmerged paths of a worktree."""
@@ -134,11 +133,12 @@ class LandingCommands(GitBase):
 
     def abort_update(self, worktree: str, merge: bool) -> None:
         """Abort the merge or rebase under way in a worktree."""
-        self.run("merge" if merge else "rebase", "--abort", cwd=worktree, check=False)
+        verb = "merge" if merge else "rebase"
+        self.run(verb, "--abort", cwd=worktree, check=False, detached=True)
 
     def reset_hard(self, worktree: str, commit: str) -> None:
         """Put a worktree back exactly at COMMIT (only after an aborted update of a clean one)."""
-        self.run("reset", "--hard", "--quiet", commit, cwd=worktree)
+        self.run("reset", "--hard", "--quiet", commit, cwd=worktree, detached=True)
 
     def diff_numstat(self, base: str, branch: str) -> list[tuple[int | None, int | None, str]]:
         """(added, deleted, path) per file BRANCH changed since its merge base with BASE

@@ -57,8 +57,16 @@ def update_branches(
     def one(wt: Worktree) -> UpdateResult:
         return _update_one(git, base, base_sha, wt, merge)
 
-    with ThreadPoolExecutor(workers(len(worktrees))) as pool:
+    pool = ThreadPoolExecutor(workers(len(worktrees)))
+    try:
         return list(pool.map(one, worktrees))
+    except KeyboardInterrupt:
+        # Ctrl-C: the updates under way finish (or are put back: their git is out of the
+        # signal's reach), none starts; then the interrupt goes on.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def _update_one(git: Git, base: str, base_sha: str, wt: Worktree, merge: bool) -> UpdateResult:
