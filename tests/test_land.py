@@ -4,6 +4,7 @@ that moved; dry runs change nothing; each strategy; cleanup."""
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -229,6 +230,22 @@ def test_temporary_worktrees_left_by_a_killed_land_are_removed_by_the_next(
     result = wtpar("land", "a", "--json")
     assert result.exit_code == 0, result.output
     assert temporary_worktrees(repo) == []
+    assert str(left) not in git(repo, "worktree", "list")
+
+
+def test_a_killed_land_s_worktrees_are_nobody_s_and_prune_removes_them(
+    repo: Path, wtpar: Invoke
+) -> None:
+    """Until the next land they were listed, and `run` ran the user's command in them
+    (their commits may be gone: quarantined objects the land never kept)."""
+    train_repo(repo)
+    left = repo / ".git" / "wtpar" / "land" / "999999999-deadbeef-1" / "a-step1"
+    git(repo, "worktree", "add", "-q", "--detach", str(left), "a")
+    listed = json.loads(wtpar("list", "--json").output)["worktrees"]
+    assert str(left) not in [w["path"] for w in listed]
+    ran = wtpar("run", "--json", "--", "true")
+    assert str(left) not in ran.output and "a-step1" not in ran.output
+    assert wtpar("prune").exit_code == 0
     assert str(left) not in git(repo, "worktree", "list")
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from wtpar.git import Git
 from wtpar.locks import repo_lock
+from wtpar.worktrees.paths import LAND_FOLDER
 
 
 class Sandbox:
@@ -25,7 +26,7 @@ class Sandbox:
         self.git = git
         self.env = env
         self.stop = stop  # Ctrl-C: give up waiting for the lock (a later land sweeps them)
-        self.root = os.path.join(git.paths.wtpar_dir, "land", land_id)
+        self.root = os.path.join(git.paths.wtpar_dir, LAND_FOLDER, land_id)
         self.paths: list[str] = []
 
     def add_all(self, commits: Sequence[tuple[str, str]]) -> list[str]:
@@ -51,7 +52,7 @@ class Sandbox:
 def sweep_stale(git: Git) -> list[str]:
     """Remove the temporary worktrees of lands whose process is gone (killed before it could
     clean up): their folders start with the owner's pid. The folders removed."""
-    root = os.path.join(git.paths.wtpar_dir, "land")
+    root = os.path.join(git.paths.wtpar_dir, LAND_FOLDER)
     try:
         names = os.listdir(root)
     except FileNotFoundError:

@@ -44,7 +44,12 @@ class WorktreeOps(ServicesBase):
         return self.worktrees.remove(branches, force, delete_branch)
 
     def prune(self, merged: bool = False, dry_run: bool = False) -> PruneResult:
-        """Prune stale (and, with `merged`, integrated) worktrees."""
+        """Prune stale (and, with `merged`, integrated) worktrees, and the temporary
+        worktrees a killed `land` left (their commits may be gone: `git gc` fails on them)."""
+        if not dry_run:
+            from wtpar.land.sandbox import sweep_stale  # here: the other commands need no land
+
+            sweep_stale(self.git)
         return self.worktrees.prune(merged, dry_run)
 
     # -- leases (wtpar/worktrees/leases.py) ------------------------------------------------

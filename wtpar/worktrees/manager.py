@@ -15,7 +15,7 @@ from wtpar.model import BranchStatus, BranchTracking, StatusCounts, Worktree
 from wtpar.procs import in_threads, workers
 from wtpar.state import StateStore
 from wtpar.text import shell_word
-from wtpar.worktrees.paths import is_spare_path
+from wtpar.worktrees.paths import is_land_path, is_spare_path
 
 if TYPE_CHECKING:
     from wtpar.model import PruneResult, RemoveResult, SpawnResult
@@ -38,9 +38,13 @@ class WorktreeManager:
     # -- lookups -------------------------------------------------------------------------
 
     def worktrees(self, listed: str | None = None) -> list[Worktree]:
-        """Every worktree, main first (not the warm pool's spares: they are nobody's yet);
-        `listed`: git's list when it was just read (Git.worktrees)."""
-        return [wt for wt in self.git.worktrees(listed) if not is_spare_path(wt.path)]
+        """Every worktree, main first (not the warm pool's spares, nobody's yet, nor `land`'s
+        temporary ones); `listed`: git's list when it was just read (Git.worktrees)."""
+        return [
+            wt
+            for wt in self.git.worktrees(listed)
+            if not is_spare_path(wt.path) and not is_land_path(self.paths, wt.path)
+        ]
 
     def find(self, branch: str) -> Worktree:
         """The worktree that has BRANCH checked out, or is at that path; a detached one

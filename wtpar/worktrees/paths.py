@@ -1,5 +1,5 @@
 """Where a branch's worktree goes: the configured path template, expanded; where the warm
-pool keeps its spares; which file holds the leases."""
+pool keeps its spares and `land` its temporary worktrees; which file holds the leases."""
 
 from __future__ import annotations
 
@@ -11,11 +11,19 @@ from wtpar.names import safe_component
 
 SPARES_FOLDER = ".wtpar-spares"  # beside the worktrees, so handing one out is a rename
 LEASES_FILE = "leases.json"  # in wtpar's folder; none until someone claims a worktree
+LAND_FOLDER = "land"  # in wtpar's folder: `land`'s temporary worktrees, one folder per land
 
 
 def is_spare_path(path: str) -> bool:
     """True for a worktree that is a spare of the warm pool (not yet handed out)."""
     return os.path.basename(os.path.dirname(os.path.normpath(path))) == SPARES_FOLDER
+
+
+def is_land_path(paths: RepoPaths, path: str) -> bool:
+    """True for one of `land`'s temporary worktrees (a killed land's too, until it is swept:
+    its commits may be gone, and nothing should run there)."""
+    land = os.path.join(paths.wtpar_dir, LAND_FOLDER) + os.sep
+    return os.path.normpath(path).startswith(land)
 
 
 def worktree_path(paths: RepoPaths, config: Config, branch: str) -> str:
