@@ -203,6 +203,11 @@ def test_a_damaged_state_file_names_the_way_out(used_repo: Path) -> None:
         f"move it away (mv {state} {state}.bad): the worktrees stay, wtpar forgets only "
         "the bases it recorded when spawning them"
     )
+    # check judges without it, and says what that costs: it called new branches merged.
+    spawned = _invoke(used_repo, ("spawn", "fresh"))
+    assert spawned.exit_code == 2  # spawn stops at it too
+    checked = _invoke(used_repo, ("check", "--no-run"))
+    assert "reads as merged" in checked.stderr, checked.stderr
     state.rename(f"{state}.bad")
     assert _invoke(used_repo, ("list",)).exit_code == 0
 

@@ -26,6 +26,7 @@ from wtpar.errors import UsageError, WtparError
 from wtpar.git import Git
 from wtpar.locks import repo_lock
 from wtpar.model import BranchTracking, Readiness, StatusCounts, Worktree
+from wtpar.notices import warn
 from wtpar.run.results import ResultStore
 from wtpar.state import StateStore
 
@@ -262,8 +263,11 @@ def _still_spawned(git: Git, heads: Mapping[str, str]) -> dict[str, str]:
     `prune --merged` keeps such a branch by: new, not merged)."""
     try:
         records = StateStore(git.paths.wtpar_dir).records()
-    except WtparError:
-        return {}  # a damaged state.json: `list` and `remove` say so; check judges without
+    except WtparError as exc:
+        # A damaged state.json: `list` and `remove` stop at it; check judges without, and
+        # says what that costs (a new branch reads as merged, and `prune --merged` is near).
+        warn(f"{exc}; until then a branch with no commit since its spawn reads as merged")
+        return {}
     return {
         n: rec.base_ref or rec.base_sha[:10]
         for n, rec in records.items()
