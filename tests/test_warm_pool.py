@@ -259,3 +259,31 @@ def test_drain_stops_the_post_create_of_spares_still_filling(
     finally:
         with contextlib.suppress(ValueError, FileNotFoundError):
             kill_quietly([int(pidfile.read_text())])
+
+
+def test_a_spare_someone_used_is_never_handed_out(repo: Path, wtpar: Invoke) -> None:
+    """Handed out as it was, a spare moved to another commit gave the new branch that
+    commit's files, staged; one with changes passed them on; a commit made in it was reset
+    away. Such a spare is now left out of the pool, as it is, and the spawn is fresh."""
+    configure(repo)
+    make_branch(repo, "feat", {"feat.txt": "feat\n"})
+    uses = {
+        "moved": lambda spare: git(spare, "checkout", "-q", "--detach", "feat"),
+        "changed": lambda spare: (spare / "README.md").write_text("edited in the spare\n"),
+        "on a branch": lambda spare: git(spare, "checkout", "-q", "-b", "hijack"),
+    }
+    for i, (how, use) in enumerate(uses.items()):
+        assert wtpar("pool", "fill", "1", "--wait").exit_code == 0
+        (spare,) = [s for s in spares(wtpar) if s["state"] == "ready"]
+        use(Path(spare["path"]))
+        result = wtpar("spawn", f"new{i}", "--json")
+        assert result.exit_code == 0, result.output
+        (item,) = json.loads(result.stdout)["worktrees"]
+        assert item["from_spare"] is False, how
+        took = worktree_dir(repo, f"new{i}")
+        assert git(took, "status", "--porcelain") == "", how
+        assert git(took, "rev-parse", "HEAD") == git(repo, "rev-parse", "main"), how
+        left = {s["name"]: s for s in spares(wtpar)}[spare["name"]]
+        assert left["state"] == "failed" and left["error"], how
+        assert Path(spare["path"]).is_dir(), how  # kept as it is
+    assert wtpar("pool", "drain").exit_code == 0

@@ -26,6 +26,7 @@ from wtpar.config import Config
 from wtpar.errors import CommandError, UsageError
 from wtpar.git import Git, RepoPaths, worktree_git_dir
 from wtpar.locks import repo_lock
+from wtpar.notices import warn
 from wtpar.worktrees.paths import SPARES_FOLDER, is_spare_path, worktree_path
 from wtpar.worktrees.setup import SpawnPlan, set_up
 from wtpar.worktrees.spare_links import repair_submodule_links
@@ -142,6 +143,13 @@ def adopt_spare(git: Git, paths: RepoPaths, plan: SpawnPlan) -> bool:
     spare = store.take(target)
     if spare is None:
         return False
+    problem = _used(git, spare)
+    if problem:
+        # Handed out, it gave the new branch another commit's files (staged), or its own
+        # changes; a commit made in it was reset away. It stays as it is, out of the pool.
+        store.set_state(spare.name, SpareState.FAILED, error=problem, filler_pid=0)
+        warn(f"spare {spare.path} {problem}: left out of the pool, as it is")
+        return False
     try:
         os.makedirs(os.path.dirname(plan.path), exist_ok=True)
         if os.path.isdir(plan.path) and not os.listdir(plan.path):
@@ -181,6 +189,26 @@ def switch_spare(git: Git, plan: SpawnPlan) -> None:
         git.run("read-tree", "-m", "-u", plan.spare_commit, "HEAD", cwd=plan.path)
     except CommandError as exc:
         plan.error = f"switching the spare failed: {exc.output.strip() or exc.message}"
+
+
+def _used(git: Git, spare: Spare) -> str | None:
+    """How someone used a spare (its HEAD moved or on a branch, changes to its files), or
+    None while it is as the filler left it: detached at its commit, its files as checked
+    out (untracked ones may be its post_create's, as in a fresh worktree)."""
+    args = ("status", "--porcelain=v2", "--branch", "-z", "-uno")
+    res = git.run(*args, cwd=spare.path, check=False)
+    if res.returncode != 0:
+        return "cannot be read (`git status` there says why)"
+    fields = res.stdout.split("\0")
+    header = {f.split(" ")[1]: f.split(" ", 2)[2] for f in fields if f.startswith("# branch.")}
+    head, oid = header.get("branch.head", ""), header.get("branch.oid", "")
+    if head != "(detached)":
+        return f"has branch {head} checked out"
+    if oid != spare.commit:
+        return f"was moved to {oid[:10]} (made at {spare.commit[:10]})"
+    if any(f and not f.startswith("#") for f in fields):
+        return "has changes"
+    return None
 
 
 def _target_commit(git: Git, plan: SpawnPlan) -> str | None:
