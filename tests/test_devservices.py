@@ -203,3 +203,26 @@ def test_prune_stops_the_services_of_a_worktree_deleted_by_hand(
     assert wtpar("prune").exit_code == 0
     assert not alive(int(str(service["pid"])))
     assert ps_json(repo) == []
+
+
+def test_a_port_another_program_took_is_not_taken_for_the_service_s_readiness(
+    repo: Path, stop_services_after: None
+) -> None:
+    """Another program listening on the worktree's port answered the readiness check:
+    `up` said "ready" while the service itself died on "Address already in use"."""
+    import socket
+
+    config(repo, f'[services.web]\ncmd = "{HTTP}"\nready = "web"\n')
+    assert run_wtpar_process("spawn", "s1", cwd=repo).returncode == 0
+    env = json.loads(run_wtpar_process("env", "s1", "--json", cwd=repo).stdout)
+    port = int(env["WTPAR_PORT_WEB"])
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", port))
+        other.listen()
+        up = run_wtpar_process("up", "s1", "--json", cwd=repo)
+    assert up.returncode == 1, up.stdout + up.stderr
+    (service,) = json.loads(up.stdout)["services"]
+    assert service["outcome"] == "port taken" and service["pid"] is None
+    assert ps_json(repo) == []  # nothing was started
+    text = run_wtpar_process("up", "s1", cwd=repo)  # the port is free again
+    assert text.returncode == 0 and "ready    s1  web" in text.stdout

@@ -80,12 +80,8 @@ def _echo_start(r: StartResult) -> None:
     elif r.outcome is StartOutcome.ALREADY_RUNNING:
         echo(f"running  {where}  pid {r.pid}  (already)")
     else:
-        why = (
-            f"exited with code {r.exit_code} before it was ready"
-            if r.outcome is StartOutcome.EXITED
-            else f"{r.waited_for} did not answer in time; stopped it"
-        )
-        echo(f"failed   {where}: {why} (log: {r.log})", err=True)
+        log = f" (log: {r.log})" if r.log else ""
+        echo(f"failed   {where}: {r.why_not}{log}", err=True)
         for line in r.log_tail:
             click.echo(f"    {line}", err=True)
 

@@ -84,10 +84,4 @@ class ServiceActions(Screen[None]):
 
 def start_failure(result: StartResult) -> str:
     """Why a service is not running, with the last lines of its log."""
-    from wtpar.worktrees.devservices import StartOutcome
-
-    if result.outcome is StartOutcome.EXITED:
-        why = f"exited with code {result.exit_code} before it was ready"
-    else:
-        why = f"{result.waited_for} did not answer in time; stopped it"
-    return "\n".join([why, *result.log_tail[-5:]])
+    return "\n".join([result.why_not, *result.log_tail[-5:]])

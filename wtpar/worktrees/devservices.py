@@ -50,6 +50,7 @@ class StartOutcome(enum.Enum):
     EXITED = "exited"  # it ended before it was ready
     NOT_READY = "not ready"  # it did not answer in time; wtpar stopped it
     INTERRUPTED = "interrupted"  # wtpar was interrupted while waiting; wtpar stopped it
+    PORT_TAKEN = "port taken"  # its port answered before it started: not started
 
 
 class StopOutcome(enum.Enum):
@@ -109,6 +110,17 @@ class StartResult:
             StartOutcome.STARTED,
             StartOutcome.ALREADY_RUNNING,
         )
+
+    @property
+    def why_not(self) -> str:
+        """Why the service is not running (said of a result that is not ok)."""
+        if self.outcome is StartOutcome.EXITED:
+            return f"exited with code {self.exit_code} before it was ready"
+        if self.outcome is StartOutcome.PORT_TAKEN:
+            return f"port {self.port} answers already (another program uses it): not started"
+        if self.outcome is StartOutcome.INTERRUPTED:
+            return "interrupted while it started: stopped it"
+        return f"{self.waited_for} did not answer in time; stopped it"
 
 
 @dataclass(frozen=True)
@@ -188,6 +200,12 @@ class ServiceStore:
                         )
             if self.interrupted.is_set():
                 return StartResult(launch.branch, spec.name, StartOutcome.INTERRUPTED)
+            if spec.ready_port and launch.port is not None and port_answers(launch.port):
+                # Its readiness would be another program's: it said "ready" while the
+                # service itself died on "Address already in use".
+                return StartResult(
+                    launch.branch, spec.name, StartOutcome.PORT_TAKEN, port=launch.port
+                )
             rec, proc, offset = self._launch(launch, key)
             return self._await_ready(spec, rec, proc, launch.ready_url, offset)
 
