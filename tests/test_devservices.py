@@ -217,6 +217,7 @@ def test_a_port_another_program_took_is_not_taken_for_the_service_s_readiness(
     env = json.loads(run_wtpar_process("env", "s1", "--json", cwd=repo).stdout)
     port = int(env["WTPAR_PORT_WEB"])
     with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past a TIME_WAIT
         other.bind(("127.0.0.1", port))
         other.listen()
         up = run_wtpar_process("up", "s1", "--json", cwd=repo)
