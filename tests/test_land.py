@@ -113,6 +113,7 @@ def test_a_base_that_moves_during_the_land_is_not_overwritten(
     report = land_json(result)
     assert report["landing"] == "base moved"
     assert "was not overwritten" in report["message"]
+    assert f"(now at {elsewhere[:10]})" in report["message"]  # it said "(now ?)"
     assert outcomes(report) == {"a": "not landed", "b": "not landed"}
     assert git(repo, "rev-parse", "main").strip() == elsewhere
     assert temporary_worktrees(repo) == []

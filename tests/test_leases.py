@@ -113,6 +113,9 @@ def test_claim_needs_a_worktree_and_a_name(repo: Path, wtpar: Invoke) -> None:
     assert "no worktree for branch 'nope'" in nothing.stderr
     assert wtpar("spawn", "feat").exit_code == 0
     assert wtpar("claim", "feat", "--by", " ").exit_code == 2
+    two_lines = wtpar("claim", "feat", "--by", "alice\nwtpar: claimed by nobody")
+    assert two_lines.exit_code == 2  # printed raw, it forged a line of wtpar's own
+    assert "without control characters" in two_lines.stderr
 
 
 def test_list_shows_holder_and_expiry(repo: Path, wtpar: Invoke) -> None:

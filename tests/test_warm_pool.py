@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from fixtures.recipes import git, make_branch, make_repo
@@ -267,7 +268,7 @@ def test_a_spare_someone_used_is_never_handed_out(repo: Path, wtpar: Invoke) -> 
     away. Such a spare is now left out of the pool, as it is, and the spawn is fresh."""
     configure(repo)
     make_branch(repo, "feat", {"feat.txt": "feat\n"})
-    uses = {
+    uses: dict[str, Callable[[Path], object]] = {
         "moved": lambda spare: git(spare, "checkout", "-q", "--detach", "feat"),
         "changed": lambda spare: (spare / "README.md").write_text("edited in the spare\n"),
         "on a branch": lambda spare: git(spare, "checkout", "-q", "-b", "hijack"),

@@ -23,7 +23,7 @@ class Landing(enum.Enum):
 LANDING_TEXT = {
     Landing.LANDED: "moved {base} from {old} to {new}",
     Landing.NOTHING: "{base} left at {old}: nothing passed to land",
-    Landing.BASE_MOVED: "{base} moved during the land (now {now}); it was not overwritten: "
+    Landing.BASE_MOVED: "{base} moved during the land (now at {now}); it was not overwritten: "
     "nothing landed, run `wtpar land` again",
     Landing.BASE_DIRTY: "{base} is checked out in {worktree} and was not moved under it:"
     " nothing landed",
@@ -71,13 +71,13 @@ class LandReport:
         everything = bool(asked) and all(o in done for o in asked)
         return everything and (self.pushed is None or self.pushed.ok)
 
-    def landing_text(self, now: str = "") -> str:
+    def landing_text(self) -> str:
         """The one line saying how the base ended."""
         return LANDING_TEXT[self.landing].format(
             base=self.plan.base,
             old=self.plan.base_sha[:10],
             new=self.base_after[:10],
-            now=now[:10] or "?",
+            now=self.base_after[:10],
             worktree=self.base_worktree or "?",
         )
 

@@ -248,10 +248,13 @@ class Train:
         left_out = [b for b, _ in plan.left_out]
         asked = [*plan.order, *left_out, *plan.integrated]
         outcomes = final_outcomes(asked, state, landed, left_out, plan.integrated)
+        after = tip if landed else plan.base_sha
+        if landing is Landing.BASE_MOVED:  # where whoever moved it put it
+            after = self.git.resolve_commit(f"refs/heads/{plan.base}") or after
         return LandReport(
             plan=plan,
             landing=landing,
-            base_after=tip if landed else plan.base_sha,
+            base_after=after,
             rounds=rounds,
             outcomes=tuple(outcomes.items()),
             culprits=state.culprits,

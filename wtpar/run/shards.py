@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from wtpar.model import RunStatus, TaskKey, TaskRun, TaskSpec
 from wtpar.run.treekey import result_command
+from wtpar.text import plural
 
 if TYPE_CHECKING:
     from wtpar.run.plan import TaskInstance
@@ -150,7 +151,7 @@ class TaskGroup:
         for r in self.runs:
             tally[r.status] = tally.get(r.status, 0) + 1
         parts = ", ".join(f"{n} {s.value}" for s, n in tally.items())
-        return f"{len(self.runs)} shards: {parts}"
+        return f"{plural(len(self.runs), 'shard')}: {parts}"
 
 
 def group_runs(runs: Sequence[TaskRun]) -> list[TaskGroup]:

@@ -80,9 +80,12 @@ def describe_since(since: float, now: float) -> str:
 
 
 def check_holder_name(name: str) -> str:
-    """A holder name as given, refused when empty."""
+    """A holder name as given, refused when empty or when it holds a line break or another
+    control character (it is printed in messages and tables, a line each)."""
     if not name.strip():
         raise UsageError("--by needs a holder name (the agent or person taking the worktree)")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in name.strip()):
+        raise UsageError(f"--by {name!r}: a holder name is one line, without control characters")
     return name.strip()
 
 
