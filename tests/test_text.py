@@ -135,3 +135,14 @@ def test_a_lease_refusal_suggests_a_release_that_works_as_printed(
     )
     assert pasted.returncode == 0, pasted.stderr
     assert run_wtpar_process("remove", branch, cwd=repo).returncode == 0
+
+
+def test_an_unknown_branch_names_a_few_worktrees_not_all(repo: Path, wtpar: Invoke) -> None:
+    """With 200 worktrees, the error was one line of thousands of characters."""
+    spawn(repo, *[f"w{i:02d}" for i in range(12)])
+    for args in (("run", "-b", "nope", "--", "true"), ("path", "nope")):
+        result = wtpar(*args)
+        assert result.exit_code == 2
+        (line,) = result.stderr.splitlines()
+        assert "no worktree for branch 'nope'" in line and " more)" in line, line
+        assert len(line) < 200

@@ -93,6 +93,14 @@ def aligned_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     )
 
 
+def some_of(names: Sequence[str], limit: int = 8) -> str:
+    """`a, b, c`; past LIMIT names, the first ones and how many more (`none` for none): an
+    error listing a fleet's 200 worktrees was one line of thousands of characters."""
+    if len(names) <= limit:
+        return ", ".join(names) or "none"
+    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
+
+
 def plural(n: int, noun: str) -> str:
     """`1 commit`, `3 commits`."""
     return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -17,6 +17,7 @@ from wtpar.run.schedule import post_order
 from wtpar.run.shards import expand_shards, shard_command, shard_name
 from wtpar.run.taskconfig import ADHOC_TASK
 from wtpar.run.treekey import result_command
+from wtpar.text import some_of
 
 # -- one run ------------------------------------------------------------------------------
 
@@ -123,7 +124,7 @@ def select_worktrees(
         else:
             hits = [wt for wt in worktrees if fnmatch.fnmatchcase(wt.branch, pattern)]
         if not hits:
-            names = ", ".join(wt.branch for wt in worktrees) or "none"
+            names = some_of([wt.branch for wt in worktrees])
             raise UsageError(f"no worktree for branch {pattern!r} (worktrees: {names})")
         for wt in hits:
             chosen.setdefault(wt.branch, wt)

@@ -14,7 +14,7 @@ from wtpar.git import Git, RepoPaths
 from wtpar.model import BranchStatus, BranchTracking, StatusCounts, Worktree
 from wtpar.procs import in_threads, workers
 from wtpar.state import StateStore
-from wtpar.text import shell_word
+from wtpar.text import shell_word, some_of
 from wtpar.worktrees.paths import is_land_path, is_spare_path
 
 if TYPE_CHECKING:
@@ -192,5 +192,5 @@ def _find_in(wts: Sequence[Worktree], branch: str) -> Worktree:
         raise UsageError(
             f"{branch!r} names {len(detached)} detached worktrees ({paths}): give its path"
         )
-    names = ", ".join(worktree_name(wt) for wt in wts if not wt.is_main) or "none"
+    names = some_of([worktree_name(wt) for wt in wts if not wt.is_main])
     raise UsageError(f"no worktree for branch {branch!r} (worktrees: {names})")
