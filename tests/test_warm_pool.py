@@ -264,13 +264,13 @@ def test_drain_stops_the_post_create_of_spares_still_filling(
 
 def test_a_spare_someone_used_is_never_handed_out(repo: Path, wtpar: Invoke) -> None:
     """Handed out as it was, a spare moved to another commit gave the new branch that
-    commit's files, staged; one with changes passed them on; a commit made in it was reset
-    away. Such a spare is now left out of the pool, as it is, and the spawn is fresh."""
+    commit's files, staged, and a commit made in it was reset away. Such a spare is now
+    left out of the pool, as it is, and the spawn is fresh."""
     configure(repo)
     make_branch(repo, "feat", {"feat.txt": "feat\n"})
     uses: dict[str, Callable[[Path], object]] = {
         "moved": lambda spare: git(spare, "checkout", "-q", "--detach", "feat"),
-        "changed": lambda spare: (spare / "README.md").write_text("edited in the spare\n"),
+        "committed in": lambda spare: git(spare, "commit", "-q", "--allow-empty", "-m", "x"),
         "on a branch": lambda spare: git(spare, "checkout", "-q", "-b", "hijack"),
     }
     for i, (how, use) in enumerate(uses.items()):

@@ -145,8 +145,8 @@ def adopt_spare(git: Git, paths: RepoPaths, plan: SpawnPlan) -> bool:
         return False
     problem = _used(git, spare)
     if problem:
-        # Handed out, it gave the new branch another commit's files (staged), or its own
-        # changes; a commit made in it was reset away. It stays as it is, out of the pool.
+        # Handed out, it gave the new branch another commit's files (staged), and a commit
+        # made in it was reset away. It stays as it is, out of the pool.
         store.set_state(spare.name, SpareState.FAILED, error=problem, filler_pid=0)
         warn(f"spare {spare.path} {problem}: left out of the pool, as it is")
         return False
@@ -192,22 +192,20 @@ def switch_spare(git: Git, plan: SpawnPlan) -> None:
 
 
 def _used(git: Git, spare: Spare) -> str | None:
-    """How someone used a spare (its HEAD moved or on a branch, changes to its files), or
-    None while it is as the filler left it: detached at its commit, its files as checked
-    out (untracked ones may be its post_create's, as in a fresh worktree)."""
-    args = ("status", "--porcelain=v2", "--branch", "-z", "-uno")
+    """How someone moved a spare's HEAD (to another commit, onto a branch), or None while
+    it is detached at the commit it was made at. Changes to its files are not judged:
+    its post_create may make them (`npm install` rewriting a lock file), as it would in
+    a fresh worktree, and they are carried over as a checkout carries them."""
+    args = ("rev-parse", "HEAD", "--symbolic-full-name", "HEAD")  # its commit, then its ref
     res = git.run(*args, cwd=spare.path, check=False)
+    oid, _, ref = res.stdout.partition("\n")
+    ref = ref.rstrip("\n")
     if res.returncode != 0:
-        return "cannot be read (`git status` there says why)"
-    fields = res.stdout.split("\0")
-    header = {f.split(" ")[1]: f.split(" ", 2)[2] for f in fields if f.startswith("# branch.")}
-    head, oid = header.get("branch.head", ""), header.get("branch.oid", "")
-    if head != "(detached)":
-        return f"has branch {head} checked out"
+        return "cannot be read (`git rev-parse HEAD` there says why)"
+    if ref != "HEAD":
+        return f"has branch {ref.removeprefix('refs/heads/')} checked out"
     if oid != spare.commit:
         return f"was moved to {oid[:10]} (made at {spare.commit[:10]})"
-    if any(f and not f.startswith("#") for f in fields):
-        return "has changes"
     return None
 
 
