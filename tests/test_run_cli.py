@@ -159,6 +159,32 @@ def test_failed_runs_again_only_what_failed(wtpar: Invoke, repo: Path, tmp_path:
     assert both.exit_code == 2
 
 
+def test_failed_after_a_killed_run_says_which_run_it_takes(repo: Path, tmp_path: Path) -> None:
+    """A run killed before its report left `runs/last` naming the run before it: `--failed`
+    ran that one's failures again, and said nothing."""
+    flag, started = tmp_path / "fixed", tmp_path / "started"
+    configure(repo, f"[tasks.test]\ncmd = 'test \"$WTPAR_BRANCH\" = a || test -e {flag}'\n")
+    spawn(repo, "a", "b")
+    assert run_wtpar_process("run", "test", "--output", "quiet", cwd=repo).returncode == 1
+    first = (repo / ".git" / "wtpar" / "runs" / "last").read_text().strip()
+    killed = wtpar_popen("run", "-b", "a", "--", f"touch {started}; exec sleep 30", cwd=repo)
+    try:
+        wait_for(started.exists, timeout=60, what="the task of the run to kill")
+        killed.kill()  # SIGKILL: no report; its watchdog ends the task
+        killed.wait(timeout=60)
+    finally:
+        if killed.poll() is None:
+            killed.kill()
+            killed.wait(timeout=60)
+    flag.write_text("")
+    again = run_wtpar_process("run", "--failed", "--output", "quiet", cwd=repo)
+    assert again.returncode == 0, again.stderr
+    assert "was killed before it wrote its report" in again.stderr
+    assert f"what did not succeed in run {first}" in again.stderr
+    report = last_report(repo)
+    assert [(t["branch"], t["status"]) for t in report["tasks"]] == [("b", "ok")]
+
+
 def test_failed_without_a_previous_run(wtpar: Invoke, repo: Path) -> None:
     spawn(repo, "a")
     result = wtpar("run", "--failed")

@@ -131,16 +131,43 @@ def last_outcomes(wtpar_dir: str, paths: Sequence[str]) -> list[WorktreeOutcome]
     return [found[os.path.realpath(p)] for p in paths]
 
 
+def killed_runs_since(wtpar_dir: str, since: float) -> list[str]:
+    """The runs whose tasks started after SINCE (a time) and whose process died before
+    writing a report (killed): what they did is unknown, and `--failed` cannot run their
+    failures again. (Run ids of one second do not sort by start: their markers' times do.)"""
+    store = RunStore(wtpar_dir)
+    try:
+        run_ids = sorted(os.listdir(store.root), reverse=True)[:MAX_RUNS_SCANNED]
+    except FileNotFoundError:
+        return []
+    found = []
+    for run_id in run_ids:
+        marker = os.path.join(store.run_dir(run_id), ACTIVE_FILE)
+        with contextlib.suppress(OSError):
+            if os.stat(marker).st_mtime > since and _killed_marker(store, run_id) is not None:
+                found.append(run_id)
+    return sorted(found)
+
+
+def _killed_marker(store: RunStore, run_id: str) -> dict[str, object] | None:
+    """A run's active marker if its process died before writing a report, else None."""
+    marker = os.path.join(store.run_dir(run_id), ACTIVE_FILE)
+    if not os.path.exists(marker) or os.path.exists(store.report_path(run_id)):
+        return None  # not a run that started its tasks, or one that ended
+    data = read_json(marker, {})
+    if not isinstance(data, dict) or pid_alive(data.get("pid")):
+        return None  # still running (`wait` timed out), or not a marker: no outcome yet
+    return data
+
+
 def _take_killed(
     store: RunStore, run_id: str, left: dict[str, str], found: dict[str, WorktreeOutcome]
 ) -> None:
-    marker = os.path.join(store.run_dir(run_id), ACTIVE_FILE)
-    if not os.path.exists(marker):
-        return  # not a run that started its tasks
-    data = read_json(marker, {})
-    if not isinstance(data, dict) or pid_alive(data.get("pid")):
-        return  # still running (`wait` timed out), or not a marker: no outcome yet
-    for path in data.get("worktrees", []):
+    data = _killed_marker(store, run_id)
+    if data is None:
+        return
+    worktrees = data.get("worktrees", [])
+    for path in worktrees if isinstance(worktrees, list) else []:
         real = os.path.realpath(str(path))
         if real in left:
             found[real] = WorktreeOutcome(left.pop(real), WaitOutcome.FAILED, run_id)

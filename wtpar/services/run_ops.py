@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from wtpar.errors import Interrupted, UsageError
+from wtpar.notices import warn
 from wtpar.services.base import default_jobs
 from wtpar.services.env_ops import EnvOps
 from wtpar.worktrees import worktree_name
@@ -333,6 +334,14 @@ class RunOps(EnvOps):
         last = self.last_run_report()
         if last is None:
             raise UsageError("--failed: there is no previous run on this repository")
+        from wtpar.run.activity import killed_runs_since
+
+        killed = killed_runs_since(self.paths.wtpar_dir, last.started)
+        if killed:
+            warn(
+                f"run {killed[-1]} was killed before it wrote its report: what failed there "
+                f"is unknown; --failed runs again what did not succeed in run {last.run_id}"
+            )
         again = [t for t in last.tasks if t.rerun_wanted]
         keys = [t.key for t in again]
         named = tuple(dict.fromkeys(t.key.task for t in again if t.key.task != ADHOC_TASK))
