@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import timed  # noqa: E402
 from fixtures.recipes import git, make_repo  # noqa: E402
 from wtpar.run.treekey import commit_trees, working_tree  # noqa: E402
 
@@ -103,12 +104,8 @@ def bench_ordering(workdir: Path, runs: int) -> None:
 
 
 def median_ms(action: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    """The median milliseconds of `action()` over RUNS runs."""
+    return timed(action, runs) * 1000
 
 
 def bench_tree_key(workdir: Path, runs: int) -> None:
