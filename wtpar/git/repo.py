@@ -240,8 +240,9 @@ def _main_worktree_root(common_dir: str) -> str:
         return root
     # git knows no way back from the git dir: a submodule's records its folder.
     found = procs.run(["git", "--git-dir", common_dir, "config", "core.worktree"], check=False)
-    if found.returncode == 0 and output_line(found.stdout):
-        return os.path.realpath(os.path.join(common_dir, output_line(found.stdout)))
+    worktree = output_line(found.stdout) if found.returncode == 0 else ""
+    if worktree:
+        return os.path.realpath(os.path.join(common_dir, worktree))
     raise NotARepositoryError(
         f"cannot find the main worktree of {common_dir} from here (its git dir is kept"
         " apart from it): run wtpar in the main worktree"

@@ -25,6 +25,7 @@ from wtpar import busy_stop
 from wtpar.config import Config
 from wtpar.errors import CommandError, UsageError
 from wtpar.git import Git, RepoPaths, worktree_git_dir
+from wtpar.git.parse import output_lines
 from wtpar.locks import repo_lock
 from wtpar.notices import warn
 from wtpar.worktrees.paths import SPARES_FOLDER, is_spare_path, worktree_path
@@ -198,10 +199,9 @@ def _used(git: Git, spare: Spare) -> str | None:
     a fresh worktree, and they are carried over as a checkout carries them."""
     args = ("rev-parse", "HEAD", "--symbolic-full-name", "HEAD")  # its commit, then its ref
     res = git.run(*args, cwd=spare.path, check=False)
-    oid, _, ref = res.stdout.partition("\n")
-    ref = ref.rstrip("\n")
     if res.returncode != 0:
         return "cannot be read (`git rev-parse HEAD` there says why)"
+    oid, ref = output_lines(res.stdout)
     if ref != "HEAD":
         return f"has branch {ref.removeprefix('refs/heads/')} checked out"
     if oid != spare.commit:
